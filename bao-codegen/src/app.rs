@@ -1,0 +1,200 @@
+//! `bao::app! { name: "My App", controllers: [Home, Posts] }`: the one place
+//! where an app's parts meet, and where checks across them happen.
+
+use crate::diag::{closest, Diagnostics};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{bracketed, Ident, LitStr, Path, Token};
+
+const KEYS: &[&str] = &["name", "controllers", "setup"];
+
+struct Entry {
+    key: Ident,
+    value: Value,
+}
+
+enum Value {
+    Str(LitStr),
+    List(Punctuated<Path, Token![,]>),
+    Path(Path),
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let key: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let value = if input.peek(syn::token::Bracket) {
+            let content;
+            bracketed!(content in input);
+            Value::List(content.parse_terminated(Path::parse, Token![,])?)
+        } else if input.peek(LitStr) {
+            Value::Str(input.parse()?)
+        } else {
+            Value::Path(input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    format!("expected a string, a list like `[Home, Posts]` or a function path after `{key}:`"),
+                )
+            })?)
+        };
+        Ok(Entry { key, value })
+    }
+}
+
+struct AppInput {
+    entries: Punctuated<Entry, Token![,]>,
+}
+
+impl Parse for AppInput {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        Ok(AppInput {
+            entries: input.parse_terminated(Entry::parse, Token![,])?,
+        })
+    }
+}
+
+/// Expands `bao::app! { .. }`.
+pub fn expand(input: TokenStream) -> TokenStream {
+    let parsed: AppInput = match syn::parse2(input) {
+        Ok(p) => p,
+        Err(e) => {
+            let err = e.to_compile_error();
+            return quote!(#err #SKELETON_MARKER);
+        }
+    };
+    let mut diag = Diagnostics::new();
+    let mut name: Option<LitStr> = None;
+    let mut controllers: Vec<Path> = Vec::new();
+    let mut controllers_span = Span::call_site();
+    let mut setup: Option<Path> = None;
+    let mut seen: Vec<String> = Vec::new();
+    for entry in parsed.entries {
+        let key = entry.key.to_string();
+        if seen.contains(&key) {
+            diag.error_at(
+                &entry.key,
+                format!("`{key}` is given twice: merge the two lists"),
+            );
+            continue;
+        }
+        seen.push(key.clone());
+        match (key.as_str(), entry.value) {
+            ("name", Value::Str(lit)) => name = Some(lit),
+            ("controllers", Value::List(list)) => {
+                controllers_span = entry.key.span();
+                for path in list {
+                    let text = quote!(#path).to_string();
+                    if controllers.iter().any(|p| quote!(#p).to_string() == text) {
+                        diag.error_at(&path, format!("controller `{text}` is listed twice"));
+                    } else {
+                        controllers.push(path);
+                    }
+                }
+            }
+            ("setup", Value::Path(path)) => setup = Some(path),
+            ("setup", _) => diag.error_at(
+                &entry.key,
+                "`setup` is a function `fn(bao::App) -> bao::App`: `setup: configure_app`",
+            ),
+            ("name", _) => diag.error_at(&entry.key, "`name` is a string: `name: \"My App\"`"),
+            ("controllers", _) => diag.error_at(
+                &entry.key,
+                "`controllers` is a list of controller types: `controllers: [Home, Posts]`",
+            ),
+            (other, _) => {
+                let hint = closest(other, KEYS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                diag.error_at(
+                    &entry.key,
+                    format!(
+                        "unknown key `{other}` in bao::app!: expected one of {}{hint}",
+                        KEYS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let errors = diag.to_compile_errors();
+    let name = match &name {
+        Some(lit) => quote!(#lit),
+        None => quote!(::core::env!("CARGO_PKG_NAME")),
+    };
+    let tables = controllers.iter().map(|c| {
+        quote_spanned! {c.span()=> <#c as ::bao::__private::Controller>::ROUTES }
+    });
+    let registrations = controllers.iter().map(|c| {
+        quote_spanned! {c.span()=> .controller::<#c>() }
+    });
+    let setup = setup
+        .map(|path| {
+            quote_spanned! {path.span()=>
+                let app: fn(::bao::App) -> ::bao::App = #path;
+                app(built)
+            }
+        })
+        .unwrap_or_else(|| quote!(built));
+    let clash_check = quote_spanned! {controllers_span=>
+        const _: () = ::bao::__private::check_route_clashes(ROUTES);
+    };
+    quote! {
+        #errors
+
+        /// The route tables of every controller of this app, in registration order.
+        pub const ROUTES: &[&[::bao::RouteInfo]] = &[#(#tables),*];
+
+        #clash_check
+
+        /// This app: its controllers, routes and framework services, ready to serve,
+        /// test or describe.
+        pub fn app() -> ::bao::App {
+            let built = ::bao::App::new(#name, ::core::env!("CARGO_PKG_VERSION"))
+                #(#registrations)*;
+            #setup
+        }
+    }
+}
+
+/// What `bao::app!` emits when its input does not parse, so uses of `app()`
+/// do not add errors of their own.
+struct SkeletonMarker;
+const SKELETON_MARKER: SkeletonMarker = SkeletonMarker;
+
+impl quote::ToTokens for SkeletonMarker {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(quote! {
+            pub const ROUTES: &[&[::bao::RouteInfo]] = &[];
+            pub fn app() -> ::bao::App {
+                ::bao::App::new(::core::env!("CARGO_PKG_NAME"), ::core::env!("CARGO_PKG_VERSION"))
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_route_table_and_builder() {
+        let out =
+            expand(quote!(name: "Shop", controllers: [Home, admin::Orders], setup: configure));
+        let file: syn::File = syn::parse2(out).expect("parses");
+        insta::assert_snapshot!(prettyplease::unparse(&file));
+    }
+
+    #[test]
+    fn unknown_keys_get_a_suggestion() {
+        let out = expand(quote!(controlers: [Home])).to_string();
+        assert!(out.contains("did you mean `controllers`"), "{out}");
+    }
+
+    #[test]
+    fn duplicate_controllers_are_reported() {
+        let out = expand(quote!(controllers: [Home, Home])).to_string();
+        assert!(out.contains("listed twice"), "{out}");
+    }
+}

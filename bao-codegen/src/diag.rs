@@ -1,0 +1,96 @@
+//! Error collection: every check reports what it finds, and the caller gets all
+//! the errors at once, each at the user's token.
+
+use proc_macro2::TokenStream;
+use std::fmt::Display;
+
+/// Collects `syn::Error`s so a macro reports every mistake in one build.
+#[derive(Default)]
+pub struct Diagnostics {
+    errors: Option<syn::Error>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records an error at the span of `tokens`.
+    pub fn error_at<T: quote::ToTokens, M: Display>(&mut self, tokens: T, message: M) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// Records an error at `span`.
+    pub fn error_span<M: Display>(&mut self, span: proc_macro2::Span, message: M) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    pub fn push(&mut self, error: syn::Error) {
+        match &mut self.errors {
+            Some(existing) => existing.combine(error),
+            None => self.errors = Some(error),
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors.is_some()
+    }
+
+    /// `Ok(())` when nothing was reported, otherwise every error combined.
+    pub fn finish(self) -> syn::Result<()> {
+        match self.errors {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// The `compile_error!` invocations for everything reported so far.
+    pub fn to_compile_errors(&self) -> TokenStream {
+        self.errors
+            .as_ref()
+            .map(syn::Error::to_compile_error)
+            .unwrap_or_default()
+    }
+}
+
+/// The closest candidate to `input` by edit distance, for "did you mean" hints.
+pub fn closest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let input = input.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&input, c), *c))
+        .filter(|(d, c)| *d <= (c.len().max(input.len()) / 2).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(row[j + 1])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_finds_typos() {
+        assert_eq!(closest("gett", &["get", "post", "put"]), Some("get"));
+        assert_eq!(closest("POST", &["get", "post", "put"]), Some("post"));
+        assert_eq!(closest("frobnicate", &["get", "post", "put"]), None);
+    }
+}

@@ -1,0 +1,13 @@
+//! Parsing, checks and expansion behind Bao's attribute macros, and the source
+//! templates behind `bao init` and `bao make:*`.
+//!
+//! Everything here is plain Rust over `proc_macro2` tokens: no I/O and no
+//! `proc_macro` types, so every expansion is unit- and snapshot-tested.
+
+pub mod app;
+pub mod controller;
+pub mod diag;
+pub mod route_path;
+pub mod scaffold;
+pub mod test_attr;
+pub mod view;

@@ -1,0 +1,92 @@
+//! `#[view("home/index.html")]` on a struct: an askama template whose context is
+//! the struct, found in the app's `views/` folder.
+
+use crate::diag::Diagnostics;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::{ItemStruct, LitStr};
+
+/// Expands `#[view(args)] item`.
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut diag = Diagnostics::new();
+    let path = match syn::parse2::<LitStr>(args.clone()) {
+        Ok(lit) if lit.value().trim().is_empty() => {
+            diag.error_at(&lit, "the view path is empty: write the template's path under `views/`, like #[bao::view(\"posts/index.html\")]");
+            None
+        }
+        Ok(lit) if lit.value().starts_with('/') => {
+            diag.error_at(
+                &lit,
+                format!(
+                    "view paths are relative to `views/`: write \"{}\"",
+                    lit.value().trim_start_matches('/')
+                ),
+            );
+            None
+        }
+        Ok(lit) => Some(lit),
+        Err(_) => {
+            let at = if args.is_empty() { quote!() } else { args };
+            if at.is_empty() {
+                diag.error_span(Span::call_site(), "#[bao::view] needs the template's path under `views/`: write #[bao::view(\"home/index.html\")]");
+            } else {
+                diag.error_at(at, "expected the template's path as a string, like #[bao::view(\"home/index.html\")]");
+            }
+            None
+        }
+    };
+    let strukt: ItemStruct = match syn::parse2(item.clone()) {
+        Ok(s) => s,
+        Err(_) => {
+            diag.error_span(
+                Span::call_site(),
+                "#[bao::view] goes on a struct whose fields are the template's variables",
+            );
+            let errors = diag.to_compile_errors();
+            return quote!(#errors #item);
+        }
+    };
+    match path {
+        Some(path) if !diag.has_errors() => quote! {
+            #[derive(::bao::__private::askama::Template)]
+            #[template(path = #path, askama = ::bao::__private::askama)]
+            #strukt
+        },
+        _ => {
+            let errors = diag.to_compile_errors();
+            quote!(#errors #strukt)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derives_the_template() {
+        let out = expand(
+            quote!("home/index.html"),
+            quote!(
+                pub struct Home {
+                    pub title: String,
+                }
+            ),
+        )
+        .to_string();
+        assert!(out.contains("askama :: Template"), "{out}");
+        assert!(out.contains("path = \"home/index.html\""), "{out}");
+    }
+
+    #[test]
+    fn rejects_absolute_paths() {
+        let out = expand(
+            quote!("/home/index.html"),
+            quote!(
+                pub struct Home;
+            ),
+        )
+        .to_string();
+        assert!(out.contains("relative to `views/`"), "{out}");
+    }
+}

@@ -1,0 +1,29 @@
+//! Attribute macros of the Bao web framework. Each is a shim over `bao-codegen`;
+//! use them through the `bao` crate (`#[bao::controller]`, `bao::app!`, ...).
+
+use proc_macro::TokenStream;
+
+/// Turns an `impl` block into a controller: `#[get("/")]`, `#[post("/{id}")]`, ...
+/// on its `async fn`s become routes under the base path.
+#[proc_macro_attribute]
+pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::controller::expand(args.into(), item.into()).into()
+}
+
+/// Assembles an app from its parts: `bao::app! { controllers: [Home] }`.
+#[proc_macro]
+pub fn app(input: TokenStream) -> TokenStream {
+    bao_codegen::app::expand(input.into()).into()
+}
+
+/// Makes a struct the typed context of a template under `views/`.
+#[proc_macro_attribute]
+pub fn view(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::view::expand(args.into(), item.into()).into()
+}
+
+/// Runs an `async fn` test on Bao's runtime.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::test_attr::expand(args.into(), item.into()).into()
+}

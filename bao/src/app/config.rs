@@ -1,0 +1,559 @@
+//! `Config`: the app's settings, typed from `BAO_*` variables and `.env`.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// One configuration variable: its name, default and meaning.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ConfigKey {
+    /// The environment variable.
+    pub name: &'static str,
+    /// The value used when the variable is unset (`None`: computed or empty).
+    pub default: Option<&'static str>,
+    /// The accepted form.
+    pub expected: &'static str,
+    /// What it controls.
+    pub description: &'static str,
+    /// Whether the value is redacted when printed.
+    pub secret: bool,
+}
+
+const fn key(
+    name: &'static str,
+    default: Option<&'static str>,
+    expected: &'static str,
+    description: &'static str,
+) -> ConfigKey {
+    ConfigKey {
+        name,
+        default,
+        expected,
+        description,
+        secret: false,
+    }
+}
+
+/// The content security policy served by default: same-origin everything, no
+/// inline script, no framing. htmx, Alpine.js (CSP build) and bao.css are served
+/// from `/_bao/static/`, so they need nothing more.
+pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// Every variable Bao reads, in the order `bao config` prints them.
+pub const CONFIG_KEYS: &[ConfigKey] = &[
+    key(
+        "BAO_ENV",
+        Some("development"),
+        "development | production | test",
+        "Which defaults apply: production requires a secret key and logs JSON",
+    ),
+    key(
+        "BAO_HOST",
+        Some("127.0.0.1"),
+        "an IP address or host name",
+        "Address the server binds",
+    ),
+    key(
+        "BAO_PORT",
+        Some("8000"),
+        "a port number, 1-65535",
+        "Port the server binds",
+    ),
+    key(
+        "BAO_WORKERS",
+        None,
+        "a positive integer",
+        "HTTP worker threads (default: the number of CPUs)",
+    ),
+    ConfigKey {
+        secret: true,
+        ..key(
+            "BAO_SECRET_KEY",
+            None,
+            "at least 32 characters",
+            "Key for signed cookies; required in production, generated per process in development",
+        )
+    },
+    ConfigKey {
+        secret: true,
+        ..key(
+            "BAO_DATABASE_URL",
+            Some("sqlite://bao.db"),
+            "sqlite://PATH or postgres://USER@HOST/DB",
+            "Database connection",
+        )
+    },
+    key(
+        "BAO_LOG_FORMAT",
+        None,
+        "json | pretty",
+        "Log format (default: json in production, pretty otherwise)",
+    ),
+    key(
+        "BAO_LOG_LEVEL",
+        Some("info"),
+        "a tracing filter, e.g. info or my_app=debug,actix_web=warn",
+        "Which log lines are written",
+    ),
+    key(
+        "BAO_CSP",
+        Some(DEFAULT_CSP),
+        "a Content-Security-Policy header value",
+        "Content security policy sent with every response",
+    ),
+    key(
+        "BAO_ADMIN_ENABLED",
+        Some("true"),
+        "true | false",
+        "Serve the admin console at /_bao/admin",
+    ),
+    key(
+        "BAO_METRICS_ENABLED",
+        Some("true"),
+        "true | false",
+        "Serve Prometheus metrics at /metrics",
+    ),
+    key(
+        "BAO_SHUTDOWN_DRAIN_TIMEOUT",
+        Some("30s"),
+        "a duration: 30, 30s, 500ms, 2m",
+        "How long in-flight requests may finish after SIGTERM",
+    ),
+    key(
+        "BAO_MAX_BODY_SIZE",
+        Some("2MiB"),
+        "a size: 1048576, 512KiB, 2MiB",
+        "Largest request body accepted (413 beyond)",
+    ),
+];
+
+/// Which defaults apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local development: pretty logs, generated secret key.
+    Development,
+    /// Production: JSON logs, secure cookies, a secret key is required.
+    Production,
+    /// Tests: like development, quiet.
+    Test,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// A variable with a value Bao cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {var}={value:?}: expected {expected}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// Its value.
+    pub value: String,
+    /// The accepted form.
+    pub expected: String,
+}
+
+/// The resolved configuration.
+#[derive(Clone, Serialize)]
+pub struct Config {
+    /// `BAO_ENV`.
+    pub env: Environment,
+    /// `BAO_HOST`.
+    pub host: String,
+    /// `BAO_PORT`.
+    pub port: u16,
+    /// `BAO_WORKERS`.
+    pub workers: usize,
+    /// `BAO_SECRET_KEY` (or a generated one in development).
+    #[serde(skip)]
+    pub secret_key: String,
+    /// Whether the secret key was generated for this process.
+    pub secret_key_generated: bool,
+    /// `BAO_DATABASE_URL`.
+    #[serde(skip)]
+    pub database_url: String,
+    /// `BAO_LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `BAO_LOG_LEVEL`.
+    pub log_level: String,
+    /// `BAO_CSP`.
+    pub csp: String,
+    /// `BAO_ADMIN_ENABLED`.
+    pub admin_enabled: bool,
+    /// `BAO_METRICS_ENABLED`.
+    pub metrics_enabled: bool,
+    /// `BAO_SHUTDOWN_DRAIN_TIMEOUT`.
+    pub shutdown_drain_timeout: Duration,
+    /// `BAO_MAX_BODY_SIZE`, in bytes.
+    pub max_body_size: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("env", &self.env)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("workers", &self.workers)
+            .field("secret_key", &"<redacted>")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    /// The development defaults, ignoring the environment.
+    fn default() -> Self {
+        Config::from_lookup(|_| None).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads `.env` (if present; real environment variables win) and the
+    /// `BAO_*` variables.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Configuration for tests: defaults, `BAO_ENV=test`, quiet logs.
+    pub fn for_tests() -> Config {
+        Config::from_lookup(|name| match name {
+            "BAO_ENV" => Some("test".into()),
+            "BAO_LOG_LEVEL" => Some("warn".into()),
+            _ => None,
+        })
+        .expect("the test defaults are valid")
+    }
+
+    /// Builds a configuration from any source of variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &'static str| -> Option<(&'static str, String)> {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (name, v.trim().to_string()))
+        };
+        let env = match get("BAO_ENV") {
+            None => Environment::Development,
+            Some((var, v)) => match v.to_ascii_lowercase().as_str() {
+                "development" | "dev" => Environment::Development,
+                "production" | "prod" => Environment::Production,
+                "test" => Environment::Test,
+                _ => return Err(invalid(var, v)),
+            },
+        };
+        let host = get("BAO_HOST")
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let port = match get("BAO_PORT") {
+            None => 8000,
+            Some((var, v)) => v
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid(var, v))?,
+        };
+        let workers = match get("BAO_WORKERS") {
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Some((var, v)) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(var, v))?,
+        };
+        let (secret_key, secret_key_generated) = match get("BAO_SECRET_KEY") {
+            Some((var, v)) if v.len() < 32 => {
+                return Err(ConfigError {
+                    var,
+                    value: "<redacted>".into(),
+                    expected: format!("at least 32 characters (got {})", v.len()),
+                })
+            }
+            Some((_, v)) => (v, false),
+            None if env == Environment::Production => {
+                return Err(ConfigError {
+                    var: "BAO_SECRET_KEY",
+                    value: String::new(),
+                    expected: "a secret of at least 32 characters: production refuses to start without one (generate one with `openssl rand -hex 32`)".into(),
+                })
+            }
+            None => (generate_secret(), true),
+        };
+        let database_url = match get("BAO_DATABASE_URL") {
+            None => "sqlite://bao.db".to_string(),
+            Some((var, v)) => {
+                let known = ["sqlite://", "sqlite:", "postgres://", "postgresql://"];
+                if !known.iter().any(|p| v.starts_with(p)) {
+                    return Err(invalid(var, redact_url(&v)));
+                }
+                v
+            }
+        };
+        let log_format = match get("BAO_LOG_FORMAT") {
+            None if env == Environment::Production => LogFormat::Json,
+            None => LogFormat::Pretty,
+            Some((var, v)) => match v.to_ascii_lowercase().as_str() {
+                "json" => LogFormat::Json,
+                "pretty" | "text" => LogFormat::Pretty,
+                _ => return Err(invalid(var, v)),
+            },
+        };
+        let log_level = match get("BAO_LOG_LEVEL") {
+            None => "info".to_string(),
+            Some((var, v)) => {
+                if tracing_subscriber::EnvFilter::builder().parse(&v).is_err() {
+                    return Err(invalid(var, v));
+                }
+                v
+            }
+        };
+        let csp = match get("BAO_CSP") {
+            None => DEFAULT_CSP.to_string(),
+            Some((var, v)) => {
+                if actix_web::http::header::HeaderValue::from_str(&v).is_err() {
+                    return Err(invalid(var, v));
+                }
+                v
+            }
+        };
+        let admin_enabled = get("BAO_ADMIN_ENABLED").map_or(Ok(true), parse_bool)?;
+        let metrics_enabled = get("BAO_METRICS_ENABLED").map_or(Ok(true), parse_bool)?;
+        let shutdown_drain_timeout = match get("BAO_SHUTDOWN_DRAIN_TIMEOUT") {
+            None => Duration::from_secs(30),
+            Some((var, v)) => parse_duration(&v).ok_or_else(|| invalid(var, v))?,
+        };
+        let max_body_size = match get("BAO_MAX_BODY_SIZE") {
+            None => 2 * 1024 * 1024,
+            Some((var, v)) => parse_size(&v)
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(var, v))?,
+        };
+        Ok(Config {
+            env,
+            host,
+            port,
+            workers,
+            secret_key,
+            secret_key_generated,
+            database_url,
+            log_format,
+            log_level,
+            csp,
+            admin_enabled,
+            metrics_enabled,
+            shutdown_drain_timeout,
+            max_body_size,
+        })
+    }
+
+    /// `host:port`.
+    pub fn bind_address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Each variable with its resolved value as `bao config` prints it: secrets
+    /// redacted, the database password hidden.
+    pub fn resolved(&self) -> BTreeMap<&'static str, String> {
+        let mut out = BTreeMap::new();
+        let env = match self.env {
+            Environment::Development => "development",
+            Environment::Production => "production",
+            Environment::Test => "test",
+        };
+        out.insert("BAO_ENV", env.to_string());
+        out.insert("BAO_HOST", self.host.clone());
+        out.insert("BAO_PORT", self.port.to_string());
+        out.insert("BAO_WORKERS", self.workers.to_string());
+        out.insert(
+            "BAO_SECRET_KEY",
+            if self.secret_key_generated {
+                "<generated for this process>"
+            } else {
+                "<redacted>"
+            }
+            .to_string(),
+        );
+        out.insert("BAO_DATABASE_URL", redact_url(&self.database_url));
+        let format = match self.log_format {
+            LogFormat::Json => "json",
+            LogFormat::Pretty => "pretty",
+        };
+        out.insert("BAO_LOG_FORMAT", format.to_string());
+        out.insert("BAO_LOG_LEVEL", self.log_level.clone());
+        out.insert("BAO_CSP", self.csp.clone());
+        out.insert("BAO_ADMIN_ENABLED", self.admin_enabled.to_string());
+        out.insert("BAO_METRICS_ENABLED", self.metrics_enabled.to_string());
+        out.insert(
+            "BAO_SHUTDOWN_DRAIN_TIMEOUT",
+            format!("{}ms", self.shutdown_drain_timeout.as_millis()),
+        );
+        out.insert("BAO_MAX_BODY_SIZE", self.max_body_size.to_string());
+        out
+    }
+}
+
+fn invalid(var: &'static str, value: String) -> ConfigError {
+    let expected = CONFIG_KEYS
+        .iter()
+        .find(|k| k.name == var)
+        .map_or("a valid value", |k| k.expected);
+    ConfigError {
+        var,
+        value,
+        expected: expected.to_string(),
+    }
+}
+
+fn parse_bool((var, v): (&'static str, String)) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(var, v)),
+    }
+}
+
+/// `30`, `30s`, `500ms`, `2m`, `1h` (a bare number is seconds).
+pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" | "mins" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// `1048576`, `512KiB`, `512KB`, `2MiB`, `2MB`, `1GiB`.
+fn parse_size(v: &str) -> Option<usize> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: usize = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Hides the password of a connection URL.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((creds, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
+        None => url.to_string(),
+    }
+}
+
+fn generate_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_development() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.env, Environment::Development);
+        assert_eq!(c.port, 8000);
+        assert_eq!(c.host, "127.0.0.1");
+        assert!(c.secret_key_generated);
+        assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.shutdown_drain_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable_and_form() {
+        let e = with(&[("BAO_PORT", "eighty")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid BAO_PORT=\"eighty\": expected a port number, 1-65535"
+        );
+        let e = with(&[("BAO_METRICS_ENABLED", "maybe")]).unwrap_err();
+        assert_eq!(e.var, "BAO_METRICS_ENABLED");
+        let e = with(&[("BAO_SHUTDOWN_DRAIN_TIMEOUT", "soon")]).unwrap_err();
+        assert!(e.to_string().contains("a duration"));
+        let e = with(&[("BAO_LOG_FORMAT", "xml")]).unwrap_err();
+        assert!(e.to_string().contains("json | pretty"));
+    }
+
+    #[test]
+    fn production_requires_a_secret_key() {
+        let e = with(&[("BAO_ENV", "production")]).unwrap_err();
+        assert_eq!(e.var, "BAO_SECRET_KEY");
+        let short = with(&[("BAO_SECRET_KEY", "short")]).unwrap_err();
+        assert!(
+            !short.to_string().contains("short\""),
+            "the secret is not echoed"
+        );
+        let c = with(&[
+            ("BAO_ENV", "production"),
+            ("BAO_SECRET_KEY", &"k".repeat(40)),
+        ])
+        .unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn parses_durations_and_sizes() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("15"), Some(Duration::from_secs(15)));
+        assert_eq!(parse_size("2MiB"), Some(2 * 1024 * 1024));
+        assert_eq!(parse_size("512kb"), Some(512 * 1024));
+        assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn redacts_database_passwords() {
+        assert_eq!(
+            redact_url("postgres://bob:hunter2@db/app"),
+            "postgres://bob:****@db/app"
+        );
+        assert_eq!(redact_url("sqlite://bao.db"), "sqlite://bao.db");
+        let c = with(&[("BAO_DATABASE_URL", "postgres://bob:hunter2@db/app")]).unwrap();
+        assert!(!format!("{:?}", c).contains("hunter2"));
+        assert!(!c.resolved()["BAO_DATABASE_URL"].contains("hunter2"));
+    }
+}

@@ -1,0 +1,146 @@
+//! The app: its builder, configuration, route table and server.
+
+mod config;
+mod routes;
+mod server;
+
+pub use config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
+pub use routes::{check_route_clashes, RouteInfo};
+pub use server::serve;
+pub(crate) use server::{build_service, AppRuntime};
+
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+
+/// Implemented by `#[bao::controller]` for the controller's type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Bao controller",
+    label = "listed as a controller here",
+    note = "add #[bao::controller(\"/path\")] to an `impl {Self}` block whose `async fn`s carry #[get(..)], #[post(..)], ..."
+)]
+pub trait Controller {
+    /// The controller's type name.
+    const NAME: &'static str;
+    /// The base path given to `#[bao::controller]`.
+    const BASE: &'static str;
+    /// Every route of the controller.
+    const ROUTES: &'static [RouteInfo];
+    /// Registers the controller's handlers.
+    fn configure(cfg: &mut actix_web::web::ServiceConfig);
+}
+
+/// A readiness check: `Ok(())` when the dependency it probes can serve.
+pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// A shutdown hook, run once the server has drained.
+pub type ShutdownHook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+#[derive(Clone)]
+pub(crate) struct ControllerEntry {
+    pub(crate) routes: &'static [RouteInfo],
+    pub(crate) configure: fn(&mut actix_web::web::ServiceConfig),
+}
+
+/// A Bao application: what `bao::app!` builds and `serve`, the CLI and
+/// `TestClient` run.
+///
+/// ```
+/// let app = bao::App::new("Shop", "1.0.0")
+///     .readiness_check("cache", || async { Ok(()) });
+/// assert_eq!(app.name(), "Shop");
+/// ```
+#[derive(Clone)]
+pub struct App {
+    name: &'static str,
+    version: &'static str,
+    pub(crate) controllers: Vec<ControllerEntry>,
+    pub(crate) readiness: Vec<(String, ReadinessCheck)>,
+    pub(crate) shutdown_hooks: Vec<(String, ShutdownHook)>,
+    pub(crate) states: Vec<StateRegistration>,
+}
+
+/// Registers one piece of shared state on each worker's service.
+pub(crate) type StateRegistration = Arc<dyn Fn(&mut actix_web::web::ServiceConfig) + Send + Sync>;
+
+impl App {
+    /// An app with no controllers yet.
+    pub fn new(name: &'static str, version: &'static str) -> Self {
+        App {
+            name,
+            version,
+            controllers: Vec::new(),
+            readiness: Vec::new(),
+            shutdown_hooks: Vec::new(),
+            states: Vec::new(),
+        }
+    }
+
+    /// Adds a controller's routes.
+    pub fn controller<C: Controller>(mut self) -> Self {
+        self.controllers.push(ControllerEntry {
+            routes: C::ROUTES,
+            configure: C::configure,
+        });
+        self
+    }
+
+    /// Shares `value` with every handler: take it as `web::Data<T>`. One value
+    /// is shared by all workers, so interior mutability must be thread-safe.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// #[derive(Default)]
+    /// struct Visits(Mutex<u64>);
+    /// let app = bao::App::new("Counter", "1.0.0").state(Visits::default());
+    /// # let _ = app;
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        let data = actix_web::web::Data::new(value);
+        self.states.push(Arc::new(move |cfg| {
+            cfg.app_data(data.clone());
+        }));
+        self
+    }
+
+    /// Adds a dependency that `/readyz` checks; a failing check makes it answer
+    /// 503 and name the check.
+    pub fn readiness_check<F, Fut>(mut self, name: &str, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let check: ReadinessCheck = Arc::new(move || Box::pin(check()));
+        self.readiness.push((name.to_string(), check));
+        self
+    }
+
+    /// Adds a hook that runs at shutdown, after in-flight requests drained;
+    /// hooks run in reverse registration order.
+    pub fn on_shutdown<F, Fut>(mut self, name: &str, hook: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let hook: ShutdownHook = Arc::new(move || Box::pin(hook()));
+        self.shutdown_hooks.push((name.to_string(), hook));
+        self
+    }
+
+    /// The app's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The app's version (its crate version).
+    pub fn version(&self) -> &'static str {
+        self.version
+    }
+
+    /// Every route: the app's controllers' first, then Bao's own.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        self.controllers
+            .iter()
+            .flat_map(|c| c.routes.iter().copied())
+            .chain(routes::FRAMEWORK_ROUTES.iter().copied())
+            .collect()
+    }
+}

@@ -1,0 +1,248 @@
+//! The route table, and the compile-time check that no two routes clash.
+
+use serde::Serialize;
+
+/// One route of an app, as declared in its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RouteInfo {
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// Path pattern, e.g. `/posts/{id}`.
+    pub path: &'static str,
+    /// The controller type (or `bao` for the framework's own routes).
+    pub controller: &'static str,
+    /// The handler function.
+    pub handler: &'static str,
+    /// The first line of the handler's doc comment.
+    pub summary: &'static str,
+}
+
+/// Routes Bao serves in every app.
+pub(crate) const FRAMEWORK_ROUTES: &[RouteInfo] = &[
+    framework(
+        "GET",
+        "/healthz",
+        "healthz",
+        "Liveness: 200 until shutdown starts",
+    ),
+    framework(
+        "GET",
+        "/readyz",
+        "readyz",
+        "Readiness: 503 naming the failed check",
+    ),
+    framework("GET", "/metrics", "metrics", "Prometheus metrics"),
+    framework(
+        "GET",
+        "/_bao/static/{file}",
+        "static_file",
+        "Vendored htmx, Alpine.js and bao.css",
+    ),
+];
+
+const fn framework(
+    method: &'static str,
+    path: &'static str,
+    handler: &'static str,
+    summary: &'static str,
+) -> RouteInfo {
+    RouteInfo {
+        method,
+        path,
+        controller: "bao",
+        handler,
+        summary,
+    }
+}
+
+/// Fails the build when two routes have the same method and path shape,
+/// naming both. `bao::app!` calls it in a `const`, so a clash between two
+/// controllers is a compile error.
+pub const fn check_route_clashes(tables: &[&[RouteInfo]]) {
+    let mut t1 = 0;
+    while t1 < tables.len() + 1 {
+        let a_table = if t1 < tables.len() {
+            tables[t1]
+        } else {
+            FRAMEWORK_ROUTES
+        };
+        let mut i = 0;
+        while i < a_table.len() {
+            let a = &a_table[i];
+            let mut t2 = t1;
+            while t2 < tables.len() + 1 {
+                let b_table = if t2 < tables.len() {
+                    tables[t2]
+                } else {
+                    FRAMEWORK_ROUTES
+                };
+                let mut j = if t2 == t1 { i + 1 } else { 0 };
+                while j < b_table.len() {
+                    let b = &b_table[j];
+                    if str_eq(a.method, b.method) && same_shape(a.path, b.path) {
+                        clash(a, b);
+                    }
+                    j += 1;
+                }
+                t2 += 1;
+            }
+            i += 1;
+        }
+        t1 += 1;
+    }
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Same literal segments, parameters (without a custom regex) in the same places.
+const fn same_shape(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let (a_end, a_param) = segment(a, i);
+        let (b_end, b_param) = segment(b, j);
+        let equal = if a_param && b_param {
+            true
+        } else {
+            a_end - i == b_end - j && bytes_eq(a, i, b, j, a_end - i)
+        };
+        if !equal {
+            return false;
+        }
+        if a_end == a.len() || b_end == b.len() {
+            return a_end == a.len() && b_end == b.len();
+        }
+        i = a_end + 1;
+        j = b_end + 1;
+    }
+}
+
+/// The end of the segment starting at `start`, and whether it is a plain parameter.
+const fn segment(s: &[u8], start: usize) -> (usize, bool) {
+    let mut end = start;
+    let mut has_colon = false;
+    while end < s.len() && s[end] != b'/' {
+        if s[end] == b':' {
+            has_colon = true;
+        }
+        end += 1;
+    }
+    let param = end > start && s[start] == b'{' && !has_colon;
+    (end, param)
+}
+
+const fn bytes_eq(a: &[u8], i: usize, b: &[u8], j: usize, len: usize) -> bool {
+    let mut k = 0;
+    while k < len {
+        if a[i + k] != b[j + k] {
+            return false;
+        }
+        k += 1;
+    }
+    true
+}
+
+const MESSAGE_LEN: usize = 512;
+
+const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
+    let mut buf = [0u8; MESSAGE_LEN];
+    let mut n = 0;
+    n = push(&mut buf, n, "route clash: `");
+    n = push(&mut buf, n, a.method);
+    n = push(&mut buf, n, " ");
+    n = push(&mut buf, n, a.path);
+    n = push(&mut buf, n, "` is declared by `");
+    n = push(&mut buf, n, a.controller);
+    n = push(&mut buf, n, "::");
+    n = push(&mut buf, n, a.handler);
+    n = push(&mut buf, n, "` and by `");
+    n = push(&mut buf, n, b.controller);
+    n = push(&mut buf, n, "::");
+    n = push(&mut buf, n, b.handler);
+    n = push(&mut buf, n, "` (as `");
+    n = push(&mut buf, n, b.path);
+    n = push(
+        &mut buf,
+        n,
+        "`); change one path or method so each request has one handler",
+    );
+    let (used, _) = buf.split_at(n);
+    match core::str::from_utf8(used) {
+        Ok(message) => panic!("{}", message),
+        Err(_) => panic!("route clash between two controllers"),
+    }
+}
+
+/// Appends `s` (cut on a character boundary if the buffer is full).
+const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && n < MESSAGE_LEN {
+        if n + 4 > MESSAGE_LEN && bytes[i] >= 0x80 {
+            break;
+        }
+        buf[n] = bytes[i];
+        n += 1;
+        i += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &'static str, path: &'static str) -> RouteInfo {
+        RouteInfo {
+            method,
+            path,
+            controller: "C",
+            handler: "h",
+            summary: "",
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        assert!(same_shape("/posts/{id}", "/posts/{slug}"));
+        assert!(same_shape("/", "/"));
+        assert!(!same_shape("/posts", "/posts/{id}"));
+        assert!(!same_shape("/posts/new", "/posts/{id}"));
+        assert!(!same_shape("/a/{x:\\d+}", "/a/{y}"));
+    }
+
+    #[test]
+    fn distinct_routes_pass() {
+        let a = [route("GET", "/posts"), route("POST", "/posts")];
+        let b = [route("GET", "/posts/{id}")];
+        check_route_clashes(&[&a, &b]);
+    }
+
+    #[test]
+    #[should_panic(expected = "route clash: `GET /posts/{id}`")]
+    fn clashes_panic_with_both_names() {
+        let a = [route("GET", "/posts/{id}")];
+        let b = [route("GET", "/posts/{slug}")];
+        check_route_clashes(&[&a, &b]);
+    }
+
+    #[test]
+    #[should_panic(expected = "`GET /healthz`")]
+    fn framework_routes_are_reserved() {
+        let a = [route("GET", "/healthz")];
+        check_route_clashes(&[&a]);
+    }
+}

@@ -1,0 +1,183 @@
+//! Building the actix-web service for an app, serving it, and shutting down
+//! gracefully: shed new requests, drain in-flight ones, run shutdown hooks.
+
+use super::{App, Config, ReadinessCheck};
+use crate::http::middleware::BaoMiddleware;
+use crate::obs::metrics::Metrics;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderValue;
+use actix_web::{web, HttpServer};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// State shared by every worker of one running app.
+pub(crate) struct AppRuntime {
+    pub(crate) config: Config,
+    pub(crate) metrics: Metrics,
+    pub(crate) readiness: Vec<(String, ReadinessCheck)>,
+    pub(crate) csp: HeaderValue,
+    shutting_down: AtomicBool,
+    inflight: AtomicUsize,
+}
+
+impl AppRuntime {
+    pub(crate) fn new(app: &App, config: Config) -> Self {
+        let csp = HeaderValue::from_str(&config.csp)
+            .unwrap_or_else(|_| HeaderValue::from_static(super::config::DEFAULT_CSP));
+        AppRuntime {
+            config,
+            metrics: Metrics::new(),
+            readiness: app.readiness.clone(),
+            csp,
+            shutting_down: AtomicBool::new(false),
+            inflight: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn inflight(&self) -> &AtomicUsize {
+        &self.inflight
+    }
+
+    /// Waits until no request is in flight or `timeout` passed; true if drained.
+    pub(crate) async fn drain(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.inflight.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The actix-web app for `app`: framework routes, the app's controllers and
+/// Bao's middleware, with the configured body limits.
+pub(crate) fn build_service(
+    app: &App,
+    rt: Arc<AppRuntime>,
+) -> actix_web::App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = rt.config.max_body_size;
+    let mut service = actix_web::App::new()
+        .app_data(web::Data::from(rt.clone()))
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::FormConfig::default().limit(limit))
+        .app_data(web::JsonConfig::default().limit(limit))
+        .configure(|cfg| crate::obs::health::configure(cfg, rt.config.metrics_enabled))
+        .configure(crate::http::static_files::configure);
+    for state in &app.states {
+        let state = state.clone();
+        service = service.configure(move |cfg| state(cfg));
+    }
+    for controller in &app.controllers {
+        service = service.configure(controller.configure);
+    }
+    service
+        .default_service(web::to(crate::http::not_found))
+        .wrap(BaoMiddleware::new(rt))
+}
+
+/// Serves `app` until SIGTERM or SIGINT, then shuts down gracefully: new
+/// requests get 503 (except `/healthz` and `/readyz`), in-flight requests get
+/// up to `BAO_SHUTDOWN_DRAIN_TIMEOUT` to finish, and shutdown hooks run in
+/// reverse registration order.
+pub async fn serve(app: App, config: Config) -> std::io::Result<()> {
+    let rt = Arc::new(AppRuntime::new(&app, config));
+    let drain_timeout = rt.config.shutdown_drain_timeout;
+    let address = rt.config.bind_address();
+    let factory_app = app.clone();
+    let factory_rt = rt.clone();
+    let server = HttpServer::new(move || build_service(&factory_app, factory_rt.clone()))
+        .workers(rt.config.workers)
+        .disable_signals()
+        .shutdown_timeout(drain_timeout.as_secs().max(1))
+        .bind(&address)
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot listen on {address}: {e} (set BAO_PORT or --port to use another port)"
+                ),
+            )
+        })?
+        .run();
+    let handle = server.handle();
+    if rt.config.secret_key_generated {
+        tracing::warn!("BAO_SECRET_KEY is not set: using a key generated for this process; sessions end when it restarts");
+    }
+    tracing::info!(
+        app = app.name(),
+        version = app.version(),
+        address = %format!("http://{address}"),
+        workers = rt.config.workers,
+        "listening"
+    );
+    let signal_rt = rt.clone();
+    actix_web::rt::spawn(async move {
+        let signal = wait_for_signal().await;
+        tracing::info!(
+            signal,
+            "shutdown started: shedding new requests and draining"
+        );
+        signal_rt.begin_shutdown();
+        if !signal_rt.drain(drain_timeout).await {
+            tracing::warn!(
+                inflight = signal_rt.inflight().load(Ordering::SeqCst),
+                "drain timeout passed with requests still in flight"
+            );
+        }
+        handle.stop(true).await;
+    });
+    server.await?;
+    for (name, hook) in app.shutdown_hooks.iter().rev() {
+        tracing::info!(hook = %name, "running shutdown hook");
+        hook().await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "ctrl-c"
+    }
+}

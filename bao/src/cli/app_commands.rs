@@ -1,0 +1,176 @@
+//! Commands served by the app binary itself: it knows its routes and config.
+
+use super::{fail, Command, JsonArgs, ServeArgs};
+use crate::app::{Config, CONFIG_KEYS};
+use crate::{App, RouteInfo};
+use serde_json::json;
+use std::process::ExitCode;
+
+pub(super) fn run(app: App, command: Command) -> ExitCode {
+    match command {
+        Command::Serve(args) => serve(app, &args),
+        Command::Run(args) => serve(
+            app,
+            &ServeArgs {
+                host: args.host,
+                port: args.port,
+                workers: None,
+            },
+        ),
+        Command::Routes(args) => {
+            print_routes(&app.routes(), args.json);
+            ExitCode::SUCCESS
+        }
+        Command::Check(args) => check(app, &args),
+        Command::Describe(args) => describe(app, &args),
+        Command::Config(args) => config(&args),
+        Command::Init(args) => super::init::run(&args),
+        Command::Test(_) => fail(
+            "`test` builds the app: run it with the installed CLI (`bao test`) or `cargo test`",
+        ),
+    }
+}
+
+fn load_config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| fail(format!("configuration: {e}")))
+}
+
+fn serve(app: App, args: &ServeArgs) -> ExitCode {
+    let mut config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(host) = &args.host {
+        config.host = host.clone();
+    }
+    if let Some(port) = args.port {
+        config.port = port;
+    }
+    if let Some(workers) = args.workers {
+        config.workers = workers.max(1);
+    }
+    crate::obs::init_logging(&config);
+    let result = actix_web::rt::System::new().block_on(crate::serve(app, config));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn check(app: App, args: &JsonArgs) -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let routes = app.routes();
+    if args.json {
+        let out = json!({"ok": true, "app": app.name(), "routes": routes, "env": config.env});
+        println!("{out:#}");
+    } else {
+        println!(
+            "{} {}: configuration valid, {} routes",
+            app.name(),
+            app.version(),
+            routes.len()
+        );
+        print_routes(&routes, false);
+    }
+    ExitCode::SUCCESS
+}
+
+pub(crate) fn print_routes(routes: &[RouteInfo], as_json: bool) {
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(routes).unwrap_or_default()
+        );
+        return;
+    }
+    let width = routes
+        .iter()
+        .map(|r| r.path.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:<7} {:<width$}  HANDLER", "METHOD", "PATH");
+    for r in routes {
+        let handler = format!("{}::{}", r.controller, r.handler);
+        println!("{:<7} {:<width$}  {handler}", r.method, r.path);
+    }
+}
+
+fn describe(app: App, args: &JsonArgs) -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let resolved = config.resolved();
+    let keys: Vec<_> = CONFIG_KEYS
+        .iter()
+        .map(|k| {
+            json!({
+                "name": k.name,
+                "value": resolved.get(k.name),
+                "default": k.default,
+                "expected": k.expected,
+                "description": k.description,
+                "secret": k.secret,
+            })
+        })
+        .collect();
+    let commands: Vec<_> = <super::Cli as clap::CommandFactory>::command()
+        .get_subcommands()
+        .map(|c| json!({"name": c.get_name(), "about": c.get_about().map(|a| a.to_string())}))
+        .collect();
+    let description = json!({
+        "app": {"name": app.name(), "version": app.version()},
+        "bao": {"version": env!("CARGO_PKG_VERSION")},
+        "routes": app.routes(),
+        "config": keys,
+        "commands": commands,
+        "endpoints": {"health": "/healthz", "ready": "/readyz", "metrics": if config.metrics_enabled { Some("/metrics") } else { None }},
+    });
+    if args.json {
+        println!("{description:#}");
+    } else {
+        println!(
+            "{} {} (bao {})",
+            app.name(),
+            app.version(),
+            env!("CARGO_PKG_VERSION")
+        );
+        println!("\nRoutes:");
+        print_routes(&app.routes(), false);
+        println!("\nConfiguration keys:");
+        for k in CONFIG_KEYS {
+            println!("  {:<28} {}", k.name, k.description);
+        }
+        println!("\nRun `bao describe --json` for the machine-readable form.");
+    }
+    ExitCode::SUCCESS
+}
+
+fn config(args: &JsonArgs) -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let resolved = config.resolved();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&resolved).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    for key in CONFIG_KEYS {
+        let value = resolved.get(key.name).map(String::as_str).unwrap_or("");
+        let source = if std::env::var_os(key.name).is_some() {
+            "set"
+        } else {
+            "default"
+        };
+        println!("{:<28} = {value}  ({source})", key.name);
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,138 @@
+//! The `bao` command line. One definition serves two binaries:
+//!
+//! - the installed `bao` (`cargo install --path bao`) runs the commands that
+//!   write source or drive cargo (`init`, `run`, `check`, `test`) itself, and
+//!   forwards the others to the app binary with `cargo run --`;
+//! - the app binary calls [`main`] with its `App` and serves `serve`, `routes`,
+//!   `describe`, `config` and `check` directly.
+
+mod app_commands;
+mod dev;
+mod init;
+mod project;
+
+use crate::App;
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Bao: the full-stack web framework where a misconfigured app does not compile.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bao",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+#[command(
+    after_help = "Inside an app, `serve`, `routes`, `describe` and `config` run the app's own binary (`cargo run --`)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new Bao app in a new folder
+    Init(InitArgs),
+    /// Development server: rebuilds and restarts on every change to src/, views/ or Cargo.toml
+    Run(RunArgs),
+    /// Production server (no rebuilds); stops gracefully on SIGTERM
+    Serve(ServeArgs),
+    /// Build the app and list its routes; exits non-zero if it does not build or its config is invalid
+    Check(JsonArgs),
+    /// List the app's routes
+    Routes(JsonArgs),
+    /// Describe the app for tools and AI agents: routes, config keys, versions
+    Describe(JsonArgs),
+    /// Print the resolved configuration, secrets redacted
+    Config(JsonArgs),
+    /// Run the app's tests (cargo nextest if installed, else cargo test)
+    Test(TestArgs),
+}
+
+/// `bao init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The app's name, e.g. "My App" (its folder and package become my-app)
+    #[arg(long)]
+    pub name: String,
+    /// Folder to create (default: the package name, in the current folder)
+    #[arg(long)]
+    pub path: Option<std::path::PathBuf>,
+    /// Write into the folder even if it is not empty (overwrites Bao's files)
+    #[arg(long)]
+    pub force: bool,
+    /// Depend on the bao crate at this path (default: the checkout this CLI was built from)
+    #[arg(long, conflicts_with = "bao_version")]
+    pub bao_path: Option<std::path::PathBuf>,
+    /// Depend on this version of bao from the registry instead of a path
+    #[arg(long)]
+    pub bao_version: Option<String>,
+}
+
+/// `bao run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address to bind (default: BAO_HOST or 127.0.0.1)
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to bind (default: BAO_PORT or 8000)
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+/// `bao serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to bind (default: BAO_HOST or 127.0.0.1)
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to bind (default: BAO_PORT or 8000)
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// HTTP worker threads (default: BAO_WORKERS or the number of CPUs)
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// `--json` for commands that print data.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Arguments passed on to the test runner (after `--`)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// The entry point of an app binary: `fn main() -> ExitCode { bao::cli::main(my_app::app()) }`.
+pub fn main(app: App) -> ExitCode {
+    let cli = Cli::parse();
+    app_commands::run(app, cli.command)
+}
+
+/// The entry point of the installed `bao` binary.
+pub fn installed_main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Init(args) => init::run(&args),
+        Command::Run(args) => dev::run(&args),
+        Command::Check(args) => project::check(&args),
+        Command::Test(args) => project::test(&args),
+        _ => project::forward(),
+    }
+}
+
+/// Prints an error the way every Bao command does and returns failure.
+pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,176 @@
+//! Finding the app around the current folder, building it with cargo, and
+//! handing commands to its binary.
+
+use super::{fail, JsonArgs, TestArgs};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+/// The folder of the nearest `Cargo.toml` (from here up) that depends on `bao`.
+pub(crate) fn find_app_root() -> Result<PathBuf, String> {
+    let start =
+        std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+    for dir in start.ancestors() {
+        let manifest = dir.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            if depends_on_bao(&text) {
+                return Ok(dir.to_path_buf());
+            }
+        }
+    }
+    Err("not inside a Bao app (no Cargo.toml depending on `bao` here or above): cd into your app, or create one with `bao init --name \"My App\"`".into())
+}
+
+fn depends_on_bao(manifest: &str) -> bool {
+    manifest.lines().any(|line| {
+        let line = line.trim();
+        line.starts_with("bao =") || line.starts_with("bao.") || line == "[dependencies.bao]"
+    })
+}
+
+/// The outcome of a build: the app's executable, or the compiler's messages.
+pub(crate) enum Build {
+    Built(PathBuf),
+    Failed(String),
+}
+
+/// Runs `cargo build` for the app, printing diagnostics as they come.
+pub(crate) fn build(root: &Path) -> Result<Build, String> {
+    let manifest = root.join("Cargo.toml");
+    let mut child = Command::new(cargo())
+        .args(["build", "--message-format=json", "--manifest-path"])
+        .arg(&manifest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = child.stdout.take().ok_or("cargo gave no output")?;
+    let manifest_text = manifest.canonicalize().unwrap_or(manifest.clone());
+    let mut executable = None;
+    let mut diagnostics = String::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        match message["reason"].as_str() {
+            Some("compiler-message") => {
+                if let Some(rendered) = message["message"]["rendered"].as_str() {
+                    eprint!("{rendered}");
+                    diagnostics.push_str(rendered);
+                }
+            }
+            Some("compiler-artifact") => {
+                let ours = message["manifest_path"]
+                    .as_str()
+                    .is_some_and(|p| Path::new(p) == manifest_text);
+                if let (true, Some(exe)) = (ours, message["executable"].as_str()) {
+                    executable = Some(PathBuf::from(exe));
+                }
+            }
+            _ => {}
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo failed: {e}"))?;
+    match (status.success(), executable) {
+        (true, Some(exe)) => Ok(Build::Built(exe)),
+        (true, None) => Err(
+            "the app built but has no binary: add src/main.rs calling `bao::cli::main(app())`"
+                .into(),
+        ),
+        (false, _) if diagnostics.is_empty() => Ok(Build::Failed(
+            "cargo build failed (see the output above)".into(),
+        )),
+        (false, _) => Ok(Build::Failed(diagnostics)),
+    }
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn build_or_exit() -> Result<PathBuf, ExitCode> {
+    let root = find_app_root().map_err(fail)?;
+    match build(&root).map_err(fail)? {
+        Build::Built(exe) => Ok(exe),
+        Build::Failed(_) => Err(fail("the app does not build; fix the errors above")),
+    }
+}
+
+/// Builds the app and runs its binary with this process's arguments.
+pub(super) fn forward() -> ExitCode {
+    let exe = match build_or_exit() {
+        Ok(exe) => exe,
+        Err(code) => return code,
+    };
+    exec(&exe, std::env::args_os().skip(1))
+}
+
+/// `bao check`: build, then let the binary validate its config and list routes.
+pub(super) fn check(args: &JsonArgs) -> ExitCode {
+    let exe = match build_or_exit() {
+        Ok(exe) => exe,
+        Err(code) => return code,
+    };
+    let mut argv = vec!["check".to_string()];
+    if args.json {
+        argv.push("--json".into());
+    }
+    exec(&exe, argv.into_iter().map(Into::into))
+}
+
+fn exec(exe: &Path, args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
+    match Command::new(exe).args(args).status() {
+        Ok(status) => match status.code() {
+            Some(0) => ExitCode::SUCCESS,
+            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            None => ExitCode::FAILURE,
+        },
+        Err(e) => fail(format!("cannot run `{}`: {e}", exe.display())),
+    }
+}
+
+/// `bao test`: cargo nextest when installed, cargo test otherwise.
+pub(super) fn test(args: &TestArgs) -> ExitCode {
+    let root = match find_app_root() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let nextest = Command::new(cargo())
+        .args(["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut command = Command::new(cargo());
+    if nextest {
+        command.args(["nextest", "run"]);
+    } else {
+        command.arg("test");
+    }
+    command.current_dir(&root).args(&args.args);
+    exec_command(command)
+}
+
+fn exec_command(mut command: Command) -> ExitCode {
+    match command.status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => fail(format!("cannot run cargo: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_bao_dependencies() {
+        assert!(depends_on_bao(
+            "[dependencies]\nbao = { path = \"../bao\" }\n"
+        ));
+        assert!(depends_on_bao("[dependencies]\nbao.workspace = true\n"));
+        assert!(depends_on_bao("[dependencies.bao]\nversion = \"0.1\"\n"));
+        assert!(!depends_on_bao("[dependencies]\nbaobab = \"1\"\n"));
+    }
+}

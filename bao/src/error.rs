@@ -1,0 +1,61 @@
+//! `bao::Error`: what a handler or the framework can fail with, mapped to an
+//! HTTP status and page.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// The error type of Bao handlers and APIs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 404: the thing asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// 400: the request is malformed; the message is shown to the client.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403: the caller may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// 500: a configuration value is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::app::ConfigError),
+    /// 500: a template failed to render.
+    #[error("template failed to render: {0}")]
+    Template(#[from] askama::Error),
+    /// 500: an I/O error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// 500: anything else; the message is logged, never shown to the client.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// `Result` with [`Error`] as its default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Error::NotFound => StatusCode::NOT_FOUND,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Forbidden => StatusCode::FORBIDDEN,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let (title, detail) = match self {
+            Error::NotFound => ("Not found", "There is nothing at this address.".to_string()),
+            Error::BadRequest(message) => ("Bad request", message.clone()),
+            Error::Forbidden => ("Forbidden", "You may not do this.".to_string()),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                ("Something went wrong", "The error was logged.".to_string())
+            }
+        };
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(crate::view::error_page(status.as_u16(), title, &detail))
+    }
+}

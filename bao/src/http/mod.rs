@@ -1,0 +1,98 @@
+//! HTTP plumbing: the middleware, the handler glue used by generated code,
+//! vendored static files and common responses.
+
+pub(crate) mod handler;
+pub(crate) mod middleware;
+pub(crate) mod static_files;
+
+pub use middleware::RequestId;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, Responder};
+
+/// Whether the client prefers JSON to HTML (an API client or `fetch`).
+pub(crate) fn wants_json(req: &HttpRequest) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    (accept.contains("application/json") && !accept.contains("text/html"))
+        || content_type.starts_with("application/json")
+}
+
+pub(crate) fn not_found_response(req: &HttpRequest) -> HttpResponse {
+    if wants_json(req) {
+        HttpResponse::NotFound()
+            .content_type("application/problem+json")
+            .body(r#"{"type":"about:blank","title":"Not Found","status":404}"#)
+    } else {
+        HttpResponse::NotFound()
+            .content_type("text/html; charset=utf-8")
+            .body(crate::view::error_page(
+                404,
+                "Not found",
+                "There is nothing at this address.",
+            ))
+    }
+}
+
+pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
+    not_found_response(&req)
+}
+
+/// A redirect to another page: `303 See Other` by default, the right answer to
+/// a form post.
+///
+/// ```
+/// use bao::Redirect;
+/// let to_list = Redirect::to("/posts");
+/// let moved = Redirect::permanent("/new-home");
+/// # let _ = (to_list, moved);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    location: String,
+    status: actix_web::http::StatusCode,
+}
+
+impl Redirect {
+    /// `303 See Other` to `location`.
+    pub fn to(location: impl Into<String>) -> Self {
+        Redirect {
+            location: location.into(),
+            status: actix_web::http::StatusCode::SEE_OTHER,
+        }
+    }
+
+    /// `308 Permanent Redirect` to `location`.
+    pub fn permanent(location: impl Into<String>) -> Self {
+        Redirect {
+            location: location.into(),
+            status: actix_web::http::StatusCode::PERMANENT_REDIRECT,
+        }
+    }
+
+    /// `307 Temporary Redirect` to `location` (keeps the method and body).
+    pub fn temporary(location: impl Into<String>) -> Self {
+        Redirect {
+            location: location.into(),
+            status: actix_web::http::StatusCode::TEMPORARY_REDIRECT,
+        }
+    }
+}
+
+impl Responder for Redirect {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::build(self.status)
+            .insert_header((header::LOCATION, self.location))
+            .finish()
+    }
+}

@@ -1,0 +1,75 @@
+//! # Bao
+//!
+//! A full-stack web framework in which a misconfigured app does not compile.
+//! Annotate your types and functions, run `cargo build`, get the server:
+//!
+//! ```ignore
+//! pub struct Home;
+//!
+//! #[bao::view("home/index.html")]
+//! pub struct HomePage { pub title: String }
+//!
+//! #[bao::controller("/")]
+//! impl Home {
+//!     #[get("/")]
+//!     async fn index() -> View<HomePage> {
+//!         View(HomePage { title: "Welcome".into() })
+//!     }
+//! }
+//!
+//! bao::app! { name: "My App", controllers: [Home] }
+//! ```
+//!
+//! Start with `bao init --name "My App"`; `ARCHITECTURE.md` in the repository
+//! maps every feature to its module.
+
+pub mod app;
+pub mod cli;
+mod error;
+pub mod http;
+pub mod obs;
+pub mod testing;
+pub mod view;
+
+pub use app::{serve, App, Config, ConfigError, RouteInfo};
+pub use bao_macros::{app, controller, test, view};
+pub use error::{Error, Result};
+pub use http::{Redirect, RequestId};
+/// Builds a `serde_json::Value`, e.g. for `TestResponse::assert_json`.
+pub use serde_json::json;
+pub use view::View;
+
+/// Extractors and responses from actix-web, under Bao's roof.
+pub mod web {
+    pub use actix_web::web::{Bytes, Data, Form, Json, Path, Query};
+    pub use actix_web::{HttpRequest, HttpResponse, Responder};
+}
+
+/// What a controller file usually needs: `use bao::prelude::*;`.
+pub mod prelude {
+    pub use crate::web::{Form, HttpRequest, HttpResponse, Json, Query, Responder};
+    pub use crate::{App, Error, Redirect, RequestId, Result, View};
+}
+
+/// Assets vendored in Bao, with the URLs to put in a layout.
+pub mod assets {
+    pub use crate::http::static_files::{ALPINE_URL, CSS_URL, HTMX_URL};
+}
+
+/// What generated code refers to. Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::app::{check_route_clashes, Controller};
+    pub use crate::http::handler::{
+        extract, path_param, respond, Extract, IntoResponse, PathParam,
+    };
+    pub use actix_web::dev::Payload;
+    pub use actix_web::http::Method;
+    pub use actix_web::{web, HttpRequest, HttpResponse};
+    pub use askama;
+
+    /// Runs a future to completion on a fresh actix runtime (for `#[bao::test]`).
+    pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        actix_web::rt::System::new().block_on(future)
+    }
+}

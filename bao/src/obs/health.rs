@@ -1,0 +1,70 @@
+//! `/healthz` (liveness), `/readyz` (readiness) and `/metrics`.
+
+use crate::app::AppRuntime;
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+
+/// How long one readiness check may take before it counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
+    if metrics_enabled {
+        cfg.route("/metrics", web::get().to(metrics));
+    }
+}
+
+async fn healthz(rt: web::Data<AppRuntime>) -> HttpResponse {
+    if rt.is_shutting_down() {
+        HttpResponse::ServiceUnavailable().json(json!({"ok": false, "reason": "shutting_down"}))
+    } else {
+        HttpResponse::Ok().json(json!({"ok": true}))
+    }
+}
+
+async fn readyz(rt: web::Data<AppRuntime>) -> HttpResponse {
+    let runs = rt.readiness.iter().map(|(name, check)| {
+        let check = check.clone();
+        async move {
+            let result = match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(format!("timed out after {}s", CHECK_TIMEOUT.as_secs())),
+            };
+            (name.clone(), result)
+        }
+    });
+    let results = futures_util::future::join_all(runs).await;
+    let mut checks = Map::new();
+    let mut ok = true;
+    for (name, result) in results {
+        let value = match result {
+            Ok(()) => Value::from("ok"),
+            Err(e) => {
+                ok = false;
+                tracing::warn!(check = %name, error = %e, "readiness check failed");
+                Value::from(format!("error: {e}"))
+            }
+        };
+        checks.insert(name, value);
+    }
+    let mut body = json!({"ok": ok, "checks": checks});
+    if rt.is_shutting_down() {
+        body["ok"] = Value::from(false);
+        body["reason"] = Value::from("shutting_down");
+        ok = false;
+    }
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics(rt: web::Data<AppRuntime>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(rt.metrics.render())
+}

@@ -1,0 +1,109 @@
+//! Prometheus metrics of one running app, in their own registry so that two
+//! apps in one process (tests) never share counters.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+use std::time::Duration;
+
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    pub(crate) inflight: IntGauge,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "bao_http_requests_total",
+                "HTTP requests served, by method, route and status",
+            ),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric definition");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "bao_http_request_duration_seconds",
+                "HTTP request latency in seconds, by method and route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
+            &["method", "route"],
+        )
+        .expect("valid metric definition");
+        let inflight = IntGauge::new("bao_http_requests_in_flight", "HTTP requests being served")
+            .expect("valid metric definition");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(inflight.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            inflight,
+        }
+    }
+
+    pub(crate) fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let buf = itoa_status(status);
+        let status = std::str::from_utf8(&buf).unwrap_or("000");
+        self.requests
+            .with_label_values(&[method, route, status])
+            .inc();
+        self.latency
+            .with_label_values(&[method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub(crate) fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// A status code as three ASCII digits, without allocating.
+fn itoa_status(status: u16) -> [u8; 3] {
+    let s = status.min(999);
+    [
+        b'0' + (s / 100) as u8,
+        b'0' + (s / 10 % 10) as u8,
+        b'0' + (s % 10) as u8,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_by_route_and_status() {
+        let m = Metrics::new();
+        m.observe("GET", "/posts/{id}", 200, Duration::from_millis(3));
+        m.observe("GET", "/posts/{id}", 404, Duration::from_millis(1));
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"bao_http_requests_total{method="GET",route="/posts/{id}",status="200"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"status="404"} 1"#), "{text}");
+        assert!(
+            text.contains("bao_http_request_duration_seconds_bucket"),
+            "{text}"
+        );
+    }
+}

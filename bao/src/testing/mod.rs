@@ -1,0 +1,250 @@
+//! `TestClient`: drives the real app in-process (routing, middleware, views)
+//! without a socket, keeping cookies across calls.
+//!
+//! ```ignore
+//! #[bao::test]
+//! async fn home_page_renders() {
+//!     let client = bao::testing::TestClient::new(my_app::app()).await;
+//!     client.get("/").await.assert_ok().assert_see("Welcome");
+//!     client.post("/notes").form(&[("title", "Hi")]).await.assert_redirect("/notes");
+//! }
+//! ```
+
+mod response;
+
+pub use response::TestResponse;
+
+use crate::app::{build_service, AppRuntime};
+use crate::{App, Config};
+use actix_web::body::BoxBody;
+use actix_web::cookie::Cookie;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{header, Method};
+use futures_util::future::LocalBoxFuture;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
+use std::rc::Rc;
+use std::sync::Arc;
+
+type BoxedService = Rc<
+    dyn Service<
+        actix_http::Request,
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        Future = LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>,
+    >,
+>;
+
+struct Boxed<S> {
+    inner: S,
+}
+
+impl<S, B> Service<actix_http::Request> for Boxed<S>
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<ServiceResponse<BoxBody>, actix_web::Error>>;
+
+    actix_web::dev::forward_ready!(inner);
+
+    fn call(&self, req: actix_http::Request) -> Self::Future {
+        let fut = self.inner.call(req);
+        Box::pin(async move { fut.await.map(ServiceResponse::map_into_boxed_body) })
+    }
+}
+
+/// An in-process client for one app. Cookies set by responses are sent with
+/// later requests, like a browser.
+pub struct TestClient {
+    service: BoxedService,
+    runtime: Arc<AppRuntime>,
+    cookies: RefCell<BTreeMap<String, String>>,
+}
+
+impl TestClient {
+    /// A client for `app` with the test configuration (`Config::for_tests()`).
+    pub async fn new(app: App) -> TestClient {
+        TestClient::with_config(app, Config::for_tests()).await
+    }
+
+    /// A client for `app` with the given configuration.
+    pub async fn with_config(app: App, config: Config) -> TestClient {
+        let runtime = Arc::new(AppRuntime::new(&app, config));
+        let service = actix_web::test::init_service(build_service(&app, runtime.clone())).await;
+        TestClient {
+            service: Rc::new(Boxed { inner: service }),
+            runtime,
+            cookies: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// A `GET` request; `.await` it to send.
+    pub fn get(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::GET, path)
+    }
+
+    /// A `POST` request; add a body with `.form(..)` or `.json(..)`.
+    pub fn post(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::POST, path)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::PUT, path)
+    }
+
+    /// A `PATCH` request.
+    pub fn patch(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::PATCH, path)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, path: &str) -> TestRequest<'_> {
+        self.request(Method::DELETE, path)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, path: &str) -> TestRequest<'_> {
+        TestRequest {
+            client: self,
+            method,
+            path: path.to_string(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// The cookie `name` as the client holds it now.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.borrow().get(name).cloned()
+    }
+
+    /// Starts graceful shutdown, as SIGTERM does: probes answer 503 with
+    /// `shutting_down`, other requests are shed with 503.
+    pub fn begin_shutdown(&self) {
+        self.runtime.begin_shutdown();
+    }
+
+    async fn send(&self, request: TestRequest<'_>) -> TestResponse {
+        let mut builder = actix_web::test::TestRequest::default()
+            .method(request.method.clone())
+            .uri(&request.path);
+        let cookie_header = self
+            .cookies
+            .borrow()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !cookie_header.is_empty() {
+            builder = builder.insert_header((header::COOKIE, cookie_header));
+        }
+        for (name, value) in &request.headers {
+            builder = builder.insert_header((name.as_str(), value.as_str()));
+        }
+        if let Some((content_type, body)) = request.body {
+            builder = builder
+                .insert_header((header::CONTENT_TYPE, content_type))
+                .set_payload(body);
+        }
+        let response = match self.service.call(builder.to_request()).await {
+            Ok(response) => response,
+            Err(error) => {
+                let req = actix_web::test::TestRequest::default().to_http_request();
+                ServiceResponse::new(req, error.error_response())
+            }
+        };
+        self.keep_cookies(&response);
+        TestResponse::read(response).await
+    }
+
+    fn keep_cookies(&self, response: &ServiceResponse<BoxBody>) {
+        let mut jar = self.cookies.borrow_mut();
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            let Ok(cookie) = Cookie::parse(text.to_string()) else {
+                continue;
+            };
+            let expired = cookie
+                .max_age()
+                .is_some_and(|age| age.is_zero() || age.is_negative())
+                || cookie
+                    .expires_datetime()
+                    .is_some_and(|at| at <= actix_web::cookie::time::OffsetDateTime::now_utc());
+            if expired {
+                jar.remove(cookie.name());
+            } else {
+                jar.insert(cookie.name().to_string(), cookie.value().to_string());
+            }
+        }
+    }
+}
+
+/// A request being built; `.await` sends it.
+pub struct TestRequest<'a> {
+    client: &'a TestClient,
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<(String, Vec<u8>)>,
+}
+
+impl TestRequest<'_> {
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Sends `fields` as an `application/x-www-form-urlencoded` body.
+    ///
+    /// # Panics
+    /// If `fields` cannot be form-encoded (a nested structure).
+    pub fn form<T: serde::Serialize + ?Sized>(mut self, fields: &T) -> Self {
+        let body = serde_urlencoded::to_string(fields).unwrap_or_else(|e| {
+            panic!("TestRequest::form: the fields cannot be form-encoded: {e}")
+        });
+        self.body = Some((
+            "application/x-www-form-urlencoded".into(),
+            body.into_bytes(),
+        ));
+        self
+    }
+
+    /// Sends `value` as a JSON body.
+    ///
+    /// # Panics
+    /// If `value` cannot be serialized to JSON.
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        let body = serde_json::to_vec(value)
+            .unwrap_or_else(|e| panic!("TestRequest::json: the value cannot be serialized: {e}"));
+        self.body = Some(("application/json".into(), body));
+        self
+    }
+
+    /// Sends raw bytes with the given content type.
+    pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some((content_type.to_string(), body.into()));
+        self
+    }
+
+    /// Sends the request.
+    pub async fn send(self) -> TestResponse {
+        let client = self.client;
+        client.send(self).await
+    }
+}
+
+impl<'a> IntoFuture for TestRequest<'a> {
+    type Output = TestResponse;
+    type IntoFuture = LocalBoxFuture<'a, TestResponse>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}

@@ -1,0 +1,5 @@
+//! The example's controllers.
+
+pub mod guestbook;
+pub mod home;
+pub mod status;
