@@ -127,7 +127,12 @@ pub fn expand(input: TokenStream) -> TokenStream {
         quote_spanned! {c.span()=> <#c as ::bao::__private::Controller>::ROUTES }
     });
     let registrations = controllers.iter().map(|c| {
-        quote_spanned! {c.span()=> .controller::<#c>() }
+        quote_spanned! {c.span()=>
+            .register(
+                <#c as ::bao::__private::Controller>::ROUTES,
+                <#c as ::bao::__private::Controller>::configure,
+            )
+        }
     });
     let setup = setup
         .map(|path| {

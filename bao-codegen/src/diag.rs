@@ -59,7 +59,7 @@ pub fn closest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (edit_distance(&input, c), *c))
-        .filter(|(d, c)| *d <= (c.len().max(input.len()) / 2).max(1))
+        .filter(|(d, c)| *d <= (c.len().max(input.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -92,5 +92,6 @@ mod tests {
         assert_eq!(closest("gett", &["get", "post", "put"]), Some("get"));
         assert_eq!(closest("POST", &["get", "post", "put"]), Some("post"));
         assert_eq!(closest("frobnicate", &["get", "post", "put"]), None);
+        assert_eq!(closest("fetch", &["get", "post", "patch"]), None);
     }
 }

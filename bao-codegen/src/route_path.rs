@@ -14,12 +14,6 @@ pub struct RoutePath {
 
 /// Parses and validates a path; the error names the problem and the fix.
 pub fn parse(path: &str) -> Result<RoutePath, String> {
-    if !path.starts_with('/') {
-        return Err(format!(
-            "route path `{path}` must start with `/`: write \"/{}\"",
-            path.trim_start_matches('/')
-        ));
-    }
     if let Some(c) = path
         .chars()
         .find(|c| c.is_whitespace() || matches!(c, '?' | '#'))
@@ -29,13 +23,8 @@ pub fn parse(path: &str) -> Result<RoutePath, String> {
             c.escape_default()
         ));
     }
-    if path.len() > 1 && path.contains("//") {
-        return Err(format!(
-            "route path `{path}` has an empty segment (`//`): remove the extra `/`"
-        ));
-    }
     let mut params = Vec::new();
-    for segment in path.split('/').skip(1) {
+    for segment in path.split('/') {
         if !segment.contains(['{', '}']) {
             continue;
         }
@@ -65,6 +54,17 @@ pub fn parse(path: &str) -> Result<RoutePath, String> {
             ));
         }
         params.push(name.to_string());
+    }
+    if !path.starts_with('/') {
+        return Err(format!(
+            "route path `{path}` must start with `/`: write \"/{}\"",
+            path.trim_start_matches('/')
+        ));
+    }
+    if path.len() > 1 && path.contains("//") {
+        return Err(format!(
+            "route path `{path}` has an empty segment (`//`): remove the extra `/`"
+        ));
     }
     Ok(RoutePath {
         pattern: path.to_string(),
@@ -115,7 +115,8 @@ mod tests {
 
     #[test]
     fn rejects_malformed_paths() {
-        assert!(parse("posts").unwrap_err().contains("must start with `/`"));
+        assert!(parse("posts").unwrap_err().contains("must start with `/`: write \"/posts\""));
+        assert!(parse("{id").unwrap_err().contains("malformed"));
         assert!(parse("/posts/{id").unwrap_err().contains("malformed"));
         assert!(parse("/posts/{}").unwrap_err().contains("unnamed"));
         assert!(parse("/posts/{1d}")

@@ -6,9 +6,25 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{ItemStruct, LitStr};
 
+/// What the macro found in the crate being compiled.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CrateLayout {
+    /// The crate has a `views/` folder.
+    pub has_views_dir: bool,
+    /// The crate has an `askama.toml`.
+    pub has_askama_config: bool,
+}
+
 /// Expands `#[view(args)] item`.
-pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> TokenStream {
     let mut diag = Diagnostics::new();
+    if layout.has_views_dir && !layout.has_askama_config {
+        diag.error_span(
+            Span::call_site(),
+            "this crate has a `views/` folder but no `askama.toml` telling the template engine to look there: \
+             add `askama.toml` beside Cargo.toml with `[general]` and `dirs = [\"views\"]`",
+        );
+    }
     let path = match syn::parse2::<LitStr>(args.clone()) {
         Ok(lit) if lit.value().trim().is_empty() => {
             diag.error_at(&lit, "the view path is empty: write the template's path under `views/`, like #[bao::view(\"posts/index.html\")]");

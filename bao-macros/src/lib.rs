@@ -19,7 +19,12 @@ pub fn app(input: TokenStream) -> TokenStream {
 /// Makes a struct the typed context of a template under `views/`.
 #[proc_macro_attribute]
 pub fn view(args: TokenStream, item: TokenStream) -> TokenStream {
-    bao_codegen::view::expand(args.into(), item.into()).into()
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
+    let layout = bao_codegen::view::CrateLayout {
+        has_views_dir: root.as_ref().is_some_and(|r| r.join("views").is_dir()),
+        has_askama_config: root.as_ref().is_some_and(|r| r.join("askama.toml").is_file()),
+    };
+    bao_codegen::view::expand(args.into(), item.into(), layout).into()
 }
 
 /// Runs an `async fn` test on Bao's runtime.

@@ -31,7 +31,7 @@ pub mod obs;
 pub mod testing;
 pub mod view;
 
-pub use app::{serve, App, Config, ConfigError, RouteInfo};
+pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use bao_macros::{app, controller, test, view};
 pub use error::{Error, Result};
 pub use http::{Redirect, RequestId};
@@ -41,8 +41,18 @@ pub use view::View;
 
 /// Extractors and responses from actix-web, under Bao's roof.
 pub mod web {
+    pub use actix_web::cookie::Cookie;
     pub use actix_web::web::{Bytes, Data, Form, Json, Path, Query};
     pub use actix_web::{HttpRequest, HttpResponse, Responder};
+
+    /// A cookie for the whole site: `HttpOnly`, `SameSite=Lax`, path `/`.
+    pub fn cookie(name: &str, value: &str) -> Cookie<'static> {
+        Cookie::build(name.to_string(), value.to_string())
+            .path("/")
+            .http_only(true)
+            .same_site(actix_web::cookie::SameSite::Lax)
+            .finish()
+    }
 }
 
 /// What a controller file usually needs: `use bao::prelude::*;`.

@@ -6,7 +6,7 @@ mod server;
 
 pub use config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
 pub use routes::{check_route_clashes, RouteInfo};
-pub use server::serve;
+pub use server::{serve, serve_until};
 pub(crate) use server::{build_service, AppRuntime};
 
 use futures_util::future::BoxFuture;
@@ -75,11 +75,20 @@ impl App {
     }
 
     /// Adds a controller's routes.
-    pub fn controller<C: Controller>(mut self) -> Self {
-        self.controllers.push(ControllerEntry {
-            routes: C::ROUTES,
-            configure: C::configure,
-        });
+    pub fn controller<C: Controller>(self) -> Self {
+        self.register(C::ROUTES, C::configure)
+    }
+
+    /// What `bao::app!` calls: the controller's parts, named through the
+    /// `Controller` trait at the user's span so that a type that is not a
+    /// controller gives one error, not two.
+    #[doc(hidden)]
+    pub fn register(
+        mut self,
+        routes: &'static [RouteInfo],
+        configure: fn(&mut actix_web::web::ServiceConfig),
+    ) -> Self {
+        self.controllers.push(ControllerEntry { routes, configure });
         self
     }
 

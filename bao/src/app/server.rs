@@ -102,6 +102,20 @@ pub(crate) fn build_service(
 /// up to `BAO_SHUTDOWN_DRAIN_TIMEOUT` to finish, and shutdown hooks run in
 /// reverse registration order.
 pub async fn serve(app: App, config: Config) -> std::io::Result<()> {
+    serve_until(app, config, async {
+        let signal = wait_for_signal().await;
+        tracing::info!(signal, "signal received");
+    })
+    .await
+}
+
+/// Like [`serve`], but shutdown starts when `shutdown` completes instead of on
+/// a signal (for embedding Bao and for tests).
+pub async fn serve_until(
+    app: App,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + 'static,
+) -> std::io::Result<()> {
     let rt = Arc::new(AppRuntime::new(&app, config));
     let drain_timeout = rt.config.shutdown_drain_timeout;
     let address = rt.config.bind_address();
@@ -134,11 +148,8 @@ pub async fn serve(app: App, config: Config) -> std::io::Result<()> {
     );
     let signal_rt = rt.clone();
     actix_web::rt::spawn(async move {
-        let signal = wait_for_signal().await;
-        tracing::info!(
-            signal,
-            "shutdown started: shedding new requests and draining"
-        );
+        shutdown.await;
+        tracing::info!("shutdown started: shedding new requests and draining");
         signal_rt.begin_shutdown();
         if !signal_rt.drain(drain_timeout).await {
             tracing::warn!(

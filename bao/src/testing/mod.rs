@@ -10,8 +10,10 @@
 //! }
 //! ```
 
+mod live;
 mod response;
 
+pub use live::{free_port, http_get, wait_until_healthy, LiveResponse};
 pub use response::TestResponse;
 
 use crate::app::{build_service, AppRuntime};

@@ -1,0 +1,76 @@
+//! Graceful shutdown of a real server: probes report it, new requests are
+//! shed, in-flight requests finish, hooks run in reverse order.
+
+use bao::testing::{free_port, http_get, wait_until_healthy};
+use bao::Config;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub struct Slow;
+
+#[bao::controller("/")]
+impl Slow {
+    #[get("/slow")]
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        "finished"
+    }
+
+    #[get("/fast")]
+    async fn fast() -> &'static str {
+        "fast"
+    }
+}
+
+bao::app! { controllers: [Slow] }
+
+#[test]
+fn shutdown_drains_in_flight_requests_and_runs_hooks_in_reverse() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (first, second) = (order.clone(), order.clone());
+    let app = app()
+        .on_shutdown("first", move || {
+            let order = first.clone();
+            async move { order.lock().unwrap().push("first") }
+        })
+        .on_shutdown("second", move || {
+            let order = second.clone();
+            async move { order.lock().unwrap().push("second") }
+        });
+    let config = Config::from_lookup(|k| match k {
+        "BAO_PORT" => Some(port.to_string()),
+        "BAO_WORKERS" => Some("2".into()),
+        "BAO_SHUTDOWN_DRAIN_TIMEOUT" => Some("5s".into()),
+        _ => None,
+    })
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        bao::__private::block_on(bao::serve_until(app, config, async move {
+            while rx.try_recv().is_err() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }))
+    });
+    assert!(wait_until_healthy(&addr, Duration::from_secs(10)), "server came up");
+
+    let slow_addr = addr.clone();
+    let in_flight = std::thread::spawn(move || http_get(&slow_addr, "/slow"));
+    std::thread::sleep(Duration::from_millis(200));
+    tx.send(()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    let health = http_get(&addr, "/healthz").unwrap();
+    assert_eq!(health.status, 503);
+    assert_eq!(health.body, r#"{"ok":false,"reason":"shutting_down"}"#);
+    let shed = http_get(&addr, "/fast").unwrap();
+    assert_eq!(shed.status, 503, "new requests are shed: {}", shed.body);
+
+    let slow = in_flight.join().unwrap().unwrap();
+    assert_eq!((slow.status, slow.body.as_str()), (200, "finished"));
+    server.join().unwrap().unwrap();
+    assert_eq!(*order.lock().unwrap(), vec!["second", "first"]);
+    assert!(http_get(&addr, "/healthz").is_err(), "the server stopped listening");
+}

@@ -1,0 +1,7 @@
+pub struct Posts;
+
+bao::app! {
+    controllers: [Posts],
+}
+
+fn main() {}

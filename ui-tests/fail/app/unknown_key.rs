@@ -1,0 +1,15 @@
+pub struct Home;
+
+#[bao::controller("/")]
+impl Home {
+    #[get("/")]
+    async fn index() -> &'static str {
+        "home"
+    }
+}
+
+bao::app! {
+    controler: [Home],
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[bao::view("nope/missing.html")]
+pub struct Missing {
+    pub title: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[bao::view("hello.html")]
+pub struct Hello {
+    pub title: String,
+}
+
+fn main() {}
