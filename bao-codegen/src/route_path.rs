@@ -115,7 +115,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_paths() {
-        assert!(parse("posts").unwrap_err().contains("must start with `/`: write \"/posts\""));
+        assert!(parse("posts")
+            .unwrap_err()
+            .contains("must start with `/`: write \"/posts\""));
         assert!(parse("{id").unwrap_err().contains("malformed"));
         assert!(parse("/posts/{id").unwrap_err().contains("malformed"));
         assert!(parse("/posts/{}").unwrap_err().contains("unnamed"));

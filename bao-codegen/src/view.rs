@@ -88,6 +88,7 @@ mod tests {
                     pub title: String,
                 }
             ),
+            CrateLayout::default(),
         )
         .to_string();
         assert!(out.contains("askama :: Template"), "{out}");
@@ -101,8 +102,26 @@ mod tests {
             quote!(
                 pub struct Home;
             ),
+            CrateLayout::default(),
         )
         .to_string();
         assert!(out.contains("relative to `views/`"), "{out}");
+    }
+
+    #[test]
+    fn a_views_folder_without_askama_config_is_explained() {
+        let layout = CrateLayout {
+            has_views_dir: true,
+            has_askama_config: false,
+        };
+        let out = expand(
+            quote!("home/index.html"),
+            quote!(
+                pub struct Home;
+            ),
+            layout,
+        )
+        .to_string();
+        assert!(out.contains("no `askama.toml`"), "{out}");
     }
 }

@@ -22,7 +22,9 @@ pub fn view(args: TokenStream, item: TokenStream) -> TokenStream {
     let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
     let layout = bao_codegen::view::CrateLayout {
         has_views_dir: root.as_ref().is_some_and(|r| r.join("views").is_dir()),
-        has_askama_config: root.as_ref().is_some_and(|r| r.join("askama.toml").is_file()),
+        has_askama_config: root
+            .as_ref()
+            .is_some_and(|r| r.join("askama.toml").is_file()),
     };
     bao_codegen::view::expand(args.into(), item.into(), layout).into()
 }

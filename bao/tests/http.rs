@@ -59,7 +59,9 @@ impl Posts {
 
     #[get("/failing/error")]
     async fn failing() -> bao::Result<String> {
-        Err(bao::Error::Internal("database exploded: password=hunter2".into()))
+        Err(bao::Error::Internal(
+            "database exploded: password=hunter2".into(),
+        ))
     }
 
     #[get("/missing/thing")]
@@ -76,7 +78,9 @@ impl Posts {
 
     #[get("/cookie/get")]
     async fn get_cookie(req: HttpRequest) -> String {
-        req.cookie("flavour").map(|c| c.value().to_string()).unwrap_or_default()
+        req.cookie("flavour")
+            .map(|c| c.value().to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -88,8 +92,16 @@ bao::app! {
 #[bao::test]
 async fn routes_dispatch_by_method_and_typed_path() {
     let client = TestClient::new(app()).await;
-    client.get("/posts").await.assert_ok().assert_see("all posts");
-    client.get("/posts/42").await.assert_ok().assert_see("post 42");
+    client
+        .get("/posts")
+        .await
+        .assert_ok()
+        .assert_see("all posts");
+    client
+        .get("/posts/42")
+        .await
+        .assert_ok()
+        .assert_see("post 42");
     client
         .get("/posts/7/comments/first")
         .await
@@ -112,7 +124,10 @@ async fn routes_dispatch_by_method_and_typed_path() {
 async fn unparseable_path_parameters_are_not_found() {
     let client = TestClient::new(app()).await;
     client.get("/posts/abc").await.assert_status(404);
-    client.get("/posts/99999999999999999999999").await.assert_status(404);
+    client
+        .get("/posts/99999999999999999999999")
+        .await
+        .assert_status(404);
     client.get("/posts/1/comments/x").await.assert_ok();
     client.get("/posts/-1/comments/x").await.assert_status(404);
 }
@@ -120,9 +135,17 @@ async fn unparseable_path_parameters_are_not_found() {
 #[bao::test]
 async fn unknown_paths_get_html_or_json_404() {
     let client = TestClient::new(app()).await;
-    client.get("/nowhere").await.assert_status(404).assert_see("<h1>404 Not found</h1>");
-    let res = client.get("/nowhere").header("accept", "application/json").await;
-    res.assert_status(404).assert_json(bao::json!({"status": 404}));
+    client
+        .get("/nowhere")
+        .await
+        .assert_status(404)
+        .assert_see("<h1>404 Not found</h1>");
+    let res = client
+        .get("/nowhere")
+        .header("accept", "application/json")
+        .await;
+    res.assert_status(404)
+        .assert_json(bao::json!({"status": 404}));
     assert_eq!(res.header("content-type"), Some("application/problem+json"));
 }
 
@@ -134,15 +157,24 @@ async fn bad_bodies_are_client_errors() {
         .body("application/json", "{not json")
         .await
         .assert_status(400);
-    client.post("/posts").form(&[("other", "x")]).await.assert_status(400);
+    client
+        .post("/posts")
+        .form(&[("other", "x")])
+        .await
+        .assert_status(400);
 }
 
 #[bao::test]
 async fn oversized_bodies_get_413() {
-    let config = Config::from_lookup(|k| (k == "BAO_MAX_BODY_SIZE").then(|| "1KiB".into())).unwrap();
+    let config =
+        Config::from_lookup(|k| (k == "BAO_MAX_BODY_SIZE").then(|| "1KiB".into())).unwrap();
     let client = TestClient::with_config(app(), config).await;
     let big = "x".repeat(4096);
-    client.post("/posts").form(&[("title", big.as_str())]).await.assert_status(413);
+    client
+        .post("/posts")
+        .form(&[("title", big.as_str())])
+        .await
+        .assert_status(413);
     client
         .put("/posts/1")
         .json(&bao::json!({"title": big}))
@@ -166,7 +198,10 @@ async fn every_response_has_security_headers_and_a_request_id() {
     let client = TestClient::new(app()).await;
     for path in ["/posts", "/nowhere", "/healthz"] {
         let res = client.get(path).await;
-        assert!(res.header("content-security-policy").unwrap().contains("default-src 'self'"));
+        assert!(res
+            .header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'self'"));
         res.assert_header("x-frame-options", "DENY")
             .assert_header("x-content-type-options", "nosniff")
             .assert_header("referrer-policy", "strict-origin-when-cross-origin");
@@ -181,22 +216,34 @@ async fn request_ids_are_kept_from_the_client_when_valid() {
         .get("/posts/search/by-title?q=rust")
         .header("x-request-id", "trace-123")
         .await;
-    res.assert_header("x-request-id", "trace-123").assert_see("rust trace-123");
-    let res = client.get("/posts").header("x-request-id", "bad id with spaces").await;
+    res.assert_header("x-request-id", "trace-123")
+        .assert_see("rust trace-123");
+    let res = client
+        .get("/posts")
+        .header("x-request-id", "bad id with spaces")
+        .await;
     assert_ne!(res.header("x-request-id"), Some("bad id with spaces"));
 }
 
 #[bao::test]
 async fn the_csp_is_configurable() {
-    let config = Config::from_lookup(|k| (k == "BAO_CSP").then(|| "default-src 'none'".into())).unwrap();
+    let config =
+        Config::from_lookup(|k| (k == "BAO_CSP").then(|| "default-src 'none'".into())).unwrap();
     let client = TestClient::with_config(app(), config).await;
-    client.get("/posts").await.assert_header("content-security-policy", "default-src 'none'");
+    client
+        .get("/posts")
+        .await
+        .assert_header("content-security-policy", "default-src 'none'");
 }
 
 #[bao::test]
 async fn probes_and_metrics() {
     let client = TestClient::new(app()).await;
-    client.get("/healthz").await.assert_ok().assert_json(bao::json!({"ok": true}));
+    client
+        .get("/healthz")
+        .await
+        .assert_ok()
+        .assert_json(bao::json!({"ok": true}));
     client
         .get("/readyz")
         .await
@@ -213,12 +260,15 @@ async fn probes_and_metrics() {
     metrics
         .assert_see(r#"bao_http_requests_total{method="GET",route="/posts/{id}",status="200"} 1"#)
         .assert_see(r#"bao_http_requests_total{method="GET",route="/posts/{id}",status="404"} 1"#)
-        .assert_see(r#"bao_http_request_duration_seconds_count{method="GET",route="/posts/{id}"} 2"#);
+        .assert_see(
+            r#"bao_http_request_duration_seconds_count{method="GET",route="/posts/{id}"} 2"#,
+        );
 }
 
 #[bao::test]
 async fn metrics_can_be_turned_off() {
-    let config = Config::from_lookup(|k| (k == "BAO_METRICS_ENABLED").then(|| "false".into())).unwrap();
+    let config =
+        Config::from_lookup(|k| (k == "BAO_METRICS_ENABLED").then(|| "false".into())).unwrap();
     let client = TestClient::with_config(app(), config).await;
     client.get("/metrics").await.assert_status(404);
 }
@@ -229,10 +279,14 @@ async fn readiness_names_the_failing_check() {
         .readiness_check("database", || async { Ok(()) })
         .readiness_check("cache", || async { Err("connection refused".to_string()) });
     let client = TestClient::new(app).await;
-    client.get("/readyz").await.assert_status(503).assert_json(bao::json!({
-        "ok": false,
-        "checks": {"database": "ok", "cache": "error: connection refused"}
-    }));
+    client
+        .get("/readyz")
+        .await
+        .assert_status(503)
+        .assert_json(bao::json!({
+            "ok": false,
+            "checks": {"database": "ok", "cache": "error: connection refused"}
+        }));
 }
 
 #[bao::test]
@@ -250,7 +304,8 @@ async fn shutdown_sheds_requests_but_not_probes() {
         .assert_status(503)
         .assert_json(bao::json!({"ok": false, "reason": "shutting_down"}));
     let shed = client.get("/posts").await;
-    shed.assert_status(503).assert_json(bao::json!({"reason": "shutting_down"}));
+    shed.assert_status(503)
+        .assert_json(bao::json!({"reason": "shutting_down"}));
     assert!(shed.header("x-request-id").is_some());
     assert_eq!(shed.header("retry-after"), Some("5"));
 }
@@ -258,13 +313,20 @@ async fn shutdown_sheds_requests_but_not_probes() {
 #[bao::test]
 async fn vendored_assets_are_served_with_long_cache_headers() {
     let client = TestClient::new(app()).await;
-    for url in [bao::assets::HTMX_URL, bao::assets::ALPINE_URL, bao::assets::CSS_URL] {
+    for url in [
+        bao::assets::HTMX_URL,
+        bao::assets::ALPINE_URL,
+        bao::assets::CSS_URL,
+    ] {
         let res = client.get(url).await;
         res.assert_ok()
             .assert_header("cache-control", "public, max-age=31536000, immutable");
         assert!(res.text().len() > 1000, "{url} has content");
     }
-    client.get("/_bao/static/../Cargo.toml").await.assert_status(404);
+    client
+        .get("/_bao/static/../Cargo.toml")
+        .await
+        .assert_status(404);
     client.get("/_bao/static/nope.js").await.assert_status(404);
 }
 
@@ -283,7 +345,12 @@ fn the_route_table_is_const_and_complete() {
     let routes: Vec<_> = ROUTES.iter().flat_map(|t| t.iter()).collect();
     assert_eq!(routes.len(), 12);
     let index = routes.iter().find(|r| r.handler == "index").unwrap();
-    assert_eq!((index.method, index.path, index.summary), ("GET", "/posts", "Lists posts."));
+    assert_eq!(
+        (index.method, index.path, index.summary),
+        ("GET", "/posts", "Lists posts.")
+    );
     let all = app().routes();
-    assert!(all.iter().any(|r| r.path == "/healthz" && r.controller == "bao"));
+    assert!(all
+        .iter()
+        .any(|r| r.path == "/healthz" && r.controller == "bao"));
 }

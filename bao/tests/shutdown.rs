@@ -54,7 +54,10 @@ fn shutdown_drains_in_flight_requests_and_runs_hooks_in_reverse() {
             }
         }))
     });
-    assert!(wait_until_healthy(&addr, Duration::from_secs(10)), "server came up");
+    assert!(
+        wait_until_healthy(&addr, Duration::from_secs(10)),
+        "server came up"
+    );
 
     let slow_addr = addr.clone();
     let in_flight = std::thread::spawn(move || http_get(&slow_addr, "/slow"));
@@ -72,5 +75,8 @@ fn shutdown_drains_in_flight_requests_and_runs_hooks_in_reverse() {
     assert_eq!((slow.status, slow.body.as_str()), (200, "finished"));
     server.join().unwrap().unwrap();
     assert_eq!(*order.lock().unwrap(), vec!["second", "first"]);
-    assert!(http_get(&addr, "/healthz").is_err(), "the server stopped listening");
+    assert!(
+        http_get(&addr, "/healthz").is_err(),
+        "the server stopped listening"
+    );
 }

@@ -7,7 +7,13 @@ fn install_views() {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { manifest.join("..").join(t) })
+        .map(|t| {
+            if t.is_absolute() {
+                t
+            } else {
+                manifest.join("..").join(t)
+            }
+        })
         .unwrap_or_else(|| manifest.join("../target"));
     let dest = target.join("tests/trybuild/ui-tests/templates");
     std::fs::create_dir_all(&dest).expect("create the trybuild templates folder");

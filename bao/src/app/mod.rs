@@ -6,8 +6,8 @@ mod server;
 
 pub use config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
 pub use routes::{check_route_clashes, RouteInfo};
-pub use server::{serve, serve_until};
 pub(crate) use server::{build_service, AppRuntime};
+pub use server::{serve, serve_until};
 
 use futures_util::future::BoxFuture;
 use std::sync::Arc;

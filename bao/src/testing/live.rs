@@ -20,7 +20,10 @@ impl LiveResponse {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -28,7 +31,10 @@ impl LiveResponse {
 pub fn http_get(addr: &str, path: &str) -> std::io::Result<LiveResponse> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     parse(&raw)
@@ -36,7 +42,10 @@ pub fn http_get(addr: &str, path: &str) -> std::io::Result<LiveResponse> {
 
 fn parse(raw: &[u8]) -> std::io::Result<LiveResponse> {
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed HTTP response");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(bad)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(bad)?;
     let head = String::from_utf8_lossy(&raw[..split]);
     let mut lines = head.split("\r\n");
     let status = lines
@@ -55,14 +64,20 @@ fn parse(raw: &[u8]) -> std::io::Result<LiveResponse> {
     if chunked {
         body = dechunk(&body);
     }
-    Ok(LiveResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    Ok(LiveResponse {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&data[..end]);
-        let Ok(size) = usize::from_str_radix(size_text.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size_text.trim(), 16) else {
+            break;
+        };
         if size == 0 || data.len() < end + 2 + size {
             break;
         }
