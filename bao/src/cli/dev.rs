@@ -65,8 +65,13 @@ pub(super) fn run(args: &RunArgs) -> ExitCode {
         "bao run: watching {} for changes (Ctrl-C to stop)",
         root.display()
     );
+    stop_signal::install();
     let mut state = Serving::Nothing;
     loop {
+        if stop_signal::received() {
+            state.stop();
+            return ExitCode::SUCCESS;
+        }
         eprintln!("bao run: building...");
         match build(&root) {
             Ok(Build::Built(exe)) => {
@@ -152,7 +157,10 @@ fn stop_child(mut child: Child) {
 fn wait_for_change(changes: &Receiver<Vec<PathBuf>>, root: &Path, state: &mut Serving) -> bool {
     let target = root.join("target");
     loop {
-        match changes.recv_timeout(Duration::from_millis(500)) {
+        if stop_signal::received() {
+            return false;
+        }
+        match changes.recv_timeout(Duration::from_millis(200)) {
             Ok(paths) if paths.iter().all(|p| p.starts_with(&target)) => continue,
             Ok(paths) => {
                 // Editors write in bursts: wait for quiet before rebuilding.
@@ -229,4 +237,31 @@ fn error_page(errors: &str) -> String {
          <pre>{}</pre></body></html>",
         crate::view::escape_html(errors)
     )
+}
+
+/// SIGINT and SIGTERM end `bao run` cleanly: the app it started is stopped
+/// too, instead of being left running without its supervisor.
+mod stop_signal {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static RECEIVED: AtomicBool = AtomicBool::new(false);
+
+    #[cfg(unix)]
+    extern "C" fn on_signal(_: libc::c_int) {
+        RECEIVED.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn install() {
+        #[cfg(unix)]
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    }
+
+    pub(super) fn received() -> bool {
+        RECEIVED.load(Ordering::SeqCst)
+    }
 }

@@ -1,0 +1,118 @@
+//! The installed `bao` command, run as a user runs it.
+
+use assert_cmd::Command;
+
+fn bao() -> Command {
+    Command::cargo_bin("bao").expect("the bao binary is built")
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    String::from_utf8(cmd.output().expect("bao runs").stdout).expect("utf-8")
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = stdout(bao().arg("--help"));
+    for command in [
+        "init", "run", "serve", "check", "routes", "describe", "config", "test",
+    ] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(command)),
+            "`{command}` missing from:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in [
+        "init", "run", "serve", "check", "routes", "describe", "config", "test",
+    ] {
+        let out = stdout(bao().args([command, "--help"]));
+        assert!(out.contains("Usage: bao"), "{command} --help:\n{out}");
+    }
+}
+
+#[test]
+fn init_writes_an_app_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("shop");
+    bao()
+        .args(["init", "--name", "Tom's Shop", "--path"])
+        .arg(&app)
+        .assert()
+        .success();
+    for file in [
+        "Cargo.toml",
+        "askama.toml",
+        "src/main.rs",
+        "src/lib.rs",
+        "src/controllers/home.rs",
+        "views/layout.html",
+        "views/home/index.html",
+        "tests/home.rs",
+        ".env.example",
+        ".gitignore",
+    ] {
+        assert!(app.join(file).is_file(), "{file} written");
+    }
+    let manifest = std::fs::read_to_string(app.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"tom-s-shop\""), "{manifest}");
+    assert!(manifest.contains("bao = { path = "), "{manifest}");
+
+    std::fs::write(app.join("src/lib.rs"), "// edited by the user\n").unwrap();
+    let refused = bao()
+        .args(["init", "--name", "Tom's Shop", "--path"])
+        .arg(&app)
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(
+        err.contains("is not empty") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.join("src/lib.rs")).unwrap(),
+        "// edited by the user\n",
+        "nothing was overwritten"
+    );
+
+    bao()
+        .args(["init", "--force", "--name", "Tom's Shop", "--path"])
+        .arg(&app)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(app.join("src/lib.rs"))
+        .unwrap()
+        .contains("bao::app!"));
+}
+
+#[test]
+fn init_rejects_unusable_names_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bao()
+        .current_dir(dir.path())
+        .args(["init", "--name", "async"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("reserved"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn app_commands_outside_an_app_explain_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["routes", "check", "config"] {
+        let out = bao()
+            .current_dir(dir.path())
+            .arg(command)
+            .assert()
+            .failure();
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            err.contains("not inside a Bao app") && err.contains("bao init"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! The golden path, end to end, as a new user takes it: `bao init` in an empty
+//! folder, build the app against this checkout's `bao`, run its tests, serve it,
+//! then develop with `bao run` through a broken and a fixed build.
+
+use assert_cmd::cargo::cargo_bin;
+use bao::testing::{free_port, http_get, wait_until_healthy};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The build cache shared with the workspace, so the new app only compiles itself.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => workspace().join(dir),
+        None => workspace().join("target"),
+    }
+}
+
+fn bao(app: &Path) -> Command {
+    let mut command = Command::new(cargo_bin("bao"));
+    command
+        .current_dir(app)
+        .env("CARGO_TARGET_DIR", target_dir());
+    command
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command.output().expect("command runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{command:?} failed:\n{text}");
+    text
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Polls `path` until `check` accepts the response.
+fn wait_for(addr: &str, path: &str, timeout: Duration, check: impl Fn(u16, &str) -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(res) = http_get(addr, path) {
+            if check(res.status, &res.body) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn init_build_test_serve_and_develop_a_new_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("my-app");
+    run(bao(dir.path()).args(["init", "--name", "My App"]));
+    assert!(app.join("Cargo.toml").is_file());
+    // Resolve dependencies as the workspace did: no downloads, shared artifacts.
+    std::fs::copy(workspace().join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
+
+    // `bao check` builds the app and lists its routes.
+    let checked = run(bao(&app).arg("check"));
+    assert!(checked.contains("configuration valid"), "{checked}");
+    assert!(checked.contains("Home::index"), "{checked}");
+
+    // The generated tests pass.
+    let tested = run(bao(&app).args(["test"]));
+    assert!(tested.contains("home_page_renders"), "{tested}");
+
+    // `bao routes --json` is forwarded to the app binary.
+    let routes = run(bao(&app).args(["routes", "--json"]));
+    assert!(routes.contains("\"/healthz\""), "{routes}");
+
+    // `bao serve` on a free port answers 200 from `/`.
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = bao(&app)
+        .args(["serve", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until_healthy(&addr, Duration::from_secs(120)),
+        "served"
+    );
+    let home = http_get(&addr, "/").unwrap();
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Welcome to My App"), "{}", home.body);
+    terminate(&mut server);
+
+    // `bao run`: serves, shows a broken build's errors on the page, recovers.
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut dev = bao(&app)
+        .args(["run", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(&addr, "/", Duration::from_secs(120), |s, b| s == 200
+            && b.contains("Welcome to My App")),
+        "bao run serves the app"
+    );
+    let home_rs = app.join("src/controllers/home.rs");
+    let original = std::fs::read_to_string(&home_rs).unwrap();
+    std::fs::write(
+        &home_rs,
+        original.replace("app_name: \"My App\",", "app_name: 42,"),
+    )
+    .unwrap();
+    assert!(
+        wait_for(&addr, "/", Duration::from_secs(120), |s, b| s == 500
+            && b.contains("mismatched types")),
+        "bao run shows the compile error on the page"
+    );
+    std::fs::write(
+        &home_rs,
+        original.replace("\"My App\",", "\"My Renamed App\","),
+    )
+    .unwrap();
+    assert!(
+        wait_for(&addr, "/", Duration::from_secs(120), |s, b| s == 200
+            && b.contains("Welcome to My Renamed App")),
+        "bao run rebuilds and serves the fixed app"
+    );
+    terminate(&mut dev);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while http_get(&addr, "/healthz").is_ok() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        http_get(&addr, "/healthz").is_err(),
+        "stopping bao run stops the app it started"
+    );
+}

@@ -1,0 +1,190 @@
+//! The tutorial app through the real HTTP stack and as a real process.
+
+use bao::testing::{free_port, http_get, wait_until_healthy, TestClient};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[bao::test]
+async fn home_page_renders_in_the_layout() {
+    let client = TestClient::new(example::app()).await;
+    let res = client.get("/").await;
+    res.assert_ok()
+        .assert_see("<h1>Welcome to Bao</h1>")
+        .assert_see(bao::assets::HTMX_URL)
+        .assert_see(bao::assets::ALPINE_URL)
+        .assert_see(bao::assets::CSS_URL);
+    res.assert_dont_see("unpkg").assert_dont_see("cdn");
+}
+
+#[bao::test]
+async fn the_guestbook_form_validates_and_keeps_input() {
+    let client = TestClient::new(example::app()).await;
+    client
+        .get("/guestbook")
+        .await
+        .assert_see("Nobody has signed yet.");
+
+    client
+        .post("/guestbook")
+        .form(&[("name", ""), ("message", "<script>alert(1)</script>")])
+        .await
+        .assert_status(422)
+        .assert_see("Please tell us your name.")
+        .assert_see("&#60;script&#62;alert(1)&#60;/script&#62;")
+        .assert_dont_see("<script>alert(1)");
+    client
+        .get("/guestbook")
+        .await
+        .assert_see("Nobody has signed yet.");
+
+    let long = "x".repeat(example::controllers::guestbook::MAX_MESSAGE + 1);
+    client
+        .post("/guestbook")
+        .form(&[("name", "Ann"), ("message", long.as_str())])
+        .await
+        .assert_status(422)
+        .assert_see("at most 500 characters");
+
+    client
+        .post("/guestbook")
+        .form(&[("name", "Ann"), ("message", "Lovely site")])
+        .await
+        .assert_redirect("/guestbook");
+    client
+        .get("/guestbook")
+        .await
+        .assert_see("<strong>Ann</strong>: Lovely site")
+        .assert_dont_see("Nobody has signed yet.");
+}
+
+#[bao::test]
+async fn plaintext_and_json_endpoints() {
+    let client = TestClient::new(example::app()).await;
+    let text = client.get("/plaintext").await;
+    text.assert_ok();
+    assert_eq!(text.text(), "Hello, World!");
+    client
+        .get("/json")
+        .await
+        .assert_json(bao::json!({"message": "Hello, World!"}));
+}
+
+fn example_binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_example"))
+}
+
+#[test]
+fn serve_starts_fast_and_stops_on_sigterm() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut child = example_binary()
+        .args(["serve", "--port", &port.to_string()])
+        .env("BAO_LOG_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until_healthy(&addr, Duration::from_secs(10)),
+        "healthy"
+    );
+    eprintln!("first 200 from /healthz after {:?}", started.elapsed());
+    let res = http_get(&addr, "/").unwrap();
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("Welcome to Bao"));
+    let id = http_get(&addr, "/plaintext").unwrap();
+    let request_id = id.header("x-request-id").unwrap().to_string();
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let line = logs
+        .lines()
+        .find(|l| l.contains(&request_id) && l.contains("\"status\":200"))
+        .unwrap_or_else(|| panic!("an access log line carries the request id:\n{logs}"));
+    let parsed: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
+    assert_eq!(parsed["route"], "/plaintext");
+    assert!(
+        logs.contains("\"stopped\"") || logs.contains("stopped"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn malformed_config_fails_at_start_with_the_variable_name() {
+    let output = example_binary()
+        .args(["serve"])
+        .env("BAO_PORT", "eighty")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("BAO_PORT") && err.contains("a port number"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_redacts_secrets() {
+    let output = example_binary()
+        .args(["config", "--json"])
+        .env("BAO_SECRET_KEY", "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t")
+        .env("BAO_DATABASE_URL", "postgres://bob:hunter2@db/app")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(!out.contains("s3cr3t") && !out.contains("hunter2"), "{out}");
+    let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(parsed["BAO_DATABASE_URL"], "postgres://bob:****@db/app");
+    assert_eq!(parsed["BAO_SECRET_KEY"], "<redacted>");
+}
+
+#[test]
+fn routes_and_describe_are_machine_readable() {
+    let output = example_binary()
+        .args(["routes", "--json"])
+        .output()
+        .unwrap();
+    let routes: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let paths: Vec<&str> = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap())
+        .collect();
+    for path in [
+        "/",
+        "/guestbook",
+        "/plaintext",
+        "/json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains(&path), "{path} in {paths:?}");
+    }
+    let output = example_binary()
+        .args(["describe", "--json"])
+        .output()
+        .unwrap();
+    let described: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(described["app"]["name"], "Bao Example");
+    assert!(described["config"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["name"] == "BAO_PORT"));
+    assert!(described["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "serve"));
+    assert!(described["bao"]["version"].is_string());
+}
