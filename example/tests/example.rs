@@ -78,7 +78,7 @@ fn serve_starts_fast_and_stops_on_sigterm() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let started = Instant::now();
-    let mut child = example_binary()
+    let child = example_binary()
         .args(["serve", "--port", &port.to_string()])
         .env("BAO_LOG_FORMAT", "json")
         .stderr(Stdio::piped())

@@ -52,6 +52,8 @@ impl<T: Responder> IntoResponse for T {
 
 /// Parses the path parameter `name`; 404 when it does not parse (like a path
 /// that does not exist).
+// The error is the response itself, built only on the failure path.
+#[allow(clippy::result_large_err)]
 pub fn path_param<T: PathParam>(req: &HttpRequest, name: &str) -> Result<T, HttpResponse> {
     req.match_info()
         .get(name)

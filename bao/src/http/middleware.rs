@@ -7,7 +7,7 @@ use crate::app::AppRuntime;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::{HttpMessage, HttpResponse};
+use actix_web::HttpResponse;
 use futures_util::future::{ready, LocalBoxFuture, Ready};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -28,13 +28,17 @@ impl actix_web::FromRequest for RequestId {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
+    /// The middleware has put a valid id in the request's headers.
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let id = req
-            .extensions()
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId(new_request_id()));
-        ready(Ok(id))
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(
+                || new_request_id().to_str().unwrap_or_default().to_string(),
+                str::to_string,
+            );
+        ready(Ok(RequestId(id)))
     }
 }
 
@@ -93,17 +97,19 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
         let rt = self.rt.clone();
-        let request_id = req
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| is_valid_request_id(v))
-            .map(str::to_string)
-            .unwrap_or_else(new_request_id);
-        req.extensions_mut().insert(RequestId(request_id.clone()));
+        // The id lives in the request's headers (no extension allocation); a
+        // missing or invalid one from the client is replaced.
+        let request_id = match req.headers().get(REQUEST_ID) {
+            Some(v) if v.to_str().is_ok_and(is_valid_request_id) => v.clone(),
+            _ => {
+                let id = new_request_id();
+                req.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
         let path = req.path();
         let is_probe = path == "/healthz" || path == "/readyz";
         if rt.is_shutting_down() && !is_probe {
@@ -122,7 +128,7 @@ where
         let guard = InflightGuard(rt.clone());
         let span = tracing::info_span!(
             "request",
-            request_id = %request_id,
+            request_id = request_id.to_str().unwrap_or_default(),
             method = %req.method(),
             path = %req.path(),
         );
@@ -160,7 +166,7 @@ where
 fn finish<B>(
     rt: &AppRuntime,
     res: &mut ServiceResponse<B>,
-    request_id: &str,
+    request_id: &HeaderValue,
     started: Instant,
     route: &str,
 ) {
@@ -170,9 +176,7 @@ fn finish<B>(
     rt.metrics
         .observe(method.as_str(), route, status.as_u16(), elapsed);
     let headers = res.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID, value);
-    }
+    headers.insert(REQUEST_ID, request_id.clone());
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(header::CONTENT_SECURITY_POLICY, rt.csp.clone());
     }
@@ -200,8 +204,11 @@ fn is_valid_request_id(v: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-fn new_request_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+/// A random 128-bit id as 32 lowercase hex digits.
+fn new_request_id() -> HeaderValue {
+    let mut buf = [0u8; 32];
+    let text = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
+    HeaderValue::from_str(text).expect("hex digits are a valid header value")
 }
 
 #[cfg(test)]
