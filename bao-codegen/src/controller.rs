@@ -421,10 +421,7 @@ fn expand_handler(self_ty: &Type, index: usize, r: &Route) -> TokenStream {
             let __bao_out = <#self_ty>::#handler(#(#call_args),*).await;
             #respond
         }
-        __bao_cfg.route(
-            #pattern,
-            ::bao::__private::web::method(::bao::__private::Method::#method).to(#wrapper),
-        );
+        ::bao::__private::route(__bao_cfg, ::bao::__private::Method::#method, #pattern, #wrapper);
     }
 }
 

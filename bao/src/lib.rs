@@ -71,12 +71,28 @@ pub mod assets {
 pub mod __private {
     pub use crate::app::{check_route_clashes, Controller};
     pub use crate::http::handler::{
-        extract, path_param, respond, Extract, IntoResponse, PathParam,
+        extract, path_param, respond, route, Extract, IntoResponse, PathParam,
     };
     pub use actix_web::dev::Payload;
     pub use actix_web::http::Method;
     pub use actix_web::{web, HttpRequest, HttpResponse};
     pub use askama;
+
+    /// The app's actix-web service with the test configuration, for
+    /// benchmarks that compare it with a bare actix-web service.
+    pub async fn service(
+        app: crate::App,
+    ) -> impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    > {
+        let rt = std::sync::Arc::new(crate::app::AppRuntime::new(
+            &app,
+            crate::Config::for_tests(),
+        ));
+        actix_web::test::init_service(crate::app::build_service(&app, rt)).await
+    }
 
     /// Runs a future to completion on a fresh actix runtime (for `#[bao::test]`).
     pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -76,3 +76,23 @@ pub async fn extract<T: Extract>(
 pub fn respond<T: IntoResponse>(req: &HttpRequest, value: T) -> HttpResponse {
     value.into_response(req)
 }
+
+/// Registers a generated handler for `method` and `pattern`. The resource is
+/// named after its pattern so the middleware reads the route label for
+/// metrics without allocating.
+pub fn route<F, Fut>(
+    cfg: &mut actix_web::web::ServiceConfig,
+    method: actix_web::http::Method,
+    pattern: &'static str,
+    handler: F,
+) where
+    F: Fn(HttpRequest, actix_web::web::Payload) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = HttpResponse> + 'static,
+{
+    cfg.service(
+        actix_web::web::resource(pattern)
+            .name(pattern)
+            .guard(actix_web::guard::Method(method))
+            .route(actix_web::web::route().to(handler)),
+    );
+}

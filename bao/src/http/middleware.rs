@@ -4,11 +4,13 @@
 //! nanoseconds.
 
 use crate::app::AppRuntime;
+use crate::obs::metrics::WorkerMetrics;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::HttpResponse;
 use futures_util::future::{ready, LocalBoxFuture, Ready};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -67,6 +69,7 @@ where
         ready(Ok(BaoService {
             service: Rc::new(service),
             rt: self.rt.clone(),
+            metrics: Rc::new(RefCell::new(WorkerMetrics::default())),
         }))
     }
 }
@@ -74,6 +77,7 @@ where
 pub(crate) struct BaoService<S> {
     service: Rc<S>,
     rt: Arc<AppRuntime>,
+    metrics: Rc<RefCell<WorkerMetrics>>,
 }
 
 /// Decrements the in-flight count however the request ends.
@@ -120,7 +124,15 @@ where
                 .insert_header((header::RETRY_AFTER, "5"))
                 .body(body);
             let mut res = req.into_response(response).map_into_right_body();
-            finish(&rt, &mut res, &request_id, started, "shed");
+            record(
+                &rt,
+                &self.metrics,
+                res.request().method(),
+                "<shed>",
+                res.status(),
+                started,
+            );
+            set_headers(&rt, &mut res, &request_id);
             return Box::pin(async move { Ok(res) });
         }
         rt.inflight().fetch_add(1, Ordering::SeqCst);
@@ -136,45 +148,74 @@ where
         // matched path into it through a uniquely owned `Rc`.
         let method = req.method().clone();
         let service = self.service.clone();
-        Box::pin(
-            async move {
-                let _guard = guard;
-                // Handlers' errors are already responses here; an `Err` can only
-                // come from actix-web itself and is answered by it.
-                let mut res = match service.call(req).await {
-                    Ok(res) => res.map_into_left_body(),
-                    Err(err) => {
-                        let status = err.as_response_error().status_code().as_u16();
-                        rt.metrics.observe(method.as_str(), "<error>", status, started.elapsed());
-                        tracing::warn!(status, error = %err, "request failed before reaching a handler");
-                        return Err(err);
+        let metrics = self.metrics.clone();
+        let handled = async move {
+            let _guard = guard;
+            // Handlers' errors are already responses here; an `Err` can only
+            // come from actix-web itself and is answered by it.
+            let mut res = match service.call(req).await {
+                Ok(res) => res.map_into_left_body(),
+                Err(err) => {
+                    let status = err.as_response_error().status_code().as_u16();
+                    metrics.borrow_mut().observe(
+                        &rt.metrics,
+                        &method,
+                        "<error>",
+                        status,
+                        started.elapsed(),
+                    );
+                    tracing::warn!(status, error = %err, "request failed before reaching a handler");
+                    return Err(err);
+                }
+            };
+            {
+                // Bao names each resource after its pattern: no allocation.
+                let req = res.request();
+                let pattern;
+                let route = match req.match_name() {
+                    Some(name) => name,
+                    None => {
+                        pattern = req.match_pattern();
+                        pattern.as_deref().unwrap_or("<unmatched>")
                     }
                 };
-                let route = res
-                    .request()
-                    .match_pattern()
-                    .unwrap_or_else(|| "<unmatched>".to_string());
-                finish(&rt, &mut res, &request_id, started, &route);
-                Ok(res)
+                record(&rt, &metrics, req.method(), route, res.status(), started);
             }
-            .instrument(span),
-        )
+            set_headers(&rt, &mut res, &request_id);
+            Ok(res)
+        };
+        // A disabled span (log level above info) costs nothing to skip.
+        if span.is_disabled() {
+            Box::pin(handled)
+        } else {
+            Box::pin(handled.instrument(span))
+        }
     }
 }
 
-/// Records the metrics and access log line and sets the response headers.
-fn finish<B>(
+/// Records the request's metrics and its access log line.
+fn record(
     rt: &AppRuntime,
-    res: &mut ServiceResponse<B>,
-    request_id: &HeaderValue,
-    started: Instant,
+    metrics: &RefCell<WorkerMetrics>,
+    method: &actix_web::http::Method,
     route: &str,
+    status: actix_web::http::StatusCode,
+    started: Instant,
 ) {
     let elapsed = started.elapsed();
-    let status = res.status();
-    let method = res.request().method().clone();
-    rt.metrics
-        .observe(method.as_str(), route, status.as_u16(), elapsed);
+    metrics
+        .borrow_mut()
+        .observe(&rt.metrics, method, route, status.as_u16(), elapsed);
+    tracing::info!(
+        status = status.as_u16(),
+        route,
+        latency_ms = (elapsed.as_secs_f64() * 1000.0),
+        "request"
+    );
+}
+
+/// Sets the request id and the security headers (a CSP set by the handler wins).
+fn set_headers<B>(rt: &AppRuntime, res: &mut ServiceResponse<B>, request_id: &HeaderValue) {
     let headers = res.headers_mut();
     headers.insert(REQUEST_ID, request_id.clone());
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
@@ -188,12 +229,6 @@ fn finish<B>(
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
-    tracing::info!(
-        status = status.as_u16(),
-        route,
-        latency_ms = (elapsed.as_secs_f64() * 1000.0),
-        "request"
     );
 }
 

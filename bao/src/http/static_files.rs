@@ -37,7 +37,11 @@ const ASSETS: &[Asset] = &[
 ];
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/_bao/static/{file}", web::get().to(serve));
+    cfg.service(
+        web::resource("/_bao/static/{file}")
+            .name("/_bao/static/{file}")
+            .route(web::get().to(serve)),
+    );
 }
 
 async fn serve(req: HttpRequest, file: web::Path<String>) -> HttpResponse {

@@ -9,10 +9,18 @@ use std::time::Duration;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    for (path, handler) in [
+        ("/healthz", web::get().to(healthz)),
+        ("/readyz", web::get().to(readyz)),
+    ] {
+        cfg.service(web::resource(path).name(path).route(handler));
+    }
     if metrics_enabled {
-        cfg.route("/metrics", web::get().to(metrics));
+        cfg.service(
+            web::resource("/metrics")
+                .name("/metrics")
+                .route(web::get().to(metrics)),
+        );
     }
 }
 
