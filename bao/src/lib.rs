@@ -3,25 +3,35 @@
 //! A full-stack web framework in which a misconfigured app does not compile.
 //! Annotate your types and functions, run `cargo build`, get the server:
 //!
-//! ```ignore
-//! pub struct Home;
+//! ```
+//! use bao::prelude::*;
 //!
-//! #[bao::view("home/index.html")]
-//! pub struct HomePage { pub title: String }
+//! pub struct Greetings;
 //!
-//! #[bao::controller("/")]
-//! impl Home {
-//!     #[get("/")]
-//!     async fn index() -> View<HomePage> {
-//!         View(HomePage { title: "Welcome".into() })
+//! #[bao::controller("/hello")]
+//! impl Greetings {
+//!     /// Greets someone by name.
+//!     #[get("/{name}")]
+//!     async fn greet(name: String) -> String {
+//!         format!("Hello, {name}!")
 //!     }
 //! }
 //!
-//! bao::app! { name: "My App", controllers: [Home] }
+//! bao::app! { name: "Greeter", controllers: [Greetings] }
+//!
+//! fn main() {
+//!     // `bao::cli::main(app())` serves it; a test drives it in-process:
+//!     bao::testing::block_on(async {
+//!         let client = bao::testing::TestClient::new(app()).await;
+//!         client.get("/hello/Ada").await.assert_ok().assert_see("Hello, Ada!");
+//!     });
+//! }
 //! ```
 //!
-//! Start with `bao init --name "My App"`; `ARCHITECTURE.md` in the repository
-//! maps every feature to its module.
+//! Pages are askama templates under `views/` with a typed context struct
+//! (`#[bao::view("home/index.html")]`, rendered with [`View`]). Start a new app
+//! with `bao init --name "My App"`; `ARCHITECTURE.md` in the repository maps
+//! every feature to its module.
 
 pub mod app;
 pub mod cli;
@@ -94,8 +104,5 @@ pub mod __private {
         actix_web::test::init_service(crate::app::build_service(&app, rt)).await
     }
 
-    /// Runs a future to completion on a fresh actix runtime (for `#[bao::test]`).
-    pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        actix_web::rt::System::new().block_on(future)
-    }
+    pub use crate::testing::block_on;
 }

@@ -107,7 +107,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "BAO_ADMIN_ENABLED",
         Some("true"),
         "true | false",
-        "Serve the admin console at /_bao/admin",
+        "Serve the admin console at /_bao/admin (reserved: the console is not built yet)",
     ),
     key(
         "BAO_METRICS_ENABLED",

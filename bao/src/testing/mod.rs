@@ -1,12 +1,36 @@
 //! `TestClient`: drives the real app in-process (routing, middleware, views)
 //! without a socket, keeping cookies across calls.
 //!
-//! ```ignore
-//! #[bao::test]
-//! async fn home_page_renders() {
-//!     let client = bao::testing::TestClient::new(my_app::app()).await;
-//!     client.get("/").await.assert_ok().assert_see("Welcome");
-//!     client.post("/notes").form(&[("title", "Hi")]).await.assert_redirect("/notes");
+//! ```
+//! use bao::prelude::*;
+//! use bao::testing::TestClient;
+//!
+//! pub struct Notes;
+//!
+//! #[derive(serde::Deserialize)]
+//! pub struct NewNote { title: String }
+//!
+//! #[bao::controller("/notes")]
+//! impl Notes {
+//!     #[get("/")]
+//!     async fn index() -> &'static str { "Notes" }
+//!
+//!     #[post("/")]
+//!     async fn create(form: Form<NewNote>) -> Redirect {
+//!         let _ = &form.title;
+//!         Redirect::to("/notes")
+//!     }
+//! }
+//!
+//! bao::app! { controllers: [Notes] }
+//!
+//! // In `tests/`, write `#[bao::test] async fn notes_work() { .. }` instead.
+//! fn main() {
+//!     bao::testing::block_on(async {
+//!         let client = TestClient::new(app()).await;
+//!         client.get("/notes").await.assert_ok().assert_see("Notes");
+//!         client.post("/notes").form(&[("title", "Hi")]).await.assert_redirect("/notes");
+//!     });
 //! }
 //! ```
 
@@ -58,6 +82,12 @@ where
         let fut = self.inner.call(req);
         Box::pin(async move { fut.await.map(ServiceResponse::map_into_boxed_body) })
     }
+}
+
+/// Runs a future on a fresh actix runtime: what `#[bao::test]` does, for code
+/// that is not a test function (examples, benchmarks).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    actix_web::rt::System::new().block_on(future)
 }
 
 /// An in-process client for one app. Cookies set by responses are sent with

@@ -5,9 +5,10 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Responder};
 
-/// A rendered template as a response: `200`, `text/html`.
+/// A rendered template as a response: `200`, `text/html`. The example app
+/// (`example/src/controllers/home.rs`) does exactly this:
 ///
-/// ```ignore
+/// ```text
 /// #[bao::view("home/index.html")]
 /// pub struct HomePage { pub title: String }
 ///
