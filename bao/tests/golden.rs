@@ -40,6 +40,16 @@ fn run(command: &mut Command) -> String {
     text
 }
 
+/// Starts a long-running `bao` command in `app`, its output discarded.
+fn spawn(app: &Path, args: &[&str]) -> Child {
+    bao(app)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bao starts")
+}
+
 fn terminate(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -94,12 +104,7 @@ fn init_build_test_serve_and_develop_a_new_app() {
     // `bao serve` on a free port answers 200 from `/`.
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut server = bao(&app)
-        .args(["serve", "--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = spawn(&app, &["serve", "--port", &port.to_string()]);
     assert!(
         wait_until_healthy(&addr, Duration::from_secs(120)),
         "served"
@@ -112,12 +117,7 @@ fn init_build_test_serve_and_develop_a_new_app() {
     // `bao run`: serves, shows a broken build's errors on the page, recovers.
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let mut dev = bao(&app)
-        .args(["run", "--port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut dev = spawn(&app, &["run", "--port", &port.to_string()]);
     assert!(
         wait_for(&addr, "/", Duration::from_secs(120), |s, b| s == 200
             && b.contains("Welcome to My App")),
@@ -146,6 +146,7 @@ fn init_build_test_serve_and_develop_a_new_app() {
         "bao run rebuilds and serves the fixed app"
     );
     terminate(&mut dev);
+
     let deadline = Instant::now() + Duration::from_secs(10);
     while http_get(&addr, "/healthz").is_ok() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -154,4 +155,19 @@ fn init_build_test_serve_and_develop_a_new_app() {
         http_get(&addr, "/healthz").is_err(),
         "stopping bao run stops the app it started"
     );
+
+    // `bao check` fails, with the compiler's message, while the app is broken.
+    std::fs::write(
+        &home_rs,
+        original.replace("app_name: \"My App\",", "app_name: 42,"),
+    )
+    .unwrap();
+    let output = bao(&app).arg("check").output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "bao check fails on a broken app");
+    assert!(
+        err.contains("mismatched types") && err.contains("does not build"),
+        "{err}"
+    );
+    std::fs::write(&home_rs, &original).unwrap();
 }

@@ -12,8 +12,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::Run(args) => serve(
             app,
             &ServeArgs {
-                host: args.host,
-                port: args.port,
+                bind: args.bind,
                 workers: None,
             },
         ),
@@ -40,10 +39,10 @@ fn serve(app: App, args: &ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if let Some(host) = &args.host {
+    if let Some(host) = &args.bind.host {
         config.host = host.clone();
     }
-    if let Some(port) = args.port {
+    if let Some(port) = args.bind.port {
         config.port = port;
     }
     if let Some(workers) = args.workers {

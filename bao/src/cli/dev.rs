@@ -33,11 +33,13 @@ pub(super) fn run(args: &RunArgs) -> ExitCode {
     };
     let config = crate::Config::from_env();
     let host = args
+        .bind
         .host
         .clone()
         .or_else(|| config.as_ref().ok().map(|c| c.host.clone()))
         .unwrap_or_else(|| "127.0.0.1".into());
     let port = args
+        .bind
         .port
         .or_else(|| config.as_ref().ok().map(|c| c.port))
         .unwrap_or(8000);

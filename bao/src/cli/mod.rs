@@ -72,9 +72,9 @@ pub struct InitArgs {
     pub bao_version: Option<String>,
 }
 
-/// `bao run`.
-#[derive(Debug, Args)]
-pub struct RunArgs {
+/// Where a server listens (`bao run`, `bao serve`).
+#[derive(Debug, Clone, Args)]
+pub struct BindArgs {
     /// Address to bind (default: BAO_HOST or 127.0.0.1)
     #[arg(long)]
     pub host: Option<String>,
@@ -83,15 +83,18 @@ pub struct RunArgs {
     pub port: Option<u16>,
 }
 
+/// `bao run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub bind: BindArgs,
+}
+
 /// `bao serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to bind (default: BAO_HOST or 127.0.0.1)
-    #[arg(long)]
-    pub host: Option<String>,
-    /// Port to bind (default: BAO_PORT or 8000)
-    #[arg(long)]
-    pub port: Option<u16>,
+    #[command(flatten)]
+    pub bind: BindArgs,
     /// HTTP worker threads (default: BAO_WORKERS or the number of CPUs)
     #[arg(long)]
     pub workers: Option<usize>,

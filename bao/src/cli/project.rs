@@ -120,14 +120,9 @@ pub(super) fn check(args: &JsonArgs) -> ExitCode {
 }
 
 fn exec(exe: &Path, args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
-    match Command::new(exe).args(args).status() {
-        Ok(status) => match status.code() {
-            Some(0) => ExitCode::SUCCESS,
-            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-            None => ExitCode::FAILURE,
-        },
-        Err(e) => fail(format!("cannot run `{}`: {e}", exe.display())),
-    }
+    let mut command = Command::new(exe);
+    command.args(args);
+    exec_command(command)
 }
 
 /// `bao test`: cargo nextest when installed, cargo test otherwise.
@@ -152,11 +147,18 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
     exec_command(command)
 }
 
+/// Runs `command`, passing its exit code on.
 fn exec_command(mut command: Command) -> ExitCode {
     match command.status() {
-        Ok(status) if status.success() => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::FAILURE,
-        Err(e) => fail(format!("cannot run cargo: {e}")),
+        Ok(status) => match status.code() {
+            Some(0) => ExitCode::SUCCESS,
+            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            None => ExitCode::FAILURE,
+        },
+        Err(e) => fail(format!(
+            "cannot run `{}`: {e}",
+            command.get_program().to_string_lossy()
+        )),
     }
 }
 

@@ -210,7 +210,7 @@ fn record(
         status = status.as_u16(),
         route,
         latency_ms = (elapsed.as_secs_f64() * 1000.0),
-        "request"
+        "completed"
     );
 }
 
