@@ -1,6 +1,7 @@
 //! `bao::Error`: what a handler or the framework can fail with, mapped to an
 //! HTTP status and page.
 
+use crate::db::DbError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
@@ -25,6 +26,10 @@ pub enum Error {
     /// 500: an I/O error.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A database error: 404 for a missing row, 409 for a unique violation,
+    /// 422 for another constraint, 503 when the database is unreachable.
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
     /// 500: anything else; the message is logged, never shown to the client.
     #[error("{0}")]
     Internal(String),
@@ -39,6 +44,13 @@ impl ResponseError for Error {
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Forbidden => StatusCode::FORBIDDEN,
+            Error::Database(e) => match e {
+                DbError::NotFound => StatusCode::NOT_FOUND,
+                DbError::Conflict(_) => StatusCode::CONFLICT,
+                DbError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                DbError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -49,6 +61,25 @@ impl ResponseError for Error {
             Error::NotFound => ("Not found", "There is nothing at this address.".to_string()),
             Error::BadRequest(message) => ("Bad request", message.clone()),
             Error::Forbidden => ("Forbidden", "You may not do this.".to_string()),
+            Error::Database(DbError::NotFound) => {
+                ("Not found", "There is nothing at this address.".to_string())
+            }
+            Error::Database(DbError::Conflict(_)) => (
+                "Conflict",
+                "This would duplicate something that must be unique.".to_string(),
+            ),
+            Error::Database(DbError::Invalid(_)) => (
+                "Invalid data",
+                "The data breaks a rule of the database (a missing reference or a required value)."
+                    .to_string(),
+            ),
+            Error::Database(DbError::Unavailable(e)) => {
+                tracing::error!(error = %e, "database unavailable");
+                (
+                    "Service unavailable",
+                    "The database cannot be reached; try again shortly.".to_string(),
+                )
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 ("Something went wrong", "The error was logged.".to_string())

@@ -35,6 +35,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod db;
 mod error;
 pub mod http;
 pub mod obs;
@@ -43,6 +44,7 @@ pub mod view;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use bao_macros::{app, controller, test, view};
+pub use db::Db;
 pub use error::{Error, Result};
 pub use http::{Redirect, RequestId};
 /// Builds a `serde_json::Value`, e.g. for `TestResponse::assert_json`.

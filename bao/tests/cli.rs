@@ -116,3 +116,56 @@ fn app_commands_outside_an_app_explain_what_to_do() {
         );
     }
 }
+
+#[test]
+fn make_migration_writes_both_dialects_and_validates_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"shop\"\n\n[dependencies]\nbao = { path = \"../bao\" }\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    // From a subfolder: migrations land in the app's root.
+    let out = stdout(
+        bao()
+            .current_dir(dir.path().join("src"))
+            .args(["make:migration", "Create posts"]),
+    );
+    assert!(out.contains("_create_posts/"), "{out}");
+    let migrations: Vec<_> = std::fs::read_dir(dir.path().join("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(migrations.len(), 1);
+    for file in [
+        "sqlite/up.sql",
+        "sqlite/down.sql",
+        "postgres/up.sql",
+        "postgres/down.sql",
+    ] {
+        assert!(migrations[0].join(file).is_file(), "{file}");
+    }
+
+    let dry =
+        stdout(
+            bao()
+                .current_dir(dir.path())
+                .args(["make:migration", "add tags", "--dry-run"]),
+        );
+    assert!(dry.contains("_add_tags/sqlite/up.sql"), "{dry}");
+    let bad = bao()
+        .current_dir(dir.path())
+        .args(["make:migration", "!!!"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&bad.get_output().stderr).to_string();
+    assert!(err.contains("cannot name a migration"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("migrations"))
+            .unwrap()
+            .count(),
+        1,
+        "nothing else written"
+    );
+}

@@ -188,3 +188,43 @@ fn routes_and_describe_are_machine_readable() {
         .any(|c| c["name"] == "serve"));
     assert!(described["bao"]["version"].is_string());
 }
+
+#[test]
+fn migrate_commands_work_on_each_database() {
+    for db in bao::testing::TestDatabase::each() {
+        let dir = tempfile::tempdir().unwrap();
+        for dialect in ["sqlite", "postgres"] {
+            let folder = dir
+                .path()
+                .join("migrations/20260101000000_create_notes")
+                .join(dialect);
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(
+                folder.join("up.sql"),
+                "CREATE TABLE notes (title TEXT NOT NULL);",
+            )
+            .unwrap();
+            std::fs::write(folder.join("down.sql"), "DROP TABLE notes;").unwrap();
+        }
+        let run = |args: &[&str]| {
+            let output = example_binary()
+                .current_dir(dir.path())
+                .env("BAO_DATABASE_URL", db.url())
+                .args(args)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{args:?}: {text}");
+            text
+        };
+        assert!(run(&["migrate"]).contains("Applied 20260101000000_create_notes"));
+        assert!(run(&["migrate"]).contains("Nothing to migrate"));
+        let status: serde_json::Value =
+            serde_json::from_str(&run(&["migrate:status", "--json"])).unwrap();
+        assert_eq!(status[0]["state"], "applied", "{:?}", db.dialect());
+        assert!(run(&["migrate:rollback", "--steps", "1"])
+            .contains("Rolled back 20260101000000_create_notes"));
+        assert!(run(&["migrate:status"]).starts_with("pending"));
+    }
+}

@@ -122,6 +122,18 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "How long in-flight requests may finish after SIGTERM",
     ),
     key(
+        "BAO_MIGRATIONS_DIR",
+        Some("migrations"),
+        "a folder path",
+        "Where `bao migrate` finds migrations (relative to the working directory)",
+    ),
+    key(
+        "BAO_AUTO_MIGRATE",
+        None,
+        "true | false",
+        "Apply pending migrations when `serve` starts (default: true in development, false otherwise)",
+    ),
+    key(
         "BAO_MAX_BODY_SIZE",
         Some("2MiB"),
         "a size: 1048576, 512KiB, 2MiB",
@@ -196,6 +208,10 @@ pub struct Config {
     pub shutdown_drain_timeout: Duration,
     /// `BAO_MAX_BODY_SIZE`, in bytes.
     pub max_body_size: usize,
+    /// `BAO_MIGRATIONS_DIR`.
+    pub migrations_dir: std::path::PathBuf,
+    /// `BAO_AUTO_MIGRATE`.
+    pub auto_migrate: bool,
 }
 
 impl fmt::Debug for Config {
@@ -227,11 +243,13 @@ impl Config {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Configuration for tests: defaults, `BAO_ENV=test`, quiet logs.
+    /// Configuration for tests: defaults, `BAO_ENV=test`, quiet logs, an
+    /// in-memory SQLite database.
     pub fn for_tests() -> Config {
         Config::from_lookup(|name| match name {
             "BAO_ENV" => Some("test".into()),
             "BAO_LOG_LEVEL" => Some("warn".into()),
+            "BAO_DATABASE_URL" => Some("sqlite://:memory:".into()),
             _ => None,
         })
         .expect("the test defaults are valid")
@@ -339,6 +357,12 @@ impl Config {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| invalid(var, v))?,
         };
+        let migrations_dir = get("BAO_MIGRATIONS_DIR")
+            .map_or_else(|| "migrations".into(), |(_, v)| std::path::PathBuf::from(v));
+        let auto_migrate = match get("BAO_AUTO_MIGRATE") {
+            None => env == Environment::Development,
+            Some(v) => parse_bool(v)?,
+        };
         Ok(Config {
             env,
             host,
@@ -354,6 +378,8 @@ impl Config {
             metrics_enabled,
             shutdown_drain_timeout,
             max_body_size,
+            migrations_dir,
+            auto_migrate,
         })
     }
 
@@ -399,6 +425,11 @@ impl Config {
             format!("{}ms", self.shutdown_drain_timeout.as_millis()),
         );
         out.insert("BAO_MAX_BODY_SIZE", self.max_body_size.to_string());
+        out.insert(
+            "BAO_MIGRATIONS_DIR",
+            self.migrations_dir.display().to_string(),
+        );
+        out.insert("BAO_AUTO_MIGRATE", self.auto_migrate.to_string());
         out
     }
 }

@@ -4,6 +4,7 @@ mod config;
 mod routes;
 mod server;
 
+pub(crate) use config::redact_url;
 pub use config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
 pub use routes::{check_route_clashes, RouteInfo};
 pub(crate) use server::{build_service, AppRuntime};

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 /// State shared by every worker of one running app.
 pub(crate) struct AppRuntime {
     pub(crate) config: Config,
+    /// The database pool (connections open on first use).
+    pub(crate) db: Option<crate::db::DbPool>,
     pub(crate) metrics: Metrics,
     pub(crate) readiness: Vec<(String, ReadinessCheck)>,
     pub(crate) csp: HeaderValue,
@@ -26,10 +28,33 @@ impl AppRuntime {
     pub(crate) fn new(app: &App, config: Config) -> Self {
         let csp = HeaderValue::from_str(&config.csp)
             .unwrap_or_else(|_| HeaderValue::from_static(super::config::DEFAULT_CSP));
+        let db = match crate::db::DbPool::new(&config.database_url) {
+            Ok(pool) => Some(pool),
+            Err(error) => {
+                tracing::error!(%error, "the database is not usable");
+                None
+            }
+        };
+        let mut readiness = app.readiness.clone();
+        // An app with migrations uses its database: readiness depends on it.
+        if let Some(pool) = db.clone().filter(|_| has_migrations(&config)) {
+            readiness.insert(
+                0,
+                (
+                    "database".to_string(),
+                    Arc::new(move || {
+                        let pool = pool.clone();
+                        Box::pin(async move { pool.ping().await.map_err(|e| e.to_string()) })
+                            as futures_util::future::BoxFuture<'static, Result<(), String>>
+                    }) as ReadinessCheck,
+                ),
+            );
+        }
         AppRuntime {
+            db,
             config,
             metrics: Metrics::new(),
-            readiness: app.readiness.clone(),
+            readiness,
             csp,
             shutting_down: AtomicBool::new(false),
             inflight: AtomicUsize::new(0),
@@ -61,6 +86,10 @@ impl AppRuntime {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+fn has_migrations(config: &Config) -> bool {
+    std::fs::read_dir(&config.migrations_dir).is_ok_and(|mut d| d.next().is_some())
 }
 
 /// The actix-web app for `app`: framework routes, the app's controllers and

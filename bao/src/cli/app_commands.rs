@@ -24,6 +24,17 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::Describe(args) => describe(app, &args),
         Command::Config(args) => config(&args),
         Command::Init(args) => super::init::run(&args),
+        Command::MakeMigration(args) => match load_config() {
+            Ok(config) => super::migrations::make(&config.migrations_dir, &args),
+            Err(code) => code,
+        },
+        Command::Migrate => with_database(super::migrations::migrate),
+        Command::MigrateRollback(args) => with_database(|config, conn| {
+            super::migrations::rollback(config, conn, args.steps as usize)
+        }),
+        Command::MigrateStatus(args) => {
+            with_database(|config, conn| super::migrations::status(config, conn, args.json))
+        }
         Command::Test(_) => fail(
             "`test` builds the app: run it with the installed CLI (`bao test`) or `cargo test`",
         ),
@@ -32,6 +43,28 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
 
 fn load_config() -> Result<Config, ExitCode> {
     Config::from_env().map_err(|e| fail(format!("configuration: {e}")))
+}
+
+/// Runs `work` with the configured database; errors become the exit status.
+fn with_database(
+    work: impl FnOnce(&Config, &mut crate::db::DbConnection) -> Result<(), crate::db::DbError>,
+) -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::obs::init_logging(&Config {
+        log_level: "warn".into(),
+        ..config.clone()
+    });
+    let result = crate::db::DbPool::new(&config.database_url).and_then(|pool| {
+        let mut conn = pool.get()?;
+        work(&config, &mut conn)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }
 
 fn serve(app: App, args: &ServeArgs) -> ExitCode {
@@ -49,6 +82,11 @@ fn serve(app: App, args: &ServeArgs) -> ExitCode {
         config.workers = workers.max(1);
     }
     crate::obs::init_logging(&config);
+    if config.auto_migrate {
+        if let Err(e) = super::migrations::auto_migrate(&config) {
+            return fail(e);
+        }
+    }
     let result = actix_web::rt::System::new().block_on(crate::serve(app, config));
     match result {
         Ok(()) => ExitCode::SUCCESS,

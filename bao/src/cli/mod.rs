@@ -9,6 +9,7 @@
 mod app_commands;
 mod dev;
 mod init;
+mod migrations;
 mod project;
 
 use crate::App;
@@ -50,6 +51,35 @@ pub enum Command {
     Config(JsonArgs),
     /// Run the app's tests (cargo nextest if installed, else cargo test)
     Test(TestArgs),
+    /// Create an empty migration: migrations/VERSION_NAME/{sqlite,postgres}/{up,down}.sql
+    #[command(name = "make:migration")]
+    MakeMigration(MakeMigrationArgs),
+    /// Apply pending migrations in order, each in its own transaction
+    Migrate,
+    /// Roll back the last applied migrations with their down.sql
+    #[command(name = "migrate:rollback")]
+    MigrateRollback(RollbackArgs),
+    /// List migrations as applied, pending, changed or missing, with checksums
+    #[command(name = "migrate:status")]
+    MigrateStatus(JsonArgs),
+}
+
+/// `bao make:migration`.
+#[derive(Debug, Args)]
+pub struct MakeMigrationArgs {
+    /// What the migration does, e.g. "create posts"
+    pub name: String,
+    /// Print the files instead of writing them
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `bao migrate:rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// How many migrations to roll back, newest first
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub steps: u32,
 }
 
 /// `bao init`.
@@ -130,6 +160,10 @@ pub fn installed_main() -> ExitCode {
         Command::Run(args) => dev::run(&args),
         Command::Check(args) => project::check(&args),
         Command::Test(args) => project::test(&args),
+        Command::MakeMigration(args) => match project::find_app_root() {
+            Ok(root) => migrations::make(&root.join("migrations"), &args),
+            Err(e) => fail(e),
+        },
         _ => project::forward(),
     }
 }

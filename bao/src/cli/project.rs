@@ -89,39 +89,41 @@ fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-fn build_or_exit() -> Result<PathBuf, ExitCode> {
+/// The app's root and freshly built binary.
+fn build_or_exit() -> Result<(PathBuf, PathBuf), ExitCode> {
     let root = find_app_root().map_err(fail)?;
     match build(&root).map_err(fail)? {
-        Build::Built(exe) => Ok(exe),
+        Build::Built(exe) => Ok((root, exe)),
         Build::Failed(_) => Err(fail("the app does not build; fix the errors above")),
     }
 }
 
 /// Builds the app and runs its binary with this process's arguments.
 pub(super) fn forward() -> ExitCode {
-    let exe = match build_or_exit() {
-        Ok(exe) => exe,
+    let (root, exe) = match build_or_exit() {
+        Ok(built) => built,
         Err(code) => return code,
     };
-    exec(&exe, std::env::args_os().skip(1))
+    exec(&root, &exe, std::env::args_os().skip(1))
 }
 
 /// `bao check`: build, then let the binary validate its config and list routes.
 pub(super) fn check(args: &JsonArgs) -> ExitCode {
-    let exe = match build_or_exit() {
-        Ok(exe) => exe,
+    let (root, exe) = match build_or_exit() {
+        Ok(built) => built,
         Err(code) => return code,
     };
     let mut argv = vec!["check".to_string()];
     if args.json {
         argv.push("--json".into());
     }
-    exec(&exe, argv.into_iter().map(Into::into))
+    exec(&root, &exe, argv.into_iter().map(Into::into))
 }
 
-fn exec(exe: &Path, args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
+/// Runs the app binary from the app's root, where `.env` and `migrations/` are.
+fn exec(root: &Path, exe: &Path, args: impl Iterator<Item = std::ffi::OsString>) -> ExitCode {
     let mut command = Command::new(exe);
-    command.args(args);
+    command.current_dir(root).args(args);
     exec_command(command)
 }
 

@@ -34,9 +34,11 @@
 //! }
 //! ```
 
+mod database;
 mod live;
 mod response;
 
+pub use database::{TestDatabase, DEFAULT_POSTGRES_ADMIN_URL};
 pub use live::{free_port, http_get, wait_until_healthy, LiveResponse};
 pub use response::TestResponse;
 

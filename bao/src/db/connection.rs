@@ -1,0 +1,131 @@
+//! One connection type over SQLite and PostgreSQL, chosen by the URL.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+/// A database connection: SQLite or PostgreSQL behind one type, so queries
+/// written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL.
+    Postgres(PgConnection),
+    /// SQLite (bundled).
+    Sqlite(SqliteConnection),
+}
+
+/// The SQL dialect of a database URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Dialect {
+    /// The folder name of this dialect's SQL in a migration.
+    pub fn folder(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database URL understood by Bao.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file (or `:memory:`).
+    Sqlite(String),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite://PATH`, `sqlite:PATH`, `postgres://...` or `postgresql://...`.
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                format!(
+                    "unsupported database URL `{}`: use sqlite://PATH or postgres://USER@HOST/DB",
+                    crate::app::redact_url(url)
+                )
+            })?;
+        if path.is_empty() {
+            return Err("the SQLite URL has no path: use sqlite://app.db".into());
+        }
+        Ok(DatabaseUrl::Sqlite(path.to_string()))
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
+            DatabaseUrl::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
+
+impl DbConnection {
+    /// Opens a connection. SQLite connections get foreign keys on, a 5 s busy
+    /// timeout and the WAL journal.
+    pub fn open(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
+        match url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)?;
+                let journal = if path == ":memory:" { "MEMORY" } else { "WAL" };
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA journal_mode = {journal}; PRAGMA synchronous = NORMAL;"
+                ))
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    /// The dialect of this connection.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            DbConnection::Sqlite(_) => Dialect::Sqlite,
+            DbConnection::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://bao.db"),
+            Ok(DatabaseUrl::Sqlite("bao.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db"),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:data.db"),
+            Ok(DatabaseUrl::Sqlite("data.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap().dialect(),
+            Dialect::Postgres
+        );
+        let err = DatabaseUrl::parse("mysql://u:secret@h/db").unwrap_err();
+        assert!(
+            err.contains("unsupported") && !err.contains("secret"),
+            "{err}"
+        );
+    }
+}
