@@ -9,7 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{bracketed, Ident, LitStr, Path, Token};
 
-const KEYS: &[&str] = &["name", "controllers", "setup"];
+const KEYS: &[&str] = &["name", "controllers", "models", "setup"];
 
 struct Entry {
     key: Ident,
@@ -70,6 +70,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut controllers: Vec<Path> = Vec::new();
     let mut controllers_span = Span::call_site();
     let mut setup: Option<Path> = None;
+    let mut models: Vec<Path> = Vec::new();
+    let mut models_span = Span::call_site();
     let mut seen: Vec<String> = Vec::new();
     for entry in parsed.entries {
         let key = entry.key.to_string();
@@ -95,6 +97,21 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 }
             }
             ("setup", Value::Path(path)) => setup = Some(path),
+            ("models", Value::List(list)) => {
+                models_span = entry.key.span();
+                for path in list {
+                    let text = quote!(#path).to_string();
+                    if models.iter().any(|p| quote!(#p).to_string() == text) {
+                        diag.error_at(&path, format!("model `{text}` is listed twice"));
+                    } else {
+                        models.push(path);
+                    }
+                }
+            }
+            ("models", _) => diag.error_at(
+                &entry.key,
+                "`models` is a list of #[bao::model] types: `models: [User, Post]`",
+            ),
             ("setup", _) => diag.error_at(
                 &entry.key,
                 "`setup` is a function `fn(bao::App) -> bao::App`: `setup: configure_app`",
@@ -145,6 +162,18 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let clash_check = quote_spanned! {controllers_span=>
         const _: () = ::bao::__private::check_route_clashes(ROUTES);
     };
+    let model_infos = models.iter().map(|m| {
+        quote_spanned! {m.span()=>
+            ::bao::db::ModelInfo {
+                name: <#m as ::bao::db::Model>::NAME,
+                table: <#m as ::bao::db::Model>::TABLE,
+                columns: <#m as ::bao::db::Model>::COLUMNS,
+            }
+        }
+    });
+    let table_check = quote_spanned! {models_span=>
+        const _: () = ::bao::__private::check_table_clashes(MODELS);
+    };
     quote! {
         #errors
 
@@ -153,10 +182,17 @@ pub fn expand(input: TokenStream) -> TokenStream {
 
         #clash_check
 
+        /// Every model of this app, with its table and columns.
+        pub const MODELS: &[::bao::db::ModelInfo] = &[#(#model_infos),*];
+
+        #table_check
+
         /// This app: its controllers, routes and framework services, ready to serve,
         /// test or describe.
         pub fn app() -> ::bao::App {
             let built = ::bao::App::new(#name, ::core::env!("CARGO_PKG_VERSION"))
+                .models(MODELS)
+                .source_dir(::core::env!("CARGO_MANIFEST_DIR"))
                 #(#registrations)*;
             #setup
         }
@@ -172,6 +208,7 @@ impl quote::ToTokens for SkeletonMarker {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         tokens.extend(quote! {
             pub const ROUTES: &[&[::bao::RouteInfo]] = &[];
+            pub const MODELS: &[::bao::db::ModelInfo] = &[];
             pub fn app() -> ::bao::App {
                 ::bao::App::new(::core::env!("CARGO_PKG_NAME"), ::core::env!("CARGO_PKG_VERSION"))
             }

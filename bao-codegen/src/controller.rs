@@ -285,7 +285,7 @@ fn check_handler(
                         &pt.pat,
                         format!(
                             "handler argument `{id}: {}` has no `{{{id}}}` in the route path `{}`: add `{{{id}}}` to the path, or take it from the query string with `Query<T>`",
-                            pt.ty.to_token_stream(),
+                            crate::diag::type_text(&pt.ty),
                             path.pattern
                         ),
                     ),

@@ -53,6 +53,23 @@ impl Diagnostics {
     }
 }
 
+/// A type as a user writes it: `Vec<String>`, not `Vec < String >`.
+pub fn type_text<T: quote::ToTokens>(ty: &T) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (from, to) in [
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" :: ", "::"),
+        (" ,", ","),
+        ("& ", "&"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}
+
 /// The closest candidate to `input` by edit distance, for "did you mean" hints.
 pub fn closest<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let input = input.to_ascii_lowercase();
@@ -86,6 +103,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn types_read_as_written() {
+        let ty: syn::Type = syn::parse_quote!(Vec<Option<std::string::String>>);
+        assert_eq!(type_text(&ty), "Vec<Option<std::string::String>>");
+        let ty: syn::Type = syn::parse_quote!(&'static str);
+        assert_eq!(type_text(&ty), "&'static str");
+    }
 
     #[test]
     fn closest_finds_typos() {

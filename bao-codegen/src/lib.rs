@@ -7,6 +7,7 @@
 pub mod app;
 pub mod controller;
 pub mod diag;
+pub mod model;
 pub mod route_path;
 pub mod scaffold;
 pub mod test_attr;

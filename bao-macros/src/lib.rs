@@ -34,3 +34,15 @@ pub fn view(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     bao_codegen::test_attr::expand(args.into(), item.into()).into()
 }
+
+/// Maps a struct to a database table: `#[bao::model(table = "posts")]`.
+#[proc_macro_attribute]
+pub fn model(args: TokenStream, item: TokenStream) -> TokenStream {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").and_then(|dir| {
+        std::fs::read_to_string(std::path::Path::new(&dir).join("Cargo.toml")).ok()
+    });
+    let layout = bao_codegen::model::CrateLayout {
+        has_diesel: manifest.is_none_or(|m| bao_codegen::model::manifest_depends_on(&m, "diesel")),
+    };
+    bao_codegen::model::expand(args.into(), item.into(), layout).into()
+}

@@ -43,7 +43,7 @@ pub mod testing;
 pub mod view;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
-pub use bao_macros::{app, controller, test, view};
+pub use bao_macros::{app, controller, model, test, view};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use http::{Redirect, RequestId};
@@ -69,8 +69,10 @@ pub mod web {
 
 /// What a controller file usually needs: `use bao::prelude::*;`.
 pub mod prelude {
+    pub use crate::db::{Db, QueryExt};
     pub use crate::web::{Form, HttpRequest, HttpResponse, Json, Query, Responder};
     pub use crate::{App, Error, Redirect, RequestId, Result, View};
+    pub use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 }
 
 /// Assets vendored in Bao, with the URLs to put in a layout.
@@ -82,6 +84,7 @@ pub mod assets {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::app::{check_route_clashes, Controller};
+    pub use crate::db::check_table_clashes;
     pub use crate::http::handler::{
         extract, path_param, respond, route, Extract, IntoResponse, PathParam,
     };
@@ -89,6 +92,8 @@ pub mod __private {
     pub use actix_web::http::Method;
     pub use actix_web::{web, HttpRequest, HttpResponse};
     pub use askama;
+    pub use diesel;
+    pub use serde;
 
     /// The app's actix-web service with the test configuration, for
     /// benchmarks that compare it with a bare actix-web service.

@@ -296,6 +296,7 @@ async fn an_unreachable_database_fails_readiness_and_requests_with_503() {
     posts_and_comments(dir.path());
     let config = Config::from_lookup(|k| match k {
         "BAO_DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".into()),
+        "BAO_AUTO_MIGRATE" => Some("false".into()),
         "BAO_MIGRATIONS_DIR" => Some(dir.path().display().to_string()),
         "BAO_LOG_LEVEL" => Some("off".into()),
         _ => None,

@@ -1,5 +1,5 @@
-//! The Bao tutorial app: a home page, a guestbook with a form, and two small
-//! endpoints used by the benchmarks.
+//! The Bao tutorial app: a home page, a guestbook (a form over a model), and
+//! two small endpoints used by the benchmarks.
 
 pub mod controllers;
 
@@ -10,10 +10,5 @@ bao::app! {
         controllers::guestbook::Guestbook,
         controllers::status::Status,
     ],
-    setup: setup,
-}
-
-/// Shares the guestbook's entries with its handlers.
-fn setup(app: bao::App) -> bao::App {
-    app.state(controllers::guestbook::Entries::default())
+    models: [controllers::guestbook::Entry],
 }

@@ -77,9 +77,11 @@ fn example_binary() -> Command {
 fn serve_starts_fast_and_stops_on_sigterm() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
+    let db = bao::testing::TestDatabase::sqlite();
     let started = Instant::now();
     let child = example_binary()
         .args(["serve", "--port", &port.to_string()])
+        .env("BAO_DATABASE_URL", db.url())
         .env("BAO_LOG_FORMAT", "json")
         .stderr(Stdio::piped())
         .spawn()
@@ -92,6 +94,9 @@ fn serve_starts_fast_and_stops_on_sigterm() {
     let res = http_get(&addr, "/").unwrap();
     assert_eq!(res.status, 200);
     assert!(res.body.contains("Welcome to Bao"));
+    // `serve` in development applied the migrations before listening.
+    let guestbook = http_get(&addr, "/guestbook").unwrap();
+    assert_eq!(guestbook.status, 200, "{}", guestbook.body);
     let id = http_get(&addr, "/plaintext").unwrap();
     let request_id = id.header("x-request-id").unwrap().to_string();
 

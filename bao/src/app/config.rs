@@ -244,12 +244,13 @@ impl Config {
     }
 
     /// Configuration for tests: defaults, `BAO_ENV=test`, quiet logs, an
-    /// in-memory SQLite database.
+    /// in-memory SQLite database with the app's migrations applied.
     pub fn for_tests() -> Config {
         Config::from_lookup(|name| match name {
             "BAO_ENV" => Some("test".into()),
             "BAO_LOG_LEVEL" => Some("warn".into()),
             "BAO_DATABASE_URL" => Some("sqlite://:memory:".into()),
+            "BAO_AUTO_MIGRATE" => Some("true".into()),
             _ => None,
         })
         .expect("the test defaults are valid")

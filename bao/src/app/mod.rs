@@ -7,6 +7,7 @@ mod server;
 pub(crate) use config::redact_url;
 pub use config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
 pub use routes::{check_route_clashes, RouteInfo};
+pub(crate) use routes::{panic_with, push, str_eq, MESSAGE_LEN};
 pub(crate) use server::{build_service, AppRuntime};
 pub use server::{serve, serve_until};
 
@@ -57,6 +58,8 @@ pub struct App {
     pub(crate) readiness: Vec<(String, ReadinessCheck)>,
     pub(crate) shutdown_hooks: Vec<(String, ShutdownHook)>,
     pub(crate) states: Vec<StateRegistration>,
+    models: &'static [crate::db::ModelInfo],
+    source_dir: Option<&'static str>,
 }
 
 /// Registers one piece of shared state on each worker's service.
@@ -72,6 +75,8 @@ impl App {
             readiness: Vec::new(),
             shutdown_hooks: Vec::new(),
             states: Vec::new(),
+            models: &[],
+            source_dir: None,
         }
     }
 
@@ -133,6 +138,40 @@ impl App {
         let hook: ShutdownHook = Arc::new(move || Box::pin(hook()));
         self.shutdown_hooks.push((name.to_string(), hook));
         self
+    }
+
+    /// Sets the app's models (what `bao::app! { models: [..] }` lists).
+    pub fn models(mut self, models: &'static [crate::db::ModelInfo]) -> Self {
+        self.models = models;
+        self
+    }
+
+    /// The app's models, with their tables and columns.
+    pub fn model_infos(&self) -> &'static [crate::db::ModelInfo] {
+        self.models
+    }
+
+    /// The app crate's folder at build time (`bao::app!` sets it), where
+    /// `migrations/` is found when the working directory has none.
+    pub fn source_dir(mut self, dir: &'static str) -> Self {
+        self.source_dir = Some(dir);
+        self
+    }
+
+    /// Fills in what depends on the app: the migrations folder is
+    /// `BAO_MIGRATIONS_DIR` when set, else `./migrations` when it exists, else
+    /// the app crate's own `migrations/`.
+    pub fn resolve_config(&self, mut config: Config) -> Config {
+        let default = std::path::Path::new("migrations");
+        if config.migrations_dir == default && !default.is_dir() {
+            if let Some(source) = self.source_dir {
+                let candidate = std::path::Path::new(source).join("migrations");
+                if candidate.is_dir() {
+                    config.migrations_dir = candidate;
+                }
+            }
+        }
+        config
     }
 
     /// The app's name.

@@ -92,7 +92,7 @@ pub const fn check_route_clashes(tables: &[&[RouteInfo]]) {
     }
 }
 
-const fn str_eq(a: &str, b: &str) -> bool {
+pub(crate) const fn str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
@@ -155,7 +155,7 @@ const fn bytes_eq(a: &[u8], i: usize, b: &[u8], j: usize, len: usize) -> bool {
     true
 }
 
-const MESSAGE_LEN: usize = 512;
+pub(crate) const MESSAGE_LEN: usize = 512;
 
 const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
     let mut buf = [0u8; MESSAGE_LEN];
@@ -179,15 +179,20 @@ const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
         n,
         "`); change one path or method so each request has one handler",
     );
+    panic_with(&buf, n)
+}
+
+/// Panics (at compile time, in a `const`) with the first `n` bytes of `buf`.
+pub(crate) const fn panic_with(buf: &[u8; MESSAGE_LEN], n: usize) -> ! {
     let (used, _) = buf.split_at(n);
     match core::str::from_utf8(used) {
         Ok(message) => panic!("{}", message),
-        Err(_) => panic!("route clash between two controllers"),
+        Err(_) => panic!("a compile-time check of bao::app! failed"),
     }
 }
 
 /// Appends `s` (cut on a character boundary if the buffer is full).
-const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> usize {
+pub(crate) const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> usize {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() && n < MESSAGE_LEN {

@@ -26,6 +26,7 @@ pub(crate) struct AppRuntime {
 
 impl AppRuntime {
     pub(crate) fn new(app: &App, config: Config) -> Self {
+        let config = app.resolve_config(config);
         let csp = HeaderValue::from_str(&config.csp)
             .unwrap_or_else(|_| HeaderValue::from_static(super::config::DEFAULT_CSP));
         let db = match crate::db::DbPool::new(&config.database_url) {

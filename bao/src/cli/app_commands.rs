@@ -22,34 +22,37 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         }
         Command::Check(args) => check(app, &args),
         Command::Describe(args) => describe(app, &args),
-        Command::Config(args) => config(&args),
+        Command::Config(args) => config(&app, &args),
         Command::Init(args) => super::init::run(&args),
-        Command::MakeMigration(args) => match load_config() {
+        Command::MakeMigration(args) => match load_config(&app) {
             Ok(config) => super::migrations::make(&config.migrations_dir, &args),
             Err(code) => code,
         },
-        Command::Migrate => with_database(super::migrations::migrate),
-        Command::MigrateRollback(args) => with_database(|config, conn| {
+        Command::Migrate => with_database(&app, super::migrations::migrate),
+        Command::MigrateRollback(args) => with_database(&app, |config, conn| {
             super::migrations::rollback(config, conn, args.steps as usize)
         }),
-        Command::MigrateStatus(args) => {
-            with_database(|config, conn| super::migrations::status(config, conn, args.json))
-        }
+        Command::MigrateStatus(args) => with_database(&app, |config, conn| {
+            super::migrations::status(config, conn, args.json)
+        }),
         Command::Test(_) => fail(
             "`test` builds the app: run it with the installed CLI (`bao test`) or `cargo test`",
         ),
     }
 }
 
-fn load_config() -> Result<Config, ExitCode> {
-    Config::from_env().map_err(|e| fail(format!("configuration: {e}")))
+fn load_config(app: &App) -> Result<Config, ExitCode> {
+    Config::from_env()
+        .map(|config| app.resolve_config(config))
+        .map_err(|e| fail(format!("configuration: {e}")))
 }
 
 /// Runs `work` with the configured database; errors become the exit status.
 fn with_database(
+    app: &App,
     work: impl FnOnce(&Config, &mut crate::db::DbConnection) -> Result<(), crate::db::DbError>,
 ) -> ExitCode {
-    let config = match load_config() {
+    let config = match load_config(app) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -68,7 +71,7 @@ fn with_database(
 }
 
 fn serve(app: App, args: &ServeArgs) -> ExitCode {
-    let mut config = match load_config() {
+    let mut config = match load_config(&app) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -95,7 +98,7 @@ fn serve(app: App, args: &ServeArgs) -> ExitCode {
 }
 
 fn check(app: App, args: &JsonArgs) -> ExitCode {
-    let config = match load_config() {
+    let config = match load_config(&app) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -137,7 +140,7 @@ pub(crate) fn print_routes(routes: &[RouteInfo], as_json: bool) {
 }
 
 fn describe(app: App, args: &JsonArgs) -> ExitCode {
-    let config = match load_config() {
+    let config = match load_config(&app) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -163,6 +166,7 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         "app": {"name": app.name(), "version": app.version()},
         "bao": {"version": env!("CARGO_PKG_VERSION")},
         "routes": app.routes(),
+        "models": app.model_infos(),
         "config": keys,
         "commands": commands,
         "endpoints": {"health": "/healthz", "ready": "/readyz", "metrics": if config.metrics_enabled { Some("/metrics") } else { None }},
@@ -187,8 +191,8 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn config(args: &JsonArgs) -> ExitCode {
-    let config = match load_config() {
+fn config(app: &App, args: &JsonArgs) -> ExitCode {
+    let config = match load_config(app) {
         Ok(c) => c,
         Err(code) => return code,
     };

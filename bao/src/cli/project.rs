@@ -23,10 +23,7 @@ pub(crate) fn find_app_root() -> Result<PathBuf, String> {
 }
 
 fn depends_on_bao(manifest: &str) -> bool {
-    manifest.lines().any(|line| {
-        let line = line.trim();
-        line.starts_with("bao =") || line.starts_with("bao.") || line == "[dependencies.bao]"
-    })
+    bao_codegen::model::manifest_depends_on(manifest, "bao")
 }
 
 /// The outcome of a build: the app's executable, or the compiler's messages.

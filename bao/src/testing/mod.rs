@@ -106,9 +106,25 @@ impl TestClient {
         TestClient::with_config(app, Config::for_tests()).await
     }
 
-    /// A client for `app` with the given configuration.
+    /// A client for `app` with the given configuration. With
+    /// `BAO_AUTO_MIGRATE` on (always in `Config::for_tests()`), pending
+    /// migrations are applied first, as `serve` does in development.
+    ///
+    /// # Panics
+    /// If a migration fails: the test cannot run against a half-built schema.
     pub async fn with_config(app: App, config: Config) -> TestClient {
         let runtime = Arc::new(AppRuntime::new(&app, config));
+        if runtime.config.auto_migrate {
+            if let Some(pool) = &runtime.db {
+                let migrator = crate::db::Migrator::new(runtime.config.migrations_dir.clone());
+                let pending = migrator.discover().map(|m| !m.is_empty()).unwrap_or(true);
+                if pending {
+                    pool.run(move |conn| migrator.migrate(conn).map(|_| ()))
+                        .await
+                        .unwrap_or_else(|e| panic!("TestClient: the migrations failed: {e}"));
+                }
+            }
+        }
         let service = actix_web::test::init_service(build_service(&app, runtime.clone())).await;
         TestClient {
             service: Rc::new(Boxed { inner: service }),

@@ -2,35 +2,20 @@
 //! when it is invalid, and redirects after a successful post.
 
 use bao::prelude::*;
-use bao::web::Data;
 use serde::Deserialize;
-use std::sync::Mutex;
 
 /// Signing and reading the guestbook.
 pub struct Guestbook;
 
-/// One signature.
+/// One signature, stored in the `entries` table
+/// (`migrations/20261127000000_create_entries`).
+#[bao::model(table = "entries")]
 #[derive(Debug, Clone)]
 pub struct Entry {
+    #[key]
+    pub id: i64,
     pub name: String,
     pub message: String,
-}
-
-/// Every signature, newest last. (Kept in memory; the data layer replaces it
-/// with a model.)
-#[derive(Default)]
-pub struct Entries(Mutex<Vec<Entry>>);
-
-impl Entries {
-    fn all(&self) -> Vec<Entry> {
-        self.0.lock().map(|e| e.clone()).unwrap_or_default()
-    }
-
-    fn add(&self, entry: Entry) {
-        if let Ok(mut entries) = self.0.lock() {
-            entries.push(entry);
-        }
-    }
 }
 
 /// The form as posted.
@@ -82,40 +67,36 @@ fn validate(form: &SignForm) -> Vec<(&'static str, &'static str)> {
 impl Guestbook {
     /// Lists the signatures and shows the form.
     #[get("/")]
-    async fn index(entries: Data<Entries>) -> View<GuestbookPage> {
-        View(GuestbookPage {
-            entries: entries.all(),
+    async fn index(db: Db) -> bao::Result<View<GuestbookPage>> {
+        Ok(View(GuestbookPage {
+            entries: Entry::all(&db).await?,
             form: SignForm::default(),
             errors: Vec::new(),
-        })
+        }))
     }
 
     /// Signs the guestbook; invalid input is shown again with its errors.
     #[post("/")]
-    async fn sign(entries: Data<Entries>, form: Form<SignForm>) -> HttpResponse {
+    async fn sign(db: Db, form: Form<SignForm>) -> bao::Result<HttpResponse> {
         let form = form.into_inner();
         let errors = validate(&form);
         if !errors.is_empty() {
             let page = GuestbookPage {
-                entries: entries.all(),
+                entries: Entry::all(&db).await?,
                 form,
                 errors,
             };
-            return match page.render() {
-                Ok(html) => HttpResponse::UnprocessableEntity()
-                    .content_type("text/html; charset=utf-8")
-                    .body(html),
-                Err(_) => HttpResponse::InternalServerError().finish(),
-            };
+            return Ok(HttpResponse::UnprocessableEntity()
+                .content_type("text/html; charset=utf-8")
+                .body(View(page).render()?));
         }
-        entries.add(Entry {
+        let entry = NewEntry {
             name: form.name.trim().to_string(),
             message: form.message.trim().to_string(),
-        });
-        HttpResponse::SeeOther()
+        };
+        Entry::create(&db, entry).await?;
+        Ok(HttpResponse::SeeOther()
             .insert_header(("location", "/guestbook"))
-            .finish()
+            .finish())
     }
 }
-
-use bao::__private::askama::Template as _;

@@ -1,0 +1,606 @@
+//! `#[model(table = "posts")]` on a struct: a diesel table, row and insert /
+//! update types, metadata for migrations and `bao describe`, and async
+//! Eloquent-style helpers.
+
+use crate::diag::{type_text, Diagnostics};
+use darling::FromMeta;
+use heck::ToSnakeCase;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::{Fields, Ident, ItemStruct, Type, Visibility};
+
+/// `#[model(..)]` arguments.
+#[derive(Debug, Default, FromMeta)]
+struct ModelArgs {
+    /// The SQL table; default: the struct name in snake case, pluralized.
+    table: Option<String>,
+}
+
+/// Field types a model column may have, with their diesel SQL type and DDL.
+struct ColumnType {
+    rust: &'static str,
+    sql: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const COLUMN_TYPES: &[ColumnType] = &[
+    ColumnType {
+        rust: "String",
+        sql: "Text",
+        sqlite: "TEXT",
+        postgres: "TEXT",
+    },
+    ColumnType {
+        rust: "i32",
+        sql: "Integer",
+        sqlite: "INTEGER",
+        postgres: "INTEGER",
+    },
+    ColumnType {
+        rust: "i64",
+        sql: "BigInt",
+        sqlite: "BIGINT",
+        postgres: "BIGINT",
+    },
+    ColumnType {
+        rust: "f64",
+        sql: "Double",
+        sqlite: "DOUBLE PRECISION",
+        postgres: "DOUBLE PRECISION",
+    },
+    ColumnType {
+        rust: "bool",
+        sql: "Bool",
+        sqlite: "BOOLEAN",
+        postgres: "BOOLEAN",
+    },
+];
+
+fn supported_list() -> String {
+    let mut names: Vec<String> = COLUMN_TYPES
+        .iter()
+        .map(|t| format!("`{}`", t.rust))
+        .collect();
+    names.push("`Option<T>` of those (a nullable column)".into());
+    names.join(", ")
+}
+
+struct Column {
+    ident: Ident,
+    ty: Type,
+    kind: &'static ColumnType,
+    nullable: bool,
+    key: bool,
+}
+
+/// What the macro found in the crate being compiled.
+#[derive(Debug, Clone, Copy)]
+pub struct CrateLayout {
+    /// `diesel` is a dependency of the crate (diesel's `table!` names it).
+    pub has_diesel: bool,
+}
+
+impl Default for CrateLayout {
+    fn default() -> Self {
+        CrateLayout { has_diesel: true }
+    }
+}
+
+/// Whether a `Cargo.toml` lists `name` as a dependency.
+pub fn manifest_depends_on(manifest: &str, name: &str) -> bool {
+    manifest.lines().any(|line| {
+        let line = line.trim();
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.trim_start().starts_with('=') || rest.starts_with('.'))
+            || line == format!("[dependencies.{name}]")
+    })
+}
+
+/// Expands `#[model(args)] item`.
+pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> TokenStream {
+    let mut diag = Diagnostics::new();
+    if !layout.has_diesel {
+        diag.error_span(
+            Span::call_site(),
+            "models need `diesel` as a dependency of this crate (the table it generates refers to it by name): \
+             add `diesel = { version = \"2.3\", default-features = false }` to [dependencies] in Cargo.toml",
+        );
+    }
+    let mut strukt: ItemStruct = match syn::parse2(item.clone()) {
+        Ok(s) => s,
+        Err(_) => {
+            diag.error_span(
+                Span::call_site(),
+                "#[bao::model] goes on a struct with named fields, one per column",
+            );
+            let errors = diag.to_compile_errors();
+            return quote!(#errors #item);
+        }
+    };
+    let args = match darling::ast::NestedMeta::parse_meta_list(args)
+        .map_err(darling::Error::from)
+        .and_then(|list| ModelArgs::from_list(&list))
+    {
+        Ok(a) => a,
+        Err(e) => {
+            diag.push(syn::Error::from(e));
+            ModelArgs::default()
+        }
+    };
+    let columns = check_fields(&mut strukt, &mut diag);
+    let errors = diag.to_compile_errors();
+    if diag.has_errors() {
+        return quote!(#errors #strukt);
+    }
+    let table = args
+        .table
+        .unwrap_or_else(|| pluralize(&strukt.ident.to_string().to_snake_case()));
+    let out = expand_model(&strukt, &table, &columns);
+    quote!(#strukt #out)
+}
+
+/// Checks every field and removes Bao's field attributes.
+fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> {
+    let name = strukt.ident.to_string();
+    if !strukt.generics.params.is_empty() {
+        diag.error_at(
+            &strukt.generics,
+            "a model cannot be generic: it maps to one table",
+        );
+    }
+    let Fields::Named(fields) = &mut strukt.fields else {
+        diag.error_at(&strukt.ident, format!("model `{name}` needs named fields, one per column: `pub struct {name} {{ #[key] pub id: i64, pub title: String }}`"));
+        return Vec::new();
+    };
+    let mut columns = Vec::new();
+    for field in fields.named.iter_mut() {
+        let ident = field.ident.clone().expect("named fields have names");
+        let mut key = false;
+        field.attrs.retain(|a| {
+            if a.path().is_ident("key") {
+                key = true;
+                false
+            } else {
+                true
+            }
+        });
+        let (inner, nullable) = match option_inner(&field.ty) {
+            Some(inner) => (inner, true),
+            None => (&field.ty, false),
+        };
+        let kind = type_name(inner).and_then(|n| COLUMN_TYPES.iter().find(|t| t.rust == n));
+        let Some(kind) = kind else {
+            diag.error_at(
+                &field.ty,
+                format!(
+                    "field `{ident}` of model `{name}` has type `{}`, which Bao cannot store in a column: use one of {}",
+                    type_text(&field.ty),
+                    supported_list()
+                ),
+            );
+            continue;
+        };
+        columns.push(Column {
+            ident,
+            ty: field.ty.clone(),
+            kind,
+            nullable,
+            key,
+        });
+    }
+    let keys: Vec<&Column> = columns.iter().filter(|c| c.key).collect();
+    match keys.as_slice() {
+        [] => {
+            if let Some(id) = columns.iter_mut().find(|c| c.ident == "id") {
+                id.key = true;
+            } else if !diag.has_errors() {
+                diag.error_at(
+                    &strukt.ident,
+                    format!("model `{name}` has no primary key: add `#[key] pub id: i64` (or mark an existing field with #[key])"),
+                );
+            }
+        }
+        [_] => {}
+        [_, second, ..] => diag.error_at(
+            &second.ident,
+            format!("model `{name}` has more than one #[key]: a model has one primary key column"),
+        ),
+    }
+    if let Some(key) = columns.iter().find(|c| c.key) {
+        if key.nullable || !matches!(key.kind.rust, "i32" | "i64") {
+            diag.error_at(
+                &key.ty,
+                format!(
+                    "the key of model `{name}` must be `i64` or `i32` (numbered by the database)"
+                ),
+            );
+        }
+    }
+    if columns.len() == 1 && !diag.has_errors() {
+        diag.error_at(
+            &strukt.ident,
+            format!("model `{name}` has only its key: add at least one other field"),
+        );
+    }
+    columns
+}
+
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) if a.args.len() == 1 => match a.args.first()? {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn type_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            last.arguments.is_none().then(|| last.ident.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// `post` → `posts`, `category` → `categories`, `box` → `boxes`.
+pub fn pluralize(word: &str) -> String {
+    let ends = |s: &str| word.ends_with(s);
+    if ends("y")
+        && !["ay", "ey", "iy", "oy", "uy"]
+            .iter()
+            .any(|v| word.ends_with(v))
+    {
+        format!("{}ies", &word[..word.len() - 1])
+    } else if ends("s") || ends("x") || ends("z") || ends("ch") || ends("sh") {
+        format!("{word}es")
+    } else {
+        format!("{word}s")
+    }
+}
+
+fn field_vis(vis: &Visibility) -> TokenStream {
+    match vis {
+        Visibility::Inherited => quote!(),
+        v => v.to_token_stream(),
+    }
+}
+
+fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenStream {
+    let d = quote!(::bao::__private::diesel);
+    let name = &strukt.ident;
+    let vis = field_vis(&strukt.vis);
+    let module = format_ident!("{}", name.to_string().to_snake_case(), span = name.span());
+    let new_name = format_ident!("New{}", name, span = name.span());
+    let update_name = format_ident!("Update{}", name, span = name.span());
+    let key = columns.iter().find(|c| c.key).expect("checked: one key");
+    let key_ident = &key.ident;
+    let key_ty = &key.ty;
+    let idents: Vec<&Ident> = columns.iter().map(|c| &c.ident).collect();
+    let types: Vec<&Type> = columns.iter().map(|c| &c.ty).collect();
+    let sql_types = columns.iter().map(|c| {
+        let base = format_ident!("{}", c.kind.sql);
+        if c.nullable {
+            quote!(Nullable<#base>)
+        } else {
+            quote!(#base)
+        }
+    });
+    let data: Vec<&Column> = columns.iter().filter(|c| !c.key).collect();
+    let data_idents: Vec<&Ident> = data.iter().map(|c| &c.ident).collect();
+    let data_types: Vec<&Type> = data.iter().map(|c| &c.ty).collect();
+    let infos = columns.iter().map(|c| {
+        let n = c.ident.to_string();
+        let rust = type_text(&c.ty);
+        let (sql, sqlite, postgres) = (c.kind.sql, c.kind.sqlite, c.kind.postgres);
+        let (nullable, key) = (c.nullable, c.key);
+        quote! {
+            ::bao::db::ColumnInfo {
+                name: #n, rust_type: #rust, sql_type: #sql, sqlite: #sqlite, postgres: #postgres,
+                nullable: #nullable, primary_key: #key,
+            }
+        }
+    });
+    let name_str = name.to_string();
+    let table_lit = table;
+    let doc_new =
+        format!("A new [`{name}`] row, for [`{name}::create`]. The key is chosen by the database.");
+    let doc_update = format!("Changes to a [`{name}`]: `None` leaves a column as it is.");
+    let not_model_hint = quote_spanned!(name.span()=> #name);
+    let table_mod = format_ident!("__bao_table_{}", module);
+    quote! {
+        // diesel's `table!` expects `diesel` in scope: give it Bao's.
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        mod #table_mod {
+            use ::bao::__private::diesel;
+            diesel::table! {
+                #[sql_name = #table_lit]
+                #module (#key_ident) {
+                    #(#idents -> #sql_types,)*
+                }
+            }
+        }
+        #[doc = concat!("The `", #table_lit, "` table: its columns for diesel's query builder.")]
+        #vis use #table_mod::#module;
+
+        #[doc = #doc_new]
+        #[derive(Debug, Clone, Default, PartialEq, ::bao::__private::serde::Serialize, ::bao::__private::serde::Deserialize)]
+        #[serde(crate = "::bao::__private::serde")]
+        #vis struct #new_name {
+            #(pub #data_idents: #data_types,)*
+        }
+
+        #[doc = #doc_update]
+        #[derive(Debug, Clone, Default, PartialEq)]
+        #vis struct #update_name {
+            #(pub #data_idents: ::core::option::Option<#data_types>,)*
+        }
+
+        const _: () = {
+            use #d::prelude::*;
+            use #d::Insertable as _;
+            use #d::query_builder::AsChangeset as _;
+
+            #[automatically_derived]
+            impl<__ST, __DB> #d::Queryable<__ST, __DB> for #not_model_hint
+            where
+                __DB: #d::backend::Backend,
+                (#(#types,)*): #d::deserialize::FromStaticSqlRow<__ST, __DB>,
+            {
+                type Row = (#(#types,)*);
+                fn build(row: Self::Row) -> #d::deserialize::Result<Self> {
+                    let (#(#idents,)*) = row;
+                    ::core::result::Result::Ok(#name { #(#idents,)* })
+                }
+            }
+
+            #[automatically_derived]
+            impl<__DB: #d::backend::Backend> #d::Selectable<__DB> for #name {
+                type SelectExpression = (#(#module::#idents,)*);
+                fn construct_selection() -> Self::SelectExpression {
+                    (#(#module::#idents,)*)
+                }
+            }
+
+            #[automatically_derived]
+            impl #d::associations::HasTable for #name {
+                type Table = #module::table;
+                fn table() -> Self::Table {
+                    #module::table
+                }
+            }
+
+            #[automatically_derived]
+            impl<'__a> #d::Identifiable for &'__a #name {
+                type Id = &'__a #key_ty;
+                fn id(self) -> Self::Id {
+                    &self.#key_ident
+                }
+            }
+
+            #[automatically_derived]
+            impl #d::Insertable<#module::table> for #new_name {
+                type Values = <(#(#d::dsl::Eq<#module::#data_idents, #data_types>,)*) as #d::Insertable<#module::table>>::Values;
+                fn values(self) -> Self::Values {
+                    (#(#module::#data_idents.eq(self.#data_idents),)*).values()
+                }
+            }
+
+            #[automatically_derived]
+            impl #d::query_builder::AsChangeset for #update_name {
+                type Target = #module::table;
+                type Changeset = <(#(::core::option::Option<#d::dsl::Eq<#module::#data_idents, #data_types>>,)*) as #d::query_builder::AsChangeset>::Changeset;
+                fn as_changeset(self) -> Self::Changeset {
+                    (#(self.#data_idents.map(|v| #module::#data_idents.eq(v)),)*).as_changeset()
+                }
+            }
+
+            #[automatically_derived]
+            impl ::bao::db::Model for #name {
+                type Key = #key_ty;
+                type New = #new_name;
+                type Update = #update_name;
+                const NAME: &'static str = #name_str;
+                const TABLE: &'static str = #table_lit;
+                const COLUMNS: &'static [::bao::db::ColumnInfo] = &[#(#infos),*];
+                fn key(&self) -> #key_ty {
+                    self.#key_ident
+                }
+                fn is_empty_update(update: &#update_name) -> bool {
+                    true #(&& update.#data_idents.is_none())*
+                }
+                fn full_update(&self) -> #update_name {
+                    #update_name { #(#data_idents: ::core::option::Option::Some(::core::clone::Clone::clone(&self.#data_idents)),)* }
+                }
+            }
+
+            #[automatically_derived]
+            impl ::bao::db::ModelQueries for #name {
+                fn insert(conn: &mut ::bao::db::DbConnection, new: #new_name) -> #d::QueryResult<Self> {
+                    #d::insert_into(#module::table)
+                        .values(new)
+                        .returning(#module::all_columns)
+                        .get_result(conn)
+                }
+                fn select_by_key(conn: &mut ::bao::db::DbConnection, key: #key_ty) -> #d::QueryResult<Self> {
+                    #module::table.find(key).first(conn)
+                }
+                fn select_all(conn: &mut ::bao::db::DbConnection) -> #d::QueryResult<::std::vec::Vec<Self>> {
+                    #module::table.order(#module::#key_ident.asc()).load(conn)
+                }
+                fn count_rows(conn: &mut ::bao::db::DbConnection) -> #d::QueryResult<i64> {
+                    #module::table.count().get_result(conn)
+                }
+                fn update_by_key(conn: &mut ::bao::db::DbConnection, key: #key_ty, update: #update_name) -> #d::QueryResult<Self> {
+                    #d::update(#module::table.find(key))
+                        .set(update)
+                        .returning(#module::all_columns)
+                        .get_result(conn)
+                }
+                fn lock_by_key(conn: &mut ::bao::db::DbConnection, key: #key_ty) -> #d::QueryResult<usize> {
+                    #d::update(#module::table.find(key))
+                        .set(#module::#key_ident.eq(#module::#key_ident))
+                        .execute(conn)
+                }
+                fn delete_by_key(conn: &mut ::bao::db::DbConnection, key: #key_ty) -> #d::QueryResult<usize> {
+                    #d::delete(#module::table.find(key)).execute(conn)
+                }
+            }
+        };
+
+        impl #name {
+            /// This model's table, ready for diesel's query builder:
+            /// `Self::query().filter(..).paginate(1, 20).fetch(&db).await`.
+            #vis fn query() -> #module::table {
+                #module::table
+            }
+
+            /// Inserts a row and returns it with its key.
+            #vis async fn create(db: &::bao::db::DbPool, new: #new_name) -> ::bao::Result<Self> {
+                ::bao::db::ops::create::<Self>(db, new).await
+            }
+
+            /// The row with this key, if there is one.
+            #vis async fn find(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<::core::option::Option<Self>> {
+                ::bao::db::ops::find::<Self>(db, key).await
+            }
+
+            /// The row with this key; `bao::Error` 404 when there is none.
+            #vis async fn find_or_fail(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<Self> {
+                ::bao::db::ops::find_or_fail::<Self>(db, key).await
+            }
+
+            /// Every row, ordered by key.
+            #vis async fn all(db: &::bao::db::DbPool) -> ::bao::Result<::std::vec::Vec<Self>> {
+                ::bao::db::ops::all::<Self>(db).await
+            }
+
+            /// How many rows there are.
+            #vis async fn count(db: &::bao::db::DbPool) -> ::bao::Result<i64> {
+                ::bao::db::ops::count::<Self>(db).await
+            }
+
+            /// Whether a row has this key.
+            #vis async fn exists(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<bool> {
+                ::bao::db::ops::exists::<Self>(db, key).await
+            }
+
+            /// Writes `changes` to this row and returns the row as stored.
+            #vis async fn update(&self, db: &::bao::db::DbPool, changes: #update_name) -> ::bao::Result<Self> {
+                ::bao::db::ops::update::<Self>(db, self.#key_ident, changes).await
+            }
+
+            /// Deletes this row; 404 if it was already gone.
+            #vis async fn delete(&self, db: &::bao::db::DbPool) -> ::bao::Result<()> {
+                ::bao::db::ops::delete::<Self>(db, self.#key_ident).await
+            }
+
+            /// Read-modify-write of one row in one transaction, holding its lock.
+            #vis async fn atomic_update<F>(db: &::bao::db::DbPool, key: #key_ty, change: F) -> ::bao::Result<Self>
+            where
+                F: ::core::ops::FnOnce(&mut Self) + ::core::marker::Send + 'static,
+            {
+                ::bao::db::ops::atomic_update::<Self, F>(db, key, change).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pluralizes_table_names() {
+        assert_eq!(pluralize("post"), "posts");
+        assert_eq!(pluralize("category"), "categories");
+        assert_eq!(pluralize("day"), "days");
+        assert_eq!(pluralize("box"), "boxes");
+        assert_eq!(pluralize("blog_post"), "blog_posts");
+    }
+
+    #[test]
+    fn expands_a_model() {
+        let out = expand(
+            quote!(table = "posts"),
+            quote! {
+                pub struct Post {
+                    #[key]
+                    pub id: i64,
+                    pub title: String,
+                    pub body: Option<String>,
+                }
+            },
+            CrateLayout::default(),
+        );
+        let file: syn::File = syn::parse2(out).expect("parses");
+        insta::assert_snapshot!(prettyplease::unparse(&file));
+    }
+
+    #[test]
+    fn reports_unsupported_types_missing_keys_and_unknown_args() {
+        let out = expand(
+            quote!(tabel = "x"),
+            quote!(
+                pub struct P {
+                    pub id: i64,
+                    pub at: Instant,
+                }
+            ),
+            CrateLayout::default(),
+        )
+        .to_string();
+        assert!(out.contains("Did you mean `table`"), "{out}");
+        assert!(
+            out.contains("`Instant`") && out.contains("cannot store"),
+            "{out}"
+        );
+        let out = expand(
+            quote!(),
+            quote!(
+                pub struct P {
+                    pub title: String,
+                }
+            ),
+            CrateLayout::default(),
+        )
+        .to_string();
+        assert!(out.contains("has no primary key"), "{out}");
+        let layout = CrateLayout { has_diesel: false };
+        let out = expand(
+            quote!(),
+            quote!(
+                pub struct P {
+                    pub id: i64,
+                    pub t: String,
+                }
+            ),
+            layout,
+        )
+        .to_string();
+        assert!(out.contains("need `diesel` as a dependency"), "{out}");
+    }
+
+    #[test]
+    fn finds_dependencies_in_manifests() {
+        assert!(manifest_depends_on(
+            "[dependencies]\ndiesel = \"2\"\n",
+            "diesel"
+        ));
+        assert!(manifest_depends_on("diesel.workspace = true", "diesel"));
+        assert!(manifest_depends_on(
+            "[dependencies.diesel]\nversion = \"2\"",
+            "diesel"
+        ));
+        assert!(!manifest_depends_on("diesel_migrations = \"2\"", "diesel"));
+    }
+}

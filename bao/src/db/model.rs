@@ -1,0 +1,246 @@
+//! What `#[bao::model]` implements, and the async helpers every model gets.
+
+use super::{DbConnection, DbError, DbPool};
+use diesel::{Connection, QueryResult};
+use serde::Serialize;
+
+/// One column of a model, as `bao describe` and migrations see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ColumnInfo {
+    /// Column (and field) name.
+    pub name: &'static str,
+    /// The field's Rust type.
+    pub rust_type: &'static str,
+    /// The diesel SQL type.
+    pub sql_type: &'static str,
+    /// The column type in SQLite DDL.
+    pub sqlite: &'static str,
+    /// The column type in PostgreSQL DDL.
+    pub postgres: &'static str,
+    /// Whether the column accepts NULL (an `Option` field).
+    pub nullable: bool,
+    /// Whether this is the primary key.
+    pub primary_key: bool,
+}
+
+/// A model's metadata, for `bao describe` and the app's model table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// The struct's name.
+    pub name: &'static str,
+    /// The SQL table.
+    pub table: &'static str,
+    /// Its columns, in field order.
+    pub columns: &'static [ColumnInfo],
+}
+
+impl ModelInfo {
+    /// `CREATE TABLE` for this model in `dialect`: the key numbered by the
+    /// database, `NOT NULL` unless the field is an `Option`.
+    pub fn create_table_sql(&self, dialect: super::Dialect) -> String {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let ty = match dialect {
+                    super::Dialect::Sqlite => c.sqlite,
+                    super::Dialect::Postgres => c.postgres,
+                };
+                match (c.primary_key, dialect) {
+                    (true, super::Dialect::Sqlite) => {
+                        format!("{} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", c.name)
+                    }
+                    (true, super::Dialect::Postgres) if c.sql_type == "Integer" => {
+                        format!("{} SERIAL PRIMARY KEY", c.name)
+                    }
+                    (true, super::Dialect::Postgres) => format!("{} BIGSERIAL PRIMARY KEY", c.name),
+                    (false, _) if c.nullable => format!("{} {ty}", c.name),
+                    (false, _) => format!("{} {ty} NOT NULL", c.name),
+                }
+            })
+            .collect();
+        format!(
+            "CREATE TABLE {} (\n    {}\n);\n",
+            self.table,
+            columns.join(",\n    ")
+        )
+    }
+}
+
+/// Implemented by `#[bao::model]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Bao model",
+    label = "not a #[bao::model]",
+    note = "add #[bao::model] to `struct {Self}` (with a #[key] field), or list only models here"
+)]
+pub trait Model: Sized + Send + 'static {
+    /// The primary key's type.
+    type Key: Copy + Send + std::fmt::Display + 'static;
+    /// The insert struct (`New<Model>`).
+    type New: Send + 'static;
+    /// The update struct (`Update<Model>`).
+    type Update: Send + 'static;
+    /// The struct's name.
+    const NAME: &'static str;
+    /// The SQL table.
+    const TABLE: &'static str;
+    /// The columns.
+    const COLUMNS: &'static [ColumnInfo];
+    /// This row's key.
+    fn key(&self) -> Self::Key;
+    /// Whether `update` changes nothing.
+    fn is_empty_update(update: &Self::Update) -> bool;
+    /// An update that writes every column of this row.
+    fn full_update(&self) -> Self::Update;
+    /// The metadata.
+    fn info() -> ModelInfo {
+        ModelInfo {
+            name: Self::NAME,
+            table: Self::TABLE,
+            columns: Self::COLUMNS,
+        }
+    }
+}
+
+/// The queries `#[bao::model]` generates; the async helpers are built on them.
+pub trait ModelQueries: Model {
+    /// `INSERT .. RETURNING`.
+    fn insert(conn: &mut DbConnection, new: Self::New) -> QueryResult<Self>;
+    /// The row with this key.
+    fn select_by_key(conn: &mut DbConnection, key: Self::Key) -> QueryResult<Self>;
+    /// Every row, by key.
+    fn select_all(conn: &mut DbConnection) -> QueryResult<Vec<Self>>;
+    /// `COUNT(*)`.
+    fn count_rows(conn: &mut DbConnection) -> QueryResult<i64>;
+    /// `UPDATE .. RETURNING`.
+    fn update_by_key(
+        conn: &mut DbConnection,
+        key: Self::Key,
+        update: Self::Update,
+    ) -> QueryResult<Self>;
+    /// Takes the row's write lock (`UPDATE .. SET key = key`); the number of
+    /// rows locked.
+    fn lock_by_key(conn: &mut DbConnection, key: Self::Key) -> QueryResult<usize>;
+    /// `DELETE`; the number of rows deleted.
+    fn delete_by_key(conn: &mut DbConnection, key: Self::Key) -> QueryResult<usize>;
+}
+
+/// The async helpers behind each model's `create`, `find`, ... methods.
+pub mod ops {
+    use super::*;
+
+    pub async fn create<M: ModelQueries>(db: &DbPool, new: M::New) -> crate::Result<M> {
+        Ok(db
+            .run(move |c| M::insert(c, new).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn find<M: ModelQueries>(db: &DbPool, key: M::Key) -> crate::Result<Option<M>> {
+        match db
+            .run(move |c| M::select_by_key(c, key).map_err(DbError::from))
+            .await
+        {
+            Ok(row) => Ok(Some(row)),
+            Err(DbError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn find_or_fail<M: ModelQueries>(db: &DbPool, key: M::Key) -> crate::Result<M> {
+        Ok(db
+            .run(move |c| M::select_by_key(c, key).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn all<M: ModelQueries>(db: &DbPool) -> crate::Result<Vec<M>> {
+        Ok(db.run(|c| M::select_all(c).map_err(DbError::from)).await?)
+    }
+
+    pub async fn count<M: ModelQueries>(db: &DbPool) -> crate::Result<i64> {
+        Ok(db.run(|c| M::count_rows(c).map_err(DbError::from)).await?)
+    }
+
+    pub async fn exists<M: ModelQueries>(db: &DbPool, key: M::Key) -> crate::Result<bool> {
+        Ok(find::<M>(db, key).await?.is_some())
+    }
+
+    pub async fn update<M: ModelQueries>(
+        db: &DbPool,
+        key: M::Key,
+        changes: M::Update,
+    ) -> crate::Result<M> {
+        if M::is_empty_update(&changes) {
+            return find_or_fail::<M>(db, key).await;
+        }
+        Ok(db
+            .run(move |c| M::update_by_key(c, key, changes).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn delete<M: ModelQueries>(db: &DbPool, key: M::Key) -> crate::Result<()> {
+        match db
+            .run(move |c| M::delete_by_key(c, key).map_err(DbError::from))
+            .await?
+        {
+            0 => Err(DbError::NotFound.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads the row, lets `change` modify it and writes it back, in one
+    /// transaction that holds the row's write lock from the start (a no-op
+    /// update first), so concurrent calls apply one after the other and no
+    /// change is lost.
+    pub async fn atomic_update<M, F>(db: &DbPool, key: M::Key, change: F) -> crate::Result<M>
+    where
+        M: ModelQueries,
+        F: FnOnce(&mut M) + Send + 'static,
+    {
+        Ok(db
+            .run(move |c| {
+                c.transaction::<M, DbError, _>(|c| {
+                    // Lock first, then read: no other writer can slip in between.
+                    if M::lock_by_key(c, key)? == 0 {
+                        return Err(DbError::NotFound);
+                    }
+                    let mut row = M::select_by_key(c, key)?;
+                    change(&mut row);
+                    Ok(M::update_by_key(c, key, row.full_update())?)
+                })
+            })
+            .await?)
+    }
+}
+
+/// Fails the build when two models share a table. `bao::app!` calls it in a
+/// `const`.
+pub const fn check_table_clashes(models: &[ModelInfo]) {
+    let mut i = 0;
+    while i < models.len() {
+        let mut j = i + 1;
+        while j < models.len() {
+            if crate::app::str_eq(models[i].table, models[j].table) {
+                table_clash(models[i].name, models[j].name, models[i].table);
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+}
+
+const fn table_clash(a: &str, b: &str, table: &str) -> ! {
+    let mut buf = [0u8; crate::app::MESSAGE_LEN];
+    let mut n = 0;
+    n = crate::app::push(&mut buf, n, "table clash: models `");
+    n = crate::app::push(&mut buf, n, a);
+    n = crate::app::push(&mut buf, n, "` and `");
+    n = crate::app::push(&mut buf, n, b);
+    n = crate::app::push(&mut buf, n, "` both map to table `");
+    n = crate::app::push(&mut buf, n, table);
+    n = crate::app::push(
+        &mut buf,
+        n,
+        "`: give one of them another name with #[bao::model(table = \"...\")]",
+    );
+    crate::app::panic_with(&buf, n)
+}

@@ -1,0 +1,291 @@
+//! `#[bao::model]` on SQLite and PostgreSQL: every helper, query building,
+//! pagination, constraint errors, atomic updates under concurrency, and use
+//! from a handler through HTTP.
+
+use bao::db::{DbError, DbPool, Model};
+use bao::prelude::*;
+use bao::testing::{TestClient, TestDatabase};
+use bao::Config;
+use diesel::connection::SimpleConnection;
+
+#[bao::model(table = "posts")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    #[key]
+    pub id: i64,
+    pub title: String,
+    pub body: Option<String>,
+    pub published: bool,
+    pub views: i32,
+    pub score: f64,
+}
+
+fn setup(db: &TestDatabase) -> DbPool {
+    let pool = DbPool::new(db.url()).unwrap();
+    let ddl = Post::info().create_table_sql(db.dialect());
+    pool.get()
+        .unwrap()
+        .batch_execute(&format!(
+            "{ddl}CREATE UNIQUE INDEX posts_title ON posts (title);"
+        ))
+        .unwrap();
+    pool
+}
+
+fn new_post(title: &str, published: bool) -> NewPost {
+    NewPost {
+        title: title.into(),
+        published,
+        ..Default::default()
+    }
+}
+
+#[bao::test]
+async fn crud_helpers_work_on_every_database() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        let hello = Post::create(
+            &pool,
+            NewPost {
+                body: Some("first".into()),
+                ..new_post("Hello", true)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (hello.id, hello.title.as_str(), hello.body.as_deref()),
+            (1, "Hello", Some("first"))
+        );
+        let second = Post::create(&pool, new_post("Second", false))
+            .await
+            .unwrap();
+        assert_eq!(second.id, 2);
+        assert_eq!(second.body, None);
+
+        assert_eq!(Post::find(&pool, 1).await.unwrap(), Some(hello.clone()));
+        assert_eq!(Post::find(&pool, 99).await.unwrap(), None);
+        let missing = Post::find_or_fail(&pool, 99).await.unwrap_err();
+        assert!(matches!(missing, bao::Error::Database(DbError::NotFound)));
+        assert_eq!(
+            actix_web::ResponseError::status_code(&missing).as_u16(),
+            404
+        );
+        assert!(Post::exists(&pool, 2).await.unwrap());
+        assert_eq!(Post::count(&pool).await.unwrap(), 2);
+        assert_eq!(
+            Post::all(&pool).await.unwrap(),
+            vec![hello.clone(), second.clone()]
+        );
+
+        let edited = hello
+            .update(
+                &pool,
+                UpdatePost {
+                    title: Some("Hello again".into()),
+                    body: Some(None),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                edited.title.as_str(),
+                edited.body.as_deref(),
+                edited.published
+            ),
+            ("Hello again", None, true)
+        );
+        let unchanged = edited.update(&pool, UpdatePost::default()).await.unwrap();
+        assert_eq!(unchanged, edited);
+
+        second.delete(&pool).await.unwrap();
+        assert!(matches!(
+            second.delete(&pool).await,
+            Err(bao::Error::Database(DbError::NotFound))
+        ));
+        assert_eq!(Post::count(&pool).await.unwrap(), 1, "{:?}", db.dialect());
+    }
+}
+
+#[bao::test]
+async fn queries_filter_order_and_paginate() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        for i in 1..=7 {
+            Post::create(&pool, new_post(&format!("post {i}"), i % 2 == 1))
+                .await
+                .unwrap();
+        }
+        let page: Vec<Post> = Post::query()
+            .filter(post::published.eq(true))
+            .order_by(post::id.desc())
+            .paginate(1, 3)
+            .fetch(&pool)
+            .await
+            .unwrap();
+        let ids: Vec<i64> = page.iter().map(|p| p.id).collect();
+        assert_eq!(ids, [7, 5, 3], "{:?}", db.dialect());
+        let page2: Vec<Post> = Post::query()
+            .filter(post::published.eq(true))
+            .order_by(post::id.desc())
+            .paginate(2, 3)
+            .fetch(&pool)
+            .await
+            .unwrap();
+        assert_eq!(page2.iter().map(|p| p.id).collect::<Vec<_>>(), [1]);
+        let titles: Vec<String> = Post::query()
+            .select(post::title)
+            .filter(post::id.le(2))
+            .order_by(post::id)
+            .fetch(&pool)
+            .await
+            .unwrap();
+        assert_eq!(titles, ["post 1", "post 2"]);
+        let first: Post = Post::query()
+            .order_by(post::id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(first.id, 1);
+        let none: Option<Post> = Post::query()
+            .filter(post::id.eq(100))
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+        assert!(none.is_none());
+    }
+}
+
+#[bao::test]
+async fn constraint_violations_become_typed_errors_and_write_nothing() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        Post::create(&pool, new_post("Same", true)).await.unwrap();
+        let err = Post::create(&pool, new_post("Same", false))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, bao::Error::Database(DbError::Conflict(_))),
+            "{:?}: {err:?}",
+            db.dialect()
+        );
+        assert_eq!(actix_web::ResponseError::status_code(&err).as_u16(), 409);
+        assert_eq!(Post::count(&pool).await.unwrap(), 1);
+    }
+}
+
+#[bao::test]
+async fn atomic_updates_lose_nothing_under_concurrency() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        let post = Post::create(&pool, new_post("Counter", true))
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let pool = pool.clone();
+                actix_web::rt::spawn(async move {
+                    Post::atomic_update(&pool, post.id, |p| p.views += 1).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let post = Post::find_or_fail(&pool, post.id).await.unwrap();
+        assert_eq!(post.views, 16, "{:?}", db.dialect());
+        let missing = Post::atomic_update(&pool, 999, |p| p.views += 1).await;
+        assert!(matches!(
+            missing,
+            Err(bao::Error::Database(DbError::NotFound))
+        ));
+    }
+}
+
+pub struct Posts;
+
+#[bao::controller("/posts")]
+impl Posts {
+    #[get("/")]
+    async fn index(db: Db) -> bao::Result<String> {
+        let posts: Vec<Post> = Post::query().order_by(post::id).fetch(&db).await?;
+        Ok(posts
+            .into_iter()
+            .map(|p| p.title)
+            .collect::<Vec<_>>()
+            .join(","))
+    }
+
+    #[get("/{id}")]
+    async fn show(id: i64, db: Db) -> bao::Result<String> {
+        Ok(Post::find_or_fail(&db, id).await?.title)
+    }
+
+    #[post("/")]
+    async fn create(db: Db, form: Form<NewPost>) -> bao::Result<Redirect> {
+        let post = Post::create(&db, form.into_inner()).await?;
+        Ok(Redirect::to(format!("/posts/{}", post.id)))
+    }
+}
+
+bao::app! { controllers: [Posts] }
+
+#[bao::test]
+async fn models_work_from_handlers() {
+    for db in TestDatabase::each() {
+        setup(&db);
+        let config = Config::from_lookup(|k| match k {
+            "BAO_DATABASE_URL" => Some(db.url().to_string()),
+            "BAO_LOG_LEVEL" => Some("warn".into()),
+            _ => None,
+        })
+        .unwrap();
+        let client = TestClient::with_config(app(), config).await;
+        client
+            .post("/posts")
+            .form(&[
+                ("title", "From a form"),
+                ("published", "true"),
+                ("views", "0"),
+                ("score", "1.5"),
+            ])
+            .await
+            .assert_redirect("/posts/1");
+        client
+            .get("/posts/1")
+            .await
+            .assert_ok()
+            .assert_see("From a form");
+        client.get("/posts/2").await.assert_status(404);
+        client
+            .post("/posts")
+            .form(&[
+                ("title", "From a form"),
+                ("published", "false"),
+                ("views", "0"),
+                ("score", "0"),
+            ])
+            .await
+            .assert_status(409);
+        client.get("/posts").await.assert_ok();
+        assert_eq!(client.get("/posts").await.text(), "From a form");
+    }
+}
+
+#[test]
+fn model_metadata_describes_the_table() {
+    let info = Post::info();
+    assert_eq!((info.name, info.table), ("Post", "posts"));
+    let body = info.columns.iter().find(|c| c.name == "body").unwrap();
+    assert!(body.nullable && !body.primary_key);
+    assert_eq!(body.sql_type, "Text");
+    let ddl = info.create_table_sql(bao::db::Dialect::Postgres);
+    assert!(
+        ddl.contains("id BIGSERIAL PRIMARY KEY")
+            && ddl.contains("title TEXT NOT NULL")
+            && ddl.contains("body TEXT,"),
+        "{ddl}"
+    );
+}

@@ -1,0 +1,5 @@
+CREATE TABLE entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    name TEXT NOT NULL,
+    message TEXT NOT NULL
+);

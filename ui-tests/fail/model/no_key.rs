@@ -1,0 +1,6 @@
+#[bao::model(table = "notes")]
+pub struct Note {
+    pub title: String,
+}
+
+fn main() {}
