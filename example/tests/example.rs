@@ -192,6 +192,8 @@ fn routes_and_describe_are_machine_readable() {
         .iter()
         .any(|c| c["name"] == "serve"));
     assert!(described["bao"]["version"].is_string());
+    assert_eq!(described["models"][0]["table"], "entries");
+    assert_eq!(described["models"][0]["columns"][0]["primary_key"], true);
 }
 
 #[test]
@@ -232,4 +234,44 @@ fn migrate_commands_work_on_each_database() {
             .contains("Rolled back 20260101000000_create_notes"));
         assert!(run(&["migrate:status"]).starts_with("pending"));
     }
+}
+
+#[test]
+fn make_migration_generates_sql_from_the_models() {
+    let db = bao::testing::TestDatabase::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    let run = |args: &[&str]| {
+        let output = example_binary()
+            .current_dir(dir.path())
+            .env("BAO_DATABASE_URL", db.url())
+            .env("BAO_MIGRATIONS_DIR", &migrations)
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        text
+    };
+    let out = run(&["make:migration", "create entries"]);
+    assert!(out.contains("create table entries (Entry)"), "{out}");
+    let folder = std::fs::read_dir(&migrations)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap();
+    let up = std::fs::read_to_string(folder.join("postgres/up.sql")).unwrap();
+    assert!(
+        up.contains("CREATE TABLE entries") && up.contains("id BIGSERIAL PRIMARY KEY"),
+        "{up}"
+    );
+    assert!(migrations.join("schema.json").is_file());
+
+    let again = run(&["make:migration", "nothing new"]);
+    assert!(again.contains("models match the last snapshot"), "{again}");
+    assert!(run(&["migrate"]).contains("_create_entries"));
 }

@@ -1,14 +1,19 @@
 //! `make:migration`, `migrate`, `migrate:rollback`, `migrate:status`.
 
 use super::{fail, MakeMigrationArgs};
-use crate::db::{new_migration_files, DbConnection, DbError, DbPool, Migrator};
+use crate::db::{
+    diff, new_migration_files, read_snapshot, DbConnection, DbError, DbPool, Migrator, ModelInfo,
+    Schema, SchemaChange, SNAPSHOT,
+};
 use crate::Config;
 use heck::ToSnakeCase;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Writes an empty migration for both dialects under `dir`.
-pub(super) fn make(dir: &Path, args: &MakeMigrationArgs) -> ExitCode {
+/// Writes a migration for both dialects under `dir`: generated from the
+/// difference between `models` and the last snapshot when the models are
+/// known, empty otherwise.
+pub(super) fn make(dir: &Path, args: &MakeMigrationArgs, models: Option<&[ModelInfo]>) -> ExitCode {
     let slug = args.name.to_snake_case();
     if slug.is_empty() || !slug.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return fail(format!(
@@ -32,7 +37,19 @@ pub(super) fn make(dir: &Path, args: &MakeMigrationArgs) -> ExitCode {
         }
         now += chrono::Duration::seconds(1);
     };
-    let files = new_migration_files(&version, &slug);
+    let generated = match models.map(|m| plan(dir, m)).transpose() {
+        Ok(g) => g,
+        Err(e) => return fail(e),
+    };
+    let change = generated
+        .as_ref()
+        .map(|(change, _)| change)
+        .filter(|c| !c.up.is_empty());
+    let mut files = new_migration_files(&version, &slug, change);
+    if let (Some(_), Some((_, schema))) = (change, &generated) {
+        let snapshot = serde_json::to_string_pretty(schema).unwrap_or_default() + "\n";
+        files.push((SNAPSHOT.into(), snapshot));
+    }
     for (path, contents) in &files {
         let path = dir.join(path);
         if args.dry_run {
@@ -53,9 +70,25 @@ pub(super) fn make(dir: &Path, args: &MakeMigrationArgs) -> ExitCode {
         for (path, _) in &files {
             println!("  {}", dir.join(path).display());
         }
-        println!("Write the SQL for each dialect, then run `bao migrate`.");
+    }
+    match (change, models) {
+        (Some(change), _) => {
+            for line in &change.summary {
+                println!("  - {line}");
+            }
+            println!("Generated from the models; review the SQL, then run `bao migrate`.");
+        }
+        (None, Some(_)) => println!("The models match the last snapshot: write the SQL for each dialect, then run `bao migrate`."),
+        (None, None) => println!("Write the SQL for each dialect, then run `bao migrate`."),
     }
     ExitCode::SUCCESS
+}
+
+/// The change from the last snapshot to the models, and the models' schema.
+fn plan(dir: &Path, models: &[ModelInfo]) -> Result<(SchemaChange, Schema), DbError> {
+    let old = read_snapshot(dir)?;
+    let new = Schema::from_models(models);
+    Ok((diff(&old, &new), new))
 }
 
 pub(super) fn migrate(config: &Config, conn: &mut DbConnection) -> Result<(), DbError> {

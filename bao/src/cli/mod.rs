@@ -160,10 +160,7 @@ pub fn installed_main() -> ExitCode {
         Command::Run(args) => dev::run(&args),
         Command::Check(args) => project::check(&args),
         Command::Test(args) => project::test(&args),
-        Command::MakeMigration(args) => match project::find_app_root() {
-            Ok(root) => migrations::make(&root.join("migrations"), &args),
-            Err(e) => fail(e),
-        },
+        Command::MakeMigration(args) => project::make_migration(&args),
         _ => project::forward(),
     }
 }

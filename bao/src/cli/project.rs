@@ -104,6 +104,23 @@ pub(super) fn forward() -> ExitCode {
     exec(&root, &exe, std::env::args_os().skip(1))
 }
 
+/// `bao make:migration`: the app binary generates it from the models; when
+/// the app does not build, an empty migration is written here instead, so an
+/// app can always be repaired.
+pub(super) fn make_migration(args: &super::MakeMigrationArgs) -> ExitCode {
+    let root = match find_app_root() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match build(&root) {
+        Ok(Build::Built(exe)) => exec(&root, &exe, std::env::args_os().skip(1)),
+        _ => {
+            eprintln!("warning: the app does not build, so the models are unknown: this migration is empty");
+            super::migrations::make(&root.join("migrations"), args, None)
+        }
+    }
+}
+
 /// `bao check`: build, then let the binary validate its config and list routes.
 pub(super) fn check(args: &JsonArgs) -> ExitCode {
     let (root, exe) = match build_or_exit() {

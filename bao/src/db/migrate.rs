@@ -329,20 +329,52 @@ fn checksum(sql: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The files of a new, empty migration: `(relative path, contents)`.
-pub fn new_migration_files(version: &str, slug: &str) -> Vec<(PathBuf, String)> {
+/// The files of a new migration, `(relative path, contents)`: the SQL of
+/// `change` (generated from the models) or, without one, empty files to fill.
+pub fn new_migration_files(
+    version: &str,
+    slug: &str,
+    change: Option<&super::SchemaChange>,
+) -> Vec<(PathBuf, String)> {
     let folder = PathBuf::from(format!("{version}_{slug}"));
     let mut files = Vec::new();
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
         let d = dialect.folder();
+        let (up, down) = match (change, dialect) {
+            (Some(c), Dialect::Sqlite) => (c.up.sqlite.as_str(), c.down.sqlite.as_str()),
+            (Some(c), Dialect::Postgres) => (c.up.postgres.as_str(), c.down.postgres.as_str()),
+            (None, _) => ("", ""),
+        };
         files.push((
             folder.join(d).join("up.sql"),
-            format!("-- {slug}: {d} (applied by `bao migrate`)\n"),
+            format!("-- {slug}: {d} (applied by `bao migrate`)\n{up}"),
         ));
         files.push((
             folder.join(d).join("down.sql"),
-            format!("-- undo {slug}: {d} (applied by `bao migrate:rollback`)\n"),
+            format!("-- undo {slug}: {d} (applied by `bao migrate:rollback`)\n{down}"),
         ));
     }
     files
 }
+
+/// The schema recorded with the last generated migration
+/// (`migrations/schema.json`); empty when there is none.
+pub fn read_snapshot(dir: &Path) -> Result<super::Schema, DbError> {
+    let path = dir.join(SNAPSHOT);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            DbError::Migration(format!(
+                "{} is not a Bao schema snapshot: {e}",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(super::Schema::default()),
+        Err(e) => Err(DbError::Migration(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The snapshot file name, inside the migrations folder.
+pub const SNAPSHOT: &str = "schema.json";

@@ -7,10 +7,14 @@ mod migrate;
 mod model;
 mod pool;
 mod query;
+mod schema;
 
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
 pub use error::DbError;
-pub use migrate::{new_migration_files, Migration, MigrationStatus, Migrator};
+pub use migrate::{
+    new_migration_files, read_snapshot, Migration, MigrationStatus, Migrator, SNAPSHOT,
+};
 pub use model::{check_table_clashes, ops, ColumnInfo, Model, ModelInfo, ModelQueries};
 pub use pool::{ConnectionManager, Db, DbPool};
 pub use query::QueryExt;
+pub use schema::{create_table, diff, ColumnSchema, Schema, SchemaChange, Sql, TableSchema};

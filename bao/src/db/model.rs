@@ -38,32 +38,13 @@ impl ModelInfo {
     /// `CREATE TABLE` for this model in `dialect`: the key numbered by the
     /// database, `NOT NULL` unless the field is an `Option`.
     pub fn create_table_sql(&self, dialect: super::Dialect) -> String {
-        let columns: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| {
-                let ty = match dialect {
-                    super::Dialect::Sqlite => c.sqlite,
-                    super::Dialect::Postgres => c.postgres,
-                };
-                match (c.primary_key, dialect) {
-                    (true, super::Dialect::Sqlite) => {
-                        format!("{} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", c.name)
-                    }
-                    (true, super::Dialect::Postgres) if c.sql_type == "Integer" => {
-                        format!("{} SERIAL PRIMARY KEY", c.name)
-                    }
-                    (true, super::Dialect::Postgres) => format!("{} BIGSERIAL PRIMARY KEY", c.name),
-                    (false, _) if c.nullable => format!("{} {ty}", c.name),
-                    (false, _) => format!("{} {ty} NOT NULL", c.name),
-                }
-            })
-            .collect();
-        format!(
-            "CREATE TABLE {} (\n    {}\n);\n",
-            self.table,
-            columns.join(",\n    ")
-        )
+        let schema = super::Schema::from_models(std::slice::from_ref(self));
+        let columns = schema
+            .tables
+            .get(self.table)
+            .map(|t| t.columns.as_slice())
+            .unwrap_or_default();
+        format!("{}\n", super::create_table(self.table, columns, dialect))
     }
 }
 

@@ -1,0 +1,433 @@
+//! The schema the models describe, the snapshot recorded with the last
+//! generated migration, and the SQL that turns one into the other for each
+//! dialect: create or drop a table, add or drop a column, change a column's
+//! type or nullability (SQLite rebuilds the table, PostgreSQL alters it).
+
+use super::{Dialect, ModelInfo};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A table as migrations know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSchema {
+    /// The model's name.
+    pub model: String,
+    /// Columns in field order.
+    pub columns: Vec<ColumnSchema>,
+}
+
+/// A column as migrations know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSchema {
+    /// Column name.
+    pub name: String,
+    /// Diesel SQL type (`Text`, `BigInt`, ...).
+    pub sql_type: String,
+    /// SQLite DDL type.
+    pub sqlite: String,
+    /// PostgreSQL DDL type.
+    pub postgres: String,
+    /// Accepts NULL.
+    pub nullable: bool,
+    /// The primary key.
+    pub primary_key: bool,
+}
+
+/// Every table, by name: what `migrations/schema.json` records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Tables by name.
+    pub tables: BTreeMap<String, TableSchema>,
+}
+
+impl Schema {
+    /// The schema the app's models describe.
+    pub fn from_models(models: &[ModelInfo]) -> Schema {
+        let tables = models
+            .iter()
+            .map(|m| {
+                let columns = m
+                    .columns
+                    .iter()
+                    .map(|c| ColumnSchema {
+                        name: c.name.into(),
+                        sql_type: c.sql_type.into(),
+                        sqlite: c.sqlite.into(),
+                        postgres: c.postgres.into(),
+                        nullable: c.nullable,
+                        primary_key: c.primary_key,
+                    })
+                    .collect();
+                (
+                    m.table.to_string(),
+                    TableSchema {
+                        model: m.name.into(),
+                        columns,
+                    },
+                )
+            })
+            .collect();
+        Schema { tables }
+    }
+}
+
+/// SQL for one direction, per dialect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sql {
+    /// SQLite statements.
+    pub sqlite: String,
+    /// PostgreSQL statements.
+    pub postgres: String,
+}
+
+impl Sql {
+    fn push(&mut self, dialect: Dialect, statement: &str) {
+        let target = match dialect {
+            Dialect::Sqlite => &mut self.sqlite,
+            Dialect::Postgres => &mut self.postgres,
+        };
+        target.push_str(statement);
+        if !statement.ends_with('\n') {
+            target.push('\n');
+        }
+    }
+
+    /// Whether nothing is to be done.
+    pub fn is_empty(&self) -> bool {
+        self.sqlite.is_empty() && self.postgres.is_empty()
+    }
+}
+
+/// A generated migration: `up` goes from the old schema to the new one,
+/// `down` back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchemaChange {
+    /// Forward.
+    pub up: Sql,
+    /// Backward.
+    pub down: Sql,
+    /// One line per change, for the user.
+    pub summary: Vec<String>,
+}
+
+const DIALECTS: [Dialect; 2] = [Dialect::Sqlite, Dialect::Postgres];
+
+/// The SQL that turns `old` into `new` (and back).
+pub fn diff(old: &Schema, new: &Schema) -> SchemaChange {
+    let mut change = SchemaChange::default();
+    for (name, table) in &new.tables {
+        match old.tables.get(name) {
+            None => {
+                for d in DIALECTS {
+                    change.up.push(d, &create_table(name, &table.columns, d));
+                    change.down.push(d, &format!("DROP TABLE {name};"));
+                }
+                change
+                    .summary
+                    .push(format!("create table {name} ({})", table.model));
+            }
+            Some(before) if before.columns != table.columns => {
+                alter_table(name, before, table, &mut change);
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, table) in &old.tables {
+        if !new.tables.contains_key(name) {
+            for d in DIALECTS {
+                change.up.push(d, &format!("DROP TABLE {name};"));
+                change.down.push(d, &create_table(name, &table.columns, d));
+            }
+            change.summary.push(format!("drop table {name}"));
+        }
+    }
+    change
+}
+
+fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &mut SchemaChange) {
+    let find = |cols: &[ColumnSchema], n: &str| cols.iter().position(|c| c.name == n);
+    let added: Vec<&ColumnSchema> = after
+        .columns
+        .iter()
+        .filter(|c| find(&before.columns, &c.name).is_none())
+        .collect();
+    let dropped: Vec<&ColumnSchema> = before
+        .columns
+        .iter()
+        .filter(|c| find(&after.columns, &c.name).is_none())
+        .collect();
+    let changed: Vec<(&ColumnSchema, &ColumnSchema)> = after
+        .columns
+        .iter()
+        .filter_map(|c| find(&before.columns, &c.name).map(|i| (&before.columns[i], c)))
+        .filter(|(b, a)| b != a)
+        .collect();
+
+    // PostgreSQL alters in place.
+    let pg = Dialect::Postgres;
+    for c in &added {
+        change.up.push(
+            pg,
+            &format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, pg, true)),
+        );
+        change
+            .down
+            .push(pg, &format!("ALTER TABLE {name} DROP COLUMN {};", c.name));
+    }
+    for c in &dropped {
+        change
+            .up
+            .push(pg, &format!("ALTER TABLE {name} DROP COLUMN {};", c.name));
+        change.down.push(
+            pg,
+            &format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, pg, true)),
+        );
+    }
+    for (b, a) in &changed {
+        change.up.push(pg, &alter_column_pg(name, b, a));
+        change.down.push(pg, &alter_column_pg(name, a, b));
+    }
+
+    // SQLite adds and drops columns in place, and rebuilds the table for
+    // anything else (it cannot change a column's type or nullability).
+    let sq = Dialect::Sqlite;
+    if changed.is_empty() {
+        for c in &added {
+            change.up.push(
+                sq,
+                &format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, sq, true)),
+            );
+            change
+                .down
+                .push(sq, &format!("ALTER TABLE {name} DROP COLUMN {};", c.name));
+        }
+        for c in &dropped {
+            change
+                .up
+                .push(sq, &format!("ALTER TABLE {name} DROP COLUMN {};", c.name));
+            change.down.push(
+                sq,
+                &format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, sq, true)),
+            );
+        }
+    } else {
+        change
+            .up
+            .push(sq, &rebuild_sqlite(name, &before.columns, &after.columns));
+        change
+            .down
+            .push(sq, &rebuild_sqlite(name, &after.columns, &before.columns));
+    }
+    for c in &added {
+        change.summary.push(format!("add column {name}.{}", c.name));
+    }
+    for c in &dropped {
+        change
+            .summary
+            .push(format!("drop column {name}.{}", c.name));
+    }
+    for (_, a) in &changed {
+        change
+            .summary
+            .push(format!("change column {name}.{}", a.name));
+    }
+}
+
+/// `CREATE TABLE` in `dialect`.
+pub fn create_table(name: &str, columns: &[ColumnSchema], dialect: Dialect) -> String {
+    let columns: Vec<String> = columns
+        .iter()
+        .map(|c| column_ddl(c, dialect, false))
+        .collect();
+    format!("CREATE TABLE {name} (\n    {}\n);", columns.join(",\n    "))
+}
+
+/// One column's definition. Added to a table that may have rows, a NOT NULL
+/// column gets a default of its type's zero value.
+fn column_ddl(c: &ColumnSchema, dialect: Dialect, adding: bool) -> String {
+    let ty = match dialect {
+        Dialect::Sqlite => &c.sqlite,
+        Dialect::Postgres => &c.postgres,
+    };
+    match (c.primary_key, dialect) {
+        (true, Dialect::Sqlite) => format!("{} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", c.name),
+        (true, Dialect::Postgres) if c.sql_type == "Integer" => {
+            format!("{} SERIAL PRIMARY KEY", c.name)
+        }
+        (true, Dialect::Postgres) => format!("{} BIGSERIAL PRIMARY KEY", c.name),
+        (false, _) if c.nullable => format!("{} {ty}", c.name),
+        (false, _) if adding => format!(
+            "{} {ty} NOT NULL DEFAULT {}",
+            c.name,
+            zero_value(c, dialect)
+        ),
+        (false, _) => format!("{} {ty} NOT NULL", c.name),
+    }
+}
+
+fn zero_value(c: &ColumnSchema, dialect: Dialect) -> &'static str {
+    match (c.sql_type.as_str(), dialect) {
+        ("Text", _) => "''",
+        ("Bool", Dialect::Postgres) => "FALSE",
+        _ => "0",
+    }
+}
+
+fn alter_column_pg(table: &str, from: &ColumnSchema, to: &ColumnSchema) -> String {
+    let mut out = String::new();
+    if from.postgres != to.postgres {
+        out.push_str(&format!(
+            "ALTER TABLE {table} ALTER COLUMN {} TYPE {} USING {}::{};\n",
+            to.name, to.postgres, to.name, to.postgres
+        ));
+    }
+    if from.nullable != to.nullable {
+        let action = if to.nullable {
+            "DROP NOT NULL"
+        } else {
+            "SET NOT NULL"
+        };
+        out.push_str(&format!(
+            "ALTER TABLE {table} ALTER COLUMN {} {action};\n",
+            to.name
+        ));
+    }
+    out
+}
+
+fn rebuild_sqlite(name: &str, from: &[ColumnSchema], to: &[ColumnSchema]) -> String {
+    let kept: Vec<&str> = to
+        .iter()
+        .filter(|c| from.iter().any(|f| f.name == c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    let temp = format!("__bao_new_{name}");
+    // Columns the old table lacks are filled with their defaults.
+    let columns: Vec<String> = to
+        .iter()
+        .map(|c| column_ddl(c, Dialect::Sqlite, !kept.contains(&c.name.as_str())))
+        .collect();
+    format!(
+        "CREATE TABLE {temp} (\n    {}\n);\nINSERT INTO {temp} ({cols}) SELECT {cols} FROM {name};\nDROP TABLE {name};\nALTER TABLE {temp} RENAME TO {name};",
+        columns.join(",\n    "),
+        cols = kept.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: &str, nullable: bool) -> ColumnSchema {
+        let (sqlite, postgres) = match ty {
+            "Text" => ("TEXT", "TEXT"),
+            "Bool" => ("BOOLEAN", "BOOLEAN"),
+            "Integer" => ("INTEGER", "INTEGER"),
+            _ => ("BIGINT", "BIGINT"),
+        };
+        ColumnSchema {
+            name: name.into(),
+            sql_type: ty.into(),
+            sqlite: sqlite.into(),
+            postgres: postgres.into(),
+            nullable,
+            primary_key: name == "id",
+        }
+    }
+
+    fn schema(tables: &[(&str, Vec<ColumnSchema>)]) -> Schema {
+        Schema {
+            tables: tables
+                .iter()
+                .map(|(n, c)| {
+                    (
+                        n.to_string(),
+                        TableSchema {
+                            model: "M".into(),
+                            columns: c.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn new_tables_are_created_and_dropped_on_the_way_down() {
+        let new = schema(&[(
+            "posts",
+            vec![col("id", "BigInt", false), col("title", "Text", false)],
+        )]);
+        let change = diff(&Schema::default(), &new);
+        assert!(change
+            .up
+            .sqlite
+            .contains("id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"));
+        assert!(change.up.postgres.contains("id BIGSERIAL PRIMARY KEY"));
+        assert!(change.up.postgres.contains("title TEXT NOT NULL"));
+        assert_eq!(change.down.sqlite, "DROP TABLE posts;\n");
+        assert_eq!(change.summary, ["create table posts (M)"]);
+        assert!(diff(&new, &new).up.is_empty());
+    }
+
+    #[test]
+    fn added_columns_get_defaults_and_changed_ones_rebuild_sqlite() {
+        let old = schema(&[(
+            "posts",
+            vec![col("id", "BigInt", false), col("title", "Text", false)],
+        )]);
+        let added = schema(&[(
+            "posts",
+            vec![
+                col("id", "BigInt", false),
+                col("title", "Text", false),
+                col("draft", "Bool", false),
+            ],
+        )]);
+        let change = diff(&old, &added);
+        assert!(
+            change
+                .up
+                .postgres
+                .contains("ADD COLUMN draft BOOLEAN NOT NULL DEFAULT FALSE"),
+            "{}",
+            change.up.postgres
+        );
+        assert!(change
+            .up
+            .sqlite
+            .contains("ADD COLUMN draft BOOLEAN NOT NULL DEFAULT 0"));
+        assert!(change.down.sqlite.contains("DROP COLUMN draft"));
+
+        let nullable = schema(&[(
+            "posts",
+            vec![col("id", "BigInt", false), col("title", "Text", true)],
+        )]);
+        let change = diff(&old, &nullable);
+        assert!(change
+            .up
+            .postgres
+            .contains("ALTER COLUMN title DROP NOT NULL"));
+        assert!(change
+            .down
+            .postgres
+            .contains("ALTER COLUMN title SET NOT NULL"));
+        assert!(change.up.sqlite.contains("CREATE TABLE __bao_new_posts"));
+        assert!(change
+            .up
+            .sqlite
+            .contains("ALTER TABLE __bao_new_posts RENAME TO posts"));
+        assert_eq!(change.summary, ["change column posts.title"]);
+    }
+
+    #[test]
+    fn removed_tables_are_dropped_and_recreated_on_the_way_down() {
+        let old = schema(&[(
+            "tags",
+            vec![col("id", "Integer", false), col("name", "Text", false)],
+        )]);
+        let change = diff(&old, &Schema::default());
+        assert_eq!(change.up.postgres, "DROP TABLE tags;\n");
+        assert!(change.down.postgres.contains("id SERIAL PRIMARY KEY"));
+    }
+}
