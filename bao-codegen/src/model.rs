@@ -7,6 +7,7 @@ use darling::FromMeta;
 use heck::ToSnakeCase;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 use syn::{Fields, Ident, ItemStruct, Type, Visibility};
 
 /// `#[model(..)]` arguments.
@@ -72,6 +73,80 @@ struct Column {
     kind: &'static ColumnType,
     nullable: bool,
     key: bool,
+    belongs_to: Option<BelongsTo>,
+}
+
+/// `#[belongs_to(User)]` or `#[belongs_to(User, on_delete = "cascade")]`.
+struct BelongsTo {
+    target: syn::Path,
+    on_delete: &'static str,
+}
+
+const ON_DELETE: &[(&str, &str)] = &[
+    ("cascade", "CASCADE"),
+    ("restrict", "RESTRICT"),
+    ("set_null", "SET NULL"),
+    ("no_action", "NO ACTION"),
+];
+
+/// `#[has_many(Comment)]` on the struct.
+struct HasMany {
+    target: syn::Path,
+}
+
+fn parse_belongs_to(attr: &syn::Attribute, diag: &mut Diagnostics) -> Option<BelongsTo> {
+    let parsed = attr.parse_args_with(|input: syn::parse::ParseStream| {
+        let target: syn::Path = input.parse()?;
+        let mut on_delete = None;
+        if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+            let key: Ident = input.parse()?;
+            if key != "on_delete" {
+                return Err(syn::Error::new(key.span(), format!("unknown option `{key}`: #[belongs_to] takes `on_delete = \"cascade\" | \"restrict\" | \"set_null\" | \"no_action\"`")));
+            }
+            input.parse::<syn::Token![=]>()?;
+            let value: syn::LitStr = input.parse()?;
+            on_delete = Some(value);
+        }
+        Ok((target, on_delete))
+    });
+    match parsed {
+        Ok((target, None)) => Some(BelongsTo {
+            target,
+            on_delete: "RESTRICT",
+        }),
+        Ok((target, Some(lit))) => match ON_DELETE.iter().find(|(k, _)| *k == lit.value()) {
+            Some((_, sql)) => Some(BelongsTo {
+                target,
+                on_delete: sql,
+            }),
+            None => {
+                diag.error_at(&lit, format!("unknown on_delete policy `{}`: use \"cascade\", \"restrict\", \"set_null\" or \"no_action\"", lit.value()));
+                None
+            }
+        },
+        Err(e) => {
+            diag.push(syn::Error::new(e.span(), format!("{e}; write #[belongs_to(User)] or #[belongs_to(User, on_delete = \"cascade\")]")));
+            None
+        }
+    }
+}
+
+fn take_has_many(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<HasMany> {
+    let mut found = Vec::new();
+    strukt.attrs.retain(|attr| {
+        if !attr.path().is_ident("has_many") {
+            return true;
+        }
+        match attr.parse_args::<syn::Path>() {
+            Ok(target) => found.push(HasMany { target }),
+            Err(_) => diag.error_at(
+                attr,
+                "write #[has_many(Comment)]: the model whose rows point at this one",
+            ),
+        }
+        false
+    });
+    found
 }
 
 /// What the macro found in the crate being compiled.
@@ -128,6 +203,7 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
             ModelArgs::default()
         }
     };
+    let has_many = take_has_many(&mut strukt, &mut diag);
     let columns = check_fields(&mut strukt, &mut diag);
     let errors = diag.to_compile_errors();
     if diag.has_errors() {
@@ -137,7 +213,8 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
         .table
         .unwrap_or_else(|| pluralize(&strukt.ident.to_string().to_snake_case()));
     let out = expand_model(&strukt, &table, &columns);
-    quote!(#strukt #out)
+    let relations = expand_relations(&strukt, &columns, &has_many);
+    quote!(#strukt #out #relations)
 }
 
 /// Checks every field and removes Bao's field attributes.
@@ -157,14 +234,22 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
     for field in fields.named.iter_mut() {
         let ident = field.ident.clone().expect("named fields have names");
         let mut key = false;
+        let mut belongs_to = None;
+        let mut attr_errors = Diagnostics::new();
         field.attrs.retain(|a| {
             if a.path().is_ident("key") {
                 key = true;
+                false
+            } else if a.path().is_ident("belongs_to") {
+                belongs_to = parse_belongs_to(a, &mut attr_errors);
                 false
             } else {
                 true
             }
         });
+        if let Err(e) = attr_errors.finish() {
+            diag.push(e);
+        }
         let (inner, nullable) = match option_inner(&field.ty) {
             Some(inner) => (inner, true),
             None => (&field.ty, false),
@@ -181,12 +266,19 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             );
             continue;
         };
+        if belongs_to.is_some() && !matches!(kind.rust, "i32" | "i64") {
+            diag.error_at(
+                &field.ty,
+                format!("`{ident}` holds another model's key: make it `i64` (or `i32`, like that model's key)"),
+            );
+        }
         columns.push(Column {
             ident,
             ty: field.ty.clone(),
             kind,
             nullable,
             key,
+            belongs_to,
         });
     }
     let keys: Vec<&Column> = columns.iter().filter(|c| c.key).collect();
@@ -302,14 +394,29 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
         let rust = type_text(&c.ty);
         let (sql, sqlite, postgres) = (c.kind.sql, c.kind.sqlite, c.kind.postgres);
         let (nullable, key) = (c.nullable, c.key);
+        let references = match &c.belongs_to {
+            Some(b) => {
+                let target = &b.target;
+                let on_delete = b.on_delete;
+                quote_spanned! {target.span()=>
+                    ::core::option::Option::Some(::bao::db::ForeignKey {
+                        table: <#target as ::bao::db::Model>::TABLE,
+                        column: <#target as ::bao::db::Model>::KEY,
+                        on_delete: #on_delete,
+                    })
+                }
+            }
+            None => quote!(::core::option::Option::None),
+        };
         quote! {
             ::bao::db::ColumnInfo {
                 name: #n, rust_type: #rust, sql_type: #sql, sqlite: #sqlite, postgres: #postgres,
-                nullable: #nullable, primary_key: #key,
+                nullable: #nullable, primary_key: #key, references: #references,
             }
         }
     });
     let name_str = name.to_string();
+    let key_name = key_ident.to_string();
     let table_lit = table;
     let doc_new =
         format!("A new [`{name}`] row, for [`{name}::create`]. The key is chosen by the database.");
@@ -411,6 +518,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
                 type Update = #update_name;
                 const NAME: &'static str = #name_str;
                 const TABLE: &'static str = #table_lit;
+                const KEY: &'static str = #key_name;
                 const COLUMNS: &'static [::bao::db::ColumnInfo] = &[#(#infos),*];
                 fn key(&self) -> #key_ty {
                     self.#key_ident
@@ -513,6 +621,102 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
             }
         }
     }
+}
+
+fn expand_relations(strukt: &ItemStruct, columns: &[Column], has_many: &[HasMany]) -> TokenStream {
+    let d = quote!(::bao::__private::diesel);
+    let name = &strukt.ident;
+    let vis = field_vis(&strukt.vis);
+    let module = format_ident!("{}", name.to_string().to_snake_case());
+    let Some(key) = columns.iter().find(|c| c.key) else {
+        return TokenStream::new();
+    };
+    let key_ident = &key.ident;
+    let mut out = TokenStream::new();
+    for c in columns {
+        let Some(b) = &c.belongs_to else { continue };
+        let target = &b.target;
+        let field = &c.ident;
+        let field_name = field.to_string();
+        let getter = format_ident!(
+            "{}",
+            field_name.strip_suffix("_id").unwrap_or(&field_name),
+            span = field.span()
+        );
+        let doc = format!("The row `{field_name}` points at.");
+        let value = if c.nullable {
+            quote!(match self.#field { ::core::option::Option::Some(k) => ::bao::db::ops::find::<#target>(db, k).await, ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None) })
+        } else {
+            quote!(::bao::db::ops::find_or_fail::<#target>(db, self.#field).await)
+        };
+        let ret = if c.nullable {
+            quote!(::core::option::Option<#target>)
+        } else {
+            quote!(#target)
+        };
+        let parent_key = if c.nullable {
+            quote!(self.#field)
+        } else {
+            quote!(::core::option::Option::Some(self.#field))
+        };
+        out.extend(quote_spanned! {target.span()=>
+            impl #name {
+                #[doc = #doc]
+                #vis async fn #getter(&self, db: &::bao::db::DbPool) -> ::bao::Result<#ret> {
+                    #value
+                }
+            }
+
+            #[automatically_derived]
+            impl ::bao::db::BelongsTo<#target> for #name {
+                const FOREIGN_KEY: &'static str = #field_name;
+                fn parent_key(&self) -> ::core::option::Option<<#target as ::bao::db::Model>::Key> {
+                    #parent_key
+                }
+                fn children_of(
+                    conn: &mut ::bao::db::DbConnection,
+                    keys: ::std::vec::Vec<<#target as ::bao::db::Model>::Key>,
+                ) -> #d::QueryResult<::std::vec::Vec<Self>> {
+                    use #d::prelude::*;
+                    #module::table
+                        .filter(#module::#field.eq_any(keys))
+                        .order(#module::#key_ident.asc())
+                        .load(conn)
+                }
+            }
+        });
+    }
+    for h in has_many {
+        let target = &h.target;
+        let Some(last) = target.segments.last() else {
+            continue;
+        };
+        let plural = pluralize(&last.ident.to_string().to_snake_case());
+        let getter = format_ident!("{}", plural, span = last.ident.span());
+        let eager = format_ident!("with_{}", plural, span = last.ident.span());
+        let doc = format!("The `{}` rows that point at this one.", last.ident);
+        let doc_eager = format!(
+            "Each row with its `{}` rows, in two queries however many rows (no N+1).",
+            last.ident
+        );
+        out.extend(quote_spanned! {target.span()=>
+            impl #name {
+                #[doc = #doc]
+                #vis async fn #getter(&self, db: &::bao::db::DbPool) -> ::bao::Result<::std::vec::Vec<#target>> {
+                    ::bao::db::ops::children::<#name, #target>(db, ::std::vec![self.#key_ident]).await
+                }
+
+                #[doc = #doc_eager]
+                #vis async fn #eager(
+                    db: &::bao::db::DbPool,
+                    rows: ::std::vec::Vec<Self>,
+                ) -> ::bao::Result<::std::vec::Vec<(Self, ::std::vec::Vec<#target>)>> {
+                    ::bao::db::ops::with_children::<#name, #target>(db, rows).await
+                }
+            }
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ pub use error::DbError;
 pub use migrate::{
     new_migration_files, read_snapshot, Migration, MigrationStatus, Migrator, SNAPSHOT,
 };
-pub use model::{check_table_clashes, ops, ColumnInfo, Model, ModelInfo, ModelQueries};
+pub use model::{
+    check_table_clashes, ops, BelongsTo, ColumnInfo, ForeignKey, Model, ModelInfo, ModelQueries,
+};
 pub use pool::{ConnectionManager, Db, DbPool};
 pub use query::QueryExt;
 pub use schema::{create_table, diff, ColumnSchema, Schema, SchemaChange, Sql, TableSchema};

@@ -21,6 +21,19 @@ pub struct ColumnInfo {
     pub nullable: bool,
     /// Whether this is the primary key.
     pub primary_key: bool,
+    /// The row this column points at (`#[belongs_to]`).
+    pub references: Option<ForeignKey>,
+}
+
+/// A foreign key: the table and key column a `#[belongs_to]` field points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ForeignKey {
+    /// The referenced table.
+    pub table: &'static str,
+    /// Its key column.
+    pub column: &'static str,
+    /// `ON DELETE` policy in SQL (`CASCADE`, `RESTRICT`, `SET NULL`, `NO ACTION`).
+    pub on_delete: &'static str,
 }
 
 /// A model's metadata, for `bao describe` and the app's model table.
@@ -56,7 +69,7 @@ impl ModelInfo {
 )]
 pub trait Model: Sized + Send + 'static {
     /// The primary key's type.
-    type Key: Copy + Send + std::fmt::Display + 'static;
+    type Key: Copy + Send + Eq + std::hash::Hash + std::fmt::Display + 'static;
     /// The insert struct (`New<Model>`).
     type New: Send + 'static;
     /// The update struct (`Update<Model>`).
@@ -65,6 +78,8 @@ pub trait Model: Sized + Send + 'static {
     const NAME: &'static str;
     /// The SQL table.
     const TABLE: &'static str;
+    /// The key column.
+    const KEY: &'static str;
     /// The columns.
     const COLUMNS: &'static [ColumnInfo];
     /// This row's key.
@@ -104,6 +119,21 @@ pub trait ModelQueries: Model {
     fn lock_by_key(conn: &mut DbConnection, key: Self::Key) -> QueryResult<usize>;
     /// `DELETE`; the number of rows deleted.
     fn delete_by_key(conn: &mut DbConnection, key: Self::Key) -> QueryResult<usize>;
+}
+
+/// Implemented for a model with a `#[belongs_to(Parent)]` field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no #[belongs_to({P})] field",
+    label = "used in #[has_many] here",
+    note = "add a field like `#[belongs_to({P})] pub parent_id: i64` to `{Self}`, or remove the #[has_many]"
+)]
+pub trait BelongsTo<P: Model>: ModelQueries {
+    /// The foreign key column.
+    const FOREIGN_KEY: &'static str;
+    /// The parent's key this row points at (`None` for a NULL foreign key).
+    fn parent_key(&self) -> Option<P::Key>;
+    /// Every row pointing at one of `keys`, by key.
+    fn children_of(conn: &mut DbConnection, keys: Vec<P::Key>) -> QueryResult<Vec<Self>>;
 }
 
 /// The async helpers behind each model's `create`, `find`, ... methods.
@@ -166,6 +196,38 @@ pub mod ops {
             0 => Err(DbError::NotFound.into()),
             _ => Ok(()),
         }
+    }
+
+    /// The children of the parents with these keys.
+    pub async fn children<P: Model, C: BelongsTo<P>>(
+        db: &DbPool,
+        keys: Vec<P::Key>,
+    ) -> crate::Result<Vec<C>> {
+        Ok(db
+            .run(move |c| C::children_of(c, keys).map_err(DbError::from))
+            .await?)
+    }
+
+    /// Each parent with its children: one query for all the children.
+    pub async fn with_children<P: Model, C: BelongsTo<P>>(
+        db: &DbPool,
+        parents: Vec<P>,
+    ) -> crate::Result<Vec<(P, Vec<C>)>> {
+        let keys: Vec<P::Key> = parents.iter().map(Model::key).collect();
+        let mut by_parent: std::collections::HashMap<P::Key, Vec<C>> =
+            std::collections::HashMap::new();
+        for child in children::<P, C>(db, keys).await? {
+            if let Some(key) = child.parent_key() {
+                by_parent.entry(key).or_default().push(child);
+            }
+        }
+        Ok(parents
+            .into_iter()
+            .map(|p| {
+                let kids = by_parent.remove(&p.key()).unwrap_or_default();
+                (p, kids)
+            })
+            .collect())
     }
 
     /// Reads the row, lets `change` modify it and writes it back, in one

@@ -31,6 +31,9 @@ pub struct ColumnSchema {
     pub nullable: bool,
     /// The primary key.
     pub primary_key: bool,
+    /// `(table, column, on_delete)` this column points at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<(String, String, String)>,
 }
 
 /// Every table, by name: what `migrations/schema.json` records.
@@ -56,6 +59,9 @@ impl Schema {
                         postgres: c.postgres.into(),
                         nullable: c.nullable,
                         primary_key: c.primary_key,
+                        references: c
+                            .references
+                            .map(|r| (r.table.into(), r.column.into(), r.on_delete.into())),
                     })
                     .collect();
                 (
@@ -112,34 +118,87 @@ pub struct SchemaChange {
 
 const DIALECTS: [Dialect; 2] = [Dialect::Sqlite, Dialect::Postgres];
 
-/// The SQL that turns `old` into `new` (and back).
+/// Table names with every referenced table before the tables pointing at it
+/// (the order to create them in; drop in reverse).
+fn dependency_order(schema: &Schema) -> Vec<&String> {
+    let mut ordered: Vec<&String> = Vec::new();
+    let mut remaining: Vec<&String> = schema.tables.keys().collect();
+    while !remaining.is_empty() {
+        let before = remaining.len();
+        remaining.retain(|name| {
+            let ready = schema.tables[*name]
+                .columns
+                .iter()
+                .all(|c| match &c.references {
+                    Some((target, _, _)) => {
+                        target == *name
+                            || !schema.tables.contains_key(target)
+                            || ordered.contains(&target)
+                    }
+                    None => true,
+                });
+            if ready {
+                ordered.push(name);
+            }
+            !ready
+        });
+        if remaining.len() == before {
+            // A cycle: keep the rest in name order.
+            ordered.append(&mut remaining);
+        }
+    }
+    ordered
+}
+
+/// The SQL that turns `old` into `new` (and back). Each change is a step;
+/// `down` undoes the steps in reverse order, so tables pointing at others are
+/// dropped before them.
 pub fn diff(old: &Schema, new: &Schema) -> SchemaChange {
-    let mut change = SchemaChange::default();
-    for (name, table) in &new.tables {
+    let mut steps: Vec<SchemaChange> = Vec::new();
+    for name in dependency_order(new) {
+        let table = &new.tables[name];
         match old.tables.get(name) {
             None => {
+                let mut step = SchemaChange::default();
                 for d in DIALECTS {
-                    change.up.push(d, &create_table(name, &table.columns, d));
-                    change.down.push(d, &format!("DROP TABLE {name};"));
+                    step.up.push(d, &create_table(name, &table.columns, d));
+                    step.down.push(d, &format!("DROP TABLE {name};"));
                 }
-                change
-                    .summary
+                step.summary
                     .push(format!("create table {name} ({})", table.model));
+                steps.push(step);
             }
             Some(before) if before.columns != table.columns => {
-                alter_table(name, before, table, &mut change);
+                let mut step = SchemaChange::default();
+                alter_table(name, before, table, &mut step);
+                steps.push(step);
             }
             Some(_) => {}
         }
     }
-    for (name, table) in &old.tables {
-        if !new.tables.contains_key(name) {
-            for d in DIALECTS {
-                change.up.push(d, &format!("DROP TABLE {name};"));
-                change.down.push(d, &create_table(name, &table.columns, d));
-            }
-            change.summary.push(format!("drop table {name}"));
+    let removed: Vec<&String> = dependency_order(old)
+        .into_iter()
+        .filter(|name| !new.tables.contains_key(*name))
+        .collect();
+    for name in removed.iter().rev() {
+        let mut step = SchemaChange::default();
+        for d in DIALECTS {
+            step.up.push(d, &format!("DROP TABLE {name};"));
+            step.down
+                .push(d, &create_table(name, &old.tables[*name].columns, d));
         }
+        step.summary.push(format!("drop table {name}"));
+        steps.push(step);
+    }
+    let mut change = SchemaChange::default();
+    for step in &steps {
+        change.up.sqlite.push_str(&step.up.sqlite);
+        change.up.postgres.push_str(&step.up.postgres);
+        change.summary.extend(step.summary.iter().cloned());
+    }
+    for step in steps.iter().rev() {
+        change.down.sqlite.push_str(&step.down.sqlite);
+        change.down.postgres.push_str(&step.down.postgres);
     }
     change
 }
@@ -249,19 +308,27 @@ fn column_ddl(c: &ColumnSchema, dialect: Dialect, adding: bool) -> String {
         Dialect::Sqlite => &c.sqlite,
         Dialect::Postgres => &c.postgres,
     };
+    let reference = match &c.references {
+        Some((table, column, on_delete)) => {
+            format!(" REFERENCES {table}({column}) ON DELETE {on_delete}")
+        }
+        None => String::new(),
+    };
     match (c.primary_key, dialect) {
         (true, Dialect::Sqlite) => format!("{} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", c.name),
         (true, Dialect::Postgres) if c.sql_type == "Integer" => {
             format!("{} SERIAL PRIMARY KEY", c.name)
         }
         (true, Dialect::Postgres) => format!("{} BIGSERIAL PRIMARY KEY", c.name),
-        (false, _) if c.nullable => format!("{} {ty}", c.name),
-        (false, _) if adding => format!(
+        (false, _) if c.nullable => format!("{} {ty}{reference}", c.name),
+        // A foreign key cannot default to 0 (no row has that key): adding one
+        // to a table with rows needs a nullable field or a hand-written step.
+        (false, _) if adding && c.references.is_none() => format!(
             "{} {ty} NOT NULL DEFAULT {}",
             c.name,
             zero_value(c, dialect)
         ),
-        (false, _) => format!("{} {ty} NOT NULL", c.name),
+        (false, _) => format!("{} {ty} NOT NULL{reference}", c.name),
     }
 }
 
@@ -332,6 +399,7 @@ mod tests {
             postgres: postgres.into(),
             nullable,
             primary_key: name == "id",
+            references: None,
         }
     }
 
