@@ -56,6 +56,30 @@ const COLUMN_TYPES: &[ColumnType] = &[
         sqlite: "BOOLEAN",
         postgres: "BOOLEAN",
     },
+    ColumnType {
+        rust: "NaiveDateTime",
+        sql: "Timestamp",
+        sqlite: "TIMESTAMP",
+        postgres: "TIMESTAMP",
+    },
+    ColumnType {
+        rust: "DateTime<Utc>",
+        sql: "Timestamp",
+        sqlite: "TIMESTAMP",
+        postgres: "TIMESTAMP",
+    },
+    ColumnType {
+        rust: "NaiveDate",
+        sql: "Date",
+        sqlite: "DATE",
+        postgres: "DATE",
+    },
+    ColumnType {
+        rust: "NaiveTime",
+        sql: "Time",
+        sqlite: "TIME",
+        postgres: "TIME",
+    },
 ];
 
 fn supported_list() -> String {
@@ -333,15 +357,31 @@ fn option_inner(ty: &Type) -> Option<&Type> {
     }
 }
 
+/// The name a column type is known by: the last path segment, and
+/// `DateTime<Utc>` for chrono's UTC timestamps.
 fn type_name(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) if p.qself.is_none() => {
             let last = p.path.segments.last()?;
-            last.arguments.is_none().then(|| last.ident.to_string())
+            if last.arguments.is_none() {
+                return Some(last.ident.to_string());
+            }
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let inner = match args.args.first()? {
+                syn::GenericArgument::Type(t) => type_name(t)?,
+                _ => return None,
+            };
+            (last.ident == "DateTime" && inner == "Utc" && args.args.len() == 1)
+                .then(|| "DateTime<Utc>".to_string())
         }
         _ => None,
     }
 }
+
+/// Fields Bao fills in itself: set on insert, `updated_at` also on update.
+const TIMESTAMPS: &[&str] = &["created_at", "updated_at"];
 
 /// `post` → `posts`, `category` → `categories`, `box` → `boxes`.
 pub fn pluralize(word: &str) -> String {
@@ -377,7 +417,13 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
     let key_ident = &key.ident;
     let key_ty = &key.ty;
     let idents: Vec<&Ident> = columns.iter().map(|c| &c.ident).collect();
-    let types: Vec<&Type> = columns.iter().map(|c| &c.ty).collect();
+    let stored: Vec<TokenStream> = columns
+        .iter()
+        .map(|c| {
+            let ty = &c.ty;
+            quote!(<#ty as ::bao::db::Storable>::Stored)
+        })
+        .collect();
     let sql_types = columns.iter().map(|c| {
         let base = format_ident!("{}", c.kind.sql);
         if c.nullable {
@@ -386,9 +432,29 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
             quote!(#base)
         }
     });
-    let data: Vec<&Column> = columns.iter().filter(|c| !c.key).collect();
+    let is_stamp = |c: &Column| {
+        !c.key
+            && !c.nullable
+            && TIMESTAMPS.contains(&c.ident.to_string().as_str())
+            && matches!(c.kind.rust, "NaiveDateTime" | "DateTime<Utc>")
+    };
+    let data: Vec<&Column> = columns.iter().filter(|c| !c.key && !is_stamp(c)).collect();
     let data_idents: Vec<&Ident> = data.iter().map(|c| &c.ident).collect();
     let data_types: Vec<&Type> = data.iter().map(|c| &c.ty).collect();
+    let data_stored: Vec<TokenStream> = data_types
+        .iter()
+        .map(|ty| quote!(<#ty as ::bao::db::Storable>::Stored))
+        .collect();
+    let stamps: Vec<&Column> = columns.iter().filter(|c| is_stamp(c)).collect();
+    let stamp_idents: Vec<&Ident> = stamps.iter().map(|c| &c.ident).collect();
+    let stamp_types: Vec<&Type> = stamps.iter().map(|c| &c.ty).collect();
+    let updated: Vec<&Column> = stamps
+        .iter()
+        .copied()
+        .filter(|c| c.ident == "updated_at")
+        .collect();
+    let updated_idents: Vec<&Ident> = updated.iter().map(|c| &c.ident).collect();
+    let updated_types: Vec<&Type> = updated.iter().map(|c| &c.ty).collect();
     let infos = columns.iter().map(|c| {
         let n = c.ident.to_string();
         let rust = type_text(&c.ty);
@@ -461,12 +527,12 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
             impl<__ST, __DB> #d::Queryable<__ST, __DB> for #not_model_hint
             where
                 __DB: #d::backend::Backend,
-                (#(#types,)*): #d::deserialize::FromStaticSqlRow<__ST, __DB>,
+                (#(#stored,)*): #d::deserialize::FromStaticSqlRow<__ST, __DB>,
             {
-                type Row = (#(#types,)*);
+                type Row = (#(#stored,)*);
                 fn build(row: Self::Row) -> #d::deserialize::Result<Self> {
                     let (#(#idents,)*) = row;
-                    ::core::result::Result::Ok(#name { #(#idents,)* })
+                    ::core::result::Result::Ok(#name { #(#idents: ::bao::db::Storable::load(#idents),)* })
                 }
             }
 
@@ -496,18 +562,31 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
 
             #[automatically_derived]
             impl #d::Insertable<#module::table> for #new_name {
-                type Values = <(#(#d::dsl::Eq<#module::#data_idents, #data_types>,)*) as #d::Insertable<#module::table>>::Values;
+                type Values = <(
+                    #(#d::dsl::Eq<#module::#data_idents, #data_stored>,)*
+                    #(#d::dsl::Eq<#module::#stamp_idents, <#stamp_types as ::bao::db::Storable>::Stored>,)*
+                ) as #d::Insertable<#module::table>>::Values;
                 fn values(self) -> Self::Values {
-                    (#(#module::#data_idents.eq(self.#data_idents),)*).values()
+                    let __now = ::bao::db::now_utc();
+                    (
+                        #(#module::#data_idents.eq(::bao::db::Storable::store(self.#data_idents)),)*
+                        #(#module::#stamp_idents.eq(::bao::db::Storable::store(<#stamp_types as ::bao::db::Timestamp>::from_utc(__now))),)*
+                    ).values()
                 }
             }
 
             #[automatically_derived]
             impl #d::query_builder::AsChangeset for #update_name {
                 type Target = #module::table;
-                type Changeset = <(#(::core::option::Option<#d::dsl::Eq<#module::#data_idents, #data_types>>,)*) as #d::query_builder::AsChangeset>::Changeset;
+                type Changeset = <(
+                    #(::core::option::Option<#d::dsl::Eq<#module::#data_idents, #data_stored>>,)*
+                    #(::core::option::Option<#d::dsl::Eq<#module::#updated_idents, <#updated_types as ::bao::db::Storable>::Stored>>,)*
+                ) as #d::query_builder::AsChangeset>::Changeset;
                 fn as_changeset(self) -> Self::Changeset {
-                    (#(self.#data_idents.map(|v| #module::#data_idents.eq(v)),)*).as_changeset()
+                    (
+                        #(self.#data_idents.map(|v| #module::#data_idents.eq(::bao::db::Storable::store(v))),)*
+                        #(::core::option::Option::Some(#module::#updated_idents.eq(::bao::db::Storable::store(<#updated_types as ::bao::db::Timestamp>::from_utc(::bao::db::now_utc())))),)*
+                    ).as_changeset()
                 }
             }
 

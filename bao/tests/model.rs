@@ -289,3 +289,71 @@ fn model_metadata_describes_the_table() {
         "{ddl}"
     );
 }
+
+#[bao::model(table = "events")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    #[key]
+    pub id: i64,
+    pub title: String,
+    pub day: bao::chrono::NaiveDate,
+    pub at: bao::chrono::NaiveTime,
+    pub starts: bao::chrono::DateTime<bao::chrono::Utc>,
+    pub ends: Option<bao::chrono::NaiveDateTime>,
+    pub created_at: bao::chrono::DateTime<bao::chrono::Utc>,
+    pub updated_at: bao::chrono::DateTime<bao::chrono::Utc>,
+}
+
+#[bao::test]
+async fn dates_times_and_maintained_timestamps() {
+    use bao::chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+    for db in TestDatabase::each() {
+        let pool = DbPool::new(db.url()).unwrap();
+        pool.get()
+            .unwrap()
+            .batch_execute(&Event::info().create_table_sql(db.dialect()))
+            .unwrap();
+        let starts = Utc.with_ymd_and_hms(2026, 11, 27, 18, 30, 0).unwrap();
+        let before = Utc::now() - bao::chrono::Duration::seconds(1);
+        let event = Event::create(
+            &pool,
+            NewEvent {
+                title: "Launch".into(),
+                day: NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+                at: NaiveTime::from_hms_opt(18, 30, 0).unwrap(),
+                starts,
+                ends: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(event.starts, starts, "{:?}", db.dialect());
+        assert_eq!(event.day, NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
+        assert!(
+            event.created_at >= before && event.created_at == event.updated_at,
+            "{event:?}"
+        );
+        let found = Event::find_or_fail(&pool, event.id).await.unwrap();
+        assert_eq!(found, event, "{:?}: values round-trip", db.dialect());
+
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let ends = starts.naive_utc() + bao::chrono::Duration::hours(2);
+        let moved = event
+            .update(
+                &pool,
+                UpdateEvent {
+                    ends: Some(Some(ends)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(moved.ends, Some(ends));
+        assert_eq!(moved.created_at, event.created_at);
+        assert!(
+            moved.updated_at > event.updated_at,
+            "{:?}: updated_at moves",
+            db.dialect()
+        );
+    }
+}

@@ -8,6 +8,7 @@ mod model;
 mod pool;
 mod query;
 mod schema;
+mod storable;
 
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
 pub use error::DbError;
@@ -20,3 +21,4 @@ pub use model::{
 pub use pool::{ConnectionManager, Db, DbPool};
 pub use query::QueryExt;
 pub use schema::{create_table, diff, ColumnSchema, Schema, SchemaChange, Sql, TableSchema};
+pub use storable::{now_utc, Storable, Timestamp};
