@@ -98,6 +98,8 @@ struct Column {
     nullable: bool,
     key: bool,
     belongs_to: Option<BelongsTo>,
+    unique: bool,
+    indexed: bool,
 }
 
 /// `#[belongs_to(User)]` or `#[belongs_to(User, on_delete = "cascade")]`.
@@ -258,11 +260,19 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
     for field in fields.named.iter_mut() {
         let ident = field.ident.clone().expect("named fields have names");
         let mut key = false;
+        let mut unique = false;
+        let mut indexed = false;
         let mut belongs_to = None;
         let mut attr_errors = Diagnostics::new();
         field.attrs.retain(|a| {
             if a.path().is_ident("key") {
                 key = true;
+                false
+            } else if a.path().is_ident("unique") {
+                unique = true;
+                false
+            } else if a.path().is_ident("index") {
+                indexed = true;
                 false
             } else if a.path().is_ident("belongs_to") {
                 belongs_to = parse_belongs_to(a, &mut attr_errors);
@@ -302,7 +312,9 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             kind,
             nullable,
             key,
+            indexed: indexed || belongs_to.is_some(),
             belongs_to,
+            unique,
         });
     }
     let keys: Vec<&Column> = columns.iter().filter(|c| c.key).collect();
@@ -459,7 +471,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
         let n = c.ident.to_string();
         let rust = type_text(&c.ty);
         let (sql, sqlite, postgres) = (c.kind.sql, c.kind.sqlite, c.kind.postgres);
-        let (nullable, key) = (c.nullable, c.key);
+        let (nullable, key, unique, indexed) = (c.nullable, c.key, c.unique, c.indexed);
         let references = match &c.belongs_to {
             Some(b) => {
                 let target = &b.target;
@@ -478,6 +490,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
             ::bao::db::ColumnInfo {
                 name: #n, rust_type: #rust, sql_type: #sql, sqlite: #sqlite, postgres: #postgres,
                 nullable: #nullable, primary_key: #key, references: #references,
+                unique: #unique, indexed: #indexed,
             }
         }
     });

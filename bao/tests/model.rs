@@ -13,8 +13,10 @@ use diesel::connection::SimpleConnection;
 pub struct Post {
     #[key]
     pub id: i64,
+    #[unique]
     pub title: String,
     pub body: Option<String>,
+    #[index]
     pub published: bool,
     pub views: i32,
     pub score: f64,

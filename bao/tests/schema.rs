@@ -50,6 +50,8 @@ async fn generated_migrations_apply_and_roll_back_on_every_database() {
             nullable: false,
             primary_key: false,
             references: None,
+            unique: true,
+            indexed: false,
         });
         books.columns[1].nullable = true;
         write(stage.path(), "20260102000000", "books_isbn", &v1, &v2);

@@ -23,6 +23,10 @@ pub struct ColumnInfo {
     pub primary_key: bool,
     /// The row this column points at (`#[belongs_to]`).
     pub references: Option<ForeignKey>,
+    /// `#[unique]`: a unique index covers the column.
+    pub unique: bool,
+    /// `#[index]` (or a `#[belongs_to]` field): a plain index covers it.
+    pub indexed: bool,
 }
 
 /// A foreign key: the table and key column a `#[belongs_to]` field points at.

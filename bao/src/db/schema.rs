@@ -34,6 +34,12 @@ pub struct ColumnSchema {
     /// `(table, column, on_delete)` this column points at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<(String, String, String)>,
+    /// A unique index covers it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unique: bool,
+    /// A plain index covers it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub indexed: bool,
 }
 
 /// Every table, by name: what `migrations/schema.json` records.
@@ -62,6 +68,8 @@ impl Schema {
                         references: c
                             .references
                             .map(|r| (r.table.into(), r.column.into(), r.on_delete.into())),
+                        unique: c.unique,
+                        indexed: c.indexed,
                     })
                     .collect();
                 (
@@ -221,61 +229,98 @@ fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &m
         .filter_map(|c| find(&before.columns, &c.name).map(|i| (&before.columns[i], c)))
         .filter(|(b, a)| b != a)
         .collect();
+    let before_indexes = indexes(name, &before.columns);
+    let after_indexes = indexes(name, &after.columns);
+    let gone: Vec<&(String, String)> = before_indexes
+        .iter()
+        .filter(|i| !after_indexes.contains(i))
+        .collect();
+    let new: Vec<&(String, String)> = after_indexes
+        .iter()
+        .filter(|i| !before_indexes.contains(i))
+        .collect();
 
+    // Each step is (dialect, up, down); down runs the steps in reverse.
+    let mut steps: Vec<(Dialect, String, String)> = Vec::new();
+    // Indexes that go away first (SQLite cannot drop an indexed column).
+    for d in DIALECTS {
+        for (index, create) in &gone {
+            steps.push((d, format!("DROP INDEX {index};"), create.clone()));
+        }
+    }
     // PostgreSQL alters in place.
     let pg = Dialect::Postgres;
     for c in &added {
-        change.up.push(
+        steps.push((
             pg,
-            &format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, pg, true)),
-        );
-        change
-            .down
-            .push(pg, &format!("ALTER TABLE {name} DROP COLUMN {};", c.name));
+            format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, pg, true)),
+            format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
+        ));
     }
     for c in &dropped {
-        change
-            .up
-            .push(pg, &format!("ALTER TABLE {name} DROP COLUMN {};", c.name));
-        change.down.push(
+        steps.push((
             pg,
-            &format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, pg, true)),
-        );
+            format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
+            format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, pg, true)),
+        ));
     }
     for (b, a) in &changed {
-        change.up.push(pg, &alter_column_pg(name, b, a));
-        change.down.push(pg, &alter_column_pg(name, a, b));
+        steps.push((pg, alter_column_pg(name, b, a), alter_column_pg(name, a, b)));
     }
-
+    for (index, create) in &new {
+        steps.push((pg, create.clone(), format!("DROP INDEX {index};")));
+    }
     // SQLite adds and drops columns in place, and rebuilds the table for
     // anything else (it cannot change a column's type or nullability).
     let sq = Dialect::Sqlite;
     if changed.is_empty() {
         for c in &added {
-            change.up.push(
+            steps.push((
                 sq,
-                &format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, sq, true)),
-            );
-            change
-                .down
-                .push(sq, &format!("ALTER TABLE {name} DROP COLUMN {};", c.name));
+                format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, sq, true)),
+                format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
+            ));
         }
         for c in &dropped {
-            change
-                .up
-                .push(sq, &format!("ALTER TABLE {name} DROP COLUMN {};", c.name));
-            change.down.push(
+            steps.push((
                 sq,
-                &format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, sq, true)),
-            );
+                format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
+                format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, sq, true)),
+            ));
+        }
+        for (index, create) in &new {
+            steps.push((sq, create.clone(), format!("DROP INDEX {index};")));
         }
     } else {
-        change
-            .up
-            .push(sq, &rebuild_sqlite(name, &before.columns, &after.columns));
-        change
-            .down
-            .push(sq, &rebuild_sqlite(name, &after.columns, &before.columns));
+        // A rebuild drops the table's indexes with it: create them all again.
+        let with_indexes = |mut sql: String, list: Vec<&(String, String)>| {
+            for (_, create) in list {
+                sql.push('\n');
+                sql.push_str(create);
+            }
+            sql
+        };
+        let kept_before: Vec<&(String, String)> = before_indexes
+            .iter()
+            .filter(|i| !gone.contains(i))
+            .collect();
+        steps.push((
+            sq,
+            with_indexes(
+                rebuild_sqlite(name, &before.columns, &after.columns),
+                after_indexes.iter().collect(),
+            ),
+            with_indexes(
+                rebuild_sqlite(name, &after.columns, &before.columns),
+                kept_before,
+            ),
+        ));
+    }
+    for (dialect, up, _) in &steps {
+        change.up.push(*dialect, up);
+    }
+    for (dialect, _, down) in steps.iter().rev() {
+        change.down.push(*dialect, down);
     }
     for c in &added {
         change.summary.push(format!("add column {name}.{}", c.name));
@@ -294,11 +339,37 @@ fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &m
 
 /// `CREATE TABLE` in `dialect`.
 pub fn create_table(name: &str, columns: &[ColumnSchema], dialect: Dialect) -> String {
-    let columns: Vec<String> = columns
+    let defs: Vec<String> = columns
         .iter()
         .map(|c| column_ddl(c, dialect, false))
         .collect();
-    format!("CREATE TABLE {name} (\n    {}\n);", columns.join(",\n    "))
+    let mut sql = format!("CREATE TABLE {name} (\n    {}\n);", defs.join(",\n    "));
+    for (_, create) in indexes(name, columns) {
+        sql.push('\n');
+        sql.push_str(&create);
+    }
+    sql
+}
+
+/// `(index name, CREATE INDEX statement)` for each indexed column.
+fn indexes(table: &str, columns: &[ColumnSchema]) -> Vec<(String, String)> {
+    columns
+        .iter()
+        .filter(|c| !c.primary_key)
+        .filter_map(|c| {
+            if c.unique {
+                let index = format!("{table}_{}_key", c.name);
+                let sql = format!("CREATE UNIQUE INDEX {index} ON {table} ({});", c.name);
+                Some((index, sql))
+            } else if c.indexed {
+                let index = format!("{table}_{}_idx", c.name);
+                let sql = format!("CREATE INDEX {index} ON {table} ({});", c.name);
+                Some((index, sql))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// One column's definition. Added to a table that may have rows, a NOT NULL
@@ -400,6 +471,8 @@ mod tests {
             nullable,
             primary_key: name == "id",
             references: None,
+            unique: false,
+            indexed: false,
         }
     }
 
@@ -486,6 +559,31 @@ mod tests {
             .sqlite
             .contains("ALTER TABLE __bao_new_posts RENAME TO posts"));
         assert_eq!(change.summary, ["change column posts.title"]);
+    }
+
+    #[test]
+    fn indexes_follow_their_columns() {
+        let mut title = col("title", "Text", false);
+        title.unique = true;
+        let old = schema(&[("posts", vec![col("id", "BigInt", false), title.clone()])]);
+        let created = diff(&Schema::default(), &old);
+        assert!(created
+            .up
+            .postgres
+            .contains("CREATE UNIQUE INDEX posts_title_key ON posts (title);"));
+        let mut plain = title.clone();
+        plain.unique = false;
+        let new = schema(&[("posts", vec![col("id", "BigInt", false), plain])]);
+        let change = diff(&old, &new);
+        assert!(
+            change.up.sqlite.starts_with("DROP INDEX posts_title_key;"),
+            "{}",
+            change.up.sqlite
+        );
+        assert!(change
+            .down
+            .postgres
+            .contains("CREATE UNIQUE INDEX posts_title_key"));
     }
 
     #[test]
