@@ -704,6 +704,19 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
                 ::bao::db::ops::delete::<Self>(db, self.#key_ident).await
             }
 
+            /// The first row `query` finds, or a new one from `new`; `true` when created.
+            #vis async fn first_or_create<__Q>(
+                db: &::bao::db::DbPool,
+                query: __Q,
+                new: #new_name,
+            ) -> ::bao::Result<(Self, bool)>
+            where
+                __Q: #d::query_dsl::methods::LimitDsl + ::core::clone::Clone + ::core::marker::Send + 'static,
+                #d::dsl::Limit<__Q>: #d::query_dsl::LoadQuery<'static, ::bao::db::DbConnection, Self> + ::core::marker::Send + 'static,
+            {
+                ::bao::db::ops::first_or_create::<Self, __Q>(db, query, new).await
+            }
+
             /// Read-modify-write of one row in one transaction, holding its lock.
             #vis async fn atomic_update<F>(db: &::bao::db::DbPool, key: #key_ty, change: F) -> ::bao::Result<Self>
             where

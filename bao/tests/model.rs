@@ -359,3 +359,28 @@ async fn dates_times_and_maintained_timestamps() {
         );
     }
 }
+
+#[bao::test]
+async fn first_or_create_finds_or_inserts_once() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        let (first, created) = Post::first_or_create(
+            &pool,
+            Post::query().filter(post::title.eq("Unique")),
+            new_post("Unique", true),
+        )
+        .await
+        .unwrap();
+        assert!(created);
+        let (again, created) = Post::first_or_create(
+            &pool,
+            Post::query().filter(post::title.eq("Unique")),
+            new_post("Unique", false),
+        )
+        .await
+        .unwrap();
+        assert!(!created, "{:?}", db.dialect());
+        assert_eq!(again, first);
+        assert_eq!(Post::count(&pool).await.unwrap(), 1);
+    }
+}

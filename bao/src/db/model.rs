@@ -202,6 +202,42 @@ pub mod ops {
         }
     }
 
+    /// The first row `query` finds, or a new row from `new` when there is
+    /// none; `true` when it was created. A concurrent creator that wins a
+    /// unique constraint makes this return its row instead of an error.
+    pub async fn first_or_create<M, Q>(
+        db: &DbPool,
+        query: Q,
+        new: M::New,
+    ) -> crate::Result<(M, bool)>
+    where
+        M: ModelQueries,
+        Q: diesel::query_dsl::methods::LimitDsl + Clone + Send + 'static,
+        diesel::dsl::Limit<Q>:
+            diesel::query_dsl::LoadQuery<'static, DbConnection, M> + Send + 'static,
+    {
+        use diesel::query_dsl::methods::LimitDsl;
+        use diesel::RunQueryDsl;
+        Ok(db
+            .run(move |c| {
+                let first = |c: &mut DbConnection| -> Result<Option<M>, DbError> {
+                    let mut rows: Vec<M> = query.clone().limit(1).load(c)?;
+                    Ok(rows.pop())
+                };
+                if let Some(found) = first(c)? {
+                    return Ok((found, false));
+                }
+                match M::insert(c, new).map_err(DbError::from) {
+                    Ok(created) => Ok((created, true)),
+                    Err(DbError::Conflict(e)) => {
+                        first(c)?.map(|m| (m, false)).ok_or(DbError::Conflict(e))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await?)
+    }
+
     /// The children of the parents with these keys.
     pub async fn children<P: Model, C: BelongsTo<P>>(
         db: &DbPool,
