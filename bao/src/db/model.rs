@@ -216,7 +216,6 @@ pub mod ops {
         diesel::dsl::Limit<Q>:
             diesel::query_dsl::LoadQuery<'static, DbConnection, M> + Send + 'static,
     {
-        use diesel::query_dsl::methods::LimitDsl;
         use diesel::RunQueryDsl;
         Ok(db
             .run(move |c| {
