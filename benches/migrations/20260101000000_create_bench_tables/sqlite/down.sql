@@ -1,0 +1,2 @@
+DROP TABLE fortunes;
+DROP TABLE worlds;

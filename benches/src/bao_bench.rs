@@ -1,0 +1,74 @@
+//! The Bao side of the database benchmarks: TechEmpower-style "single query"
+//! (`/db`) and "fortunes" (`/fortunes`) endpoints on a `#[bao::model]` and a
+//! typed view. `benches/db-load.sh` runs it against `raw-actix-db`.
+
+use bao::prelude::*;
+
+#[bao::model(table = "worlds")]
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct World {
+    #[key]
+    pub id: i64,
+    pub random_number: i32,
+}
+
+#[bao::model(table = "fortunes")]
+#[derive(Debug, Clone)]
+pub struct Fortune {
+    #[key]
+    pub id: i64,
+    pub message: String,
+}
+
+#[bao::view("fortunes.html")]
+pub struct FortunesPage {
+    pub fortunes: Vec<Fortune>,
+}
+
+pub struct Bench;
+
+#[bao::controller("/")]
+impl Bench {
+    /// One random row as JSON.
+    #[get("/db")]
+    async fn db(db: Db) -> bao::Result<Json<World>> {
+        let id = 1 + (bao_bench_random() % 10_000) as i64;
+        Ok(Json(World::find_or_fail(&db, id).await?))
+    }
+
+    /// Every fortune plus one added at request time, sorted, as HTML.
+    #[get("/fortunes")]
+    async fn fortunes(db: Db) -> bao::Result<View<FortunesPage>> {
+        let mut fortunes = Fortune::all(&db).await?;
+        fortunes.push(Fortune {
+            id: 0,
+            message: "Additional fortune added at request time.".into(),
+        });
+        fortunes.sort_by(|a, b| a.message.cmp(&b.message));
+        Ok(View(FortunesPage { fortunes }))
+    }
+}
+
+/// A cheap per-thread pseudo-random number (xorshift).
+fn bao_bench_random() -> u64 {
+    use std::cell::Cell;
+    thread_local!(static STATE: Cell<u64> = const { Cell::new(0x2545_F491_4F6C_DD1D) });
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
+
+bao::app! {
+    name: "Bao Bench",
+    controllers: [Bench],
+    models: [World, Fortune],
+}
+
+fn main() -> std::process::ExitCode {
+    bao::cli::main(app())
+}
