@@ -4,6 +4,7 @@
 #
 #   benches/load.sh                       # 3 alternating rounds of 5 s per endpoint
 #   ROUNDS=5 DURATION=10s benches/load.sh
+#   SECURITY_HEADERS=1 benches/load.sh    # the raw app also sends Bao's security headers
 #
 # Prints the median requests/s of each server over the rounds and their ratio,
 # then the release example's start-up time and idle memory. Needs wrk (Debian:
@@ -32,11 +33,13 @@ cargo build --release -q -p example -p benches
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 bin="$target_dir/release"
 
+work=$(mktemp -d)
+export BAO_DATABASE_URL="sqlite://$work/bench.db"
 BAO_LOG_LEVEL=warn BAO_WORKERS=$WORKERS "${server_cpu[@]}" "$bin/example" serve --port "$BAO_PORT_" >/dev/null 2>&1 &
 bao_pid=$!
-PORT=$RAW_PORT WORKERS=$WORKERS "${server_cpu[@]}" "$bin/raw-actix" >/dev/null 2>&1 &
+SECURITY_HEADERS=${SECURITY_HEADERS:-0} PORT=$RAW_PORT WORKERS=$WORKERS "${server_cpu[@]}" "$bin/raw-actix" >/dev/null 2>&1 &
 raw_pid=$!
-trap 'kill $bao_pid $raw_pid 2>/dev/null || true' EXIT
+trap 'kill $bao_pid $raw_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for port in "$BAO_PORT_" "$RAW_PORT"; do
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
