@@ -11,4 +11,5 @@ pub mod model;
 pub mod route_path;
 pub mod scaffold;
 pub mod test_attr;
+pub mod text_enum;
 pub mod view;

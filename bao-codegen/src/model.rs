@@ -80,6 +80,12 @@ const COLUMN_TYPES: &[ColumnType] = &[
         sqlite: "TIME",
         postgres: "TIME",
     },
+    ColumnType {
+        rust: "Value",
+        sql: "Text",
+        sqlite: "TEXT",
+        postgres: "TEXT",
+    },
 ];
 
 fn supported_list() -> String {
@@ -87,7 +93,10 @@ fn supported_list() -> String {
         .iter()
         .map(|t| format!("`{}`", t.rust))
         .collect();
+    names.pop();
+    names.push("`serde_json::Value` (stored as text)".into());
     names.push("`Option<T>` of those (a nullable column)".into());
+    names.push("or an enum with #[derive(bao::TextEnum)], marked #[text_enum] on the field".into());
     names.join(", ")
 }
 
@@ -100,6 +109,7 @@ struct Column {
     belongs_to: Option<BelongsTo>,
     unique: bool,
     indexed: bool,
+    text_enum: bool,
 }
 
 /// `#[belongs_to(User)]` or `#[belongs_to(User, on_delete = "cascade")]`.
@@ -262,6 +272,7 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
         let mut key = false;
         let mut unique = false;
         let mut indexed = false;
+        let mut text_enum = false;
         let mut belongs_to = None;
         let mut attr_errors = Diagnostics::new();
         field.attrs.retain(|a| {
@@ -273,6 +284,9 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
                 false
             } else if a.path().is_ident("index") {
                 indexed = true;
+                false
+            } else if a.path().is_ident("text_enum") {
+                text_enum = true;
                 false
             } else if a.path().is_ident("belongs_to") {
                 belongs_to = parse_belongs_to(a, &mut attr_errors);
@@ -288,7 +302,11 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             Some(inner) => (inner, true),
             None => (&field.ty, false),
         };
-        let kind = type_name(inner).and_then(|n| COLUMN_TYPES.iter().find(|t| t.rust == n));
+        let kind = if text_enum {
+            Some(&TEXT_ENUM)
+        } else {
+            type_name(inner).and_then(|n| COLUMN_TYPES.iter().find(|t| t.rust == n))
+        };
         let Some(kind) = kind else {
             diag.error_at(
                 &field.ty,
@@ -315,6 +333,7 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             indexed: indexed || belongs_to.is_some(),
             belongs_to,
             unique,
+            text_enum,
         });
     }
     let keys: Vec<&Column> = columns.iter().filter(|c| c.key).collect();
@@ -391,6 +410,14 @@ fn type_name(ty: &Type) -> Option<String> {
         _ => None,
     }
 }
+
+/// A `#[text_enum]` field: text limited to the enum's variants.
+const TEXT_ENUM: ColumnType = ColumnType {
+    rust: "text enum",
+    sql: "Text",
+    sqlite: "TEXT",
+    postgres: "TEXT",
+};
 
 /// Fields Bao fills in itself: set on insert, `updated_at` also on update.
 const TIMESTAMPS: &[&str] = &["created_at", "updated_at"];
@@ -472,6 +499,12 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
         let rust = type_text(&c.ty);
         let (sql, sqlite, postgres) = (c.kind.sql, c.kind.sqlite, c.kind.postgres);
         let (nullable, key, unique, indexed) = (c.nullable, c.key, c.unique, c.indexed);
+        let check = if c.text_enum {
+            let inner = option_inner(&c.ty).unwrap_or(&c.ty);
+            quote_spanned!(inner.span()=> <#inner as ::bao::db::TextEnum>::VALUES)
+        } else {
+            quote!(&[])
+        };
         let references = match &c.belongs_to {
             Some(b) => {
                 let target = &b.target;
@@ -490,7 +523,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
             ::bao::db::ColumnInfo {
                 name: #n, rust_type: #rust, sql_type: #sql, sqlite: #sqlite, postgres: #postgres,
                 nullable: #nullable, primary_key: #key, references: #references,
-                unique: #unique, indexed: #indexed,
+                unique: #unique, indexed: #indexed, check: #check,
             }
         }
     });
@@ -545,7 +578,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
                 type Row = (#(#stored,)*);
                 fn build(row: Self::Row) -> #d::deserialize::Result<Self> {
                     let (#(#idents,)*) = row;
-                    ::core::result::Result::Ok(#name { #(#idents: ::bao::db::Storable::load(#idents),)* })
+                    ::core::result::Result::Ok(#name { #(#idents: ::bao::db::Storable::load(#idents)?,)* })
                 }
             }
 

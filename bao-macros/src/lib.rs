@@ -46,3 +46,10 @@ pub fn model(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     bao_codegen::model::expand(args.into(), item.into(), layout).into()
 }
+
+/// Stores an enum of unit variants as text: `#[derive(bao::TextEnum)]`, then
+/// `#[text_enum]` on the model field.
+#[proc_macro_derive(TextEnum)]
+pub fn text_enum(input: TokenStream) -> TokenStream {
+    bao_codegen::text_enum::expand(input.into()).into()
+}

@@ -43,7 +43,7 @@ pub mod testing;
 pub mod view;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
-pub use bao_macros::{app, controller, model, test, view};
+pub use bao_macros::{app, controller, model, test, view, TextEnum};
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).
 pub use chrono;
 pub use db::Db;

@@ -384,3 +384,76 @@ async fn first_or_create_finds_or_inserts_once() {
         assert_eq!(Post::count(&pool).await.unwrap(), 1);
     }
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, bao::TextEnum)]
+pub enum Status {
+    Open,
+    InProgress,
+    Closed,
+}
+
+#[bao::model(table = "tickets")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    #[key]
+    pub id: i64,
+    #[text_enum]
+    pub status: Status,
+    #[text_enum]
+    pub previous: Option<Status>,
+    pub details: serde_json::Value,
+}
+
+#[bao::test]
+async fn text_enums_and_json_columns() {
+    for db in TestDatabase::each() {
+        let pool = DbPool::new(db.url()).unwrap();
+        let ddl = Ticket::info().create_table_sql(db.dialect());
+        assert!(
+            ddl.contains(
+                "status TEXT NOT NULL CHECK (status IN ('open', 'in_progress', 'closed'))"
+            ),
+            "{ddl}"
+        );
+        pool.get().unwrap().batch_execute(&ddl).unwrap();
+        let details = bao::json!({"tags": ["a", "b"], "priority": 2});
+        let ticket = Ticket::create(
+            &pool,
+            NewTicket {
+                status: Status::InProgress,
+                previous: Some(Status::Open),
+                details: details.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        let found = Ticket::find_or_fail(&pool, ticket.id).await.unwrap();
+        assert_eq!(found.status, Status::InProgress, "{:?}", db.dialect());
+        assert_eq!(found.previous, Some(Status::Open));
+        assert_eq!(found.details, details);
+        let closed: Vec<Ticket> = Ticket::query()
+            .filter(ticket::status.eq("in_progress"))
+            .fetch(&pool)
+            .await
+            .unwrap();
+        assert_eq!(closed.len(), 1);
+
+        // The database refuses a value the enum does not have.
+        let mut conn = pool.get().unwrap();
+        let refused = conn
+            .batch_execute("INSERT INTO tickets (status, details) VALUES ('archived', '{}')")
+            .map_err(DbError::from)
+            .unwrap_err();
+        assert!(
+            matches!(refused, DbError::Invalid(_)),
+            "{:?}: {refused:?}",
+            db.dialect()
+        );
+    }
+    assert_eq!("closed".parse::<Status>(), Ok(Status::Closed));
+    assert_eq!(Status::InProgress.to_string(), "in_progress");
+    assert!(serde_json::from_str::<Status>("\"nope\"")
+        .unwrap_err()
+        .to_string()
+        .contains("not one of open, in_progress, closed"));
+}

@@ -52,6 +52,7 @@ async fn generated_migrations_apply_and_roll_back_on_every_database() {
             references: None,
             unique: true,
             indexed: false,
+            check: Vec::new(),
         });
         books.columns[1].nullable = true;
         write(stage.path(), "20260102000000", "books_isbn", &v1, &v2);

@@ -21,4 +21,4 @@ pub use model::{
 pub use pool::{ConnectionManager, Db, DbPool};
 pub use query::QueryExt;
 pub use schema::{create_table, diff, ColumnSchema, Schema, SchemaChange, Sql, TableSchema};
-pub use storable::{now_utc, Storable, Timestamp};
+pub use storable::{now_utc, Storable, TextEnum, Timestamp};

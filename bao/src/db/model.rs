@@ -27,6 +27,8 @@ pub struct ColumnInfo {
     pub unique: bool,
     /// `#[index]` (or a `#[belongs_to]` field): a plain index covers it.
     pub indexed: bool,
+    /// The values a `#[text_enum]` column may hold (a CHECK constraint).
+    pub check: &'static [&'static str],
 }
 
 /// A foreign key: the table and key column a `#[belongs_to]` field points at.

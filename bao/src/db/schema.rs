@@ -40,6 +40,9 @@ pub struct ColumnSchema {
     /// A plain index covers it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub indexed: bool,
+    /// The only values allowed (a CHECK constraint), for text enums.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check: Vec<String>,
 }
 
 /// Every table, by name: what `migrations/schema.json` records.
@@ -70,6 +73,7 @@ impl Schema {
                             .map(|r| (r.table.into(), r.column.into(), r.on_delete.into())),
                         unique: c.unique,
                         indexed: c.indexed,
+                        check: c.check.iter().map(|v| v.to_string()).collect(),
                     })
                     .collect();
                 (
@@ -379,6 +383,7 @@ fn column_ddl(c: &ColumnSchema, dialect: Dialect, adding: bool) -> String {
         Dialect::Sqlite => &c.sqlite,
         Dialect::Postgres => &c.postgres,
     };
+    let check = check_clause(c);
     let reference = match &c.references {
         Some((table, column, on_delete)) => {
             format!(" REFERENCES {table}({column}) ON DELETE {on_delete}")
@@ -391,7 +396,7 @@ fn column_ddl(c: &ColumnSchema, dialect: Dialect, adding: bool) -> String {
             format!("{} SERIAL PRIMARY KEY", c.name)
         }
         (true, Dialect::Postgres) => format!("{} BIGSERIAL PRIMARY KEY", c.name),
-        (false, _) if c.nullable => format!("{} {ty}{reference}", c.name),
+        (false, _) if c.nullable => format!("{} {ty}{reference}{check}", c.name),
         // A foreign key cannot default to 0 (no row has that key): adding one
         // to a table with rows needs a nullable field or a hand-written step.
         (false, _) if adding && c.references.is_none() => format!(
@@ -399,16 +404,36 @@ fn column_ddl(c: &ColumnSchema, dialect: Dialect, adding: bool) -> String {
             c.name,
             zero_value(c, dialect)
         ),
-        (false, _) => format!("{} {ty} NOT NULL{reference}", c.name),
+        (false, _) => format!("{} {ty} NOT NULL{reference}{check}", c.name),
     }
 }
 
-fn zero_value(c: &ColumnSchema, dialect: Dialect) -> &'static str {
-    match (c.sql_type.as_str(), dialect) {
+/// ` CHECK (col IN ('a', 'b'))` for a text enum, else nothing.
+fn check_clause(c: &ColumnSchema) -> String {
+    if c.check.is_empty() {
+        return String::new();
+    }
+    let values: Vec<String> = c
+        .check
+        .iter()
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect();
+    format!(" CHECK ({} IN ({}))", c.name, values.join(", "))
+}
+
+fn zero_value(c: &ColumnSchema, dialect: Dialect) -> String {
+    if let Some(first) = c.check.first() {
+        return format!("'{}'", first.replace('\'', "''"));
+    }
+    let zero = match (c.sql_type.as_str(), dialect) {
         ("Text", _) => "''",
         ("Bool", Dialect::Postgres) => "FALSE",
+        ("Timestamp", _) => "'1970-01-01 00:00:00'",
+        ("Date", _) => "'1970-01-01'",
+        ("Time", _) => "'00:00:00'",
         _ => "0",
-    }
+    };
+    zero.to_string()
 }
 
 fn alter_column_pg(table: &str, from: &ColumnSchema, to: &ColumnSchema) -> String {
@@ -429,6 +454,22 @@ fn alter_column_pg(table: &str, from: &ColumnSchema, to: &ColumnSchema) -> Strin
             "ALTER TABLE {table} ALTER COLUMN {} {action};\n",
             to.name
         ));
+    }
+    if from.check != to.check {
+        // PostgreSQL names a column's CHECK constraint `<table>_<column>_check`.
+        if !from.check.is_empty() {
+            out.push_str(&format!(
+                "ALTER TABLE {table} DROP CONSTRAINT {table}_{}_check;\n",
+                to.name
+            ));
+        }
+        if !to.check.is_empty() {
+            out.push_str(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {table}_{}_check{};\n",
+                to.name,
+                check_clause(to)
+            ));
+        }
     }
     out
 }
@@ -473,6 +514,7 @@ mod tests {
             references: None,
             unique: false,
             indexed: false,
+            check: Vec::new(),
         }
     }
 

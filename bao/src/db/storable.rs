@@ -10,8 +10,8 @@ pub trait Storable: Sized {
     type Stored;
     /// To the column.
     fn store(self) -> Self::Stored;
-    /// From the column.
-    fn load(stored: Self::Stored) -> Self;
+    /// From the column; an error names a value the field cannot hold.
+    fn load(stored: Self::Stored) -> Result<Self, String>;
 }
 
 macro_rules! stored_as_is {
@@ -21,8 +21,8 @@ macro_rules! stored_as_is {
             fn store(self) -> $ty {
                 self
             }
-            fn load(stored: $ty) -> $ty {
-                stored
+            fn load(stored: $ty) -> Result<$ty, String> {
+                Ok(stored)
             }
         }
     )*};
@@ -44,8 +44,8 @@ impl Storable for DateTime<Utc> {
     fn store(self) -> NaiveDateTime {
         self.naive_utc()
     }
-    fn load(stored: NaiveDateTime) -> Self {
-        Utc.from_utc_datetime(&stored)
+    fn load(stored: NaiveDateTime) -> Result<Self, String> {
+        Ok(Utc.from_utc_datetime(&stored))
     }
 }
 
@@ -54,9 +54,36 @@ impl<T: Storable> Storable for Option<T> {
     fn store(self) -> Self::Stored {
         self.map(T::store)
     }
-    fn load(stored: Self::Stored) -> Self {
-        stored.map(T::load)
+    fn load(stored: Self::Stored) -> Result<Self, String> {
+        stored.map(T::load).transpose()
     }
+}
+
+/// JSON is stored as text in both databases.
+impl Storable for serde_json::Value {
+    type Stored = String;
+    fn store(self) -> String {
+        self.to_string()
+    }
+    fn load(stored: String) -> Result<Self, String> {
+        serde_json::from_str(&stored).map_err(|e| format!("the column holds invalid JSON: {e}"))
+    }
+}
+
+/// A Rust enum stored as text, limited to its variants by a CHECK constraint:
+/// `#[derive(bao::TextEnum)]`, then `#[text_enum]` on the model field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a text enum",
+    label = "marked #[text_enum] here",
+    note = "add #[derive(bao::TextEnum)] to `enum {Self}` (unit variants only)"
+)]
+pub trait TextEnum: Sized + Copy + 'static {
+    /// The stored text of each variant, in declaration order.
+    const VALUES: &'static [&'static str];
+    /// This variant's text.
+    fn as_text(&self) -> &'static str;
+    /// The variant with this text.
+    fn from_text(text: &str) -> Option<Self>;
 }
 
 /// The current UTC time to the microsecond (what both databases keep).
@@ -91,7 +118,10 @@ mod tests {
     fn utc_timestamps_round_trip() {
         let now = now_utc();
         assert_eq!(now.timestamp_subsec_nanos() % 1000, 0);
-        assert_eq!(DateTime::<Utc>::load(now.store()), now);
-        assert_eq!(Option::<DateTime<Utc>>::load(None), None);
+        assert_eq!(DateTime::<Utc>::load(now.store()), Ok(now));
+        assert_eq!(Option::<DateTime<Utc>>::load(None), Ok(None));
+        let json = serde_json::json!({"a": [1, 2]});
+        assert_eq!(serde_json::Value::load(json.clone().store()), Ok(json));
+        assert!(serde_json::Value::load("{oops".into()).is_err());
     }
 }
