@@ -87,26 +87,12 @@ pub fn expand(input: TokenStream) -> TokenStream {
             ("name", Value::Str(lit)) => name = Some(lit),
             ("controllers", Value::List(list)) => {
                 controllers_span = entry.key.span();
-                for path in list {
-                    let text = quote!(#path).to_string();
-                    if controllers.iter().any(|p| quote!(#p).to_string() == text) {
-                        diag.error_at(&path, format!("controller `{text}` is listed twice"));
-                    } else {
-                        controllers.push(path);
-                    }
-                }
+                push_unique(&mut controllers, list, "controller", &mut diag);
             }
             ("setup", Value::Path(path)) => setup = Some(path),
             ("models", Value::List(list)) => {
                 models_span = entry.key.span();
-                for path in list {
-                    let text = quote!(#path).to_string();
-                    if models.iter().any(|p| quote!(#p).to_string() == text) {
-                        diag.error_at(&path, format!("model `{text}` is listed twice"));
-                    } else {
-                        models.push(path);
-                    }
-                }
+                push_unique(&mut models, list, "model", &mut diag);
             }
             ("models", _) => diag.error_at(
                 &entry.key,
@@ -195,6 +181,23 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .source_dir(::core::env!("CARGO_MANIFEST_DIR"))
                 #(#registrations)*;
             #setup
+        }
+    }
+}
+
+/// Adds each path of `list` once, reporting repeats.
+fn push_unique(
+    into: &mut Vec<Path>,
+    list: Punctuated<Path, Token![,]>,
+    kind: &str,
+    diag: &mut Diagnostics,
+) {
+    for path in list {
+        let text = quote!(#path).to_string();
+        if into.iter().any(|p| quote!(#p).to_string() == text) {
+            diag.error_at(&path, format!("{kind} `{text}` is listed twice"));
+        } else {
+            into.push(path);
         }
     }
 }

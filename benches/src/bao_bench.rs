@@ -2,6 +2,8 @@
 //! (`/db`) and "fortunes" (`/fortunes`) endpoints on a `#[bao::model]` and a
 //! typed view. `benches/db-load.sh` runs it against `raw-actix-db`.
 
+mod rng;
+
 use bao::prelude::*;
 
 #[bao::model(table = "worlds")]
@@ -32,7 +34,7 @@ impl Bench {
     /// One random row as JSON.
     #[get("/db")]
     async fn db(db: Db) -> bao::Result<Json<World>> {
-        let id = 1 + (bao_bench_random() % 10_000) as i64;
+        let id = 1 + (rng::next() % 10_000) as i64;
         Ok(Json(World::find_or_fail(&db, id).await?))
     }
 
@@ -47,20 +49,6 @@ impl Bench {
         fortunes.sort_by(|a, b| a.message.cmp(&b.message));
         Ok(View(FortunesPage { fortunes }))
     }
-}
-
-/// A cheap per-thread pseudo-random number (xorshift).
-fn bao_bench_random() -> u64 {
-    use std::cell::Cell;
-    thread_local!(static STATE: Cell<u64> = const { Cell::new(0x2545_F491_4F6C_DD1D) });
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        x
-    })
 }
 
 bao::app! {

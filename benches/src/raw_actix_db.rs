@@ -2,6 +2,8 @@
 //! diesel connections and askama, written by hand, with the endpoints of
 //! `bao-bench` (`/db`, `/fortunes`) on the same database (`DATABASE_URL`).
 
+mod rng;
+
 use actix_web::{web, App, HttpResponse, HttpServer};
 use askama::Template;
 use diesel::prelude::*;
@@ -48,21 +50,8 @@ struct FortunesPage {
 
 type DbPool = Pool<ConnectionManager<AnyConnection>>;
 
-fn random() -> u64 {
-    use std::cell::Cell;
-    thread_local!(static STATE: Cell<u64> = const { Cell::new(0x2545_F491_4F6C_DD1D) });
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        x
-    })
-}
-
 async fn db(pool: web::Data<DbPool>) -> HttpResponse {
-    let id = 1 + (random() % 10_000) as i64;
+    let id = 1 + (rng::next() % 10_000) as i64;
     let pool = pool.clone();
     let world = web::block(move || {
         let mut conn = pool.get().expect("a pooled connection");

@@ -198,16 +198,7 @@ impl Migrator {
             m.read(dialect, "down.sql")?;
             let sum = checksum(&up);
             let path = m.sql_path(dialect, "up.sql");
-            conn.transaction::<_, DbError, _>(|conn| {
-                lock(conn)?;
-                conn.batch_execute(&up).map_err(|e| {
-                    DbError::Migration(format!(
-                        "{} failed, nothing of it was applied: {e}",
-                        path.display()
-                    ))
-                })?;
-                record(conn, &m, &sum)
-            })?;
+            run_sql(conn, &up, &path, |conn| record(conn, &m, &sum))?;
             tracing::info!(version = %m.version, name = %m.name, "migration applied");
             done.push(format!("{}_{}", m.version, m.name));
         }
@@ -234,20 +225,12 @@ impl Migrator {
             };
             let down = m.read(dialect, "down.sql")?;
             let path = m.sql_path(dialect, "down.sql");
-            conn.transaction::<_, DbError, _>(|conn| {
-                lock(conn)?;
-                conn.batch_execute(&down).map_err(|e| {
-                    DbError::Migration(format!(
-                        "{} failed, nothing of it was applied: {e}",
-                        path.display()
-                    ))
-                })?;
-                diesel::sql_query(
-                    "DELETE FROM bao_migrations WHERE version = ".to_string() + &quote(&m.version),
-                )
-                .execute(conn)
-                .map_err(DbError::from)?;
-                Ok(())
+            run_sql(conn, &down, &path, |conn| {
+                let delete = format!(
+                    "DELETE FROM bao_migrations WHERE version = {}",
+                    quote(&m.version)
+                );
+                conn.batch_execute(&delete).map_err(DbError::from)
             })?;
             tracing::info!(version = %m.version, name = %m.name, "migration rolled back");
             done.push(format!("{}_{}", m.version, m.name));
@@ -285,6 +268,26 @@ impl Migrator {
         }
         Ok(())
     }
+}
+
+/// Runs one migration file and its bookkeeping in one transaction (holding
+/// the migration lock): all of it is applied, or none.
+fn run_sql(
+    conn: &mut DbConnection,
+    sql: &str,
+    path: &Path,
+    bookkeeping: impl FnOnce(&mut DbConnection) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        lock(conn)?;
+        conn.batch_execute(sql).map_err(|e| {
+            DbError::Migration(format!(
+                "{} failed, nothing of it was applied: {e}",
+                path.display()
+            ))
+        })?;
+        bookkeeping(conn)
+    })
 }
 
 fn applied(conn: &mut DbConnection) -> Result<Vec<AppliedRow>, DbError> {

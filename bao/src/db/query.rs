@@ -29,14 +29,8 @@ pub trait QueryExt: Sized {
         Limit<Self>: LoadQuery<'static, DbConnection, U> + Send + 'static,
         U: Send + 'static,
     {
-        let db = db.clone();
-        let query = self.limit(1);
-        async move {
-            let mut rows: Vec<U> = db
-                .run(move |c| query.load(c).map_err(DbError::from))
-                .await?;
-            rows.pop().ok_or_else(|| DbError::NotFound.into())
-        }
+        let first = self.fetch_optional(db);
+        async move { first.await?.ok_or_else(|| DbError::NotFound.into()) }
     }
 
     /// The first row, if any.
