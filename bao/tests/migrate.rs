@@ -259,12 +259,12 @@ async fn the_db_extractor_maps_errors_to_statuses_and_readyz_checks_it() {
     for db in TestDatabase::each() {
         let dir = tempfile::tempdir().unwrap();
         posts_and_comments(dir.path());
-        let config = Config::from_lookup(|k| match k {
-            "BAO_DATABASE_URL" => Some(db.url().to_string()),
-            "BAO_MIGRATIONS_DIR" => Some(dir.path().display().to_string()),
-            "BAO_LOG_LEVEL" => Some("warn".into()),
-            _ => None,
-        })
+        let migrations = dir.path().display().to_string();
+        let config = Config::from_vars(&[
+            ("BAO_DATABASE_URL", db.url()),
+            ("BAO_MIGRATIONS_DIR", &migrations),
+            ("BAO_LOG_LEVEL", "warn"),
+        ])
         .unwrap();
         let pool = DbPool::new(db.url()).unwrap();
         Migrator::new(dir.path())
@@ -294,13 +294,13 @@ async fn the_db_extractor_maps_errors_to_statuses_and_readyz_checks_it() {
 async fn an_unreachable_database_fails_readiness_and_requests_with_503() {
     let dir = tempfile::tempdir().unwrap();
     posts_and_comments(dir.path());
-    let config = Config::from_lookup(|k| match k {
-        "BAO_DATABASE_URL" => Some("postgres://nobody@127.0.0.1:1/none".into()),
-        "BAO_AUTO_MIGRATE" => Some("false".into()),
-        "BAO_MIGRATIONS_DIR" => Some(dir.path().display().to_string()),
-        "BAO_LOG_LEVEL" => Some("off".into()),
-        _ => None,
-    })
+    let migrations = dir.path().display().to_string();
+    let config = Config::from_vars(&[
+        ("BAO_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+        ("BAO_AUTO_MIGRATE", "false"),
+        ("BAO_MIGRATIONS_DIR", &migrations),
+        ("BAO_LOG_LEVEL", "off"),
+    ])
     .unwrap();
     let client = TestClient::with_config(app(), config).await;
     let ready = client.get("/readyz").await;

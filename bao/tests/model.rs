@@ -238,12 +238,9 @@ bao::app! { controllers: [Posts] }
 async fn models_work_from_handlers() {
     for db in TestDatabase::each() {
         setup(&db);
-        let config = Config::from_lookup(|k| match k {
-            "BAO_DATABASE_URL" => Some(db.url().to_string()),
-            "BAO_LOG_LEVEL" => Some("warn".into()),
-            _ => None,
-        })
-        .unwrap();
+        let config =
+            Config::from_vars(&[("BAO_DATABASE_URL", db.url()), ("BAO_LOG_LEVEL", "warn")])
+                .unwrap();
         let client = TestClient::with_config(app(), config).await;
         client
             .post("/posts")

@@ -39,12 +39,12 @@ fn shutdown_drains_in_flight_requests_and_runs_hooks_in_reverse() {
             let order = second.clone();
             async move { order.lock().unwrap().push("second") }
         });
-    let config = Config::from_lookup(|k| match k {
-        "BAO_PORT" => Some(port.to_string()),
-        "BAO_WORKERS" => Some("2".into()),
-        "BAO_SHUTDOWN_DRAIN_TIMEOUT" => Some("5s".into()),
-        _ => None,
-    })
+    let port_text = port.to_string();
+    let config = Config::from_vars(&[
+        ("BAO_PORT", &port_text),
+        ("BAO_WORKERS", "2"),
+        ("BAO_SHUTDOWN_DRAIN_TIMEOUT", "5s"),
+    ])
     .unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let server = std::thread::spawn(move || {

@@ -256,6 +256,21 @@ impl Config {
         .expect("the test defaults are valid")
     }
 
+    /// A configuration from these variables only (nothing from the
+    /// environment or `.env`): handy in tests.
+    ///
+    /// ```
+    /// let config = bao::Config::from_vars(&[("BAO_PORT", "9000")]).unwrap();
+    /// assert_eq!(config.port, 9000);
+    /// ```
+    pub fn from_vars(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
     /// Builds a configuration from any source of variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &'static str| -> Option<(&'static str, String)> {
@@ -516,13 +531,7 @@ mod tests {
     use super::*;
 
     fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(move |name| {
-            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
+        Config::from_vars(vars)
     }
 
     #[test]
