@@ -81,6 +81,12 @@ const COLUMN_TYPES: &[ColumnType] = &[
         postgres: "TIME",
     },
     ColumnType {
+        rust: "BigDecimal",
+        sql: "Text",
+        sqlite: "TEXT",
+        postgres: "TEXT",
+    },
+    ColumnType {
         rust: "Value",
         sql: "Text",
         sqlite: "TEXT",

@@ -44,6 +44,8 @@ pub mod view;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use bao_macros::{app, controller, model, test, view, TextEnum};
+/// Exact decimals for model fields (`bigdecimal::BigDecimal`).
+pub use bigdecimal;
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).
 pub use chrono;
 pub use db::Db;

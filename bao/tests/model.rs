@@ -454,3 +454,36 @@ async fn text_enums_and_json_columns() {
         .to_string()
         .contains("not one of open, in_progress, closed"));
 }
+
+#[bao::model(table = "prices")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Price {
+    #[key]
+    pub id: i64,
+    pub amount: bao::bigdecimal::BigDecimal,
+    pub discount: Option<bao::bigdecimal::BigDecimal>,
+}
+
+#[bao::test]
+async fn decimals_are_exact_on_every_database() {
+    for db in TestDatabase::each() {
+        let pool = DbPool::new(db.url()).unwrap();
+        pool.get()
+            .unwrap()
+            .batch_execute(&Price::info().create_table_sql(db.dialect()))
+            .unwrap();
+        let amount: bao::bigdecimal::BigDecimal = "12345678901234567890.123456789".parse().unwrap();
+        let price = Price::create(
+            &pool,
+            NewPrice {
+                amount: amount.clone(),
+                discount: Some("0.10".parse().unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+        let found = Price::find_or_fail(&pool, price.id).await.unwrap();
+        assert_eq!(found.amount, amount, "{:?}: no rounding", db.dialect());
+        assert_eq!(found.discount, Some("0.1".parse().unwrap()));
+    }
+}

@@ -59,6 +59,20 @@ impl<T: Storable> Storable for Option<T> {
     }
 }
 
+/// Decimals are stored as their exact text in both databases (SQLite has no
+/// exact decimal type; a REAL would round money).
+impl Storable for bigdecimal::BigDecimal {
+    type Stored = String;
+    fn store(self) -> String {
+        self.normalized().to_string()
+    }
+    fn load(stored: String) -> Result<Self, String> {
+        stored
+            .parse()
+            .map_err(|e| format!("the column holds `{stored}`, not a decimal: {e}"))
+    }
+}
+
 /// JSON is stored as text in both databases.
 impl Storable for serde_json::Value {
     type Stored = String;
@@ -123,5 +137,10 @@ mod tests {
         let json = serde_json::json!({"a": [1, 2]});
         assert_eq!(serde_json::Value::load(json.clone().store()), Ok(json));
         assert!(serde_json::Value::load("{oops".into()).is_err());
+        let price: bigdecimal::BigDecimal = "19.990".parse().unwrap();
+        assert_eq!(
+            bigdecimal::BigDecimal::load(price.clone().store()),
+            Ok(price)
+        );
     }
 }
