@@ -116,6 +116,7 @@ struct Column {
     unique: bool,
     indexed: bool,
     text_enum: bool,
+    default: Option<syn::Lit>,
 }
 
 /// `#[belongs_to(User)]` or `#[belongs_to(User, on_delete = "cascade")]`.
@@ -279,6 +280,7 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
         let mut unique = false;
         let mut indexed = false;
         let mut text_enum = false;
+        let mut default: Option<syn::Lit> = None;
         let mut belongs_to = None;
         let mut attr_errors = Diagnostics::new();
         field.attrs.retain(|a| {
@@ -293,6 +295,15 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
                 false
             } else if a.path().is_ident("text_enum") {
                 text_enum = true;
+                false
+            } else if a.path().is_ident("default") {
+                match a.parse_args::<syn::Lit>() {
+                    Ok(lit) => default = Some(lit),
+                    Err(_) => attr_errors.error_at(
+                        a,
+                        "write the default as a literal: #[default(\"draft\")], #[default(0)], #[default(false)]",
+                    ),
+                }
                 false
             } else if a.path().is_ident("belongs_to") {
                 belongs_to = parse_belongs_to(a, &mut attr_errors);
@@ -340,7 +351,37 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             belongs_to,
             unique,
             text_enum,
+            default,
         });
+    }
+    for c in &columns {
+        let Some(lit) = &c.default else { continue };
+        let fits = matches!(
+            (lit, c.kind.rust),
+            (syn::Lit::Str(_), "String" | "text enum")
+                | (syn::Lit::Int(_), "i32" | "i64" | "f64")
+                | (syn::Lit::Float(_), "f64")
+                | (syn::Lit::Bool(_), "bool")
+        );
+        if !fits || c.key {
+            diag.error_at(
+                lit,
+                format!(
+                    "#[default] of `{}: {}` must be {}",
+                    c.ident,
+                    type_text(&c.ty),
+                    match c.kind.rust {
+                        "String" => "a string, like #[default(\"draft\")]",
+                        "text enum" => "the text of a variant, like #[default(\"open\")]",
+                        "i32" | "i64" => "an integer, like #[default(0)]",
+                        "f64" => "a number, like #[default(1.5)]",
+                        "bool" => "true or false",
+                        _ if c.key => "left out: the key is numbered by the database",
+                        _ => "left out: only strings, numbers, booleans and text enums take a default",
+                    }
+                ),
+            );
+        }
     }
     let keys: Vec<&Column> = columns.iter().filter(|c| c.key).collect();
     match keys.as_slice() {
@@ -451,6 +492,40 @@ fn field_vis(vis: &Visibility) -> TokenStream {
     }
 }
 
+/// The Rust value of a field's `#[default]`, matching the SQL default.
+fn rust_default(c: &Column) -> TokenStream {
+    let Some(lit) = &c.default else {
+        return quote!(::core::default::Default::default());
+    };
+    let inner = option_inner(&c.ty).unwrap_or(&c.ty);
+    let value = match (lit, c.kind.rust) {
+        (syn::Lit::Str(s), "text enum") => {
+            let text = s.value();
+            quote_spanned! {s.span()=> {
+                const _: () = ::core::assert!(
+                    ::bao::__private::const_contains(<#inner as ::bao::db::TextEnum>::VALUES, #text),
+                    "#[default(..)] names no variant of this text enum",
+                );
+                match <#inner as ::bao::db::TextEnum>::from_text(#text) {
+                    ::core::option::Option::Some(v) => v,
+                    ::core::option::Option::None => ::core::default::Default::default(),
+                }
+            }}
+        }
+        (syn::Lit::Str(s), _) => quote!(::std::string::String::from(#s)),
+        (syn::Lit::Int(i), "f64") => {
+            let f: f64 = i.base10_parse().unwrap_or_default();
+            quote!(#f)
+        }
+        (lit, _) => quote!(#lit),
+    };
+    if c.nullable {
+        quote!(::core::option::Option::Some(#value))
+    } else {
+        value
+    }
+}
+
 fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenStream {
     let d = quote!(::bao::__private::diesel);
     let name = &strukt.ident;
@@ -490,6 +565,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
         .iter()
         .map(|ty| quote!(<#ty as ::bao::db::Storable>::Stored))
         .collect();
+    let data_defaults: Vec<TokenStream> = data.iter().map(|c| rust_default(c)).collect();
     let stamps: Vec<&Column> = columns.iter().filter(|c| is_stamp(c)).collect();
     let stamp_idents: Vec<&Ident> = stamps.iter().map(|c| &c.ident).collect();
     let stamp_types: Vec<&Type> = stamps.iter().map(|c| &c.ty).collect();
@@ -505,6 +581,21 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
         let rust = type_text(&c.ty);
         let (sql, sqlite, postgres) = (c.kind.sql, c.kind.sqlite, c.kind.postgres);
         let (nullable, key, unique, indexed) = (c.nullable, c.key, c.unique, c.indexed);
+        let default_sql = match &c.default {
+            Some(syn::Lit::Str(s)) => {
+                let text = format!("'{}'", s.value().replace('\'', "''"));
+                quote!(::core::option::Option::Some(#text))
+            }
+            Some(syn::Lit::Bool(b)) => {
+                let text = if b.value { "TRUE" } else { "FALSE" };
+                quote!(::core::option::Option::Some(#text))
+            }
+            Some(lit) => {
+                let text = lit.to_token_stream().to_string();
+                quote!(::core::option::Option::Some(#text))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let check = if c.text_enum {
             let inner = option_inner(&c.ty).unwrap_or(&c.ty);
             quote_spanned!(inner.span()=> <#inner as ::bao::db::TextEnum>::VALUES)
@@ -529,7 +620,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
             ::bao::db::ColumnInfo {
                 name: #n, rust_type: #rust, sql_type: #sql, sqlite: #sqlite, postgres: #postgres,
                 nullable: #nullable, primary_key: #key, references: #references,
-                unique: #unique, indexed: #indexed, check: #check,
+                unique: #unique, indexed: #indexed, check: #check, default: #default_sql,
             }
         }
     });
@@ -558,10 +649,18 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
         #vis use #table_mod::#module;
 
         #[doc = #doc_new]
-        #[derive(Debug, Clone, Default, PartialEq, ::bao::__private::serde::Serialize, ::bao::__private::serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, ::bao::__private::serde::Serialize, ::bao::__private::serde::Deserialize)]
         #[serde(crate = "::bao::__private::serde")]
         #vis struct #new_name {
             #(pub #data_idents: #data_types,)*
+        }
+
+        #[automatically_derived]
+        impl ::core::default::Default for #new_name {
+            /// Every field at its `#[default(..)]`, or its type's default.
+            fn default() -> Self {
+                #new_name { #(#data_idents: #data_defaults,)* }
+            }
         }
 
         #[doc = #doc_update]

@@ -487,3 +487,68 @@ async fn decimals_are_exact_on_every_database() {
         assert_eq!(found.discount, Some("0.1".parse().unwrap()));
     }
 }
+
+#[bao::model(table = "drafts")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    #[key]
+    pub id: i64,
+    #[default("Untitled")]
+    pub title: String,
+    #[default(3)]
+    pub revision: i32,
+    #[default(true)]
+    pub private: bool,
+    #[text_enum]
+    #[default("in_progress")]
+    pub status: Status,
+    #[default(0.5)]
+    pub weight: Option<f64>,
+}
+
+#[bao::test]
+async fn defaults_agree_in_rust_and_sql() {
+    let new = NewDraft::default();
+    assert_eq!(
+        (
+            new.title.as_str(),
+            new.revision,
+            new.private,
+            new.status,
+            new.weight
+        ),
+        ("Untitled", 3, true, Status::InProgress, Some(0.5))
+    );
+    for db in TestDatabase::each() {
+        let pool = DbPool::new(db.url()).unwrap();
+        let ddl = Draft::info().create_table_sql(db.dialect());
+        assert!(
+            ddl.contains("title TEXT NOT NULL DEFAULT 'Untitled'"),
+            "{ddl}"
+        );
+        assert!(
+            ddl.contains("private BOOLEAN NOT NULL DEFAULT TRUE"),
+            "{ddl}"
+        );
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute(&ddl).unwrap();
+        // A row written without those columns takes the same defaults.
+        conn.batch_execute("INSERT INTO drafts (id) VALUES (7)")
+            .unwrap();
+        drop(conn);
+        let raw = Draft::find_or_fail(&pool, 7).await.unwrap();
+        let made = Draft::create(&pool, NewDraft::default()).await.unwrap();
+        assert_eq!(
+            (raw.title, raw.revision, raw.private, raw.status, raw.weight),
+            (
+                made.title,
+                made.revision,
+                made.private,
+                made.status,
+                made.weight
+            ),
+            "{:?}",
+            db.dialect()
+        );
+    }
+}

@@ -53,6 +53,7 @@ async fn generated_migrations_apply_and_roll_back_on_every_database() {
             unique: true,
             indexed: false,
             check: Vec::new(),
+            default: None,
         });
         books.columns[1].nullable = true;
         write(stage.path(), "20260102000000", "books_isbn", &v1, &v2);

@@ -251,3 +251,15 @@ mod tests {
         check_route_clashes(&[&a]);
     }
 }
+
+/// Whether `values` holds `value` (for compile-time checks of generated code).
+pub const fn const_contains(values: &[&str], value: &str) -> bool {
+    let mut i = 0;
+    while i < values.len() {
+        if str_eq(values[i], value) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}

@@ -29,6 +29,8 @@ pub struct ColumnInfo {
     pub indexed: bool,
     /// The values a `#[text_enum]` column may hold (a CHECK constraint).
     pub check: &'static [&'static str],
+    /// `#[default(..)]` as an SQL literal.
+    pub default: Option<&'static str>,
 }
 
 /// A foreign key: the table and key column a `#[belongs_to]` field points at.

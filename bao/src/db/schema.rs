@@ -43,6 +43,9 @@ pub struct ColumnSchema {
     /// The only values allowed (a CHECK constraint), for text enums.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub check: Vec<String>,
+    /// The SQL default (`#[default(..)]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
 }
 
 /// Every table, by name: what `migrations/schema.json` records.
@@ -74,6 +77,7 @@ impl Schema {
                         unique: c.unique,
                         indexed: c.indexed,
                         check: c.check.iter().map(|v| v.to_string()).collect(),
+                        default: c.default.map(str::to_string),
                     })
                     .collect();
                 (
@@ -384,6 +388,11 @@ fn column_ddl(c: &ColumnSchema, dialect: Dialect, adding: bool) -> String {
         Dialect::Postgres => &c.postgres,
     };
     let check = check_clause(c);
+    let declared = c
+        .default
+        .as_ref()
+        .map(|d| format!(" DEFAULT {d}"))
+        .unwrap_or_default();
     let reference = match &c.references {
         Some((table, column, on_delete)) => {
             format!(" REFERENCES {table}({column}) ON DELETE {on_delete}")
@@ -396,7 +405,10 @@ fn column_ddl(c: &ColumnSchema, dialect: Dialect, adding: bool) -> String {
             format!("{} SERIAL PRIMARY KEY", c.name)
         }
         (true, Dialect::Postgres) => format!("{} BIGSERIAL PRIMARY KEY", c.name),
-        (false, _) if c.nullable => format!("{} {ty}{reference}{check}", c.name),
+        (false, _) if c.nullable => format!("{} {ty}{declared}{reference}{check}", c.name),
+        (false, _) if !declared.is_empty() => {
+            format!("{} {ty} NOT NULL{declared}{reference}{check}", c.name)
+        }
         // A foreign key cannot default to 0 (no row has that key): adding one
         // to a table with rows needs a nullable field or a hand-written step.
         (false, _) if adding && c.references.is_none() => format!(
@@ -515,6 +527,7 @@ mod tests {
             unique: false,
             indexed: false,
             check: Vec::new(),
+            default: None,
         }
     }
 
