@@ -206,6 +206,18 @@ pub(crate) const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> 
     n
 }
 
+/// Whether `values` holds `value` (for compile-time checks of generated code).
+pub const fn const_contains(values: &[&str], value: &str) -> bool {
+    let mut i = 0;
+    while i < values.len() {
+        if str_eq(values[i], value) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,16 +262,4 @@ mod tests {
         let a = [route("GET", "/healthz")];
         check_route_clashes(&[&a]);
     }
-}
-
-/// Whether `values` holds `value` (for compile-time checks of generated code).
-pub const fn const_contains(values: &[&str], value: &str) -> bool {
-    let mut i = 0;
-    while i < values.len() {
-        if str_eq(values[i], value) {
-            return true;
-        }
-        i += 1;
-    }
-    false
 }
