@@ -117,6 +117,7 @@ struct Column {
     indexed: bool,
     text_enum: bool,
     default: Option<syn::Lit>,
+    long_text: bool,
 }
 
 /// `#[belongs_to(User)]` or `#[belongs_to(User, on_delete = "cascade")]`.
@@ -281,6 +282,7 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
         let mut indexed = false;
         let mut text_enum = false;
         let mut default: Option<syn::Lit> = None;
+        let mut long_text = false;
         let mut belongs_to = None;
         let mut attr_errors = Diagnostics::new();
         field.attrs.retain(|a| {
@@ -295,6 +297,15 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
                 false
             } else if a.path().is_ident("text_enum") {
                 text_enum = true;
+                false
+            } else if a.path().is_ident("text") {
+                long_text = true;
+                false
+            } else if a.path().is_ident("column") {
+                match a.parse_args::<Ident>() {
+                    Ok(kind) if kind == "text" => long_text = true,
+                    _ => attr_errors.error_at(a, "#[column(..)] takes `text`: #[column(text)] (or write #[text])"),
+                }
                 false
             } else if a.path().is_ident("default") {
                 match a.parse_args::<syn::Lit>() {
@@ -352,7 +363,20 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             unique,
             text_enum,
             default,
+            long_text,
         });
+    }
+    for c in columns
+        .iter()
+        .filter(|c| c.long_text && c.kind.rust != "String")
+    {
+        diag.error_at(
+            &c.ty,
+            format!(
+                "#[text] marks long text: `{}` must be a `String` (or `Option<String>`)",
+                c.ident
+            ),
+        );
     }
     for c in &columns {
         let Some(lit) = &c.default else { continue };
@@ -581,6 +605,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
         let rust = type_text(&c.ty);
         let (sql, sqlite, postgres) = (c.kind.sql, c.kind.sqlite, c.kind.postgres);
         let (nullable, key, unique, indexed) = (c.nullable, c.key, c.unique, c.indexed);
+        let long_text = c.long_text;
         let default_sql = match &c.default {
             Some(syn::Lit::Str(s)) => {
                 let text = format!("'{}'", s.value().replace('\'', "''"));
@@ -621,6 +646,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
                 name: #n, rust_type: #rust, sql_type: #sql, sqlite: #sqlite, postgres: #postgres,
                 nullable: #nullable, primary_key: #key, references: #references,
                 unique: #unique, indexed: #indexed, check: #check, default: #default_sql,
+                long_text: #long_text,
             }
         }
     });

@@ -15,6 +15,7 @@ pub struct Post {
     pub id: i64,
     #[unique]
     pub title: String,
+    #[text]
     pub body: Option<String>,
     #[index]
     pub published: bool,
@@ -278,7 +279,7 @@ fn model_metadata_describes_the_table() {
     let info = Post::info();
     assert_eq!((info.name, info.table), ("Post", "posts"));
     let body = info.columns.iter().find(|c| c.name == "body").unwrap();
-    assert!(body.nullable && !body.primary_key);
+    assert!(body.nullable && !body.primary_key && body.long_text);
     assert_eq!(body.sql_type, "Text");
     let ddl = info.create_table_sql(bao::db::Dialect::Postgres);
     assert!(

@@ -31,6 +31,9 @@ pub struct ColumnInfo {
     pub check: &'static [&'static str],
     /// `#[default(..)]` as an SQL literal.
     pub default: Option<&'static str>,
+    /// `#[text]`: long text (a `TEXT` column like every `String`; forms and
+    /// the admin show a text area).
+    pub long_text: bool,
 }
 
 /// A foreign key: the table and key column a `#[belongs_to]` field points at.
