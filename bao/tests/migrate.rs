@@ -52,6 +52,17 @@ fn migrations_apply_report_and_roll_back_on_every_database() {
     for db in TestDatabase::each() {
         let dir = tempfile::tempdir().unwrap();
         posts_and_comments(dir.path());
+        // A placeholder of comments only (what `make:migration` writes when
+        // nothing changed) applies on both databases.
+        for dialect in ["sqlite", "postgres"] {
+            write(
+                dir.path(),
+                "20260103000000_placeholder",
+                dialect,
+                "-- to be written\n",
+                "-- nothing\n",
+            );
+        }
         let pool = DbPool::new(db.url()).unwrap();
         let migrator = Migrator::new(dir.path());
         let mut conn = pool.get().unwrap();
@@ -68,7 +79,8 @@ fn migrations_apply_report_and_roll_back_on_every_database() {
             applied,
             [
                 "20260101000000_create_posts",
-                "20260102000000_create_comments"
+                "20260102000000_create_comments",
+                "20260103000000_placeholder"
             ]
         );
         assert!(
@@ -84,8 +96,14 @@ fn migrations_apply_report_and_roll_back_on_every_database() {
         assert!(table_exists(&pool, "comments"));
 
         let mut conn = pool.get().unwrap();
-        let rolled = migrator.rollback(&mut conn, 1).unwrap();
-        assert_eq!(rolled, ["20260102000000_create_comments"]);
+        let rolled = migrator.rollback(&mut conn, 2).unwrap();
+        assert_eq!(
+            rolled,
+            [
+                "20260103000000_placeholder",
+                "20260102000000_create_comments"
+            ]
+        );
         drop(conn);
         assert!(!table_exists(&pool, "comments"));
         assert!(table_exists(&pool, "posts"));
@@ -95,7 +113,7 @@ fn migrations_apply_report_and_roll_back_on_every_database() {
         let rolled = migrator.rollback(&mut conn, 5).unwrap();
         assert_eq!(
             rolled.len(),
-            2,
+            3,
             "--steps beyond what is applied rolls back all"
         );
         drop(conn);

@@ -280,6 +280,11 @@ fn run_sql(
 ) -> Result<(), DbError> {
     conn.transaction::<_, DbError, _>(|conn| {
         lock(conn)?;
+        // PostgreSQL rejects a batch with no statement; a migration of
+        // comments only (a placeholder) is recorded without running anything.
+        if !has_statements(sql) {
+            return bookkeeping(conn);
+        }
         conn.batch_execute(sql).map_err(|e| {
             DbError::Migration(format!(
                 "{} failed, nothing of it was applied: {e}",
@@ -288,6 +293,13 @@ fn run_sql(
         })?;
         bookkeeping(conn)
     })
+}
+
+/// Whether `sql` holds anything besides whitespace and `--` comments.
+fn has_statements(sql: &str) -> bool {
+    sql.lines()
+        .map(|line| line.split("--").next().unwrap_or_default().trim())
+        .any(|code| !code.is_empty() && code != ";")
 }
 
 fn applied(conn: &mut DbConnection) -> Result<Vec<AppliedRow>, DbError> {
@@ -381,3 +393,17 @@ pub fn read_snapshot(dir: &Path) -> Result<super::Schema, DbError> {
 
 /// The snapshot file name, inside the migrations folder.
 pub const SNAPSHOT: &str = "schema.json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_only_sql_has_no_statements() {
+        assert!(!has_statements(
+            "-- create posts: postgres\n\n  -- nothing yet\n"
+        ));
+        assert!(has_statements("-- x\nCREATE TABLE t (id INTEGER);"));
+        assert!(has_statements("SELECT 1; -- trailing"));
+    }
+}
