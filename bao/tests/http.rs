@@ -256,6 +256,8 @@ async fn probes_and_metrics() {
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
     metrics
+        // The scrape itself is the one request in flight.
+        .assert_see("bao_http_requests_in_flight 1\n")
         .assert_see(r#"bao_http_requests_total{method="GET",route="/posts/{id}",status="200"} 1"#)
         .assert_see(r#"bao_http_requests_total{method="GET",route="/posts/{id}",status="404"} 1"#)
         .assert_see(

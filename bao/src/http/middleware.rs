@@ -86,7 +86,6 @@ struct InflightGuard(Arc<AppRuntime>);
 impl Drop for InflightGuard {
     fn drop(&mut self) {
         self.0.inflight().fetch_sub(1, Ordering::SeqCst);
-        self.0.metrics.inflight.dec();
     }
 }
 
@@ -136,7 +135,6 @@ where
             return Box::pin(async move { Ok(res) });
         }
         rt.inflight().fetch_add(1, Ordering::SeqCst);
-        rt.metrics.inflight.inc();
         let guard = InflightGuard(rt.clone());
         let span = tracing::info_span!(
             "request",

@@ -72,6 +72,12 @@ async fn readyz(rt: web::Data<AppRuntime>) -> HttpResponse {
 }
 
 async fn metrics(rt: web::Data<AppRuntime>) -> HttpResponse {
+    // The in-flight gauge is read from the counter the middleware keeps
+    // anyway, instead of being updated twice per request.
+    let inflight = rt.inflight().load(std::sync::atomic::Ordering::Relaxed);
+    rt.metrics
+        .inflight
+        .set(i64::try_from(inflight).unwrap_or(i64::MAX));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(rt.metrics.render())
