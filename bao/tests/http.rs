@@ -107,6 +107,14 @@ async fn routes_dispatch_by_method_and_typed_path() {
         .await
         .assert_see("comment first of 7");
     client.patch("/posts/3").await.assert_see("patched 3");
+    client
+        .request(actix_web::http::Method::HEAD, "/posts/42")
+        .await
+        .assert_ok();
+    client
+        .request(actix_web::http::Method::HEAD, "/posts/nope/x/y")
+        .await
+        .assert_status(404);
     client.delete("/posts/3").await.assert_status(204);
     client
         .put("/posts/9")

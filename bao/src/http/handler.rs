@@ -77,9 +77,9 @@ pub fn respond<T: IntoResponse>(req: &HttpRequest, value: T) -> HttpResponse {
     value.into_response(req)
 }
 
-/// Registers a generated handler for `method` and `pattern`. The resource is
-/// named after its pattern so the middleware reads the route label for
-/// metrics without allocating.
+/// Registers a generated handler for `method` and `pattern` (GET also answers
+/// HEAD). The resource is named after its pattern so the middleware reads the
+/// route label for metrics without allocating.
 pub fn route<F, Fut>(
     cfg: &mut actix_web::web::ServiceConfig,
     method: actix_web::http::Method,
@@ -89,10 +89,13 @@ pub fn route<F, Fut>(
     F: Fn(HttpRequest, actix_web::web::Payload) -> Fut + Clone + 'static,
     Fut: std::future::Future<Output = HttpResponse> + 'static,
 {
-    cfg.service(
-        actix_web::web::resource(pattern)
-            .name(pattern)
-            .guard(actix_web::guard::Method(method))
-            .route(actix_web::web::route().to(handler)),
-    );
+    use actix_web::guard;
+    // A GET route answers HEAD too (the server sends the headers only).
+    let resource = actix_web::web::resource(pattern).name(pattern);
+    let resource = if method == actix_web::http::Method::GET {
+        resource.guard(guard::Any(guard::Get()).or(guard::Head()))
+    } else {
+        resource.guard(guard::Method(method))
+    };
+    cfg.service(resource.route(actix_web::web::route().to(handler)));
 }
