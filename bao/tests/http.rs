@@ -129,6 +129,22 @@ async fn routes_dispatch_by_method_and_typed_path() {
 }
 
 #[bao::test]
+async fn a_known_path_with_another_method_is_405_with_allow() {
+    let client = TestClient::new(app()).await;
+    let res = client.put("/posts").await;
+    res.assert_status(405).assert_see("405 Method not allowed");
+    assert_eq!(res.header("allow"), Some("GET, HEAD, POST"));
+    let res = client
+        .post("/posts/7")
+        .header("accept", "application/json")
+        .await;
+    res.assert_status(405)
+        .assert_json(bao::json!({"status": 405}));
+    assert_eq!(res.header("allow"), Some("DELETE, GET, HEAD, PATCH, PUT"));
+    client.put("/nowhere").await.assert_status(404);
+}
+
+#[bao::test]
 async fn unparseable_path_parameters_are_not_found() {
     let client = TestClient::new(app()).await;
     client.get("/posts/abc").await.assert_status(404);

@@ -20,6 +20,9 @@ pub(crate) struct AppRuntime {
     pub(crate) metrics: Metrics,
     pub(crate) readiness: Vec<(String, ReadinessCheck)>,
     pub(crate) csp: HeaderValue,
+    /// Every route's pattern and method, to answer 405 with `Allow` when a
+    /// path exists under other methods.
+    pub(crate) route_patterns: Vec<(actix_web::dev::ResourceDef, &'static str)>,
     shutting_down: AtomicBool,
     inflight: AtomicUsize,
 }
@@ -51,8 +54,15 @@ impl AppRuntime {
                 ),
             );
         }
+        let route_patterns = app
+            .routes()
+            .iter()
+            .filter(|r| config.metrics_enabled || r.path != "/metrics")
+            .map(|r| (actix_web::dev::ResourceDef::new(r.path), r.method))
+            .collect();
         AppRuntime {
             db,
+            route_patterns,
             config,
             metrics: Metrics::new(),
             readiness,

@@ -42,8 +42,55 @@ pub(crate) fn not_found_response(req: &HttpRequest) -> HttpResponse {
     }
 }
 
+/// No route matched: 405 with `Allow` when the path exists under other
+/// methods, 404 otherwise.
 pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
-    not_found_response(&req)
+    let allowed = req
+        .app_data::<actix_web::web::Data<crate::app::AppRuntime>>()
+        .map(|rt| allowed_methods(&rt.route_patterns, req.path()))
+        .unwrap_or_default();
+    if allowed.is_empty() || allowed.contains(&req.method().as_str()) {
+        return not_found_response(&req);
+    }
+    let allow = allowed.join(", ");
+    let mut response = if wants_json(&req) {
+        HttpResponse::MethodNotAllowed()
+            .content_type("application/problem+json")
+            .body(format!(
+                r#"{{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"allowed: {allow}"}}"#
+            ))
+    } else {
+        HttpResponse::MethodNotAllowed()
+            .content_type("text/html; charset=utf-8")
+            .body(crate::view::error_page(
+                405,
+                "Method not allowed",
+                &format!("This address answers {allow}."),
+            ))
+    };
+    if let Ok(value) = header::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+/// The methods whose routes match `path`, GET bringing HEAD, sorted.
+fn allowed_methods(
+    routes: &[(actix_web::dev::ResourceDef, &'static str)],
+    path: &str,
+) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = Vec::new();
+    for (pattern, method) in routes {
+        if pattern.is_match(path) {
+            methods.push(method);
+            if *method == "GET" {
+                methods.push("HEAD");
+            }
+        }
+    }
+    methods.sort_unstable();
+    methods.dedup();
+    methods
 }
 
 /// A redirect to another page: `303 See Other` by default, the right answer to
