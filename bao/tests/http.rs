@@ -142,6 +142,10 @@ async fn a_known_path_with_another_method_is_405_with_allow() {
         .assert_json(bao::json!({"status": 405}));
     assert_eq!(res.header("allow"), Some("DELETE, GET, HEAD, PATCH, PUT"));
     client.put("/nowhere").await.assert_status(404);
+    client
+        .request(actix_web::http::Method::HEAD, "/healthz")
+        .await
+        .assert_ok();
 }
 
 #[bao::test]

@@ -89,13 +89,12 @@ pub fn route<F, Fut>(
     F: Fn(HttpRequest, actix_web::web::Payload) -> Fut + Clone + 'static,
     Fut: std::future::Future<Output = HttpResponse> + 'static,
 {
-    use actix_web::guard;
-    // A GET route answers HEAD too (the server sends the headers only).
-    let resource = actix_web::web::resource(pattern).name(pattern);
     let resource = if method == actix_web::http::Method::GET {
-        resource.guard(guard::Any(guard::Get()).or(guard::Head()))
+        super::get_resource(pattern)
     } else {
-        resource.guard(guard::Method(method))
+        actix_web::web::resource(pattern)
+            .name(pattern)
+            .guard(actix_web::guard::Method(method))
     };
     cfg.service(resource.route(actix_web::web::route().to(handler)));
 }

@@ -42,6 +42,16 @@ pub(crate) fn not_found_response(req: &HttpRequest) -> HttpResponse {
     }
 }
 
+/// A resource for GET that also answers HEAD (the server sends headers only).
+/// The guard sits on the resource, so other methods fall through to the
+/// next resource with this path, and finally to the 405/404 answer.
+pub(crate) fn get_resource(path: &'static str) -> actix_web::Resource {
+    use actix_web::guard;
+    actix_web::web::resource(path)
+        .name(path)
+        .guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// No route matched: 405 with `Allow` when the path exists under other
 /// methods, 404 otherwise.
 pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {

@@ -37,11 +37,7 @@ const ASSETS: &[Asset] = &[
 ];
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/_bao/static/{file}")
-            .name("/_bao/static/{file}")
-            .route(web::get().to(serve)),
-    );
+    cfg.service(super::get_resource("/_bao/static/{file}").to(serve));
 }
 
 async fn serve(req: HttpRequest, file: web::Path<String>) -> HttpResponse {

@@ -9,18 +9,11 @@ use std::time::Duration;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
-    for (path, handler) in [
-        ("/healthz", web::get().to(healthz)),
-        ("/readyz", web::get().to(readyz)),
-    ] {
-        cfg.service(web::resource(path).name(path).route(handler));
-    }
+    use crate::http::get_resource;
+    cfg.service(get_resource("/healthz").to(healthz))
+        .service(get_resource("/readyz").to(readyz));
     if metrics_enabled {
-        cfg.service(
-            web::resource("/metrics")
-                .name("/metrics")
-                .route(web::get().to(metrics)),
-        );
+        cfg.service(get_resource("/metrics").to(metrics));
     }
 }
 
