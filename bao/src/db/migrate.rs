@@ -183,8 +183,7 @@ impl Migrator {
     /// vanished; a failing migration is rolled back completely and stops the run.
     pub fn migrate(&self, conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
         let dialect = conn.dialect();
-        self.verify(conn)?;
-        let status = self.status(conn)?;
+        let status = self.verified_status(conn)?;
         let migrations = self.discover()?;
         let mut done = Vec::new();
         for m in migrations {
@@ -209,7 +208,7 @@ impl Migrator {
     /// newest first; returns the versions rolled back.
     pub fn rollback(&self, conn: &mut DbConnection, steps: usize) -> Result<Vec<String>, DbError> {
         let dialect = conn.dialect();
-        self.verify(conn)?;
+        self.verified_status(conn)?;
         let migrations = self.discover()?;
         let mut applied = applied(conn)?;
         applied.sort_by(|a, b| b.version.cmp(&a.version));
@@ -238,10 +237,12 @@ impl Migrator {
         Ok(done)
     }
 
-    /// Fails if an applied migration's file changed or its folder is gone.
-    fn verify(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+    /// Every migration's state; fails if an applied migration's file changed
+    /// or its folder is gone.
+    fn verified_status(&self, conn: &mut DbConnection) -> Result<Vec<MigrationStatus>, DbError> {
         let dialect = conn.dialect();
-        for s in self.status(conn)? {
+        let status = self.status(conn)?;
+        for s in &status {
             match s.state {
                 "changed" => {
                     let path = self
@@ -266,7 +267,7 @@ impl Migrator {
                 _ => {}
             }
         }
-        Ok(())
+        Ok(status)
     }
 }
 

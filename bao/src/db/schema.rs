@@ -256,49 +256,42 @@ fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &m
             steps.push((d, format!("DROP INDEX {index};"), create.clone()));
         }
     }
-    // PostgreSQL alters in place.
-    let pg = Dialect::Postgres;
-    for c in &added {
-        steps.push((
-            pg,
-            format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, pg, true)),
-            format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
-        ));
-    }
-    for c in &dropped {
-        steps.push((
-            pg,
-            format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
-            format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, pg, true)),
-        ));
-    }
-    for (b, a) in &changed {
-        steps.push((pg, alter_column_pg(name, b, a), alter_column_pg(name, a, b)));
-    }
-    for (index, create) in &new {
-        steps.push((pg, create.clone(), format!("DROP INDEX {index};")));
-    }
-    // SQLite adds and drops columns in place, and rebuilds the table for
-    // anything else (it cannot change a column's type or nullability).
-    let sq = Dialect::Sqlite;
-    if changed.is_empty() {
+    // Columns added and dropped in place, then the new indexes: all of it
+    // for PostgreSQL, and for SQLite unless it has to rebuild the table.
+    let add_and_drop = |d: Dialect, steps: &mut Vec<(Dialect, String, String)>| {
         for c in &added {
             steps.push((
-                sq,
-                format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, sq, true)),
+                d,
+                format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, d, true)),
                 format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
             ));
         }
         for c in &dropped {
             steps.push((
-                sq,
+                d,
                 format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
-                format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, sq, true)),
+                format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, d, true)),
             ));
         }
+    };
+    let create_new = |d: Dialect, steps: &mut Vec<(Dialect, String, String)>| {
         for (index, create) in &new {
-            steps.push((sq, create.clone(), format!("DROP INDEX {index};")));
+            steps.push((d, create.clone(), format!("DROP INDEX {index};")));
         }
+    };
+    // PostgreSQL alters in place.
+    let pg = Dialect::Postgres;
+    add_and_drop(pg, &mut steps);
+    for (b, a) in &changed {
+        steps.push((pg, alter_column_pg(name, b, a), alter_column_pg(name, a, b)));
+    }
+    create_new(pg, &mut steps);
+    // SQLite cannot change a column's type or nullability: it rebuilds the
+    // table for that.
+    let sq = Dialect::Sqlite;
+    if changed.is_empty() {
+        add_and_drop(sq, &mut steps);
+        create_new(sq, &mut steps);
     } else {
         // A rebuild drops the table's indexes with it: create them all again.
         let with_indexes = |mut sql: String, list: Vec<&(String, String)>| {
