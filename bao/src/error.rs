@@ -30,6 +30,8 @@ pub enum Error {
     /// 422 for another constraint, 503 when the database is unreachable.
     #[error(transparent)]
     Database(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     /// 500: anything else; the message is logged, never shown to the client.
     #[error("{0}")]
     Internal(String),
@@ -51,11 +53,15 @@ impl ResponseError for Error {
                 DbError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
+            Error::Auth(e) => e.status_code(),
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let Error::Auth(e) = self {
+            return e.error_response();
+        }
         let status = self.status_code();
         let (title, detail) = match self {
             Error::NotFound => ("Not found", "There is nothing at this address.".to_string()),

@@ -34,6 +34,7 @@
 //! every feature to its module.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod db;
 mod error;
@@ -48,6 +49,7 @@ pub use bao_macros::{app, controller, model, test, view, TextEnum};
 pub use bigdecimal;
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).
 pub use chrono;
+pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use http::{Redirect, RequestId};

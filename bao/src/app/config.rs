@@ -139,6 +139,36 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "a size: 1048576, 512KiB, 2MiB",
         "Largest request body accepted (413 beyond)",
     ),
+    key(
+        "BAO_SESSION_IDLE_TIMEOUT",
+        Some("24h"),
+        "a duration: 30m, 24h, 7d",
+        "A login session ends after this long without a request",
+    ),
+    key(
+        "BAO_SESSION_LIFETIME",
+        Some("14d"),
+        "a duration: 12h, 14d",
+        "A login session ends this long after login, however active",
+    ),
+    key(
+        "BAO_LOGIN_MAX_FAILURES",
+        Some("5"),
+        "a positive integer",
+        "Failed logins per account and per IP before login answers 429",
+    ),
+    key(
+        "BAO_LOGIN_WINDOW",
+        Some("15m"),
+        "a duration: 15m, 1h",
+        "The window in which failed logins are counted",
+    ),
+    key(
+        "BAO_PASSWORD_MIN_LENGTH",
+        Some("10"),
+        "an integer, 8 or more",
+        "Shortest password `Auth::register` and `Auth::change_password` accept",
+    ),
 ];
 
 /// Which defaults apply.
@@ -212,6 +242,16 @@ pub struct Config {
     pub migrations_dir: std::path::PathBuf,
     /// `BAO_AUTO_MIGRATE`.
     pub auto_migrate: bool,
+    /// `BAO_SESSION_IDLE_TIMEOUT`: a login session ends after this long idle.
+    pub session_idle_timeout: Duration,
+    /// `BAO_SESSION_LIFETIME`: a login session ends this long after login.
+    pub session_lifetime: Duration,
+    /// `BAO_LOGIN_MAX_FAILURES`, per account and per IP within `login_window`.
+    pub login_max_failures: u32,
+    /// `BAO_LOGIN_WINDOW`.
+    pub login_window: Duration,
+    /// `BAO_PASSWORD_MIN_LENGTH`.
+    pub password_min_length: usize,
 }
 
 impl fmt::Debug for Config {
@@ -379,7 +419,37 @@ impl Config {
             None => env == Environment::Development,
             Some(v) => parse_bool(v)?,
         };
+        let duration = |name: &'static str, default: Duration| match get(name) {
+            None => Ok(default),
+            Some((var, v)) => parse_duration(&v)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| invalid(var, v)),
+        };
+        let session_idle_timeout = duration("BAO_SESSION_IDLE_TIMEOUT", Duration::from_secs(24 * 3600))?;
+        let session_lifetime = duration("BAO_SESSION_LIFETIME", Duration::from_secs(14 * 24 * 3600))?;
+        let login_window = duration("BAO_LOGIN_WINDOW", Duration::from_secs(15 * 60))?;
+        let login_max_failures = match get("BAO_LOGIN_MAX_FAILURES") {
+            None => 5,
+            Some((var, v)) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(var, v))?,
+        };
+        let password_min_length = match get("BAO_PASSWORD_MIN_LENGTH") {
+            None => 10,
+            Some((var, v)) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 8)
+                .ok_or_else(|| invalid(var, v))?,
+        };
         Ok(Config {
+            session_idle_timeout,
+            session_lifetime,
+            login_max_failures,
+            login_window,
+            password_min_length,
             env,
             host,
             port,
@@ -446,6 +516,12 @@ impl Config {
             self.migrations_dir.display().to_string(),
         );
         out.insert("BAO_AUTO_MIGRATE", self.auto_migrate.to_string());
+        let secs = |d: Duration| format!("{}s", d.as_secs());
+        out.insert("BAO_SESSION_IDLE_TIMEOUT", secs(self.session_idle_timeout));
+        out.insert("BAO_SESSION_LIFETIME", secs(self.session_lifetime));
+        out.insert("BAO_LOGIN_MAX_FAILURES", self.login_max_failures.to_string());
+        out.insert("BAO_LOGIN_WINDOW", secs(self.login_window));
+        out.insert("BAO_PASSWORD_MIN_LENGTH", self.password_min_length.to_string());
         out
     }
 }
@@ -483,6 +559,7 @@ pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
         "ms" => n / 1000.0,
         "m" | "min" | "mins" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86400.0,
         _ => return None,
     };
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))

@@ -60,6 +60,7 @@ pub struct App {
     pub(crate) states: Vec<StateRegistration>,
     models: &'static [crate::db::ModelInfo],
     source_dir: Option<&'static str>,
+    pub(crate) users: Option<crate::auth::UsersTable>,
 }
 
 /// Registers one piece of shared state on each worker's service.
@@ -77,6 +78,7 @@ impl App {
             states: Vec::new(),
             models: &[],
             source_dir: None,
+            users: None,
         }
     }
 
@@ -144,6 +146,22 @@ impl App {
     pub fn models(mut self, models: &'static [crate::db::ModelInfo]) -> Self {
         self.models = models;
         self
+    }
+
+    /// Names the user model that sessions, API tokens and `CurrentUser` read
+    /// (what `bao::app! { auth: User }` does). Its table needs `id`, `email`,
+    /// `password_hash` and `role` columns; `tenant_id` is used when present.
+    pub fn auth<M: crate::db::Model>(mut self) -> Self {
+        self.users = Some(crate::auth::UsersTable {
+            table: M::TABLE,
+            has_tenant: M::COLUMNS.iter().any(|c| c.name == "tenant_id"),
+        });
+        self
+    }
+
+    /// The user model's table, when the app has one.
+    pub fn users_table(&self) -> Option<crate::auth::UsersTable> {
+        self.users
     }
 
     /// The app's models, with their tables and columns.

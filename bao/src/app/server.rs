@@ -23,6 +23,8 @@ pub(crate) struct AppRuntime {
     /// Every route's pattern and method, to answer 405 with `Allow` when a
     /// path exists under other methods.
     pub(crate) route_patterns: Vec<(actix_web::dev::ResourceDef, &'static str)>,
+    /// The user model's table, for sessions, tokens and `CurrentUser`.
+    pub(crate) users: Option<crate::auth::UsersTable>,
     shutting_down: AtomicBool,
     inflight: AtomicUsize,
 }
@@ -61,6 +63,7 @@ impl AppRuntime {
             .map(|r| (actix_web::dev::ResourceDef::new(r.path), r.method))
             .collect();
         AppRuntime {
+            users: app.users,
             db,
             route_patterns,
             config,

@@ -185,7 +185,7 @@ impl Migrator {
         let dialect = conn.dialect();
         let status = self.verified_status(conn)?;
         let migrations = self.discover()?;
-        let mut done = Vec::new();
+        let mut done = super::system::migrate(conn)?;
         for m in migrations {
             if !status
                 .iter()

@@ -9,6 +9,7 @@ mod pool;
 mod query;
 mod schema;
 mod storable;
+pub mod system;
 
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
 pub use error::DbError;

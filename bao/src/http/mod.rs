@@ -116,6 +116,8 @@ fn allowed_methods(
 pub struct Redirect {
     location: String,
     status: actix_web::http::StatusCode,
+    flash: Vec<crate::auth::FlashMessage>,
+    cookies: Vec<actix_web::cookie::Cookie<'static>>,
 }
 
 impl Redirect {
@@ -124,6 +126,8 @@ impl Redirect {
         Redirect {
             location: location.into(),
             status: actix_web::http::StatusCode::SEE_OTHER,
+            flash: Vec::new(),
+            cookies: Vec::new(),
         }
     }
 
@@ -132,6 +136,8 @@ impl Redirect {
         Redirect {
             location: location.into(),
             status: actix_web::http::StatusCode::PERMANENT_REDIRECT,
+            flash: Vec::new(),
+            cookies: Vec::new(),
         }
     }
 
@@ -140,16 +146,44 @@ impl Redirect {
         Redirect {
             location: location.into(),
             status: actix_web::http::StatusCode::TEMPORARY_REDIRECT,
+            flash: Vec::new(),
+            cookies: Vec::new(),
         }
+    }
+}
+
+impl Redirect {
+    /// Shows `message` once on the next page rendered (`level` is how the
+    /// page styles it: `notice`, `alert`, `error`, ...).
+    pub fn flash(mut self, level: &str, message: impl Into<String>) -> Self {
+        self.flash.push(crate::auth::FlashMessage {
+            level: level.to_string(),
+            message: message.into(),
+        });
+        self
+    }
+
+    /// Sets `cookie` on the response.
+    pub fn cookie(mut self, cookie: actix_web::cookie::Cookie<'static>) -> Self {
+        self.cookies.push(cookie);
+        self
     }
 }
 
 impl Responder for Redirect {
     type Body = actix_web::body::BoxBody;
 
-    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .insert_header((header::LOCATION, self.location))
-            .finish()
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::LOCATION, self.location));
+        for cookie in self.cookies {
+            response.cookie(cookie);
+        }
+        if !self.flash.is_empty() {
+            if let Some(rt) = crate::auth::session::runtime(req) {
+                response.cookie(crate::auth::session::flash_cookie(rt, &self.flash));
+            }
+        }
+        response.finish()
     }
 }

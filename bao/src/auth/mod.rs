@@ -1,0 +1,623 @@
+//! Authentication and authorization: login sessions, CSRF, argon2id
+//! passwords, API tokens, login throttling, roles, tenants and the audit log.
+//!
+//! The app names its user model in `bao::app!(auth: User)`; that model's
+//! table needs `id`, `email`, `password_hash` and `role` columns (and
+//! `tenant_id` for tenant-scoped apps), which `bao make:auth` generates.
+//! Handlers then take [`CurrentUser`], [`OptionalUser`] or [`Tenant`], and
+//! controllers declare `requires_login` or `requires_role("admin")`.
+
+mod audit;
+pub(crate) mod crypto;
+pub mod password;
+pub mod session;
+pub mod store;
+pub mod tokens;
+
+pub use password::{hash_password, verify_password, Verified};
+pub use session::{csrf_for_request, is_local_path, safe_next, FlashMessage, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE};
+pub use store::{AuditEntry, AuditRow, TokenInfo, UsersTable};
+
+use crate::app::AppRuntime;
+use crate::db::DbError;
+use actix_web::cookie::Cookie;
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use futures_util::future::LocalBoxFuture;
+use std::sync::Arc;
+
+/// The signed-in user of this request, from the session cookie or an
+/// `Authorization: Bearer` API token. As a handler argument it makes the
+/// handler require login: an anonymous HTML request is redirected to
+/// `/login?next=..`, a JSON or API request gets `401`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CurrentUser {
+    /// The user's id.
+    pub id: i64,
+    /// The user's email.
+    pub email: String,
+    /// The user's role (`user`, `admin`, ...).
+    pub role: String,
+    /// The user's tenant, in a multi-tenant app.
+    pub tenant_id: Option<i64>,
+    /// Whether the request authenticated with an API token (else a session).
+    pub via_token: bool,
+}
+
+impl CurrentUser {
+    /// Whether the user has `role` (`admin` has every role).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.role == role || self.role == "admin"
+    }
+
+    /// The user's tenant, for tenant-scoped queries; `403` when the user
+    /// belongs to none.
+    pub fn tenant(&self) -> crate::Result<Tenant> {
+        self.tenant_id.map(Tenant).ok_or(crate::Error::Forbidden)
+    }
+}
+
+/// The signed-in user, if any: for pages that anonymous visitors see too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionalUser(pub Option<CurrentUser>);
+
+/// The tenant whose rows a tenant-scoped model's queries may touch. Taken as
+/// a handler argument, it is the signed-in user's tenant (login required;
+/// `403` for a user without one). Build one explicitly with `Tenant(id)` in
+/// jobs and the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tenant(pub i64);
+
+/// What resolving the request's user found, kept for the request's other
+/// extractors.
+#[derive(Clone)]
+struct Resolved(Option<CurrentUser>);
+
+fn rt_of(req: &HttpRequest) -> Option<Arc<AppRuntime>> {
+    req.app_data::<web::Data<AppRuntime>>()
+        .map(|d| d.clone().into_inner())
+}
+
+/// The signed-in user of `req`, looked up once per request.
+pub async fn current_user(req: &HttpRequest) -> Result<Option<CurrentUser>, crate::Error> {
+    if let Some(Resolved(user)) = req.extensions().get::<Resolved>().cloned() {
+        return Ok(user);
+    }
+    let Some(rt) = rt_of(req) else {
+        return Ok(None);
+    };
+    let user = resolve(&rt, req).await?;
+    req.extensions_mut().insert(Resolved(user.clone()));
+    Ok(user)
+}
+
+async fn resolve(rt: &AppRuntime, req: &HttpRequest) -> Result<Option<CurrentUser>, crate::Error> {
+    let users = match rt.users {
+        Some(users) => users,
+        None => {
+            if session::bearer_token(req).is_none() && session::session_value(req).is_none() {
+                return Ok(None);
+            }
+            return Err(AuthError::NotConfigured.into());
+        }
+    };
+    let Some(pool) = rt.db.clone() else {
+        return Ok(None);
+    };
+    if let Some(token) = session::bearer_token(req) {
+        let hash = crypto::sha256_hex(token);
+        let row = pool.run(move |c| store::use_token(c, users, &hash)).await?;
+        return Ok(row.map(|r| identity(r, true)));
+    }
+    let Some(value) = session::session_value(req) else {
+        return Ok(None);
+    };
+    let key = session::session_key(&rt.config.secret_key, &value);
+    let idle = i64::try_from(rt.config.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    let row = pool
+        .run(move |c| {
+            let Some(row) = store::find_session(c, users, &key)? else {
+                return Ok(None);
+            };
+            let now = store::now();
+            if now >= row.expires_at || now.saturating_sub(row.last_seen_at) > idle {
+                store::delete_session(c, &key)?;
+                return Ok(None);
+            }
+            // One write a minute at most per session.
+            if now - row.last_seen_at >= 60 {
+                store::touch_session(c, &key)?;
+            }
+            Ok(Some(row))
+        })
+        .await?;
+    Ok(row.map(|r| identity(r, false)))
+}
+
+fn identity(row: store::IdentityRow, via_token: bool) -> CurrentUser {
+    CurrentUser {
+        id: row.user_id,
+        email: row.email,
+        role: row.role,
+        tenant_id: row.tenant_id,
+        via_token,
+    }
+}
+
+/// The answer to a request that needs a login and has none: a redirect to
+/// the login page for a browser, `401` for JSON and API clients.
+pub(crate) fn unauthenticated(req: &HttpRequest) -> HttpResponse {
+    let api_client = crate::http::wants_json(req) || session::bearer_token(req).is_some();
+    if api_client {
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+            .content_type("application/problem+json")
+            .json(serde_json::json!({
+                "type": "about:blank",
+                "title": "Unauthorized",
+                "status": 401,
+                "detail": "sign in, or send a valid API token as `Authorization: Bearer <token>`",
+            }));
+    }
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_string();
+    let next: String = url_encode(&target);
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("/login?next={next}")))
+        .finish()
+}
+
+fn url_encode(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|s| s.trim_start_matches('=').to_string())
+        .unwrap_or_default()
+}
+
+fn forbidden(req: &HttpRequest, detail: &str) -> HttpResponse {
+    if crate::http::wants_json(req) {
+        return HttpResponse::Forbidden()
+            .content_type("application/problem+json")
+            .json(serde_json::json!({
+                "type": "about:blank", "title": "Forbidden", "status": 403, "detail": detail,
+            }));
+    }
+    HttpResponse::Forbidden()
+        .content_type("text/html; charset=utf-8")
+        .body(crate::view::error_page(403, "Forbidden", detail))
+}
+
+/// What `requires_login` and `requires_role(..)` run before a handler.
+// The error is the response itself, built only on the failure path.
+#[allow(clippy::result_large_err)]
+pub async fn require(req: &HttpRequest, role: Option<&str>) -> Result<CurrentUser, HttpResponse> {
+    let user = match current_user(req).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(unauthenticated(req)),
+        Err(error) => return Err(error.error_response()),
+    };
+    if let Some(role) = role {
+        if !user.has_role(role) {
+            if let Some(rt) = rt_of(req) {
+                audit::record_later(
+                    &rt,
+                    req,
+                    Some(user.id),
+                    "permission_denied",
+                    Some(req.path().to_string()),
+                    Some(format!("needs role `{role}`, has `{}`", user.role)),
+                );
+            }
+            return Err(forbidden(req, &format!("This page needs the `{role}` role.")));
+        }
+    }
+    Ok(user)
+}
+
+impl FromRequest for CurrentUser {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            require(&req, None)
+                .await
+                .map_err(|response| InternalError::from_response("login required", response).into())
+        })
+    }
+}
+
+impl FromRequest for OptionalUser {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match current_user(&req).await {
+                Ok(user) => Ok(OptionalUser(user)),
+                // A bad token is an error the client must see, not anonymity.
+                Err(error) => Err(error.into()),
+            }
+        })
+    }
+}
+
+impl FromRequest for Tenant {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = require(&req, None)
+                .await
+                .map_err(|r| InternalError::from_response("login required", r))?;
+            user.tenant_id.map(Tenant).ok_or_else(|| {
+                InternalError::from_response(
+                    "no tenant",
+                    forbidden(&req, "Your account does not belong to a tenant."),
+                )
+                .into()
+            })
+        })
+    }
+}
+
+/// Why an auth operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong email or password (the same answer for both, on purpose).
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    /// Too many failed logins for this account or address.
+    #[error("too many failed logins: try again in {retry_after} seconds")]
+    Throttled {
+        /// Seconds until a new attempt is allowed.
+        retry_after: u64,
+    },
+    /// Registration with an email that already has an account.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Not an email address.
+    #[error("enter a valid email address")]
+    InvalidEmail,
+    /// The password breaks the policy.
+    #[error("password too weak: {0}")]
+    WeakPassword(String),
+    /// The app has no user model.
+    #[error("this app has no user model: add `auth: User` to bao::app! (run `bao make:auth` to generate one)")]
+    NotConfigured,
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AuthError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::EmailTaken => StatusCode::CONFLICT,
+            AuthError::InvalidEmail | AuthError::WeakPassword(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            AuthError::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Database(e) => crate::Error::Database(e.clone()).status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let AuthError::Database(e) = self {
+            return crate::Error::Database(e.clone()).error_response();
+        }
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "auth is not usable");
+        }
+        let detail = if status.is_server_error() {
+            "The error was logged.".to_string()
+        } else {
+            let mut d = self.to_string();
+            if let Some(first) = d.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            d + "."
+        };
+        let mut response = HttpResponse::build(status);
+        if let AuthError::Throttled { retry_after } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        response
+            .content_type("text/html; charset=utf-8")
+            .body(crate::view::error_page(
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("Error"),
+                &detail,
+            ))
+    }
+}
+
+/// Registration, login, logout and password changes, as a handler argument.
+pub struct Auth {
+    req: HttpRequest,
+    rt: Arc<AppRuntime>,
+}
+
+impl FromRequest for Auth {
+    type Error = crate::Error;
+    type Future = futures_util::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        futures_util::future::ready(match rt_of(req) {
+            Some(rt) => Ok(Auth {
+                req: req.clone(),
+                rt,
+            }),
+            None => Err(crate::Error::Internal("the app runtime is missing".into())),
+        })
+    }
+}
+
+/// A new login session: set its cookie on the response with
+/// [`SessionChange::redirect`] or [`SessionChange::apply`].
+#[must_use = "the session cookie must be sent: return `change.redirect(..)`"]
+pub struct SessionChange {
+    cookie: Cookie<'static>,
+}
+
+impl SessionChange {
+    /// A `303` redirect to `location` carrying the new cookie.
+    pub fn redirect(self, location: &str) -> crate::Redirect {
+        crate::Redirect::to(location).cookie(self.cookie)
+    }
+
+    /// Sets the new cookie on `response`.
+    pub fn apply(self, mut response: HttpResponse) -> HttpResponse {
+        let _ = response.add_cookie(&self.cookie);
+        response
+    }
+}
+
+impl Auth {
+    fn users(&self) -> Result<UsersTable, AuthError> {
+        self.rt.users.ok_or(AuthError::NotConfigured)
+    }
+
+    fn pool(&self) -> Result<crate::db::DbPool, AuthError> {
+        self.rt.db.clone().ok_or_else(|| {
+            AuthError::Database(DbError::Config(
+                "the database is not configured: set BAO_DATABASE_URL".into(),
+            ))
+        })
+    }
+
+    async fn audit(&self, user_id: Option<i64>, action: &str, subject: Option<String>) {
+        audit::record(&self.rt, audit::entry(&self.req, user_id, action, subject, None)).await;
+    }
+
+    /// Creates an account; its id. The email is checked and must be new, the
+    /// password must meet the policy (`BAO_PASSWORD_MIN_LENGTH`).
+    pub async fn register(&self, email: &str, password: &str) -> Result<i64, AuthError> {
+        let users = self.users()?;
+        let email = normalize_email(email)?;
+        if let Some(problem) = password::password_problem(password, self.rt.config.password_min_length) {
+            return Err(AuthError::WeakPassword(problem));
+        }
+        let hash = hash_password(password).await;
+        let pool = self.pool()?;
+        let mail = email.clone();
+        match pool.run(move |c| store::insert_user(c, users, &mail, &hash)).await {
+            Ok(id) => {
+                self.audit(Some(id), "register", Some(email)).await;
+                Ok(id)
+            }
+            Err(DbError::Conflict(_)) => Err(AuthError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks an email and password; the user's id when they match. Unknown
+    /// accounts and wrong passwords get the same error after the same work.
+    /// After `BAO_LOGIN_MAX_FAILURES` failures within `BAO_LOGIN_WINDOW` for
+    /// the account or the client's address, answers `Throttled`.
+    pub async fn attempt(&self, email: &str, password: &str) -> Result<i64, AuthError> {
+        let users = self.users()?;
+        let pool = self.pool()?;
+        let email = email.trim().to_lowercase();
+        let keys = throttle_keys(&email, audit::client_ip(&self.req).as_deref());
+        let window = i64::try_from(self.rt.config.login_window.as_secs()).unwrap_or(i64::MAX);
+        let max = i64::from(self.rt.config.login_max_failures);
+        let (lookup_keys, lookup_email) = (keys.clone(), email.clone());
+        let (retry, credentials) = pool
+            .run(move |c| {
+                let now = store::now();
+                let mut retry = None;
+                for key in &lookup_keys {
+                    let (n, oldest) = store::recent_failures(c, key, now - window)?;
+                    if n >= max {
+                        let wait = oldest.map_or(window, |o| o + window - now).max(1);
+                        retry = Some(retry.map_or(wait, |r: i64| r.max(wait)));
+                    }
+                }
+                let credentials = match retry {
+                    Some(_) => None,
+                    None => store::find_credentials(c, users, &lookup_email)?,
+                };
+                Ok((retry, credentials))
+            })
+            .await?;
+        if let Some(wait) = retry {
+            self.audit(None, "login_throttled", Some(email)).await;
+            return Err(AuthError::Throttled {
+                retry_after: u64::try_from(wait).unwrap_or(1),
+            });
+        }
+        let (user_id, hash) = match &credentials {
+            Some(c) => (Some(c.id), c.password_hash.clone()),
+            None => (None, password::dummy_hash().to_string()),
+        };
+        let verified = verify_password(password, &hash).await;
+        let rehash = match &verified {
+            Verified::Rehash(new) => Some(new.clone()),
+            _ => None,
+        };
+        match (user_id, verified) {
+            (Some(id), Verified::Yes | Verified::Rehash(_)) => {
+                let account_key = keys[0].clone();
+                pool.run(move |c| {
+                    store::clear_failures(c, &account_key)?;
+                    if let Some(new) = rehash {
+                        store::set_password_hash(c, users, id, &new)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+                Ok(id)
+            }
+            _ => {
+                pool.run(move |c| {
+                    for key in &keys {
+                        store::record_failure(c, key)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+                self.audit(user_id, "login_failed", Some(email)).await;
+                Err(AuthError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Signs `user_id` in: a new session (the old one, if any, ends), a new
+    /// cookie and so a new CSRF token.
+    pub async fn login(&self, user_id: i64) -> Result<SessionChange, AuthError> {
+        let pool = self.pool()?;
+        let secret = self.rt.config.secret_key.clone();
+        let value = session::new_session_value();
+        let key = session::session_key(&secret, &value);
+        let old = session::session_value(&self.req).map(|v| session::session_key(&secret, &v));
+        let lifetime = self.rt.config.session_lifetime;
+        let lifetime_secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+        let ip = audit::client_ip(&self.req);
+        let agent = self
+            .req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        pool.run(move |c| {
+            if let Some(old) = old {
+                store::delete_session(c, &old)?;
+            }
+            store::insert_session(c, &key, user_id, lifetime_secs, ip.as_deref(), agent.as_deref())
+        })
+        .await?;
+        self.req.extensions_mut().remove::<Resolved>();
+        self.audit(Some(user_id), "login", None).await;
+        Ok(SessionChange {
+            cookie: session::session_cookie(&self.rt, value, Some(lifetime)),
+        })
+    }
+
+    /// Signs the current session out: its row is deleted (a copy of the
+    /// cookie is dead too) and the browser gets a fresh anonymous value.
+    pub async fn logout(&self) -> Result<SessionChange, AuthError> {
+        let user = current_user(&self.req).await.ok().flatten();
+        if let Some(value) = session::session_value(&self.req) {
+            let key = session::session_key(&self.rt.config.secret_key, &value);
+            self.pool()?.run(move |c| store::delete_session(c, &key)).await?;
+        }
+        self.audit(user.map(|u| u.id), "logout", None).await;
+        Ok(SessionChange {
+            cookie: session::session_cookie(&self.rt, session::new_session_value(), None),
+        })
+    }
+
+    /// Ends every session of `user_id`, on every device; the number ended.
+    pub async fn logout_everywhere(&self, user_id: i64) -> Result<usize, AuthError> {
+        let n = self
+            .pool()?
+            .run(move |c| store::delete_user_sessions(c, user_id))
+            .await?;
+        self.audit(Some(user_id), "logout_everywhere", Some(format!("{n} sessions"))).await;
+        Ok(n)
+    }
+
+    /// Changes a password after checking the current one; every session of
+    /// the user ends and this browser gets a new one.
+    pub async fn change_password(
+        &self,
+        user_id: i64,
+        current: &str,
+        new: &str,
+    ) -> Result<SessionChange, AuthError> {
+        let users = self.users()?;
+        let pool = self.pool()?;
+        let found = pool
+            .run(move |c| store::find_credentials_by_id(c, users, user_id))
+            .await?
+            .ok_or(AuthError::InvalidCredentials)?;
+        if verify_password(current, &found.password_hash).await == Verified::No {
+            self.audit(Some(user_id), "password_change_failed", None).await;
+            return Err(AuthError::InvalidCredentials);
+        }
+        if let Some(problem) = password::password_problem(new, self.rt.config.password_min_length) {
+            return Err(AuthError::WeakPassword(problem));
+        }
+        let hash = hash_password(new).await;
+        pool.run(move |c| {
+            store::set_password_hash(c, users, user_id, &hash)?;
+            store::delete_user_sessions(c, user_id)
+        })
+        .await?;
+        self.audit(Some(user_id), "password_changed", None).await;
+        self.login(user_id).await
+    }
+}
+
+fn throttle_keys(email: &str, ip: Option<&str>) -> Vec<String> {
+    let mut keys = vec![format!("account:{email}")];
+    if let Some(ip) = ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    keys
+}
+
+fn normalize_email(email: &str) -> Result<String, AuthError> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(AuthError::InvalidEmail)
+    }
+}
+
+/// Deletes login sessions past their absolute lifetime; the number deleted.
+/// Expired sessions never authenticate anyway; this keeps the table small.
+pub async fn purge_expired_sessions(pool: &crate::db::DbPool) -> Result<usize, DbError> {
+    pool.run(store::delete_expired_sessions).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(normalize_email(" Ann@Example.COM ").unwrap(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Password hashing with argon2id at OWASP's recommended cost (19 MiB, two
+//! passes, one lane), always off the async executor.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::OnceLock;
+
+/// Memory cost in KiB (OWASP: 19 MiB).
+pub const MEMORY_KIB: u32 = 19 * 1024;
+/// Passes.
+pub const ITERATIONS: u32 = 2;
+/// Lanes.
+pub const PARALLELISM: u32 = 1;
+
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .expect("the argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
+/// Blocking: call it through [`hash_password`] from async code.
+pub fn hash_password_blocking(password: &str) -> String {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the operating system provides random bytes");
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashes any password with valid parameters")
+        .to_string()
+}
+
+/// What checking a password found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// The password does not match (or the stored hash is unusable).
+    No,
+    /// It matches.
+    Yes,
+    /// It matches, and the stored hash used other parameters: store this new
+    /// hash.
+    Rehash(String),
+}
+
+/// Checks `password` against a stored PHC `hash`. Blocking.
+pub fn verify_password_blocking(password: &str, hash: &str) -> Verified {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return Verified::No;
+    };
+    if hasher()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
+        return Verified::No;
+    }
+    let current = parsed.algorithm.as_str() == "argon2id"
+        && Params::try_from(&parsed).is_ok_and(|p| {
+            p.m_cost() == MEMORY_KIB && p.t_cost() == ITERATIONS && p.p_cost() == PARALLELISM
+        });
+    if current {
+        Verified::Yes
+    } else {
+        Verified::Rehash(hash_password_blocking(password))
+    }
+}
+
+/// A hash of a password nobody knows: checking a password against it costs
+/// what a real check costs, so an unknown account answers as slowly as a
+/// wrong password.
+pub(crate) fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password_blocking(&super::crypto::random_hex(16)))
+}
+
+/// Hashes `password` on the blocking pool.
+pub async fn hash_password(password: &str) -> String {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+        .await
+        .expect("password hashing does not panic")
+}
+
+/// Checks `password` against `hash` on the blocking pool.
+pub async fn verify_password(password: &str, hash: &str) -> Verified {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || verify_password_blocking(&password, &hash))
+        .await
+        .expect("password checking does not panic")
+}
+
+/// Why a new password is refused, or `None` when it is acceptable.
+pub fn password_problem(password: &str, min_length: usize) -> Option<String> {
+    let length = password.chars().count();
+    if length < min_length {
+        return Some(format!(
+            "use at least {min_length} characters (this one has {length})"
+        ));
+    }
+    if length > 1024 {
+        return Some("use at most 1024 characters".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_old_parameters_are_upgraded() {
+        let hash = hash_password_blocking("correct horse battery");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert_eq!(verify_password_blocking("correct horse battery", &hash), Verified::Yes);
+        assert_eq!(verify_password_blocking("wrong", &hash), Verified::No);
+        assert_eq!(verify_password_blocking("x", "not a hash"), Verified::No);
+        // A hash made with weaker parameters still verifies and asks for a rehash.
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(&[7u8; 16]).unwrap();
+        let old = weak.hash_password(b"pw-123456789", &salt).unwrap().to_string();
+        match verify_password_blocking("pw-123456789", &old) {
+            Verified::Rehash(new) => assert!(new.contains("m=19456,t=2,p=1")),
+            other => panic!("expected a rehash, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_policy_names_the_minimum() {
+        assert!(password_problem("short", 10).unwrap().contains("at least 10"));
+        assert_eq!(password_problem("long enough pw", 10), None);
+    }
+}

@@ -1,0 +1,122 @@
+//! Bao's own tables (sessions, API tokens, login throttling, the audit log),
+//! created by migrations embedded in the framework and recorded in
+//! `bao_system_migrations`, apart from the app's. `bao migrate` (and
+//! `BAO_AUTO_MIGRATE`) applies them before the app's migrations.
+
+use super::connection::{DbConnection, Dialect};
+use super::error::DbError;
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::Text;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+
+/// One embedded migration: its version and its SQL for each dialect.
+struct SystemMigration {
+    version: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const AUTH_TABLES: &str = "
+CREATE TABLE bao_sessions (
+    id_hash VARCHAR(64) PRIMARY KEY NOT NULL,
+    user_id BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    ip TEXT,
+    user_agent TEXT
+);
+CREATE INDEX bao_sessions_user_id ON bao_sessions (user_id);
+CREATE TABLE bao_api_tokens (
+    id {ID},
+    user_id BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    token_hash VARCHAR(64) NOT NULL UNIQUE,
+    prefix VARCHAR(16) NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX bao_api_tokens_user_id ON bao_api_tokens (user_id);
+CREATE TABLE bao_login_failures (
+    id {ID},
+    throttle_key TEXT NOT NULL,
+    failed_at BIGINT NOT NULL
+);
+CREATE INDEX bao_login_failures_key ON bao_login_failures (throttle_key, failed_at);
+CREATE TABLE bao_audit_log (
+    id {ID},
+    at BIGINT NOT NULL,
+    user_id BIGINT,
+    action TEXT NOT NULL,
+    subject TEXT,
+    request_id TEXT,
+    ip TEXT,
+    detail TEXT
+);
+CREATE INDEX bao_audit_log_at ON bao_audit_log (at);
+";
+
+const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
+const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
+
+fn migrations() -> Vec<SystemMigration> {
+    static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (sqlite, postgres) = SQL.get_or_init(|| {
+        (
+            AUTH_TABLES.replace("{ID}", SQLITE_ID),
+            AUTH_TABLES.replace("{ID}", POSTGRES_ID),
+        )
+    });
+    vec![SystemMigration {
+        version: "0001_auth",
+        sqlite,
+        postgres,
+    }]
+}
+
+#[derive(QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = Text)]
+    version: String,
+}
+
+/// Applies Bao's pending system migrations, each in its own transaction;
+/// returns the versions applied.
+pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
+    conn.batch_execute(
+        "CREATE TABLE IF NOT EXISTS bao_system_migrations (\
+         version VARCHAR(64) PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL)",
+    )?;
+    let query = "SELECT version FROM bao_system_migrations";
+    let applied: Vec<Applied> = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(query).load(c)?,
+        DbConnection::Postgres(c) => diesel::sql_query(query).load(c)?,
+    };
+    let mut done = Vec::new();
+    for m in migrations() {
+        if applied.iter().any(|a| a.version == m.version) {
+            continue;
+        }
+        let sql = match conn.dialect() {
+            Dialect::Sqlite => m.sqlite,
+            Dialect::Postgres => m.postgres,
+        };
+        conn.transaction::<_, DbError, _>(|conn| {
+            conn.batch_execute(sql).map_err(|e| {
+                DbError::Migration(format!("Bao's system migration {} failed: {e}", m.version))
+            })?;
+            // Both values are ours (a constant and a timestamp): no quoting issue.
+            conn.batch_execute(&format!(
+                "INSERT INTO bao_system_migrations (version, applied_at) VALUES ('{}', '{}')",
+                m.version,
+                chrono::Utc::now().to_rfc3339()
+            ))?;
+            Ok(())
+        })?;
+        tracing::info!(version = m.version, "Bao system migration applied");
+        done.push(format!("bao:{}", m.version));
+    }
+    Ok(done)
+}
