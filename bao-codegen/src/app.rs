@@ -9,7 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{bracketed, Ident, LitStr, Path, Token};
 
-const KEYS: &[&str] = &["name", "controllers", "models", "setup"];
+const KEYS: &[&str] = &["name", "controllers", "models", "auth", "setup"];
 
 struct Entry {
     key: Ident,
@@ -70,6 +70,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut controllers: Vec<Path> = Vec::new();
     let mut controllers_span = Span::call_site();
     let mut setup: Option<Path> = None;
+    let mut auth: Option<Path> = None;
     let mut models: Vec<Path> = Vec::new();
     let mut models_span = Span::call_site();
     let mut seen: Vec<String> = Vec::new();
@@ -90,6 +91,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 push_unique(&mut controllers, list, "controller", &mut diag);
             }
             ("setup", Value::Path(path)) => setup = Some(path),
+            ("auth", Value::Path(path)) => auth = Some(path),
+            ("auth", _) => diag.error_at(
+                &entry.key,
+                "`auth` names the user model: `auth: User` (`bao make:auth` generates it)",
+            ),
             ("models", Value::List(list)) => {
                 models_span = entry.key.span();
                 push_unique(&mut models, list, "model", &mut diag);
@@ -160,6 +166,23 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let table_check = quote_spanned! {models_span=>
         const _: () = ::bao::__private::check_table_clashes(MODELS);
     };
+    let (auth_check, auth_registration) = match &auth {
+        Some(model) => (
+            quote_spanned! {model.span()=>
+                const _: () = ::bao::__private::check_auth_model(
+                    <#model as ::bao::db::Model>::NAME,
+                    <#model as ::bao::db::Model>::COLUMNS,
+                );
+            },
+            quote_spanned! {model.span()=> .auth::<#model>() },
+        ),
+        None => (
+            quote_spanned! {controllers_span=>
+                const _: () = ::bao::__private::check_auth_configured(ROUTES);
+            },
+            quote!(),
+        ),
+    };
     quote! {
         #errors
 
@@ -173,12 +196,15 @@ pub fn expand(input: TokenStream) -> TokenStream {
 
         #table_check
 
+        #auth_check
+
         /// This app: its controllers, routes and framework services, ready to serve,
         /// test or describe.
         pub fn app() -> ::bao::App {
             let built = ::bao::App::new(#name, ::core::env!("CARGO_PKG_VERSION"))
                 .models(MODELS)
                 .source_dir(::core::env!("CARGO_MANIFEST_DIR"))
+                #auth_registration
                 #(#registrations)*;
             #setup
         }

@@ -27,8 +27,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#errors #item);
         }
     };
-    let base = parse_args(args, &mut diag);
-    let controller = parse_impl(&mut item_impl, base.as_ref(), &mut diag);
+    let args = parse_args(args, &mut diag);
+    let controller = parse_impl(&mut item_impl, &args, &mut diag);
     let errors = diag.to_compile_errors();
     let generated = match controller {
         Some(c) if !diag.has_errors() => expand_controller(&c),
@@ -49,6 +49,36 @@ struct Controller {
     routes: Vec<Route>,
 }
 
+/// Who may call a route.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+enum Access {
+    #[default]
+    Public,
+    Login,
+    Role(String),
+}
+
+impl Access {
+    /// How `RouteInfo::access` spells it.
+    fn label(&self) -> String {
+        match self {
+            Access::Public => "public".into(),
+            Access::Login => "login".into(),
+            Access::Role(role) => format!("role:{role}"),
+        }
+    }
+}
+
+/// What the controller attribute says besides the base path.
+#[derive(Default)]
+struct ControllerArgs {
+    base: Option<LitStr>,
+    access: Access,
+}
+
+/// Attributes an action may carry besides its route.
+const ACTION_ATTRS: &[&str] = &["requires_login", "requires_role", "public", "csrf_exempt"];
+
 struct Route {
     method: String,
     pattern: String,
@@ -56,6 +86,8 @@ struct Route {
     doc: String,
     args: Vec<HandlerArg>,
     output_span: Span,
+    access: Access,
+    csrf_exempt: bool,
 }
 
 enum HandlerArg {
@@ -63,38 +95,157 @@ enum HandlerArg {
     Extractor { ty: Box<Type> },
 }
 
-fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<LitStr> {
+fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> ControllerArgs {
     if args.is_empty() {
         diag.error_span(
             Span::call_site(),
             "#[bao::controller] needs a base path: write #[bao::controller(\"/posts\")] \
              (or \"/\" for the site root)",
         );
-        return None;
+        return ControllerArgs::default();
     }
-    let parsed = syn::parse2::<LitStr>(args.clone());
-    match parsed {
-        Ok(lit) => {
+    let parser = |input: syn::parse::ParseStream| {
+        let lit: LitStr = input.parse()?;
+        let mut options = Vec::new();
+        while !input.is_empty() {
+            input.parse::<syn::Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            options.push(input.parse::<syn::Meta>()?);
+        }
+        Ok((lit, options))
+    };
+    match syn::parse::Parser::parse2(parser, args.clone()) {
+        Ok((lit, options)) => {
             if let Err(message) = route_path::parse(&lit.value()) {
                 diag.error_at(&lit, format!("controller base {message}"));
             }
-            Some(lit)
+            let mut access = Access::Public;
+            for option in options {
+                match parse_access(&option, diag) {
+                    Some(a) if access == Access::Public => access = a,
+                    Some(_) => diag.error_at(
+                        &option,
+                        "give a controller one of `requires_login` or `requires_role(\"..\")`, not both",
+                    ),
+                    None => {}
+                }
+            }
+            ControllerArgs {
+                base: Some(lit),
+                access,
+            }
         }
         Err(_) => {
             diag.error_at(
                 args,
-                "expected the controller's base path as a string, like #[bao::controller(\"/posts\")]",
+                "expected the controller's base path as a string, then options: \
+                 #[bao::controller(\"/posts\")] or #[bao::controller(\"/posts\", requires_login)]",
+            );
+            ControllerArgs::default()
+        }
+    }
+}
+
+/// `requires_login` or `requires_role("admin")`; anything else is reported.
+fn parse_access(meta: &syn::Meta, diag: &mut Diagnostics) -> Option<Access> {
+    let name = meta
+        .path()
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    match (name.as_str(), meta) {
+        ("requires_login", syn::Meta::Path(_)) => Some(Access::Login),
+        ("requires_role", syn::Meta::List(list)) => match list.parse_args::<LitStr>() {
+            Ok(role) if is_role_name(&role.value()) => Some(Access::Role(role.value())),
+            _ => {
+                diag.error_at(
+                    meta,
+                    "`requires_role` takes one role name: requires_role(\"admin\")",
+                );
+                None
+            }
+        },
+        ("requires_role", _) => {
+            diag.error_at(meta, "`requires_role` takes one role name: requires_role(\"admin\")");
+            None
+        }
+        ("requires_login", _) => {
+            diag.error_at(meta, "`requires_login` takes no arguments");
+            None
+        }
+        (other, _) => {
+            let hint = closest(other, &["requires_login", "requires_role"])
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            diag.error_at(
+                meta,
+                format!("unknown controller option `{other}`: expected `requires_login` or `requires_role(\"..\")`{hint}"),
             );
             None
         }
     }
 }
 
+fn is_role_name(role: &str) -> bool {
+    !role.is_empty()
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Removes the action-level access attributes of `func`: its access (when
+/// given) and whether it is exempt from CSRF.
+fn take_action_attrs(func: &mut ImplItemFn, diag: &mut Diagnostics) -> (Option<Access>, bool) {
+    let mut access = None;
+    let mut exempt = false;
+    func.attrs.retain(|attr| {
+        let Some(ident) = attr.path().get_ident() else { return true };
+        let name = ident.to_string();
+        match name.as_str() {
+            "public" => {
+                access = Some(Access::Public);
+                false
+            }
+            "csrf_exempt" => {
+                exempt = true;
+                false
+            }
+            "requires_login" | "requires_role" => {
+                if let Some(a) = parse_access(&attr.meta, diag) {
+                    access = Some(a);
+                }
+                false
+            }
+            _ => {
+                let looks_like_access =
+                    ["login", "role", "csrf", "auth"].iter().any(|w| name.contains(w));
+                if looks_like_access {
+                    let hint = closest(&name, ACTION_ATTRS)
+                        .map(|k| format!("; did you mean #[{k}]?"))
+                        .unwrap_or_default();
+                    diag.error_at(
+                        ident,
+                        format!(
+                            "unknown action attribute #[{name}]: Bao knows #[requires_login], #[requires_role(\"..\")], #[public] and #[csrf_exempt]{hint}"
+                        ),
+                    );
+                    return false;
+                }
+                true
+            }
+        }
+    });
+    (access, exempt)
+}
+
 fn parse_impl(
     item: &mut ItemImpl,
-    base: Option<&LitStr>,
+    args: &ControllerArgs,
     diag: &mut Diagnostics,
 ) -> Option<Controller> {
+    let base = args.base.as_ref();
     if let Some((_, path, _)) = &item.trait_ {
         diag.error_at(
             path,
@@ -126,6 +277,8 @@ fn parse_impl(
             continue;
         };
         let attrs = take_route_attrs(func, diag);
+        let (action_access, csrf_exempt) = take_action_attrs(func, diag);
+        let access = action_access.unwrap_or_else(|| args.access.clone());
         for (method, lit) in attrs {
             let Ok(path) = route_path::parse(&lit.value()).map_err(|m| diag.error_at(&lit, m))
             else {
@@ -135,7 +288,9 @@ fn parse_impl(
                 pattern: route_path::join(&base_path, &path.pattern),
                 params: route_params(&base_path, &path),
             };
-            if let Some(route) = check_handler(func, &method, &lit, &full, diag) {
+            if let Some(mut route) = check_handler(func, &method, &lit, &full, diag) {
+                route.access = access.clone();
+                route.csrf_exempt = csrf_exempt;
                 if let Some(other) = routes.iter().find(|r| {
                     r.method == route.method && route_path::same_shape(&r.pattern, &route.pattern)
                 }) {
@@ -323,6 +478,8 @@ fn check_handler(
         doc: doc_summary(&func.attrs),
         args,
         output_span,
+        access: Access::Public,
+        csrf_exempt: false,
     })
 }
 
@@ -353,6 +510,7 @@ fn expand_controller(c: &Controller) -> TokenStream {
         let pattern = &r.pattern;
         let handler = r.handler.to_string();
         let doc = &r.doc;
+        let access = r.access.label();
         quote! {
             ::bao::RouteInfo {
                 method: #method,
@@ -360,6 +518,7 @@ fn expand_controller(c: &Controller) -> TokenStream {
                 controller: #name,
                 handler: #handler,
                 summary: #doc,
+                access: #access,
             }
         }
     });
@@ -410,6 +569,30 @@ fn expand_handler(self_ty: &Type, index: usize, r: &Route) -> TokenStream {
     let respond = quote_spanned! {r.output_span=>
         ::bao::__private::respond(&__bao_req, __bao_out)
     };
+    let unsafe_method = !matches!(r.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    let csrf = (unsafe_method && !r.csrf_exempt).then(|| {
+        quote! {
+            if let ::core::result::Result::Err(response) =
+                ::bao::__private::csrf_guard(&__bao_req, &mut __bao_payload).await
+            {
+                return response;
+            }
+        }
+    });
+    let role = match &r.access {
+        Access::Public => None,
+        Access::Login => Some(quote!(::core::option::Option::None)),
+        Access::Role(role) => Some(quote!(::core::option::Option::Some(#role))),
+    };
+    let guard = role.map(|role| {
+        quote! {
+            if let ::core::result::Result::Err(response) =
+                ::bao::__private::require(&__bao_req, #role).await
+            {
+                return response;
+            }
+        }
+    });
     quote! {
         #[allow(non_snake_case, unused_mut, unused_variables)]
         async fn #wrapper(
@@ -417,6 +600,8 @@ fn expand_handler(self_ty: &Type, index: usize, r: &Route) -> TokenStream {
             __bao_body: ::bao::__private::web::Payload,
         ) -> ::bao::__private::HttpResponse {
             let mut __bao_payload = __bao_body.into_inner();
+            #csrf
+            #guard
             #(#lets)*
             let __bao_out = <#self_ty>::#handler(#(#call_args),*).await;
             #respond

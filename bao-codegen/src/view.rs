@@ -63,14 +63,71 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
         }
     };
     match path {
-        Some(path) if !diag.has_errors() => quote! {
-            #[derive(::bao::__private::askama::Template)]
-            #[template(path = #path, askama = ::bao::__private::askama)]
-            #strukt
-        },
+        Some(path) if !diag.has_errors() => expand_page(&strukt, &path),
         _ => {
             let errors = diag.to_compile_errors();
             quote!(#errors #strukt)
+        }
+    }
+}
+
+/// The user's struct stays as written; a wrapper of the same name in a
+/// hidden module derefs to it and adds the page context (`csrf_token`,
+/// `csrf_field`, `flash`), and is what askama renders. Field access in the
+/// template goes through `Deref`, so an unknown variable is still reported
+/// as a missing field of the user's type.
+fn expand_page(strukt: &ItemStruct, path: &LitStr) -> TokenStream {
+    let ident = &strukt.ident;
+    let module = quote::format_ident!("__bao_view_{}", ident);
+    let (impl_g, ty_g, where_c) = strukt.generics.split_for_impl();
+    let mut wrapper_generics = strukt.generics.clone();
+    wrapper_generics
+        .params
+        .insert(0, syn::parse_quote!('__bao));
+    wrapper_generics
+        .make_where_clause()
+        .predicates
+        .push(syn::parse_quote!(super::#ident #ty_g: '__bao));
+    let (w_impl, w_ty, w_where) = wrapper_generics.split_for_impl();
+    quote! {
+        #strukt
+
+        #[doc(hidden)]
+        #[allow(non_snake_case, non_camel_case_types, clippy::all)]
+        mod #module {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[derive(::bao::__private::askama::Template)]
+            #[template(path = #path, askama = ::bao::__private::askama)]
+            pub(super) struct #ident #w_impl #w_where {
+                pub(super) csrf_token: &'__bao str,
+                pub(super) csrf_field: ::bao::view::CsrfField<'__bao>,
+                pub(super) flash: &'__bao [::bao::auth::FlashMessage],
+                pub(super) __bao_page: &'__bao super::#ident #ty_g,
+            }
+
+            impl #w_impl ::core::ops::Deref for #ident #w_ty #w_where {
+                type Target = super::#ident #ty_g;
+                fn deref(&self) -> &Self::Target {
+                    self.__bao_page
+                }
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_g ::bao::view::Page for #ident #ty_g #where_c {
+            fn render_page(
+                &self,
+                ctx: &::bao::view::PageContext,
+            ) -> ::bao::__private::askama::Result<::std::string::String> {
+                ::bao::__private::askama::Template::render(&#module::#ident {
+                    csrf_token: &ctx.csrf_token,
+                    csrf_field: ::bao::view::CsrfField(&ctx.csrf_token),
+                    flash: &ctx.flash,
+                    __bao_page: self,
+                })
+            }
         }
     }
 }

@@ -89,7 +89,11 @@ pub mod assets {
 /// What generated code refers to. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::app::{check_route_clashes, const_contains, Controller};
+    pub use crate::app::{
+        check_auth_configured, check_auth_model, check_route_clashes, const_contains, Controller,
+    };
+    pub use crate::auth::require;
+    pub use crate::auth::session::csrf_guard;
     pub use crate::db::check_table_clashes;
     pub use crate::http::handler::{
         extract, path_param, respond, route, Extract, IntoResponse, PathParam,

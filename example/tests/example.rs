@@ -26,6 +26,7 @@ async fn the_guestbook_form_validates_and_keeps_input() {
 
     client
         .post("/guestbook")
+        .csrf()
         .form(&[("name", ""), ("message", "<script>alert(1)</script>")])
         .await
         .assert_status(422)
@@ -40,6 +41,7 @@ async fn the_guestbook_form_validates_and_keeps_input() {
     let long = "x".repeat(example::controllers::guestbook::MAX_MESSAGE + 1);
     client
         .post("/guestbook")
+        .csrf()
         .form(&[("name", "Ann"), ("message", long.as_str())])
         .await
         .assert_status(422)
@@ -47,6 +49,7 @@ async fn the_guestbook_form_validates_and_keeps_input() {
 
     client
         .post("/guestbook")
+        .csrf()
         .form(&[("name", "Ann"), ("message", "Lovely site")])
         .await
         .assert_redirect("/guestbook");
@@ -55,6 +58,42 @@ async fn the_guestbook_form_validates_and_keeps_input() {
         .await
         .assert_see("<strong>Ann</strong>: Lovely site")
         .assert_dont_see("Nobody has signed yet.");
+}
+
+#[bao::test]
+async fn the_guestbook_refuses_posts_without_the_pages_csrf_token() {
+    let client = TestClient::new(example::app()).await;
+    // No token at all, and a token from another session: 403, nothing written.
+    client
+        .post("/guestbook")
+        .form(&[("name", "Mallory"), ("message", "forged")])
+        .await
+        .assert_status(403)
+        .assert_see("CSRF");
+    let page = client.get("/guestbook").await;
+    page.assert_see("name=\"_csrf\"");
+    let html = page.text();
+    let token = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form carries the token")
+        .to_string();
+    client
+        .post("/guestbook")
+        .form(&[("name", "Mallory"), ("message", "forged"), ("_csrf", "0".repeat(64).as_str())])
+        .await
+        .assert_status(403);
+    client
+        .get("/guestbook")
+        .await
+        .assert_see("Nobody has signed yet.");
+    // The token the page carried works.
+    client
+        .post("/guestbook")
+        .form(&[("name", "Ann"), ("message", "Hi"), ("_csrf", token.as_str())])
+        .await
+        .assert_redirect("/guestbook");
 }
 
 #[bao::test]

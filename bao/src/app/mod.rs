@@ -6,7 +6,9 @@ mod server;
 
 pub(crate) use config::redact_url;
 pub use config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
-pub use routes::{check_route_clashes, const_contains, RouteInfo};
+pub use routes::{
+    check_auth_configured, check_auth_model, check_route_clashes, const_contains, RouteInfo,
+};
 pub(crate) use routes::{panic_with, push, str_eq, MESSAGE_LEN};
 pub(crate) use server::{build_service, AppRuntime};
 pub use server::{serve, serve_until};

@@ -15,6 +15,8 @@ pub struct RouteInfo {
     pub handler: &'static str,
     /// The first line of the handler's doc comment.
     pub summary: &'static str,
+    /// Who may call it: `public`, `login`, or `role:NAME`.
+    pub access: &'static str,
 }
 
 /// Routes Bao serves in every app.
@@ -32,6 +34,12 @@ pub(crate) const FRAMEWORK_ROUTES: &[RouteInfo] = &[
         "Readiness: 503 naming the failed check",
     ),
     framework("GET", "/metrics", "metrics", "Prometheus metrics"),
+    framework(
+        "GET",
+        "/_bao/csrf",
+        "csrf_token",
+        "This browser's CSRF token (sets the session cookie if needed)",
+    ),
     framework(
         "GET",
         "/_bao/static/{file}",
@@ -52,6 +60,7 @@ const fn framework(
         controller: "bao",
         handler,
         summary,
+        access: "public",
     }
 }
 
@@ -218,6 +227,62 @@ pub const fn const_contains(values: &[&str], value: &str) -> bool {
     false
 }
 
+/// Fails the build when a route needs a login but the app names no user
+/// model. `bao::app!` calls it in a `const` when `auth:` is absent.
+pub const fn check_auth_configured(tables: &[&[RouteInfo]]) {
+    let mut t = 0;
+    while t < tables.len() {
+        let mut i = 0;
+        while i < tables[t].len() {
+            let r = &tables[t][i];
+            if !str_eq(r.access, "public") {
+                let mut buf = [0u8; MESSAGE_LEN];
+                let mut n = 0;
+                n = push(&mut buf, n, "route `");
+                n = push(&mut buf, n, r.method);
+                n = push(&mut buf, n, " ");
+                n = push(&mut buf, n, r.path);
+                n = push(&mut buf, n, "` (");
+                n = push(&mut buf, n, r.controller);
+                n = push(&mut buf, n, "::");
+                n = push(&mut buf, n, r.handler);
+                n = push(&mut buf, n, ") requires login, but this app has no user model: add `auth: User` to bao::app! (`bao make:auth` generates the model), or make the route public");
+                panic_with(&buf, n);
+            }
+            i += 1;
+        }
+        t += 1;
+    }
+}
+
+/// Fails the build when the model named by `bao::app!(auth: ..)` lacks a
+/// column Bao's auth reads.
+pub const fn check_auth_model(model: &str, columns: &[crate::db::ColumnInfo]) {
+    let required = ["id", "email", "password_hash", "role"];
+    let mut k = 0;
+    while k < required.len() {
+        let mut found = false;
+        let mut i = 0;
+        while i < columns.len() {
+            if str_eq(columns[i].name, required[k]) {
+                found = true;
+            }
+            i += 1;
+        }
+        if !found {
+            let mut buf = [0u8; MESSAGE_LEN];
+            let mut n = 0;
+            n = push(&mut buf, n, "the auth model `");
+            n = push(&mut buf, n, model);
+            n = push(&mut buf, n, "` has no `");
+            n = push(&mut buf, n, required[k]);
+            n = push(&mut buf, n, "` field: Bao's auth reads `id`, `email`, `password_hash` and `role` (and `tenant_id` when present); add the field, or generate the model with `bao make:auth`");
+            panic_with(&buf, n);
+        }
+        k += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +294,7 @@ mod tests {
             controller: "C",
             handler: "h",
             summary: "",
+            access: "public",
         }
     }
 

@@ -127,7 +127,8 @@ pub(crate) fn build_service(
         .app_data(web::FormConfig::default().limit(limit))
         .app_data(web::JsonConfig::default().limit(limit))
         .configure(|cfg| crate::obs::health::configure(cfg, rt.config.metrics_enabled))
-        .configure(crate::http::static_files::configure);
+        .configure(crate::http::static_files::configure)
+        .configure(crate::auth::configure);
     for state in &app.states {
         let state = state.clone();
         service = service.configure(move |cfg| state(cfg));

@@ -621,3 +621,20 @@ mod tests {
         }
     }
 }
+
+/// Bao's own auth route: `GET /_bao/csrf` answers `{"csrf_token": ".."}` and
+/// sets the session cookie when the browser has none, for single-page apps
+/// and API clients that post with the session.
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::http::get_resource("/_bao/csrf").to(csrf_endpoint));
+}
+
+async fn csrf_endpoint(req: HttpRequest) -> HttpResponse {
+    let (token, cookie) = csrf_for_request(&req);
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(cookie) = cookie {
+        response.cookie(cookie);
+    }
+    response.json(serde_json::json!({ "csrf_token": token }))
+}

@@ -235,7 +235,7 @@ fn csrf_failure(req: &HttpRequest, rt: &AppRuntime, reason: &str) -> HttpRespons
         .body(crate::view::error_page(
             403,
             "Forbidden",
-            &format!("This request was refused: {reason}. Reload the page and try again."),
+            &format!("CSRF check failed: {reason}. Reload the page and try again."),
         ))
 }
 

@@ -166,7 +166,32 @@ impl TestClient {
             path: path.to_string(),
             headers: Vec::new(),
             body: None,
+            csrf: false,
         }
+    }
+
+    /// This client's CSRF token, as its pages carry it in `{{ csrf_field }}`
+    /// (a session cookie is created first when the client has none).
+    pub fn csrf_token(&self) -> String {
+        let value = {
+            let mut jar = self.cookies.borrow_mut();
+            jar.entry(crate::auth::SESSION_COOKIE.to_string())
+                .or_insert_with(crate::auth::session::new_session_value)
+                .clone()
+        };
+        crate::auth::session::csrf_token_for(&self.runtime.config.secret_key, &value)
+    }
+
+    /// Forgets every cookie, as a new browser would.
+    pub fn clear_cookies(&self) {
+        self.cookies.borrow_mut().clear();
+    }
+
+    /// Sets a cookie, as if a response had set it.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.cookies
+            .borrow_mut()
+            .insert(name.to_string(), value.to_string());
     }
 
     /// The cookie `name` as the client holds it now.
@@ -180,7 +205,21 @@ impl TestClient {
         self.runtime.begin_shutdown();
     }
 
-    async fn send(&self, request: TestRequest<'_>) -> TestResponse {
+    async fn send(&self, mut request: TestRequest<'_>) -> TestResponse {
+        if request.csrf {
+            let token = self.csrf_token();
+            match &mut request.body {
+                Some((content_type, body)) if content_type.starts_with("application/x-www-form-urlencoded") => {
+                    let field = serde_urlencoded::to_string([(crate::auth::CSRF_FIELD, token.as_str())])
+                        .unwrap_or_default();
+                    if !body.is_empty() {
+                        body.push(b'&');
+                    }
+                    body.extend_from_slice(field.as_bytes());
+                }
+                _ => request.headers.push((crate::auth::CSRF_HEADER.to_string(), token)),
+            }
+        }
         let mut builder = actix_web::test::TestRequest::default()
             .method(request.method.clone())
             .uri(&request.path);
@@ -242,6 +281,7 @@ pub struct TestRequest<'a> {
     path: String,
     headers: Vec<(String, String)>,
     body: Option<(String, Vec<u8>)>,
+    csrf: bool,
 }
 
 impl TestRequest<'_> {
@@ -274,6 +314,13 @@ impl TestRequest<'_> {
         let body = serde_json::to_vec(value)
             .unwrap_or_else(|e| panic!("TestRequest::json: the value cannot be serialized: {e}"));
         self.body = Some(("application/json".into(), body));
+        self
+    }
+
+    /// Sends this client's CSRF token, as a page's form would: the `_csrf`
+    /// field of a form body, else the `X-CSRF-Token` header.
+    pub fn csrf(mut self) -> Self {
+        self.csrf = true;
         self
     }
 

@@ -19,28 +19,81 @@ use actix_web::{HttpRequest, HttpResponse, Responder};
 /// ```
 pub struct View<T>(pub T);
 
-impl<T: askama::Template> View<T> {
-    /// Renders the template to a string.
-    pub fn render(&self) -> askama::Result<String> {
-        self.0.render()
+/// What every page can use besides its struct's fields: `{{ csrf_token }}`,
+/// `{{ csrf_field }}` (the hidden form input) and `{% for f in flash %}`
+/// (messages set with `Redirect::flash`). `#[bao::view]` implements
+/// [`Page`] so that templates see them.
+#[derive(Debug, Clone, Default)]
+pub struct PageContext {
+    /// This browser's CSRF token.
+    pub csrf_token: String,
+    /// Messages to show once.
+    pub flash: Vec<crate::auth::FlashMessage>,
+}
+
+/// A typed template with Bao's page context; `#[bao::view]` implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Bao view",
+    label = "not a view",
+    note = "add #[bao::view(\"path/under/views.html\")] to the struct `{Self}`"
+)]
+pub trait Page {
+    /// Renders the template with `ctx`.
+    fn render_page(&self, ctx: &PageContext) -> askama::Result<String>;
+}
+
+/// `{{ csrf_field }}`: the hidden `_csrf` input every form posting to the app
+/// carries. Not escaped again by askama.
+#[derive(Debug, Clone, Copy)]
+pub struct CsrfField<'a>(pub &'a str);
+
+impl std::fmt::Display for CsrfField<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            crate::auth::CSRF_FIELD,
+            escape_html(self.0)
+        )
     }
 }
 
-impl<T: askama::Template> From<T> for View<T> {
+impl askama::filters::HtmlSafe for CsrfField<'_> {}
+
+impl<T: Page> View<T> {
+    /// Renders the template without a request (no CSRF token, no flash).
+    pub fn render(&self) -> askama::Result<String> {
+        self.0.render_page(&PageContext::default())
+    }
+}
+
+impl<T: Page> From<T> for View<T> {
     fn from(template: T) -> Self {
         View(template)
     }
 }
 
-impl<T: askama::Template> Responder for View<T> {
+impl<T: Page> Responder for View<T> {
     type Body = actix_web::body::BoxBody;
 
-    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
-        match self.0.render() {
-            Ok(html) => HttpResponse::Ok()
-                .content_type("text/html; charset=utf-8")
-                .insert_header((header::CACHE_CONTROL, "no-cache"))
-                .body(html),
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let (csrf_token, new_cookie) = crate::auth::csrf_for_request(req);
+        let flash = crate::auth::session::read_flash(req);
+        let ctx = PageContext { csrf_token, flash };
+        match self.0.render_page(&ctx) {
+            Ok(html) => {
+                let mut response = HttpResponse::Ok();
+                response
+                    .content_type("text/html; charset=utf-8")
+                    .insert_header((header::CACHE_CONTROL, "no-cache"));
+                if let Some(cookie) = new_cookie {
+                    response.cookie(cookie);
+                }
+                if !ctx.flash.is_empty() {
+                    response.cookie(crate::auth::session::flash_removal());
+                }
+                response.body(html)
+            }
             Err(error) => {
                 tracing::error!(%error, template = std::any::type_name::<T>(), "template failed to render");
                 HttpResponse::InternalServerError()
