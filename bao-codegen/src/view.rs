@@ -71,15 +71,33 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
     }
 }
 
-/// The user's struct stays as written; a wrapper of the same name in a
-/// hidden module derefs to it and adds the page context (`csrf_token`,
-/// `csrf_field`, `flash`), and is what askama renders. Field access in the
-/// template goes through `Deref`, so an unknown variable is still reported
-/// as a missing field of the user's type.
+/// The user's struct stays as written. A wrapper of the same name, in a
+/// `const _` block, derefs to it and adds the page context (`csrf_token`,
+/// `csrf_field`, `flash`); askama renders the wrapper. Field access in the
+/// template goes through `Deref`, so an unknown variable is reported as a
+/// missing field, with the user's fields listed as the available ones.
 fn expand_page(strukt: &ItemStruct, path: &LitStr) -> TokenStream {
     let ident = &strukt.ident;
-    let module = quote::format_ident!("__bao_view_{}", ident);
+    let alias = quote::format_ident!("__bao_view_{}", ident);
     let (impl_g, ty_g, where_c) = strukt.generics.split_for_impl();
+    // The alias names the user's type inside the block, where the wrapper
+    // shadows it; type aliases take their parameters without bounds.
+    let mut alias_generics = strukt.generics.clone();
+    alias_generics.where_clause = None;
+    for param in &mut alias_generics.params {
+        match param {
+            syn::GenericParam::Type(t) => {
+                t.bounds.clear();
+                t.colon_token = None;
+                t.default = None;
+            }
+            syn::GenericParam::Lifetime(l) => {
+                l.bounds.clear();
+                l.colon_token = None;
+            }
+            syn::GenericParam::Const(c) => c.default = None,
+        }
+    }
     let mut wrapper_generics = strukt.generics.clone();
     wrapper_generics
         .params
@@ -87,48 +105,47 @@ fn expand_page(strukt: &ItemStruct, path: &LitStr) -> TokenStream {
     wrapper_generics
         .make_where_clause()
         .predicates
-        .push(syn::parse_quote!(super::#ident #ty_g: '__bao));
+        .push(syn::parse_quote!(#alias #ty_g: '__bao));
     let (w_impl, w_ty, w_where) = wrapper_generics.split_for_impl();
     quote! {
         #strukt
 
         #[doc(hidden)]
-        #[allow(non_snake_case, non_camel_case_types, clippy::all)]
-        mod #module {
-            #[allow(unused_imports)]
-            use super::*;
+        #[allow(non_camel_case_types)]
+        type #alias #alias_generics = #ident #ty_g;
 
+        const _: () = {
             #[derive(::bao::__private::askama::Template)]
             #[template(path = #path, askama = ::bao::__private::askama)]
-            pub(super) struct #ident #w_impl #w_where {
-                pub(super) csrf_token: &'__bao str,
-                pub(super) csrf_field: ::bao::view::CsrfField<'__bao>,
-                pub(super) flash: &'__bao [::bao::auth::FlashMessage],
-                pub(super) __bao_page: &'__bao super::#ident #ty_g,
+            struct #ident #w_impl #w_where {
+                csrf_token: &'__bao str,
+                csrf_field: ::bao::view::CsrfField<'__bao>,
+                flash: &'__bao [::bao::auth::FlashMessage],
+                __bao_page: &'__bao #alias #ty_g,
             }
 
             impl #w_impl ::core::ops::Deref for #ident #w_ty #w_where {
-                type Target = super::#ident #ty_g;
+                type Target = #alias #ty_g;
                 fn deref(&self) -> &Self::Target {
                     self.__bao_page
                 }
             }
-        }
 
-        #[automatically_derived]
-        impl #impl_g ::bao::view::Page for #ident #ty_g #where_c {
-            fn render_page(
-                &self,
-                ctx: &::bao::view::PageContext,
-            ) -> ::bao::__private::askama::Result<::std::string::String> {
-                ::bao::__private::askama::Template::render(&#module::#ident {
-                    csrf_token: &ctx.csrf_token,
-                    csrf_field: ::bao::view::CsrfField(&ctx.csrf_token),
-                    flash: &ctx.flash,
-                    __bao_page: self,
-                })
+            #[automatically_derived]
+            impl #impl_g ::bao::view::Page for #alias #ty_g #where_c {
+                fn render_page(
+                    &self,
+                    ctx: &::bao::view::PageContext,
+                ) -> ::bao::__private::askama::Result<::std::string::String> {
+                    ::bao::__private::askama::Template::render(&#ident {
+                        csrf_token: &ctx.csrf_token,
+                        csrf_field: ::bao::view::CsrfField(&ctx.csrf_token),
+                        flash: &ctx.flash,
+                        __bao_page: self,
+                    })
+                }
             }
-        }
+        };
     }
 }
 

@@ -106,7 +106,7 @@ async fn routes_dispatch_by_method_and_typed_path() {
         .get("/posts/7/comments/first")
         .await
         .assert_see("comment first of 7");
-    client.patch("/posts/3").await.assert_see("patched 3");
+    client.patch("/posts/3").csrf().await.assert_see("patched 3");
     client
         .request(actix_web::http::Method::HEAD, "/posts/42")
         .await
@@ -115,14 +115,14 @@ async fn routes_dispatch_by_method_and_typed_path() {
         .request(actix_web::http::Method::HEAD, "/posts/nope/x/y")
         .await
         .assert_status(404);
-    client.delete("/posts/3").await.assert_status(204);
+    client.delete("/posts/3").csrf().await.assert_status(204);
     client
-        .put("/posts/9")
+        .put("/posts/9").csrf()
         .json(&bao::json!({"title": "Hi"}))
         .await
         .assert_json(bao::json!({"id": 9, "title": "Hi"}));
     client
-        .post("/posts")
+        .post("/posts").csrf()
         .form(&[("title", "hello")])
         .await
         .assert_redirect("/posts/5");
@@ -131,11 +131,11 @@ async fn routes_dispatch_by_method_and_typed_path() {
 #[bao::test]
 async fn a_known_path_with_another_method_is_405_with_allow() {
     let client = TestClient::new(app()).await;
-    let res = client.put("/posts").await;
+    let res = client.put("/posts").csrf().await;
     res.assert_status(405).assert_see("405 Method not allowed");
     assert_eq!(res.header("allow"), Some("GET, HEAD, POST"));
     let res = client
-        .post("/posts/7")
+        .post("/posts/7").csrf()
         .header("accept", "application/json")
         .await;
     res.assert_status(405)
@@ -181,12 +181,12 @@ async fn unknown_paths_get_html_or_json_404() {
 async fn bad_bodies_are_client_errors() {
     let client = TestClient::new(app()).await;
     client
-        .put("/posts/1")
+        .put("/posts/1").csrf()
         .body("application/json", "{not json")
         .await
         .assert_status(400);
     client
-        .post("/posts")
+        .post("/posts").csrf()
         .form(&[("other", "x")])
         .await
         .assert_status(400);
@@ -198,12 +198,12 @@ async fn oversized_bodies_get_413() {
     let client = TestClient::with_config(app(), config).await;
     let big = "x".repeat(4096);
     client
-        .post("/posts")
+        .post("/posts").csrf()
         .form(&[("title", big.as_str())])
         .await
         .assert_status(413);
     client
-        .put("/posts/1")
+        .put("/posts/1").csrf()
         .json(&bao::json!({"title": big}))
         .await
         .assert_status(413);
@@ -362,7 +362,7 @@ async fn cookies_are_kept_across_requests() {
     let client = TestClient::new(app()).await;
     client.get("/posts/cookie/get").await.assert_ok();
     assert_eq!(client.get("/posts/cookie/get").await.text(), "");
-    client.post("/posts/cookie/set").await.assert_ok();
+    client.post("/posts/cookie/set").csrf().await.assert_ok();
     assert_eq!(client.cookie("flavour").as_deref(), Some("ginger"));
     assert_eq!(client.get("/posts/cookie/get").await.text(), "ginger");
 }

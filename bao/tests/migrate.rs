@@ -78,6 +78,7 @@ fn migrations_apply_report_and_roll_back_on_every_database() {
         assert_eq!(
             applied,
             [
+                "bao:0001_auth",
                 "20260101000000_create_posts",
                 "20260102000000_create_comments",
                 "20260103000000_placeholder"
@@ -291,12 +292,12 @@ async fn the_db_extractor_maps_errors_to_statuses_and_readyz_checks_it() {
 
         let client = TestClient::with_config(app(), config).await;
         client
-            .post("/posts/hello")
+            .post("/posts/hello").csrf()
             .await
             .assert_ok()
             .assert_see("added");
         client
-            .post("/posts/hello")
+            .post("/posts/hello").csrf()
             .await
             .assert_status(409)
             .assert_dont_see("UNIQUE");
@@ -327,5 +328,5 @@ async fn an_unreachable_database_fails_readiness_and_requests_with_503() {
         .as_str()
         .unwrap()
         .starts_with("error:"));
-    client.post("/posts/x").await.assert_status(503);
+    client.post("/posts/x").csrf().await.assert_status(503);
 }
