@@ -168,7 +168,10 @@ fn parse_access(meta: &syn::Meta, diag: &mut Diagnostics) -> Option<Access> {
             }
         },
         ("requires_role", _) => {
-            diag.error_at(meta, "`requires_role` takes one role name: requires_role(\"admin\")");
+            diag.error_at(
+                meta,
+                "`requires_role` takes one role name: requires_role(\"admin\")",
+            );
             None
         }
         ("requires_login", _) => {

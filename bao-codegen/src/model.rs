@@ -15,6 +15,9 @@ use syn::{Fields, Ident, ItemStruct, Type, Visibility};
 struct ModelArgs {
     /// The SQL table; default: the struct name in snake case, pluralized.
     table: Option<String>,
+    /// Rows belong to tenants: every query needs a `Tenant`.
+    #[darling(default)]
+    tenant_scoped: bool,
 }
 
 /// Field types a model column may have, with their diesel SQL type and DDL.
@@ -249,6 +252,9 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
     };
     let has_many = take_has_many(&mut strukt, &mut diag);
     let columns = check_fields(&mut strukt, &mut diag);
+    if args.tenant_scoped {
+        check_tenant_column(&strukt, &columns, &mut diag);
+    }
     let errors = diag.to_compile_errors();
     if diag.has_errors() {
         return quote!(#errors #strukt);
@@ -256,9 +262,27 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
     let table = args
         .table
         .unwrap_or_else(|| pluralize(&strukt.ident.to_string().to_snake_case()));
-    let out = expand_model(&strukt, &table, &columns);
+    let out = expand_model(&strukt, &table, &columns, args.tenant_scoped);
     let relations = expand_relations(&strukt, &columns, &has_many);
     quote!(#strukt #out #relations)
+}
+
+/// A tenant-scoped model needs a non-null `tenant_id: i64` that is not its key.
+fn check_tenant_column(strukt: &ItemStruct, columns: &[Column], diag: &mut Diagnostics) {
+    let name = &strukt.ident;
+    match columns.iter().find(|c| c.ident == "tenant_id") {
+        None if !columns.is_empty() => diag.error_at(
+            name,
+            format!(
+                "`{name}` is tenant_scoped but has no `tenant_id` field: add `pub tenant_id: i64` (Bao filters every query on it), or remove `tenant_scoped`"
+            ),
+        ),
+        Some(c) if c.key || c.nullable || c.kind.rust != "i64" => diag.error_at(
+            &c.ty,
+            "`tenant_id` of a tenant_scoped model is a non-null `i64` that is not the key: write `pub tenant_id: i64`",
+        ),
+        _ => {}
+    }
 }
 
 /// Checks every field and removes Bao's field attributes.
@@ -550,7 +574,7 @@ fn rust_default(c: &Column) -> TokenStream {
     }
 }
 
-fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenStream {
+fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bool) -> TokenStream {
     let d = quote!(::bao::__private::diesel);
     let name = &strukt.ident;
     let vis = field_vis(&strukt.vis);
@@ -658,6 +682,182 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
     let doc_update = format!("Changes to a [`{name}`]: `None` leaves a column as it is.");
     let not_model_hint = quote_spanned!(name.span()=> #name);
     let table_mod = format_ident!("__bao_table_{}", module);
+    let access = if scoped {
+        quote! {
+            const _: () = {
+                use #d::prelude::*;
+
+                #[automatically_derived]
+                impl ::bao::db::TenantScoped for #name {
+                    fn stamp(new: &mut #new_name, tenant: i64) {
+                        new.tenant_id = tenant;
+                    }
+                    fn unstamp(update: &mut #update_name) {
+                        update.tenant_id = ::core::option::Option::None;
+                    }
+                    fn restamp(row: &mut Self, tenant: i64) {
+                        row.tenant_id = tenant;
+                    }
+                    fn select_by_key_in(conn: &mut ::bao::db::DbConnection, tenant: i64, key: #key_ty) -> #d::QueryResult<Self> {
+                        #module::table.find(key).filter(#module::tenant_id.eq(tenant)).first(conn)
+                    }
+                    fn select_all_in(conn: &mut ::bao::db::DbConnection, tenant: i64) -> #d::QueryResult<::std::vec::Vec<Self>> {
+                        #module::table.filter(#module::tenant_id.eq(tenant)).order(#module::#key_ident.asc()).load(conn)
+                    }
+                    fn count_in(conn: &mut ::bao::db::DbConnection, tenant: i64) -> #d::QueryResult<i64> {
+                        #module::table.filter(#module::tenant_id.eq(tenant)).count().get_result(conn)
+                    }
+                    fn update_by_key_in(conn: &mut ::bao::db::DbConnection, tenant: i64, key: #key_ty, update: #update_name) -> #d::QueryResult<Self> {
+                        #d::update(#module::table.find(key).filter(#module::tenant_id.eq(tenant)))
+                            .set(update)
+                            .returning(#module::all_columns)
+                            .get_result(conn)
+                    }
+                    fn lock_by_key_in(conn: &mut ::bao::db::DbConnection, tenant: i64, key: #key_ty) -> #d::QueryResult<usize> {
+                        #d::update(#module::table.find(key).filter(#module::tenant_id.eq(tenant)))
+                            .set(#module::#key_ident.eq(#module::#key_ident))
+                            .execute(conn)
+                    }
+                    fn delete_by_key_in(conn: &mut ::bao::db::DbConnection, tenant: i64, key: #key_ty) -> #d::QueryResult<usize> {
+                        #d::delete(#module::table.find(key).filter(#module::tenant_id.eq(tenant))).execute(conn)
+                    }
+                }
+            };
+
+            /// Tenant-scoped: every helper takes the [`bao::Tenant`] whose rows it
+            /// may touch; rows of other tenants are invisible.
+            impl #name {
+                /// This tenant's rows, ready for diesel's query builder:
+                /// `Self::query(tenant).filter(..).paginate(1, 20).fetch(&db).await`.
+                #vis fn query(tenant: ::bao::Tenant) -> #d::dsl::Filter<#module::table, #d::dsl::Eq<#module::tenant_id, i64>> {
+                    use #d::prelude::*;
+                    #module::table.filter(#module::tenant_id.eq(tenant.0))
+                }
+
+                /// Inserts a row in `tenant` (whatever `new.tenant_id` says).
+                #vis async fn create(db: &::bao::db::DbPool, tenant: ::bao::Tenant, new: #new_name) -> ::bao::Result<Self> {
+                    ::bao::db::scoped_ops::create::<Self>(db, tenant, new).await
+                }
+
+                /// The row with this key in `tenant`, if there is one.
+                #vis async fn find(db: &::bao::db::DbPool, tenant: ::bao::Tenant, key: #key_ty) -> ::bao::Result<::core::option::Option<Self>> {
+                    ::bao::db::scoped_ops::find::<Self>(db, tenant, key).await
+                }
+
+                /// The row with this key in `tenant`; 404 when there is none.
+                #vis async fn find_or_fail(db: &::bao::db::DbPool, tenant: ::bao::Tenant, key: #key_ty) -> ::bao::Result<Self> {
+                    ::bao::db::scoped_ops::find_or_fail::<Self>(db, tenant, key).await
+                }
+
+                /// Every row of `tenant`, ordered by key.
+                #vis async fn all(db: &::bao::db::DbPool, tenant: ::bao::Tenant) -> ::bao::Result<::std::vec::Vec<Self>> {
+                    ::bao::db::scoped_ops::all::<Self>(db, tenant).await
+                }
+
+                /// How many rows `tenant` has.
+                #vis async fn count(db: &::bao::db::DbPool, tenant: ::bao::Tenant) -> ::bao::Result<i64> {
+                    ::bao::db::scoped_ops::count::<Self>(db, tenant).await
+                }
+
+                /// Whether `tenant` has a row with this key.
+                #vis async fn exists(db: &::bao::db::DbPool, tenant: ::bao::Tenant, key: #key_ty) -> ::bao::Result<bool> {
+                    ::bao::db::scoped_ops::exists::<Self>(db, tenant, key).await
+                }
+
+                /// Writes `changes` (never `tenant_id`) to this row in `tenant`.
+                #vis async fn update(&self, db: &::bao::db::DbPool, tenant: ::bao::Tenant, changes: #update_name) -> ::bao::Result<Self> {
+                    ::bao::db::scoped_ops::update::<Self>(db, tenant, self.#key_ident, changes).await
+                }
+
+                /// Deletes this row from `tenant`; 404 if it is not there.
+                #vis async fn delete(&self, db: &::bao::db::DbPool, tenant: ::bao::Tenant) -> ::bao::Result<()> {
+                    ::bao::db::scoped_ops::delete::<Self>(db, tenant, self.#key_ident).await
+                }
+
+                /// Read-modify-write of one row of `tenant` in one transaction.
+                #vis async fn atomic_update<F>(db: &::bao::db::DbPool, tenant: ::bao::Tenant, key: #key_ty, change: F) -> ::bao::Result<Self>
+                where
+                    F: ::core::ops::FnOnce(&mut Self) + ::core::marker::Send + 'static,
+                {
+                    ::bao::db::scoped_ops::atomic_update::<Self, F>(db, tenant, key, change).await
+                }
+            }
+        }
+    } else {
+        quote! {
+            #[automatically_derived]
+            impl ::bao::db::Unscoped for #name {}
+
+        impl #name {
+                /// This model's table, ready for diesel's query builder:
+                /// `Self::query().filter(..).paginate(1, 20).fetch(&db).await`.
+                #vis fn query() -> #module::table {
+                    #module::table
+                }
+
+                /// Inserts a row and returns it with its key.
+                #vis async fn create(db: &::bao::db::DbPool, new: #new_name) -> ::bao::Result<Self> {
+                    ::bao::db::ops::create::<Self>(db, new).await
+                }
+
+                /// The row with this key, if there is one.
+                #vis async fn find(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<::core::option::Option<Self>> {
+                    ::bao::db::ops::find::<Self>(db, key).await
+                }
+
+                /// The row with this key; `bao::Error` 404 when there is none.
+                #vis async fn find_or_fail(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<Self> {
+                    ::bao::db::ops::find_or_fail::<Self>(db, key).await
+                }
+
+                /// Every row, ordered by key.
+                #vis async fn all(db: &::bao::db::DbPool) -> ::bao::Result<::std::vec::Vec<Self>> {
+                    ::bao::db::ops::all::<Self>(db).await
+                }
+
+                /// How many rows there are.
+                #vis async fn count(db: &::bao::db::DbPool) -> ::bao::Result<i64> {
+                    ::bao::db::ops::count::<Self>(db).await
+                }
+
+                /// Whether a row has this key.
+                #vis async fn exists(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<bool> {
+                    ::bao::db::ops::exists::<Self>(db, key).await
+                }
+
+                /// Writes `changes` to this row and returns the row as stored.
+                #vis async fn update(&self, db: &::bao::db::DbPool, changes: #update_name) -> ::bao::Result<Self> {
+                    ::bao::db::ops::update::<Self>(db, self.#key_ident, changes).await
+                }
+
+                /// Deletes this row; 404 if it was already gone.
+                #vis async fn delete(&self, db: &::bao::db::DbPool) -> ::bao::Result<()> {
+                    ::bao::db::ops::delete::<Self>(db, self.#key_ident).await
+                }
+
+                /// The first row `query` finds, or a new one from `new`; `true` when created.
+                #vis async fn first_or_create<__Q>(
+                    db: &::bao::db::DbPool,
+                    query: __Q,
+                    new: #new_name,
+                ) -> ::bao::Result<(Self, bool)>
+                where
+                    __Q: #d::query_dsl::methods::LimitDsl + ::core::clone::Clone + ::core::marker::Send + 'static,
+                    #d::dsl::Limit<__Q>: #d::query_dsl::LoadQuery<'static, ::bao::db::DbConnection, Self> + ::core::marker::Send + 'static,
+                {
+                    ::bao::db::ops::first_or_create::<Self, __Q>(db, query, new).await
+                }
+
+                /// Read-modify-write of one row in one transaction, holding its lock.
+                #vis async fn atomic_update<F>(db: &::bao::db::DbPool, key: #key_ty, change: F) -> ::bao::Result<Self>
+                where
+                    F: ::core::ops::FnOnce(&mut Self) + ::core::marker::Send + 'static,
+                {
+                    ::bao::db::ops::atomic_update::<Self, F>(db, key, change).await
+                }
+            }
+        }
+    };
     quote! {
         // diesel's `table!` expects `diesel` in scope: give it Bao's.
         #[doc(hidden)]
@@ -821,74 +1021,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column]) -> TokenSt
             }
         };
 
-        impl #name {
-            /// This model's table, ready for diesel's query builder:
-            /// `Self::query().filter(..).paginate(1, 20).fetch(&db).await`.
-            #vis fn query() -> #module::table {
-                #module::table
-            }
-
-            /// Inserts a row and returns it with its key.
-            #vis async fn create(db: &::bao::db::DbPool, new: #new_name) -> ::bao::Result<Self> {
-                ::bao::db::ops::create::<Self>(db, new).await
-            }
-
-            /// The row with this key, if there is one.
-            #vis async fn find(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<::core::option::Option<Self>> {
-                ::bao::db::ops::find::<Self>(db, key).await
-            }
-
-            /// The row with this key; `bao::Error` 404 when there is none.
-            #vis async fn find_or_fail(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<Self> {
-                ::bao::db::ops::find_or_fail::<Self>(db, key).await
-            }
-
-            /// Every row, ordered by key.
-            #vis async fn all(db: &::bao::db::DbPool) -> ::bao::Result<::std::vec::Vec<Self>> {
-                ::bao::db::ops::all::<Self>(db).await
-            }
-
-            /// How many rows there are.
-            #vis async fn count(db: &::bao::db::DbPool) -> ::bao::Result<i64> {
-                ::bao::db::ops::count::<Self>(db).await
-            }
-
-            /// Whether a row has this key.
-            #vis async fn exists(db: &::bao::db::DbPool, key: #key_ty) -> ::bao::Result<bool> {
-                ::bao::db::ops::exists::<Self>(db, key).await
-            }
-
-            /// Writes `changes` to this row and returns the row as stored.
-            #vis async fn update(&self, db: &::bao::db::DbPool, changes: #update_name) -> ::bao::Result<Self> {
-                ::bao::db::ops::update::<Self>(db, self.#key_ident, changes).await
-            }
-
-            /// Deletes this row; 404 if it was already gone.
-            #vis async fn delete(&self, db: &::bao::db::DbPool) -> ::bao::Result<()> {
-                ::bao::db::ops::delete::<Self>(db, self.#key_ident).await
-            }
-
-            /// The first row `query` finds, or a new one from `new`; `true` when created.
-            #vis async fn first_or_create<__Q>(
-                db: &::bao::db::DbPool,
-                query: __Q,
-                new: #new_name,
-            ) -> ::bao::Result<(Self, bool)>
-            where
-                __Q: #d::query_dsl::methods::LimitDsl + ::core::clone::Clone + ::core::marker::Send + 'static,
-                #d::dsl::Limit<__Q>: #d::query_dsl::LoadQuery<'static, ::bao::db::DbConnection, Self> + ::core::marker::Send + 'static,
-            {
-                ::bao::db::ops::first_or_create::<Self, __Q>(db, query, new).await
-            }
-
-            /// Read-modify-write of one row in one transaction, holding its lock.
-            #vis async fn atomic_update<F>(db: &::bao::db::DbPool, key: #key_ty, change: F) -> ::bao::Result<Self>
-            where
-                F: ::core::ops::FnOnce(&mut Self) + ::core::marker::Send + 'static,
-            {
-                ::bao::db::ops::atomic_update::<Self, F>(db, key, change).await
-            }
-        }
+        #access
     }
 }
 

@@ -99,9 +99,7 @@ fn expand_page(strukt: &ItemStruct, path: &LitStr) -> TokenStream {
         }
     }
     let mut wrapper_generics = strukt.generics.clone();
-    wrapper_generics
-        .params
-        .insert(0, syn::parse_quote!('__bao));
+    wrapper_generics.params.insert(0, syn::parse_quote!('__bao));
     wrapper_generics
         .make_where_clause()
         .predicates

@@ -44,12 +44,12 @@ pub mod testing;
 pub mod view;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
+pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
 pub use bao_macros::{app, controller, model, test, view, TextEnum};
 /// Exact decimals for model fields (`bigdecimal::BigDecimal`).
 pub use bigdecimal;
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).
 pub use chrono;
-pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
 pub use db::Db;
 pub use error::{Error, Result};
 pub use http::{Redirect, RequestId};

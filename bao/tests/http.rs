@@ -106,7 +106,11 @@ async fn routes_dispatch_by_method_and_typed_path() {
         .get("/posts/7/comments/first")
         .await
         .assert_see("comment first of 7");
-    client.patch("/posts/3").csrf().await.assert_see("patched 3");
+    client
+        .patch("/posts/3")
+        .csrf()
+        .await
+        .assert_see("patched 3");
     client
         .request(actix_web::http::Method::HEAD, "/posts/42")
         .await
@@ -117,12 +121,14 @@ async fn routes_dispatch_by_method_and_typed_path() {
         .assert_status(404);
     client.delete("/posts/3").csrf().await.assert_status(204);
     client
-        .put("/posts/9").csrf()
+        .put("/posts/9")
+        .csrf()
         .json(&bao::json!({"title": "Hi"}))
         .await
         .assert_json(bao::json!({"id": 9, "title": "Hi"}));
     client
-        .post("/posts").csrf()
+        .post("/posts")
+        .csrf()
         .form(&[("title", "hello")])
         .await
         .assert_redirect("/posts/5");
@@ -135,7 +141,8 @@ async fn a_known_path_with_another_method_is_405_with_allow() {
     res.assert_status(405).assert_see("405 Method not allowed");
     assert_eq!(res.header("allow"), Some("GET, HEAD, POST"));
     let res = client
-        .post("/posts/7").csrf()
+        .post("/posts/7")
+        .csrf()
         .header("accept", "application/json")
         .await;
     res.assert_status(405)
@@ -181,12 +188,14 @@ async fn unknown_paths_get_html_or_json_404() {
 async fn bad_bodies_are_client_errors() {
     let client = TestClient::new(app()).await;
     client
-        .put("/posts/1").csrf()
+        .put("/posts/1")
+        .csrf()
         .body("application/json", "{not json")
         .await
         .assert_status(400);
     client
-        .post("/posts").csrf()
+        .post("/posts")
+        .csrf()
         .form(&[("other", "x")])
         .await
         .assert_status(400);
@@ -198,12 +207,14 @@ async fn oversized_bodies_get_413() {
     let client = TestClient::with_config(app(), config).await;
     let big = "x".repeat(4096);
     client
-        .post("/posts").csrf()
+        .post("/posts")
+        .csrf()
         .form(&[("title", big.as_str())])
         .await
         .assert_status(413);
     client
-        .put("/posts/1").csrf()
+        .put("/posts/1")
+        .csrf()
         .json(&bao::json!({"title": big}))
         .await
         .assert_status(413);

@@ -292,12 +292,14 @@ async fn the_db_extractor_maps_errors_to_statuses_and_readyz_checks_it() {
 
         let client = TestClient::with_config(app(), config).await;
         client
-            .post("/posts/hello").csrf()
+            .post("/posts/hello")
+            .csrf()
             .await
             .assert_ok()
             .assert_see("added");
         client
-            .post("/posts/hello").csrf()
+            .post("/posts/hello")
+            .csrf()
             .await
             .assert_status(409)
             .assert_dont_see("UNIQUE");

@@ -244,7 +244,8 @@ async fn models_work_from_handlers() {
                 .unwrap();
         let client = TestClient::with_config(app(), config).await;
         client
-            .post("/posts").csrf()
+            .post("/posts")
+            .csrf()
             .form(&[
                 ("title", "From a form"),
                 ("published", "true"),
@@ -260,7 +261,8 @@ async fn models_work_from_handlers() {
             .assert_see("From a form");
         client.get("/posts/2").await.assert_status(404);
         client
-            .post("/posts").csrf()
+            .post("/posts")
+            .csrf()
             .form(&[
                 ("title", "From a form"),
                 ("published", "false"),

@@ -81,7 +81,11 @@ async fn the_guestbook_refuses_posts_without_the_pages_csrf_token() {
         .to_string();
     client
         .post("/guestbook")
-        .form(&[("name", "Mallory"), ("message", "forged"), ("_csrf", "0".repeat(64).as_str())])
+        .form(&[
+            ("name", "Mallory"),
+            ("message", "forged"),
+            ("_csrf", "0".repeat(64).as_str()),
+        ])
         .await
         .assert_status(403);
     client
@@ -91,7 +95,11 @@ async fn the_guestbook_refuses_posts_without_the_pages_csrf_token() {
     // The token the page carried works.
     client
         .post("/guestbook")
-        .form(&[("name", "Ann"), ("message", "Hi"), ("_csrf", token.as_str())])
+        .form(&[
+            ("name", "Ann"),
+            ("message", "Hi"),
+            ("_csrf", token.as_str()),
+        ])
         .await
         .assert_redirect("/guestbook");
 }

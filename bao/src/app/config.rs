@@ -425,8 +425,10 @@ impl Config {
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| invalid(var, v)),
         };
-        let session_idle_timeout = duration("BAO_SESSION_IDLE_TIMEOUT", Duration::from_secs(24 * 3600))?;
-        let session_lifetime = duration("BAO_SESSION_LIFETIME", Duration::from_secs(14 * 24 * 3600))?;
+        let session_idle_timeout =
+            duration("BAO_SESSION_IDLE_TIMEOUT", Duration::from_secs(24 * 3600))?;
+        let session_lifetime =
+            duration("BAO_SESSION_LIFETIME", Duration::from_secs(14 * 24 * 3600))?;
         let login_window = duration("BAO_LOGIN_WINDOW", Duration::from_secs(15 * 60))?;
         let login_max_failures = match get("BAO_LOGIN_MAX_FAILURES") {
             None => 5,
@@ -519,9 +521,15 @@ impl Config {
         let secs = |d: Duration| format!("{}s", d.as_secs());
         out.insert("BAO_SESSION_IDLE_TIMEOUT", secs(self.session_idle_timeout));
         out.insert("BAO_SESSION_LIFETIME", secs(self.session_lifetime));
-        out.insert("BAO_LOGIN_MAX_FAILURES", self.login_max_failures.to_string());
+        out.insert(
+            "BAO_LOGIN_MAX_FAILURES",
+            self.login_max_failures.to_string(),
+        );
         out.insert("BAO_LOGIN_WINDOW", secs(self.login_window));
-        out.insert("BAO_PASSWORD_MIN_LENGTH", self.password_min_length.to_string());
+        out.insert(
+            "BAO_PASSWORD_MIN_LENGTH",
+            self.password_min_length.to_string(),
+        );
         out
     }
 }

@@ -154,9 +154,12 @@ impl App {
     /// (what `bao::app! { auth: User }` does). Its table needs `id`, `email`,
     /// `password_hash` and `role` columns; `tenant_id` is used when present.
     pub fn auth<M: crate::db::Model>(mut self) -> Self {
+        let has = |name: &str| M::COLUMNS.iter().any(|c| c.name == name);
         self.users = Some(crate::auth::UsersTable {
             table: M::TABLE,
-            has_tenant: M::COLUMNS.iter().any(|c| c.name == "tenant_id"),
+            has_tenant: has("tenant_id"),
+            has_created_at: has("created_at"),
+            has_updated_at: has("updated_at"),
         });
         self
     }

@@ -41,22 +41,3 @@ pub(crate) async fn record(rt: &AppRuntime, entry: AuditEntry) {
         tracing::error!(%error, action, "could not write the audit log");
     }
 }
-
-/// Writes an entry in the background (from code that cannot wait).
-pub(crate) fn record_later(
-    rt: &AppRuntime,
-    req: &HttpRequest,
-    user_id: Option<i64>,
-    action: &str,
-    subject: Option<String>,
-    detail: Option<String>,
-) {
-    let Some(pool) = rt.db.clone() else { return };
-    let entry = entry(req, user_id, action, subject, detail);
-    actix_web::rt::spawn(async move {
-        let action = entry.action.clone();
-        if let Err(error) = pool.run(move |c| insert_audit(c, &entry)).await {
-            tracing::error!(%error, action, "could not write the audit log");
-        }
-    });
-}

@@ -45,7 +45,10 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Whether `value` is `len` lowercase hex digits.
 pub(crate) fn is_hex(value: &str, len: usize) -> bool {
-    value.len() == len && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    value.len() == len
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

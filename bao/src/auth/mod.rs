@@ -15,7 +15,10 @@ pub mod store;
 pub mod tokens;
 
 pub use password::{hash_password, verify_password, Verified};
-pub use session::{csrf_for_request, is_local_path, safe_next, FlashMessage, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE};
+pub use session::{
+    csrf_for_request, is_local_path, safe_next, FlashMessage, CSRF_FIELD, CSRF_HEADER,
+    SESSION_COOKIE,
+};
 pub use store::{AuditEntry, AuditRow, TokenInfo, UsersTable};
 
 use crate::app::AppRuntime;
@@ -203,16 +206,19 @@ pub async fn require(req: &HttpRequest, role: Option<&str>) -> Result<CurrentUse
     if let Some(role) = role {
         if !user.has_role(role) {
             if let Some(rt) = rt_of(req) {
-                audit::record_later(
-                    &rt,
+                let entry = audit::entry(
                     req,
                     Some(user.id),
                     "permission_denied",
                     Some(req.path().to_string()),
                     Some(format!("needs role `{role}`, has `{}`", user.role)),
                 );
+                audit::record(&rt, entry).await;
             }
-            return Err(forbidden(req, &format!("This page needs the `{role}` role.")));
+            return Err(forbidden(
+                req,
+                &format!("This page needs the `{role}` role."),
+            ));
         }
     }
     Ok(user)
@@ -398,7 +404,11 @@ impl Auth {
     }
 
     async fn audit(&self, user_id: Option<i64>, action: &str, subject: Option<String>) {
-        audit::record(&self.rt, audit::entry(&self.req, user_id, action, subject, None)).await;
+        audit::record(
+            &self.rt,
+            audit::entry(&self.req, user_id, action, subject, None),
+        )
+        .await;
     }
 
     /// Creates an account; its id. The email is checked and must be new, the
@@ -406,13 +416,18 @@ impl Auth {
     pub async fn register(&self, email: &str, password: &str) -> Result<i64, AuthError> {
         let users = self.users()?;
         let email = normalize_email(email)?;
-        if let Some(problem) = password::password_problem(password, self.rt.config.password_min_length) {
+        if let Some(problem) =
+            password::password_problem(password, self.rt.config.password_min_length)
+        {
             return Err(AuthError::WeakPassword(problem));
         }
         let hash = hash_password(password).await;
         let pool = self.pool()?;
         let mail = email.clone();
-        match pool.run(move |c| store::insert_user(c, users, &mail, &hash)).await {
+        match pool
+            .run(move |c| store::insert_user(c, users, &mail, &hash))
+            .await
+        {
             Ok(id) => {
                 self.audit(Some(id), "register", Some(email)).await;
                 Ok(id)
@@ -515,7 +530,14 @@ impl Auth {
             if let Some(old) = old {
                 store::delete_session(c, &old)?;
             }
-            store::insert_session(c, &key, user_id, lifetime_secs, ip.as_deref(), agent.as_deref())
+            store::insert_session(
+                c,
+                &key,
+                user_id,
+                lifetime_secs,
+                ip.as_deref(),
+                agent.as_deref(),
+            )
         })
         .await?;
         self.req.extensions_mut().remove::<Resolved>();
@@ -531,7 +553,9 @@ impl Auth {
         let user = current_user(&self.req).await.ok().flatten();
         if let Some(value) = session::session_value(&self.req) {
             let key = session::session_key(&self.rt.config.secret_key, &value);
-            self.pool()?.run(move |c| store::delete_session(c, &key)).await?;
+            self.pool()?
+                .run(move |c| store::delete_session(c, &key))
+                .await?;
         }
         self.audit(user.map(|u| u.id), "logout", None).await;
         Ok(SessionChange {
@@ -545,7 +569,12 @@ impl Auth {
             .pool()?
             .run(move |c| store::delete_user_sessions(c, user_id))
             .await?;
-        self.audit(Some(user_id), "logout_everywhere", Some(format!("{n} sessions"))).await;
+        self.audit(
+            Some(user_id),
+            "logout_everywhere",
+            Some(format!("{n} sessions")),
+        )
+        .await;
         Ok(n)
     }
 
@@ -564,7 +593,8 @@ impl Auth {
             .await?
             .ok_or(AuthError::InvalidCredentials)?;
         if verify_password(current, &found.password_hash).await == Verified::No {
-            self.audit(Some(user_id), "password_change_failed", None).await;
+            self.audit(Some(user_id), "password_change_failed", None)
+                .await;
             return Err(AuthError::InvalidCredentials);
         }
         if let Some(problem) = password::password_problem(new, self.rt.config.password_min_length) {
@@ -593,9 +623,13 @@ fn normalize_email(email: &str) -> Result<String, AuthError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
     if valid {
         Ok(email)
     } else {
@@ -615,8 +649,18 @@ mod tests {
 
     #[test]
     fn emails_are_normalized_and_checked() {
-        assert_eq!(normalize_email(" Ann@Example.COM ").unwrap(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com"] {
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }

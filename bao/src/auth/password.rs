@@ -30,6 +30,26 @@ pub fn hash_password_blocking(password: &str) -> String {
         .to_string()
 }
 
+/// Hashes `password` with explicit argon2id parameters (memory in KiB,
+/// passes, lanes): for importing accounts and for testing the upgrade of
+/// older hashes at login. Blocking.
+pub fn hash_password_with_params(
+    password: &str,
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+) -> Result<String, String> {
+    let params =
+        Params::new(memory_kib, iterations, parallelism, None).map_err(|e| e.to_string())?;
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// What checking a password found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verified {
@@ -109,8 +129,14 @@ mod tests {
     #[test]
     fn hashes_verify_and_old_parameters_are_upgraded() {
         let hash = hash_password_blocking("correct horse battery");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert_eq!(verify_password_blocking("correct horse battery", &hash), Verified::Yes);
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert_eq!(
+            verify_password_blocking("correct horse battery", &hash),
+            Verified::Yes
+        );
         assert_eq!(verify_password_blocking("wrong", &hash), Verified::No);
         assert_eq!(verify_password_blocking("x", "not a hash"), Verified::No);
         // A hash made with weaker parameters still verifies and asks for a rehash.
@@ -120,7 +146,10 @@ mod tests {
             Params::new(8 * 1024, 1, 1, None).unwrap(),
         );
         let salt = SaltString::encode_b64(&[7u8; 16]).unwrap();
-        let old = weak.hash_password(b"pw-123456789", &salt).unwrap().to_string();
+        let old = weak
+            .hash_password(b"pw-123456789", &salt)
+            .unwrap()
+            .to_string();
         match verify_password_blocking("pw-123456789", &old) {
             Verified::Rehash(new) => assert!(new.contains("m=19456,t=2,p=1")),
             other => panic!("expected a rehash, got {other:?}"),
@@ -129,7 +158,9 @@ mod tests {
 
     #[test]
     fn the_policy_names_the_minimum() {
-        assert!(password_problem("short", 10).unwrap().contains("at least 10"));
+        assert!(password_problem("short", 10)
+            .unwrap()
+            .contains("at least 10"));
         assert_eq!(password_problem("long enough pw", 10), None);
     }
 }

@@ -102,7 +102,10 @@ pub fn csrf_for_request(req: &HttpRequest) -> (String, Option<Cookie<'static>>) 
 
 /// Whether a method changes state and so needs a CSRF token.
 pub(crate) fn is_unsafe(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// Whether the request authenticates with `Authorization: Bearer`.
@@ -140,7 +143,8 @@ pub async fn csrf_guard(req: &HttpRequest, payload: &mut Payload) -> Result<(), 
             req,
             rt,
             "this form was sent without the session cookie it was issued with",
-        ));
+        )
+        .await);
     };
     let expected = csrf_token_for(&rt.config.secret_key, &value);
     let from_header = req
@@ -174,12 +178,14 @@ pub async fn csrf_guard(req: &HttpRequest, payload: &mut Payload) -> Result<(), 
             req,
             rt,
             "the CSRF token does not match this session (the page may be from before a login or logout)",
-        )),
+        )
+        .await),
         None => Err(csrf_failure(
             req,
             rt,
             "the CSRF token is missing: send it in the `_csrf` form field or the `X-CSRF-Token` header",
-        )),
+        )
+        .await),
     }
 }
 
@@ -210,16 +216,16 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-fn csrf_failure(req: &HttpRequest, rt: &AppRuntime, reason: &str) -> HttpResponse {
+async fn csrf_failure(req: &HttpRequest, rt: &AppRuntime, reason: &str) -> HttpResponse {
     tracing::warn!(reason, path = %req.path(), "CSRF check failed");
-    super::audit::record_later(
-        rt,
+    let entry = super::audit::entry(
         req,
         None,
         "csrf_denied",
         Some(req.path().to_string()),
         Some(reason.to_string()),
     );
+    super::audit::record(rt, entry).await;
     if crate::http::wants_json(req) {
         return HttpResponse::Forbidden()
             .content_type("application/problem+json")

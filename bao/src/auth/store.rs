@@ -4,7 +4,7 @@
 //! bound parameters, run on either dialect.
 
 use crate::db::{DbConnection, DbError};
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel::{QueryableByName, RunQueryDsl};
 
 /// The users table Bao's auth reads: `id`, `email`, `password_hash`,
@@ -15,6 +15,10 @@ pub struct UsersTable {
     pub table: &'static str,
     /// Whether it has a `tenant_id` column.
     pub has_tenant: bool,
+    /// Whether it has `created_at` (set when `Auth::register` inserts).
+    pub has_created_at: bool,
+    /// Whether it has `updated_at` (set on insert and password changes).
+    pub has_updated_at: bool,
 }
 
 impl UsersTable {
@@ -130,10 +134,12 @@ pub(crate) fn find_session(
 
 pub(crate) fn touch_session(conn: &mut DbConnection, key: &str) -> Result<(), DbError> {
     on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql("UPDATE bao_sessions SET last_seen_at = ? WHERE id_hash = ?"))
-            .bind::<BigInt, _>(now())
-            .bind::<Text, _>(key)
-            .execute(c)
+        diesel::sql_query(sql(
+            "UPDATE bao_sessions SET last_seen_at = ? WHERE id_hash = ?",
+        ))
+        .bind::<BigInt, _>(now())
+        .bind::<Text, _>(key)
+        .execute(c)
     })?;
     Ok(())
 }
@@ -146,7 +152,10 @@ pub(crate) fn delete_session(conn: &mut DbConnection, key: &str) -> Result<usize
     })?)
 }
 
-pub(crate) fn delete_user_sessions(conn: &mut DbConnection, user_id: i64) -> Result<usize, DbError> {
+pub(crate) fn delete_user_sessions(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> Result<usize, DbError> {
     Ok(on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql("DELETE FROM bao_sessions WHERE user_id = ?"))
             .bind::<BigInt, _>(user_id)
@@ -182,7 +191,9 @@ pub(crate) fn find_credentials(
         users.table
     );
     let rows: Vec<Credentials> = on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql(&query)).bind::<Text, _>(email).load(c)
+        diesel::sql_query(sql(&query))
+            .bind::<Text, _>(email)
+            .load(c)
     })?;
     Ok(rows.into_iter().next())
 }
@@ -227,7 +238,11 @@ struct Id {
     id: i64,
 }
 
-pub(crate) fn user_exists(conn: &mut DbConnection, users: UsersTable, id: i64) -> Result<bool, DbError> {
+pub(crate) fn user_exists(
+    conn: &mut DbConnection,
+    users: UsersTable,
+    id: i64,
+) -> Result<bool, DbError> {
     let query = format!("SELECT COUNT(*) AS n FROM {} WHERE id = ?", users.table);
     let rows: Vec<Count> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(&query)).bind::<BigInt, _>(id).load(c)
@@ -241,15 +256,36 @@ pub(crate) fn insert_user(
     email: &str,
     password_hash: &str,
 ) -> Result<i64, DbError> {
+    let now = chrono::Utc::now().naive_utc();
+    let mut columns = String::from("email, password_hash, role");
+    let mut values = String::from("?, ?, 'user'");
+    for (present, column) in [
+        (users.has_created_at, "created_at"),
+        (users.has_updated_at, "updated_at"),
+    ] {
+        if present {
+            columns.push_str(", ");
+            columns.push_str(column);
+            values.push_str(", ?");
+        }
+    }
     let query = format!(
-        "INSERT INTO {} (email, password_hash, role) VALUES (?, ?, 'user') RETURNING id",
+        "INSERT INTO {} ({columns}) VALUES ({values}) RETURNING id",
         users.table
     );
+    let stamps = usize::from(users.has_created_at) + usize::from(users.has_updated_at);
     let rows: Vec<Id> = on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql(&query))
+        let q = diesel::sql_query(sql(&query))
             .bind::<Text, _>(email)
-            .bind::<Text, _>(password_hash)
-            .load(c)
+            .bind::<Text, _>(password_hash);
+        match stamps {
+            0 => q.load(c),
+            1 => q.bind::<Timestamp, _>(now).load(c),
+            _ => q
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(now)
+                .load(c),
+        }
     })?;
     rows.first().map(|r| r.id).ok_or(DbError::NotFound)
 }
@@ -429,7 +465,10 @@ pub(crate) fn insert_token(
     rows.first().map(|r| r.id).ok_or(DbError::NotFound)
 }
 
-pub(crate) fn list_tokens(conn: &mut DbConnection, user_id: i64) -> Result<Vec<TokenInfo>, DbError> {
+pub(crate) fn list_tokens(
+    conn: &mut DbConnection,
+    user_id: i64,
+) -> Result<Vec<TokenInfo>, DbError> {
     Ok(on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(
             "SELECT id, user_id, name, prefix, created_at, expires_at, last_used_at, revoked_at \
@@ -447,10 +486,8 @@ pub(crate) fn revoke_token(
     hash: Option<&str>,
 ) -> Result<Vec<i64>, DbError> {
     let rows: Vec<Id> = on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql(
-            "UPDATE bao_api_tokens SET revoked_at = ? \
-             WHERE revoked_at IS NULL AND (id = ? OR token_hash = ?) RETURNING id",
-        ))
+        diesel::sql_query(sql("UPDATE bao_api_tokens SET revoked_at = ? \
+             WHERE revoked_at IS NULL AND (id = ? OR token_hash = ?) RETURNING id"))
         .bind::<BigInt, _>(now())
         .bind::<BigInt, _>(id.unwrap_or(-1))
         .bind::<Text, _>(hash.unwrap_or(""))
@@ -487,10 +524,12 @@ pub(crate) fn use_token(
     // Written at most once a minute per token.
     if now - row.last_seen_at >= 60 || row.last_seen_at == row.created_at {
         on_dialect!(conn, |c, sql| {
-            diesel::sql_query(sql("UPDATE bao_api_tokens SET last_used_at = ? WHERE token_hash = ?"))
-                .bind::<BigInt, _>(now)
-                .bind::<Text, _>(hash)
-                .execute(c)
+            diesel::sql_query(sql(
+                "UPDATE bao_api_tokens SET last_used_at = ? WHERE token_hash = ?",
+            ))
+            .bind::<BigInt, _>(now)
+            .bind::<Text, _>(hash)
+            .execute(c)
         })?;
     }
     Ok(Some(row))

@@ -48,10 +48,16 @@ pub fn issue(
     }
     let token = format!("{TOKEN_PREFIX}{}", random_hex(32));
     let prefix: String = token.chars().take(12).collect();
-    let expires_at = ttl.map(|d| {
-        store::now().saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-    });
-    let id = store::insert_token(conn, user_id, name, &sha256_hex(&token), &prefix, expires_at)?;
+    let expires_at =
+        ttl.map(|d| store::now().saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)));
+    let id = store::insert_token(
+        conn,
+        user_id,
+        name,
+        &sha256_hex(&token),
+        &prefix,
+        expires_at,
+    )?;
     store::insert_audit(
         conn,
         &AuditEntry {

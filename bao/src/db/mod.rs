@@ -17,7 +17,8 @@ pub use migrate::{
     new_migration_files, read_snapshot, Migration, MigrationStatus, Migrator, SNAPSHOT,
 };
 pub use model::{
-    check_table_clashes, ops, BelongsTo, ColumnInfo, ForeignKey, Model, ModelInfo, ModelQueries,
+    check_table_clashes, ops, scoped_ops, BelongsTo, ColumnInfo, ForeignKey, Model, ModelInfo,
+    ModelQueries, TenantScoped, Unscoped,
 };
 pub use pool::{ConnectionManager, Db, DbPool};
 pub use query::QueryExt;

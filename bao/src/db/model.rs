@@ -132,6 +132,44 @@ pub trait ModelQueries: Model {
     fn delete_by_key(conn: &mut DbConnection, key: Self::Key) -> QueryResult<usize>;
 }
 
+/// Implemented by every model that is not `tenant_scoped`: the plain
+/// helpers (`find`, `all`, ...) need it, so a tenant-scoped model can only be
+/// read and written with a [`crate::Tenant`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is tenant-scoped: its rows are read and written with a tenant",
+    label = "needs a `Tenant`",
+    note = "use the model's own helpers, which take the tenant: `{Self}::find(&db, tenant, id)`, `{Self}::all(&db, tenant)`; a handler gets the tenant as a `Tenant` argument or from `CurrentUser::tenant()`"
+)]
+pub trait Unscoped: ModelQueries {}
+
+/// The tenant-filtered queries `#[bao::model(tenant_scoped)]` generates.
+pub trait TenantScoped: ModelQueries {
+    /// Sets the new row's `tenant_id` to `tenant`.
+    fn stamp(new: &mut Self::New, tenant: i64);
+    /// Removes any change to `tenant_id`.
+    fn unstamp(update: &mut Self::Update);
+    /// Sets `row`'s `tenant_id` (after an `atomic_update` closure).
+    fn restamp(row: &mut Self, tenant: i64);
+    /// The row with this key in `tenant`.
+    fn select_by_key_in(conn: &mut DbConnection, tenant: i64, key: Self::Key) -> QueryResult<Self>;
+    /// Every row of `tenant`, by key.
+    fn select_all_in(conn: &mut DbConnection, tenant: i64) -> QueryResult<Vec<Self>>;
+    /// How many rows `tenant` has.
+    fn count_in(conn: &mut DbConnection, tenant: i64) -> QueryResult<i64>;
+    /// `UPDATE .. WHERE key AND tenant_id`.
+    fn update_by_key_in(
+        conn: &mut DbConnection,
+        tenant: i64,
+        key: Self::Key,
+        update: Self::Update,
+    ) -> QueryResult<Self>;
+    /// Locks the row if it is in `tenant`; the number of rows locked.
+    fn lock_by_key_in(conn: &mut DbConnection, tenant: i64, key: Self::Key) -> QueryResult<usize>;
+    /// `DELETE .. WHERE key AND tenant_id`; the number deleted.
+    fn delete_by_key_in(conn: &mut DbConnection, tenant: i64, key: Self::Key)
+        -> QueryResult<usize>;
+}
+
 /// Implemented for a model with a `#[belongs_to(Parent)]` field.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no #[belongs_to({P})] field",
@@ -151,13 +189,16 @@ pub trait BelongsTo<P: Model>: ModelQueries {
 pub mod ops {
     use super::*;
 
-    pub async fn create<M: ModelQueries>(db: &DbPool, new: M::New) -> crate::Result<M> {
+    pub async fn create<M: ModelQueries + Unscoped>(db: &DbPool, new: M::New) -> crate::Result<M> {
         Ok(db
             .run(move |c| M::insert(c, new).map_err(DbError::from))
             .await?)
     }
 
-    pub async fn find<M: ModelQueries>(db: &DbPool, key: M::Key) -> crate::Result<Option<M>> {
+    pub async fn find<M: ModelQueries + Unscoped>(
+        db: &DbPool,
+        key: M::Key,
+    ) -> crate::Result<Option<M>> {
         match db
             .run(move |c| M::select_by_key(c, key).map_err(DbError::from))
             .await
@@ -168,25 +209,31 @@ pub mod ops {
         }
     }
 
-    pub async fn find_or_fail<M: ModelQueries>(db: &DbPool, key: M::Key) -> crate::Result<M> {
+    pub async fn find_or_fail<M: ModelQueries + Unscoped>(
+        db: &DbPool,
+        key: M::Key,
+    ) -> crate::Result<M> {
         Ok(db
             .run(move |c| M::select_by_key(c, key).map_err(DbError::from))
             .await?)
     }
 
-    pub async fn all<M: ModelQueries>(db: &DbPool) -> crate::Result<Vec<M>> {
+    pub async fn all<M: ModelQueries + Unscoped>(db: &DbPool) -> crate::Result<Vec<M>> {
         Ok(db.run(|c| M::select_all(c).map_err(DbError::from)).await?)
     }
 
-    pub async fn count<M: ModelQueries>(db: &DbPool) -> crate::Result<i64> {
+    pub async fn count<M: ModelQueries + Unscoped>(db: &DbPool) -> crate::Result<i64> {
         Ok(db.run(|c| M::count_rows(c).map_err(DbError::from)).await?)
     }
 
-    pub async fn exists<M: ModelQueries>(db: &DbPool, key: M::Key) -> crate::Result<bool> {
+    pub async fn exists<M: ModelQueries + Unscoped>(
+        db: &DbPool,
+        key: M::Key,
+    ) -> crate::Result<bool> {
         Ok(find::<M>(db, key).await?.is_some())
     }
 
-    pub async fn update<M: ModelQueries>(
+    pub async fn update<M: ModelQueries + Unscoped>(
         db: &DbPool,
         key: M::Key,
         changes: M::Update,
@@ -199,7 +246,7 @@ pub mod ops {
             .await?)
     }
 
-    pub async fn delete<M: ModelQueries>(db: &DbPool, key: M::Key) -> crate::Result<()> {
+    pub async fn delete<M: ModelQueries + Unscoped>(db: &DbPool, key: M::Key) -> crate::Result<()> {
         match db
             .run(move |c| M::delete_by_key(c, key).map_err(DbError::from))
             .await?
@@ -218,7 +265,7 @@ pub mod ops {
         new: M::New,
     ) -> crate::Result<(M, bool)>
     where
-        M: ModelQueries,
+        M: ModelQueries + Unscoped,
         Q: diesel::query_dsl::methods::LimitDsl + Clone + Send + 'static,
         diesel::dsl::Limit<Q>:
             diesel::query_dsl::LoadQuery<'static, DbConnection, M> + Send + 'static,
@@ -245,7 +292,7 @@ pub mod ops {
     }
 
     /// The children of the parents with these keys.
-    pub async fn children<P: Model, C: BelongsTo<P>>(
+    pub async fn children<P: Model, C: BelongsTo<P> + Unscoped>(
         db: &DbPool,
         keys: Vec<P::Key>,
     ) -> crate::Result<Vec<C>> {
@@ -255,7 +302,7 @@ pub mod ops {
     }
 
     /// Each parent with its children: one query for all the children.
-    pub async fn with_children<P: Model, C: BelongsTo<P>>(
+    pub async fn with_children<P: Model, C: BelongsTo<P> + Unscoped>(
         db: &DbPool,
         parents: Vec<P>,
     ) -> crate::Result<Vec<(P, Vec<C>)>> {
@@ -282,7 +329,7 @@ pub mod ops {
     /// change is lost.
     pub async fn atomic_update<M, F>(db: &DbPool, key: M::Key, change: F) -> crate::Result<M>
     where
-        M: ModelQueries,
+        M: ModelQueries + Unscoped,
         F: FnOnce(&mut M) + Send + 'static,
     {
         Ok(db
@@ -295,6 +342,121 @@ pub mod ops {
                     let mut row = M::select_by_key(c, key)?;
                     change(&mut row);
                     Ok(M::update_by_key(c, key, row.full_update())?)
+                })
+            })
+            .await?)
+    }
+}
+
+/// The async helpers behind a tenant-scoped model's methods: every query
+/// filters on the tenant, every insert stamps it, no update can move a row to
+/// another tenant.
+pub mod scoped_ops {
+    use super::*;
+    use crate::auth::Tenant;
+
+    pub async fn create<M: TenantScoped>(
+        db: &DbPool,
+        tenant: Tenant,
+        mut new: M::New,
+    ) -> crate::Result<M> {
+        M::stamp(&mut new, tenant.0);
+        Ok(db
+            .run(move |c| M::insert(c, new).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn find<M: TenantScoped>(
+        db: &DbPool,
+        tenant: Tenant,
+        key: M::Key,
+    ) -> crate::Result<Option<M>> {
+        match find_or_fail::<M>(db, tenant, key).await {
+            Ok(row) => Ok(Some(row)),
+            Err(crate::Error::Database(DbError::NotFound)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn find_or_fail<M: TenantScoped>(
+        db: &DbPool,
+        tenant: Tenant,
+        key: M::Key,
+    ) -> crate::Result<M> {
+        Ok(db
+            .run(move |c| M::select_by_key_in(c, tenant.0, key).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn all<M: TenantScoped>(db: &DbPool, tenant: Tenant) -> crate::Result<Vec<M>> {
+        Ok(db
+            .run(move |c| M::select_all_in(c, tenant.0).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn count<M: TenantScoped>(db: &DbPool, tenant: Tenant) -> crate::Result<i64> {
+        Ok(db
+            .run(move |c| M::count_in(c, tenant.0).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn exists<M: TenantScoped>(
+        db: &DbPool,
+        tenant: Tenant,
+        key: M::Key,
+    ) -> crate::Result<bool> {
+        Ok(find::<M>(db, tenant, key).await?.is_some())
+    }
+
+    pub async fn update<M: TenantScoped>(
+        db: &DbPool,
+        tenant: Tenant,
+        key: M::Key,
+        mut changes: M::Update,
+    ) -> crate::Result<M> {
+        M::unstamp(&mut changes);
+        if M::is_empty_update(&changes) {
+            return find_or_fail::<M>(db, tenant, key).await;
+        }
+        Ok(db
+            .run(move |c| M::update_by_key_in(c, tenant.0, key, changes).map_err(DbError::from))
+            .await?)
+    }
+
+    pub async fn delete<M: TenantScoped>(
+        db: &DbPool,
+        tenant: Tenant,
+        key: M::Key,
+    ) -> crate::Result<()> {
+        match db
+            .run(move |c| M::delete_by_key_in(c, tenant.0, key).map_err(DbError::from))
+            .await?
+        {
+            0 => Err(DbError::NotFound.into()),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn atomic_update<M, F>(
+        db: &DbPool,
+        tenant: Tenant,
+        key: M::Key,
+        change: F,
+    ) -> crate::Result<M>
+    where
+        M: TenantScoped,
+        F: FnOnce(&mut M) + Send + 'static,
+    {
+        Ok(db
+            .run(move |c| {
+                c.transaction::<M, DbError, _>(|c| {
+                    if M::lock_by_key_in(c, tenant.0, key)? == 0 {
+                        return Err(DbError::NotFound);
+                    }
+                    let mut row = M::select_by_key_in(c, tenant.0, key)?;
+                    change(&mut row);
+                    M::restamp(&mut row, tenant.0);
+                    Ok(M::update_by_key_in(c, tenant.0, key, row.full_update())?)
                 })
             })
             .await?)

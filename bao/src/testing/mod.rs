@@ -167,6 +167,7 @@ impl TestClient {
             headers: Vec::new(),
             body: None,
             csrf: false,
+            peer: None,
         }
     }
 
@@ -209,15 +210,20 @@ impl TestClient {
         if request.csrf {
             let token = self.csrf_token();
             match &mut request.body {
-                Some((content_type, body)) if content_type.starts_with("application/x-www-form-urlencoded") => {
-                    let field = serde_urlencoded::to_string([(crate::auth::CSRF_FIELD, token.as_str())])
-                        .unwrap_or_default();
+                Some((content_type, body))
+                    if content_type.starts_with("application/x-www-form-urlencoded") =>
+                {
+                    let field =
+                        serde_urlencoded::to_string([(crate::auth::CSRF_FIELD, token.as_str())])
+                            .unwrap_or_default();
                     if !body.is_empty() {
                         body.push(b'&');
                     }
                     body.extend_from_slice(field.as_bytes());
                 }
-                _ => request.headers.push((crate::auth::CSRF_HEADER.to_string(), token)),
+                _ => request
+                    .headers
+                    .push((crate::auth::CSRF_HEADER.to_string(), token)),
             }
         }
         let mut builder = actix_web::test::TestRequest::default()
@@ -232,6 +238,9 @@ impl TestClient {
             .join("; ");
         if !cookie_header.is_empty() {
             builder = builder.insert_header((header::COOKIE, cookie_header));
+        }
+        if let Some(peer) = request.peer {
+            builder = builder.peer_addr(peer);
         }
         for (name, value) in &request.headers {
             builder = builder.insert_header((name.as_str(), value.as_str()));
@@ -282,6 +291,7 @@ pub struct TestRequest<'a> {
     headers: Vec<(String, String)>,
     body: Option<(String, Vec<u8>)>,
     csrf: bool,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl TestRequest<'_> {
@@ -321,6 +331,19 @@ impl TestRequest<'_> {
     /// field of a form body, else the `X-CSRF-Token` header.
     pub fn csrf(mut self) -> Self {
         self.csrf = true;
+        self
+    }
+
+    /// Sends the request from this client address (`"203.0.113.7"`), as
+    /// the server sees it: login throttling and the audit log use it.
+    ///
+    /// # Panics
+    /// If `ip` is not an IP address.
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        let ip: std::net::IpAddr = ip
+            .parse()
+            .unwrap_or_else(|e| panic!("TestRequest::from_ip: `{ip}` is not an IP address: {e}"));
+        self.peer = Some(std::net::SocketAddr::new(ip, 40000));
         self
     }
 
