@@ -60,6 +60,7 @@ pub use view::View;
 /// Extractors and responses from actix-web, under Bao's roof.
 pub mod web {
     pub use actix_web::cookie::Cookie;
+    pub use actix_web::http::StatusCode;
     pub use actix_web::web::{Bytes, Data, Form, Json, Path, Query};
     pub use actix_web::{HttpRequest, HttpResponse, Responder};
 
@@ -75,6 +76,7 @@ pub mod web {
 
 /// What a controller file usually needs: `use bao::prelude::*;`.
 pub mod prelude {
+    pub use crate::auth::{Auth, CurrentUser, OptionalUser, Tenant};
     pub use crate::db::{Db, QueryExt};
     pub use crate::web::{Form, HttpRequest, HttpResponse, Json, Query, Responder};
     pub use crate::{App, Error, Redirect, RequestId, Result, View};

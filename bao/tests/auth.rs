@@ -844,3 +844,16 @@ fn the_route_table_records_who_may_call_each_route() {
     assert_eq!(access("/me", "GET"), "public");
     assert_eq!(access("/password", "POST"), "login");
 }
+
+#[path = "../../bao-codegen/templates/auth/user.rs.tmpl"]
+mod generated_user;
+
+#[test]
+fn make_auth_plans_its_migration_from_the_model_it_writes() {
+    use bao::db::Schema;
+    assert_eq!(
+        Schema::from_models(&[generated_user::User::info()]),
+        Schema::from_models(&[bao::auth::USER_MODEL]),
+        "bao::auth::USER_MODEL must describe templates/auth/user.rs.tmpl"
+    );
+}

@@ -171,3 +171,145 @@ fn init_build_test_serve_and_develop_a_new_app() {
     );
     std::fs::write(&home_rs, &original).unwrap();
 }
+
+/// `bao make:auth` on a new app: the dry run writes nothing, the generator
+/// refuses to run twice, the generated code is formatted, its tests pass, and
+/// the token commands work against a user registered through the live
+/// server, on SQLite and PostgreSQL.
+#[test]
+fn make_auth_scaffolds_pages_that_work_and_tokens_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("auth-app");
+    run(bao(dir.path()).args(["init", "--name", "Auth App"]));
+    std::fs::copy(workspace().join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
+
+    let dry = run(bao(&app).args(["make:auth", "--dry-run"]));
+    assert!(
+        dry.contains("src/models/user.rs") && dry.contains("create_users"),
+        "{dry}"
+    );
+    assert!(
+        !app.join("src/models/user.rs").exists(),
+        "a dry run writes nothing"
+    );
+    run(bao(&app).arg("make:auth"));
+    let again = bao(&app).arg("make:auth").output().unwrap();
+    assert!(!again.status.success(), "make:auth does not run twice");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("auth is set up"));
+
+    let fmt = Command::new("cargo")
+        .args(["fmt", "--check"])
+        .current_dir(&app)
+        .output()
+        .unwrap();
+    assert!(
+        fmt.status.success(),
+        "generated code is formatted:\n{}",
+        String::from_utf8_lossy(&fmt.stdout)
+    );
+    let tested = run(bao(&app).arg("test"));
+    assert!(
+        tested.contains("register_sign_out_and_sign_in_again"),
+        "{tested}"
+    );
+
+    let mut databases = vec![bao::testing::TestDatabase::sqlite()];
+    databases.extend(bao::testing::TestDatabase::postgres());
+    for db in &databases {
+        let with_db = |command: &mut Command| {
+            command.env("BAO_DATABASE_URL", db.url());
+        };
+        let mut migrate = bao(&app);
+        with_db(migrate.arg("migrate"));
+        assert!(run(&mut migrate).contains("create_users"));
+
+        let mut missing = bao(&app);
+        with_db(missing.args(["tokens:issue", "1"]));
+        let out = missing.output().unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no user with id 1"));
+
+        // Register through the live server, as a browser would.
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut server = bao(&app)
+            .args(["serve", "--port", &port.to_string()])
+            .env("BAO_DATABASE_URL", db.url())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_until_healthy(&addr, Duration::from_secs(120)),
+            "served"
+        );
+        let csrf = http_get(&addr, "/_bao/csrf").unwrap();
+        let cookie = csrf
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_string();
+        let token = csrf.body.split('"').nth(3).unwrap().to_string();
+        let forged = bao::testing::http_request(
+            &addr,
+            "POST",
+            "/register",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            b"email=eve%40example.com&password=a+long+enough+password",
+        )
+        .unwrap();
+        assert_eq!(forged.status, 403, "{}", forged.body);
+        let registered = bao::testing::http_request(
+            &addr,
+            "POST",
+            "/register",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", &cookie),
+                ("X-CSRF-Token", &token),
+            ],
+            b"email=ann%40example.com&password=a+long+enough+password",
+        )
+        .unwrap();
+        assert_eq!(registered.status, 303, "{}", registered.body);
+        terminate(&mut server);
+
+        let mut issue = bao(&app);
+        with_db(issue.args(["tokens:issue", "1", "--name", "ci", "--expires", "30d"]));
+        let issued = run(&mut issue);
+        let plaintext = issued
+            .lines()
+            .find(|l| l.starts_with("bao_"))
+            .expect("the token is printed")
+            .to_string();
+        let mut list = bao(&app);
+        with_db(list.args(["tokens:list", "1"]));
+        let listed = run(&mut list);
+        assert!(
+            listed.contains("ci") && listed.contains("active"),
+            "{listed}"
+        );
+        assert!(
+            !listed.contains(&plaintext),
+            "the token is never shown again"
+        );
+        let mut revoke = bao(&app);
+        with_db(revoke.args(["tokens:revoke", &plaintext]));
+        assert!(run(&mut revoke).contains("revoked token"));
+        let mut list = bao(&app);
+        with_db(list.args(["tokens:list", "1", "--json"]));
+        assert!(run(&mut list).contains("\"revoked_at\": 1"), "revoked");
+        let mut audit = bao(&app);
+        with_db(audit.arg("audit"));
+        let log = run(&mut audit);
+        for action in [
+            "register",
+            "login",
+            "token_issued",
+            "token_revoked",
+            "csrf_denied",
+        ] {
+            assert!(log.contains(action), "{action} in\n{log}");
+        }
+    }
+}

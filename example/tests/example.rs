@@ -32,7 +32,10 @@ async fn the_guestbook_form_validates_and_keeps_input() {
         .assert_status(422)
         .assert_see("Please tell us your name.")
         .assert_see("&#60;script&#62;alert(1)&#60;/script&#62;")
-        .assert_dont_see("<script>alert(1)");
+        .assert_dont_see("<script>alert(1)")
+        // The form shown again can be posted again: it carries the token.
+        .assert_see("name=\"_csrf\" value=\"")
+        .assert_dont_see("name=\"_csrf\" value=\"\"");
     client
         .get("/guestbook")
         .await

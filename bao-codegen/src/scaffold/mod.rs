@@ -1,7 +1,10 @@
 //! Source templates behind `bao init` (and, later, `bao make:*`): data embedded
 //! in the binary, filled in with names, never requiring the app to compile.
 
+mod auth;
 mod names;
+
+pub use auth::{add_module, auth_files, register_auth};
 
 pub use names::{AppNames, NameError};
 

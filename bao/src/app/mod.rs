@@ -4,7 +4,7 @@ mod config;
 mod routes;
 mod server;
 
-pub(crate) use config::redact_url;
+pub(crate) use config::{parse_duration, redact_url};
 pub use config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
 pub use routes::{
     check_auth_configured, check_auth_model, check_route_clashes, const_contains, RouteInfo,

@@ -682,3 +682,55 @@ async fn csrf_endpoint(req: HttpRequest) -> HttpResponse {
     }
     response.json(serde_json::json!({ "csrf_token": token }))
 }
+
+const fn column(
+    name: &'static str,
+    rust_type: &'static str,
+    sql_type: &'static str,
+    ddl: &'static str,
+) -> crate::db::ColumnInfo {
+    crate::db::ColumnInfo {
+        name,
+        rust_type,
+        sql_type,
+        sqlite: ddl,
+        postgres: ddl,
+        nullable: false,
+        primary_key: false,
+        references: None,
+        unique: false,
+        indexed: false,
+        check: &[],
+        default: None,
+        long_text: false,
+    }
+}
+
+/// The `User` model `bao make:auth` writes (`src/models/user.rs`), as its
+/// metadata: the generator plans the `users` migration from it before the
+/// app is rebuilt. A test checks it against the compiled template.
+pub const USER_MODEL: crate::db::ModelInfo = crate::db::ModelInfo {
+    name: "User",
+    table: "users",
+    columns: &[
+        crate::db::ColumnInfo {
+            primary_key: true,
+            ..column("id", "i64", "BigInt", "BIGINT")
+        },
+        crate::db::ColumnInfo {
+            unique: true,
+            ..column("email", "String", "Text", "TEXT")
+        },
+        column("password_hash", "String", "Text", "TEXT"),
+        crate::db::ColumnInfo {
+            default: Some("'user'"),
+            ..column("role", "String", "Text", "TEXT")
+        },
+        crate::db::ColumnInfo {
+            nullable: true,
+            ..column("tenant_id", "Option<i64>", "BigInt", "BIGINT")
+        },
+        column("created_at", "NaiveDateTime", "Timestamp", "TIMESTAMP"),
+        column("updated_at", "NaiveDateTime", "Timestamp", "TIMESTAMP"),
+    ],
+};

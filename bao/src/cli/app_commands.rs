@@ -37,6 +37,19 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::MigrateStatus(args) => with_database(&app, |config, conn| {
             super::migrations::status(config, conn, args.json)
         }),
+        Command::MakeAuth(args) => super::project::make_auth(&args),
+        Command::TokensIssue(args) => with_database(&app, |_, conn| {
+            super::auth_commands::issue(&app, conn, &args)
+        }),
+        Command::TokensList(args) => {
+            with_database(&app, |_, conn| super::auth_commands::list(conn, &args))
+        }
+        Command::TokensRevoke(args) => {
+            with_database(&app, |_, conn| super::auth_commands::revoke(conn, &args))
+        }
+        Command::Audit(args) => {
+            with_database(&app, |_, conn| super::auth_commands::audit(conn, &args))
+        }
         Command::Test(_) => fail(
             "`test` builds the app: run it with the installed CLI (`bao test`) or `cargo test`",
         ),
@@ -134,10 +147,16 @@ pub(crate) fn print_routes(routes: &[RouteInfo], as_json: bool) {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!("{:<7} {:<width$}  HANDLER", "METHOD", "PATH");
+    println!(
+        "{:<7} {:<width$}  {:<12} HANDLER",
+        "METHOD", "PATH", "ACCESS"
+    );
     for r in routes {
         let handler = format!("{}::{}", r.controller, r.handler);
-        println!("{:<7} {:<width$}  {handler}", r.method, r.path);
+        println!(
+            "{:<7} {:<width$}  {:<12} {handler}",
+            r.method, r.path, r.access
+        );
     }
 }
 

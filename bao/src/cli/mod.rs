@@ -7,6 +7,7 @@
 //!   `describe`, `config` and `check` directly.
 
 mod app_commands;
+mod auth_commands;
 mod dev;
 mod init;
 mod migrations;
@@ -62,6 +63,81 @@ pub enum Command {
     /// List migrations as applied, pending, changed or missing, with checksums
     #[command(name = "migrate:status")]
     MigrateStatus(JsonArgs),
+    /// Generate email + password auth: User model, migration, login/register/logout pages, tests
+    #[command(name = "make:auth")]
+    MakeAuth(GenerateArgs),
+    /// Mint an API token for a user; it is printed once and stored only as a hash
+    #[command(name = "tokens:issue")]
+    TokensIssue(TokensIssueArgs),
+    /// List a user's API tokens (never the tokens themselves)
+    #[command(name = "tokens:list")]
+    TokensList(TokensListArgs),
+    /// Revoke an API token by its id or by the token itself
+    #[command(name = "tokens:revoke")]
+    TokensRevoke(TokensRevokeArgs),
+    /// Show the newest entries of the audit log (logins, logouts, tokens, denials)
+    Audit(AuditArgs),
+}
+
+/// Options of every generator.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Print the files instead of writing them
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Overwrite files that already exist (the only way a generator overwrites)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `bao tokens:issue`.
+#[derive(Debug, Args)]
+pub struct TokensIssueArgs {
+    /// The user's id
+    pub user_id: i64,
+    /// A name to recognise the token by, e.g. "ci"
+    #[arg(long, default_value = "default")]
+    pub name: String,
+    /// Lifetime, e.g. 30d, 12h, 90m (default: no expiry)
+    #[arg(long, value_parser = parse_lifetime)]
+    pub expires: Option<std::time::Duration>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    crate::app::parse_duration(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a duration: write 30d, 12h, 90m or 3600s"))
+}
+
+/// `bao tokens:list`.
+#[derive(Debug, Args)]
+pub struct TokensListArgs {
+    /// The user's id
+    pub user_id: i64,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao tokens:revoke`.
+#[derive(Debug, Args)]
+pub struct TokensRevokeArgs {
+    /// The token's id (from tokens:list) or the token itself
+    pub token: String,
+}
+
+/// `bao audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// How many entries, newest first
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub tail: u32,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `bao make:migration`.
@@ -161,6 +237,7 @@ pub fn installed_main() -> ExitCode {
         Command::Check(args) => project::check(&args),
         Command::Test(args) => project::test(&args),
         Command::MakeMigration(args) => project::make_migration(&args),
+        Command::MakeAuth(args) => project::make_auth(&args),
         _ => project::forward(),
     }
 }

@@ -192,3 +192,120 @@ mod tests {
         assert!(!depends_on_bao("[dependencies]\nbaobab = \"1\"\n"));
     }
 }
+
+/// The crate name of the package in `root` (`my-app` → `my_app`).
+fn crate_name(root: &Path) -> Result<String, String> {
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+            continue;
+        }
+        if let (true, Some(value)) = (in_package, line.strip_prefix("name")) {
+            let value = value.trim_start().trim_start_matches('=').trim();
+            return Ok(value.trim_matches('"').replace('-', "_"));
+        }
+    }
+    Err(format!("{} has no [package] name", manifest.display()))
+}
+
+/// `bao make:auth`: writes the user model, its migration, the account pages
+/// and their tests, and registers them in `bao::app!`. Checks everything
+/// before writing anything; never overwrites without `--force`. Does not
+/// need the app to build.
+pub(super) fn make_auth(args: &super::GenerateArgs) -> ExitCode {
+    match plan_auth(args) {
+        Ok(files) => write_plan(&files, args),
+        Err(e) => fail(e),
+    }
+}
+
+fn plan_auth(args: &super::GenerateArgs) -> Result<Vec<(PathBuf, String)>, String> {
+    let root = find_app_root()?;
+    let crate_name = crate_name(&root)?;
+    let read = |path: &str| std::fs::read_to_string(root.join(path));
+    let lib = read("src/lib.rs").map_err(|e| format!("cannot read src/lib.rs: {e}"))?;
+    let mut lib = bao_codegen::scaffold::register_auth(&lib)?;
+    lib = bao_codegen::scaffold::add_module(&lib, "models");
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let mut existing = Vec::new();
+    for file in bao_codegen::scaffold::auth_files(&crate_name) {
+        let path = root.join(&file.path);
+        if path.exists() && !args.force {
+            existing.push(file.path.clone());
+        }
+        files.push((path, file.contents));
+    }
+    if !existing.is_empty() {
+        return Err(format!(
+            "these files exist already: {}; move them away, or run again with --force to overwrite them",
+            existing.join(", ")
+        ));
+    }
+    files.push((root.join("src/lib.rs"), lib));
+    let models = read("src/models/mod.rs")
+        .unwrap_or_else(|_| "//! The app's models, one module each.\n".to_string());
+    files.push((
+        root.join("src/models/mod.rs"),
+        bao_codegen::scaffold::add_module(&models, "user"),
+    ));
+    let controllers = read("src/controllers/mod.rs")
+        .map_err(|e| format!("cannot read src/controllers/mod.rs: {e}"))?;
+    files.push((
+        root.join("src/controllers/mod.rs"),
+        bao_codegen::scaffold::add_module(&controllers, "auth"),
+    ));
+    // The migration, planned from the snapshot like `make:migration`.
+    let migrations = root.join("migrations");
+    let old = crate::db::read_snapshot(&migrations).map_err(|e| e.to_string())?;
+    if old.tables.contains_key("users") && !args.force {
+        return Err("the schema snapshot (migrations/schema.json) already has a `users` table: auth seems set up; run with --force to write the files anyway".into());
+    }
+    let mut new = old.clone();
+    new.tables
+        .extend(crate::db::Schema::from_models(&[crate::auth::USER_MODEL]).tables);
+    let change = crate::db::diff(&old, &new);
+    if !change.up.is_empty() {
+        let version = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+        for (path, contents) in
+            crate::db::new_migration_files(&version, "create_users", Some(&change))
+        {
+            files.push((migrations.join(path), contents));
+        }
+        files.push((
+            migrations.join(crate::db::SNAPSHOT),
+            serde_json::to_string_pretty(&new).unwrap_or_default() + "\n",
+        ));
+    }
+    Ok(files)
+}
+
+fn write_plan(files: &[(PathBuf, String)], args: &super::GenerateArgs) -> ExitCode {
+    if args.dry_run {
+        for (path, contents) in files {
+            println!("--- {}\n{contents}", path.display());
+        }
+        println!("(dry run: nothing was written)");
+        return ExitCode::SUCCESS;
+    }
+    for (path, contents) in files {
+        if let Some(parent) = path.parent() {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return fail(format!("cannot create {}: {e}", parent.display()));
+            }
+        }
+        if let Err(e) = std::fs::write(path, contents) {
+            return fail(format!("cannot write {}: {e}", path.display()));
+        }
+        println!("  wrote {}", path.display());
+    }
+    println!(
+        "Auth is set up: /register, /login and /logout. Next: `bao migrate`, then `bao test`.\n\
+         Protect a controller with #[bao::controller(\"/notes\", requires_login)] and take `user: CurrentUser`."
+    );
+    ExitCode::SUCCESS
+}

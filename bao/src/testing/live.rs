@@ -29,12 +29,30 @@ impl LiveResponse {
 
 /// `GET path` from the server at `addr` (`host:port`), one request per connection.
 pub fn http_get(addr: &str, path: &str) -> std::io::Result<LiveResponse> {
+    http_request(addr, "GET", path, &[], b"")
+}
+
+/// Any request to the server at `addr`: `headers` as `(name, value)`, `body`
+/// sent with its `Content-Length`. One request per connection.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<LiveResponse> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || !matches!(method, "GET" | "HEAD") {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     parse(&raw)

@@ -39,7 +39,7 @@ mod live;
 mod response;
 
 pub use database::{TestDatabase, DEFAULT_POSTGRES_ADMIN_URL};
-pub use live::{free_port, http_get, wait_until_healthy, LiveResponse};
+pub use live::{free_port, http_get, http_request, wait_until_healthy, LiveResponse};
 pub use response::TestResponse;
 
 use crate::app::{build_service, AppRuntime};

@@ -62,8 +62,34 @@ impl askama::filters::HtmlSafe for CsrfField<'_> {}
 
 impl<T: Page> View<T> {
     /// Renders the template without a request (no CSRF token, no flash).
+    /// A handler returns the `View` itself, or `view.with_status(422)`, so
+    /// that the page gets this browser's CSRF token.
     pub fn render(&self) -> askama::Result<String> {
         self.0.render_page(&PageContext::default())
+    }
+
+    /// The page with another status, e.g. `422` for a form shown again with
+    /// its errors: `Ok(View(page).with_status(422).respond_to(&req))`.
+    ///
+    /// # Panics
+    /// If `status` is not a valid HTTP status code (100-999).
+    pub fn with_status(self, status: u16) -> WithStatus<Self> {
+        let status = actix_web::http::StatusCode::from_u16(status)
+            .unwrap_or_else(|_| panic!("View::with_status: {status} is not an HTTP status"));
+        WithStatus(self, status)
+    }
+}
+
+/// A response with its status replaced (`View::with_status`).
+pub struct WithStatus<R>(pub R, pub actix_web::http::StatusCode);
+
+impl<R: Responder> Responder for WithStatus<R> {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        let mut response = self.0.respond_to(req).map_into_boxed_body();
+        *response.status_mut() = self.1;
+        response
     }
 }
 

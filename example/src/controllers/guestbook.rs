@@ -77,7 +77,7 @@ impl Guestbook {
 
     /// Signs the guestbook; invalid input is shown again with its errors.
     #[post("/")]
-    async fn sign(db: Db, form: Form<SignForm>) -> bao::Result<HttpResponse> {
+    async fn sign(req: HttpRequest, db: Db, form: Form<SignForm>) -> bao::Result<HttpResponse> {
         let form = form.into_inner();
         let errors = validate(&form);
         if !errors.is_empty() {
@@ -86,9 +86,8 @@ impl Guestbook {
                 form,
                 errors,
             };
-            return Ok(HttpResponse::UnprocessableEntity()
-                .content_type("text/html; charset=utf-8")
-                .body(View(page).render()?));
+            // Through the request, so the form keeps this browser's CSRF token.
+            return Ok(View(page).with_status(422).respond_to(&req));
         }
         let entry = NewEntry {
             name: form.name.trim().to_string(),
