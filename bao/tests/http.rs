@@ -218,6 +218,41 @@ async fn oversized_bodies_get_413() {
         .json(&bao::json!({"title": big}))
         .await
         .assert_status(413);
+    // The server keeps serving, and small bodies still go through.
+    client
+        .post("/posts")
+        .csrf()
+        .form(&[("title", "small")])
+        .await
+        .assert_redirect("/posts/5");
+}
+
+#[bao::test]
+async fn error_responses_carry_the_security_headers() {
+    let config = Config::from_vars(&[("BAO_MAX_BODY_SIZE", "1KiB")]).unwrap();
+    let client = TestClient::with_config(app(), config).await;
+    let big = "x".repeat(4096);
+    let responses = [
+        client.get("/nowhere").await,
+        client.put("/healthz").await,
+        client.post("/posts").form(&[("title", "no token")]).await,
+        client
+            .post("/posts")
+            .csrf()
+            .form(&[("title", big.as_str())])
+            .await,
+        client.get("/posts/failing/error").await,
+    ];
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses, [404, 405, 403, 413, 500]);
+    for res in &responses {
+        res.assert_header("x-frame-options", "DENY")
+            .assert_header("x-content-type-options", "nosniff")
+            .assert_dont_see("hunter2")
+            .assert_dont_see("panicked");
+        assert!(res.header("content-security-policy").is_some());
+        assert!(res.header("x-request-id").is_some());
+    }
 }
 
 #[bao::test]

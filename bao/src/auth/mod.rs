@@ -498,7 +498,7 @@ impl Auth {
             _ => {
                 pool.run(move |c| {
                     for key in &keys {
-                        store::record_failure(c, key)?;
+                        store::record_failure(c, key, window)?;
                     }
                     Ok(())
                 })
@@ -530,6 +530,8 @@ impl Auth {
             if let Some(old) = old {
                 store::delete_session(c, &old)?;
             }
+            // Logins sweep what has expired, so the table stays small.
+            store::delete_expired_sessions(c)?;
             store::insert_session(
                 c,
                 &key,
@@ -643,29 +645,6 @@ pub async fn purge_expired_sessions(pool: &crate::db::DbPool) -> Result<usize, D
     pool.run(store::delete_expired_sessions).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_normalized_and_checked() {
-        assert_eq!(
-            normalize_email(" Ann@Example.COM ").unwrap(),
-            "ann@example.com"
-        );
-        for bad in [
-            "",
-            "ann",
-            "ann@",
-            "@example.com",
-            "ann@example",
-            "a b@example.com",
-        ] {
-            assert!(normalize_email(bad).is_err(), "{bad}");
-        }
-    }
-}
-
 /// Bao's own auth route: `GET /_bao/csrf` answers `{"csrf_token": ".."}` and
 /// sets the session cookie when the browser has none, for single-page apps
 /// and API clients that post with the session.
@@ -734,3 +713,26 @@ pub const USER_MODEL: crate::db::ModelInfo = crate::db::ModelInfo {
         column("updated_at", "NaiveDateTime", "Timestamp", "TIMESTAMP"),
     ],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(
+            normalize_email(" Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

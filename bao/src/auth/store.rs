@@ -315,7 +315,21 @@ pub(crate) fn recent_failures(
     Ok(rows.first().map_or((0, None), |w| (w.n, w.oldest)))
 }
 
-pub(crate) fn record_failure(conn: &mut DbConnection, key: &str) -> Result<(), DbError> {
+/// Records a failed login for `key`, forgetting its failures older than
+/// `window_secs` (they no longer count).
+pub(crate) fn record_failure(
+    conn: &mut DbConnection,
+    key: &str,
+    window_secs: i64,
+) -> Result<(), DbError> {
+    on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "DELETE FROM bao_login_failures WHERE throttle_key = ? AND failed_at <= ?",
+        ))
+        .bind::<Text, _>(key)
+        .bind::<BigInt, _>(now().saturating_sub(window_secs))
+        .execute(c)
+    })?;
     on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(
             "INSERT INTO bao_login_failures (throttle_key, failed_at) VALUES (?, ?)",

@@ -178,21 +178,6 @@ fn exec_command(mut command: Command) -> ExitCode {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognizes_bao_dependencies() {
-        assert!(depends_on_bao(
-            "[dependencies]\nbao = { path = \"../bao\" }\n"
-        ));
-        assert!(depends_on_bao("[dependencies]\nbao.workspace = true\n"));
-        assert!(depends_on_bao("[dependencies.bao]\nversion = \"0.1\"\n"));
-        assert!(!depends_on_bao("[dependencies]\nbaobab = \"1\"\n"));
-    }
-}
-
 /// The crate name of the package in `root` (`my-app` → `my_app`).
 fn crate_name(root: &Path) -> Result<String, String> {
     let manifest = root.join("Cargo.toml");
@@ -308,4 +293,19 @@ fn write_plan(files: &[(PathBuf, String)], args: &super::GenerateArgs) -> ExitCo
          Protect a controller with #[bao::controller(\"/notes\", requires_login)] and take `user: CurrentUser`."
     );
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_bao_dependencies() {
+        assert!(depends_on_bao(
+            "[dependencies]\nbao = { path = \"../bao\" }\n"
+        ));
+        assert!(depends_on_bao("[dependencies]\nbao.workspace = true\n"));
+        assert!(depends_on_bao("[dependencies.bao]\nversion = \"0.1\"\n"));
+        assert!(!depends_on_bao("[dependencies]\nbaobab = \"1\"\n"));
+    }
 }

@@ -27,6 +27,7 @@ CREATE TABLE bao_sessions (
     user_agent TEXT
 );
 CREATE INDEX bao_sessions_user_id ON bao_sessions (user_id);
+CREATE INDEX bao_sessions_expires_at ON bao_sessions (expires_at);
 CREATE TABLE bao_api_tokens (
     id {ID},
     user_id BIGINT NOT NULL,

@@ -228,6 +228,14 @@ fn set_headers<B>(rt: &AppRuntime, res: &mut ServiceResponse<B>, request_id: &He
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
+    if rt.config.env == crate::app::Environment::Production {
+        // Production is served over TLS (Secure cookies need it): browsers
+        // should never try plain HTTP again.
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
 }
 
 fn is_valid_request_id(v: &str) -> bool {

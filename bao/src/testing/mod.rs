@@ -29,7 +29,9 @@
 //!     bao::testing::block_on(async {
 //!         let client = TestClient::new(app()).await;
 //!         client.get("/notes").await.assert_ok().assert_see("Notes");
-//!         client.post("/notes").form(&[("title", "Hi")]).await.assert_redirect("/notes");
+//!         // Forms carry the CSRF token their page was rendered with.
+//!         client.post("/notes").csrf().form(&[("title", "Hi")]).await.assert_redirect("/notes");
+//!         client.post("/notes").form(&[("title", "Hi")]).await.assert_status(403);
 //!     });
 //! }
 //! ```
