@@ -116,10 +116,19 @@ pub mod __private {
         Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
         Error = actix_web::Error,
     > {
-        let rt = std::sync::Arc::new(crate::app::AppRuntime::new(
-            &app,
-            crate::Config::for_tests(),
-        ));
+        service_with_config(app, crate::Config::for_tests()).await
+    }
+
+    /// Like [`service`], with the given configuration.
+    pub async fn service_with_config(
+        app: crate::App,
+        config: crate::Config,
+    ) -> impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    > {
+        let rt = std::sync::Arc::new(crate::app::AppRuntime::new(&app, config));
         actix_web::test::init_service(crate::app::build_service(&app, rt)).await
     }
 

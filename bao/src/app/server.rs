@@ -25,6 +25,8 @@ pub(crate) struct AppRuntime {
     pub(crate) route_patterns: Vec<(actix_web::dev::ResourceDef, &'static str)>,
     /// The user model's table, for sessions, tokens and `CurrentUser`.
     pub(crate) users: Option<crate::auth::UsersTable>,
+    /// Signs session keys, CSRF tokens and flash cookies.
+    pub(crate) signer: crate::auth::crypto::Signer,
     shutting_down: AtomicBool,
     inflight: AtomicUsize,
 }
@@ -64,6 +66,7 @@ impl AppRuntime {
             .collect();
         AppRuntime {
             users: app.users,
+            signer: crate::auth::crypto::Signer::new(&config.secret_key),
             db,
             route_patterns,
             config,

@@ -1,9 +1,8 @@
-//! The few primitives auth needs: random tokens, keyed and plain hashes,
-//! constant-time comparison.
+//! The few primitives auth needs: random tokens, keyed hashes checked in
+//! constant time, plain hashes.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// `bytes` random bytes from the OS, as lowercase hex.
 pub(crate) fn random_hex(bytes: usize) -> String {
@@ -12,25 +11,69 @@ pub(crate) fn random_hex(bytes: usize) -> String {
     hex(&buf)
 }
 
-/// HMAC-SHA256 of `value` under the app's secret key, for one `purpose`
-/// (so a value keyed for sessions never works as a CSRF token), as hex.
-pub(crate) fn keyed_hash(secret: &str, purpose: &str, value: &str) -> String {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key size");
-    mac.update(purpose.as_bytes());
-    mac.update(b"\0");
-    mac.update(value.as_bytes());
-    hex(&mac.finalize().into_bytes())
+/// HMAC-SHA256 under the app's secret key, keyed once per process (the key
+/// schedule is cloned, not recomputed, for each MAC).
+#[derive(Clone)]
+pub(crate) struct Signer {
+    keyed: Hmac<Sha256>,
+}
+
+impl Signer {
+    pub(crate) fn new(secret: &str) -> Signer {
+        Signer {
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+                .expect("HMAC takes any key size"),
+        }
+    }
+
+    /// The MAC of `value` for one `purpose` (so a value keyed for sessions
+    /// never works as a CSRF token).
+    fn mac(&self, purpose: &str, value: &str) -> Hmac<Sha256> {
+        let mut mac = self.keyed.clone();
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        mac
+    }
+
+    /// The MAC as hex.
+    pub(crate) fn sign(&self, purpose: &str, value: &str) -> String {
+        hex(&self.mac(purpose, value).finalize().into_bytes())
+    }
+
+    /// Whether `sent` (hex) is the MAC of `value`, in constant time.
+    pub(crate) fn verify(&self, purpose: &str, value: &str, sent: &str) -> bool {
+        let mut bytes = [0u8; 32];
+        if !unhex(sent, &mut bytes) {
+            return false;
+        }
+        self.mac(purpose, value).verify_slice(&bytes).is_ok()
+    }
+}
+
+fn unhex(text: &str, out: &mut [u8; 32]) -> bool {
+    let digits = text.as_bytes();
+    if digits.len() != 64 {
+        return false;
+    }
+    let value = |d: u8| match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        b'A'..=b'F' => Some(d - b'A' + 10),
+        _ => None,
+    };
+    for (i, pair) in digits.chunks_exact(2).enumerate() {
+        match (value(pair[0]), value(pair[1])) {
+            (Some(h), Some(l)) => out[i] = (h << 4) | l,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// SHA-256 of `value` as hex: enough for high-entropy secrets like API tokens.
 pub(crate) fn sha256_hex(value: &str) -> String {
     hex(&Sha256::digest(value.as_bytes()))
-}
-
-/// Equality in time independent of where the inputs differ.
-pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -57,19 +100,22 @@ mod tests {
 
     #[test]
     fn keyed_hashes_depend_on_key_and_purpose() {
-        let a = keyed_hash("k1", "session", "v");
-        assert_eq!(a, keyed_hash("k1", "session", "v"));
-        assert_ne!(a, keyed_hash("k2", "session", "v"));
-        assert_ne!(a, keyed_hash("k1", "csrf", "v"));
+        let (k1, k2) = (Signer::new("k1"), Signer::new("k2"));
+        let a = k1.sign("session", "v");
+        assert_eq!(a, k1.sign("session", "v"));
+        assert_ne!(a, k2.sign("session", "v"));
+        assert_ne!(a, k1.sign("csrf", "v"));
         assert!(is_hex(&a, 64));
+        assert!(k1.verify("session", "v", &a));
+        assert!(k1.verify("session", "v", &a.to_uppercase()));
+        assert!(!k2.verify("session", "v", &a));
+        assert!(!k1.verify("session", "v", &a[..63]));
+        assert!(!k1.verify("session", "v", &format!("{}g", &a[..63])));
     }
 
     #[test]
     fn random_tokens_differ() {
         assert_ne!(random_hex(32), random_hex(32));
         assert!(is_hex(&random_hex(32), 64));
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
-        assert!(!constant_time_eq("abc", "ab"));
     }
 }

@@ -117,7 +117,7 @@ async fn resolve(rt: &AppRuntime, req: &HttpRequest) -> Result<Option<CurrentUse
     let Some(value) = session::session_value(req) else {
         return Ok(None);
     };
-    let key = session::session_key(&rt.config.secret_key, &value);
+    let key = session::session_key(&rt.signer, &value);
     let idle = i64::try_from(rt.config.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
     let row = pool
         .run(move |c| {
@@ -513,10 +513,10 @@ impl Auth {
     /// cookie and so a new CSRF token.
     pub async fn login(&self, user_id: i64) -> Result<SessionChange, AuthError> {
         let pool = self.pool()?;
-        let secret = self.rt.config.secret_key.clone();
+        let signer = &self.rt.signer;
         let value = session::new_session_value();
-        let key = session::session_key(&secret, &value);
-        let old = session::session_value(&self.req).map(|v| session::session_key(&secret, &v));
+        let key = session::session_key(signer, &value);
+        let old = session::session_value(&self.req).map(|v| session::session_key(signer, &v));
         let lifetime = self.rt.config.session_lifetime;
         let lifetime_secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
         let ip = audit::client_ip(&self.req);
@@ -554,7 +554,7 @@ impl Auth {
     pub async fn logout(&self) -> Result<SessionChange, AuthError> {
         let user = current_user(&self.req).await.ok().flatten();
         if let Some(value) = session::session_value(&self.req) {
-            let key = session::session_key(&self.rt.config.secret_key, &value);
+            let key = session::session_key(&self.rt.signer, &value);
             self.pool()?
                 .run(move |c| store::delete_session(c, &key))
                 .await?;

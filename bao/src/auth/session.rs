@@ -8,7 +8,7 @@
 //! so a copied cookie is dead afterwards. Login and logout both issue a new
 //! value, which rotates the CSRF token too.
 
-use super::crypto::{constant_time_eq, is_hex, keyed_hash, random_hex};
+use super::crypto::{is_hex, random_hex, Signer};
 use crate::app::{AppRuntime, Environment};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
@@ -42,13 +42,13 @@ pub(crate) fn session_value(req: &HttpRequest) -> Option<String> {
 struct MintedSession(String);
 
 /// The CSRF token belonging to a session value.
-pub(crate) fn csrf_token_for(secret: &str, value: &str) -> String {
-    keyed_hash(secret, "csrf", value)
+pub(crate) fn csrf_token_for(signer: &Signer, value: &str) -> String {
+    signer.sign("csrf", value)
 }
 
 /// The key of a session value in `bao_sessions`.
-pub(crate) fn session_key(secret: &str, value: &str) -> String {
-    keyed_hash(secret, "session", value)
+pub(crate) fn session_key(signer: &Signer, value: &str) -> String {
+    signer.sign("session", value)
 }
 
 /// A new random session value.
@@ -85,7 +85,7 @@ pub fn csrf_for_request(req: &HttpRequest) -> (String, Option<Cookie<'static>>) 
         return (String::new(), None);
     };
     if let Some(value) = session_value(req) {
-        return (csrf_token_for(&rt.config.secret_key, &value), None);
+        return (csrf_token_for(&rt.signer, &value), None);
     }
     let minted = req.extensions().get::<MintedSession>().cloned();
     let value = match minted {
@@ -96,7 +96,7 @@ pub fn csrf_for_request(req: &HttpRequest) -> (String, Option<Cookie<'static>>) 
             v
         }
     };
-    let token = csrf_token_for(&rt.config.secret_key, &value);
+    let token = csrf_token_for(&rt.signer, &value);
     (token, Some(session_cookie(rt, value, None)))
 }
 
@@ -146,7 +146,6 @@ pub async fn csrf_guard(req: &HttpRequest, payload: &mut Payload) -> Result<(), 
         )
         .await);
     };
-    let expected = csrf_token_for(&rt.config.secret_key, &value);
     let from_header = req
         .headers()
         .get(CSRF_HEADER)
@@ -173,7 +172,7 @@ pub async fn csrf_guard(req: &HttpRequest, payload: &mut Payload) -> Result<(), 
         None => None,
     };
     match sent {
-        Some(token) if constant_time_eq(&token, &expected) => Ok(()),
+        Some(token) if rt.signer.verify("csrf", &value, &token) => Ok(()),
         Some(_) => Err(csrf_failure(
             req,
             rt,
@@ -209,11 +208,9 @@ async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::Bytes, St
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .ok()?
-        .into_iter()
+    form_urlencoded::parse(body)
         .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+        .map(|(_, v)| v.into_owned())
 }
 
 async fn csrf_failure(req: &HttpRequest, rt: &AppRuntime, reason: &str) -> HttpResponse {
@@ -262,7 +259,7 @@ pub(crate) fn read_flash(req: &HttpRequest) -> Vec<FlashMessage> {
     let Some((mac, data)) = cookie.value().split_once('.') else {
         return Vec::new();
     };
-    if !constant_time_eq(mac, &keyed_hash(&rt.config.secret_key, "flash", data)) {
+    if !rt.signer.verify("flash", data, mac) {
         return Vec::new();
     }
     percent_decode(data)
@@ -273,7 +270,7 @@ pub(crate) fn read_flash(req: &HttpRequest) -> Vec<FlashMessage> {
 /// The cookie carrying `messages` to the next request.
 pub(crate) fn flash_cookie(rt: &AppRuntime, messages: &[FlashMessage]) -> Cookie<'static> {
     let data = percent_encode(&serde_json::to_string(messages).unwrap_or_default());
-    let mac = keyed_hash(&rt.config.secret_key, "flash", &data);
+    let mac = rt.signer.sign("flash", &data);
     Cookie::build(FLASH_COOKIE, format!("{mac}.{data}"))
         .path("/")
         .http_only(true)

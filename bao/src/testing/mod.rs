@@ -182,7 +182,7 @@ impl TestClient {
                 .or_insert_with(crate::auth::session::new_session_value)
                 .clone()
         };
-        crate::auth::session::csrf_token_for(&self.runtime.config.secret_key, &value)
+        crate::auth::session::csrf_token_for(&self.runtime.signer, &value)
     }
 
     /// Forgets every cookie, as a new browser would.
