@@ -169,11 +169,6 @@ pub struct Api;
 
 #[bao::controller("/api/notes", requires_login)]
 impl Api {
-    #[get("/")]
-    async fn index(db: Db, tenant: Tenant) -> bao::Result<Json<Vec<Note>>> {
-        Ok(Json(Note::all(&db, tenant).await?))
-    }
-
     #[post("/")]
     async fn create(db: Db, tenant: Tenant, body: Json<NoteForm>) -> bao::Result<HttpResponse> {
         let new = NewNote {
@@ -673,7 +668,7 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
         let bearer = format!("Bearer {}", issued.token);
 
         let api = TestClient::with_config(app(), config(&db, &[])).await;
-        api.get("/api/notes")
+        api.get("/notes")
             .header("Authorization", &bearer)
             .await
             .assert_ok()
@@ -692,7 +687,7 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
             .await
             .assert_status(403);
         api.clear_cookies();
-        api.get("/api/notes")
+        api.get("/notes")
             .header("Authorization", "Bearer bao_0000")
             .await
             .assert_status(401);
@@ -711,7 +706,7 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
         })
         .await
         .unwrap();
-        api.get("/api/notes")
+        api.get("/notes")
             .header("Authorization", &bearer)
             .await
             .assert_status(401);
@@ -724,7 +719,7 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
             .await
             .unwrap();
         let expiring_bearer = format!("Bearer {}", expiring.token);
-        api.get("/api/notes")
+        api.get("/notes")
             .header("Authorization", &expiring_bearer)
             .await
             .assert_ok();
@@ -732,7 +727,7 @@ async fn api_tokens_authenticate_until_revoked_or_expired() {
             .unwrap()
             .batch_execute("UPDATE bao_api_tokens SET expires_at = 1")
             .unwrap();
-        api.get("/api/notes")
+        api.get("/notes")
             .header("Authorization", &expiring_bearer)
             .await
             .assert_status(401);
@@ -788,10 +783,15 @@ async fn tenants_cannot_see_or_touch_each_others_rows() {
             .csrf()
             .await
             .assert_status(404);
-        // Guessing other ids, including huge ones, finds nothing.
+        // Guessing other ids, including huge ones, finds nothing; SQL in a
+        // path parameter is not an id.
         for guess in [0, id + 1, i64::MAX] {
             b.get(&format!("/notes/{guess}")).await.assert_status(404);
         }
+        b.get("/notes/1%20OR%201=1").await.assert_status(404);
+        b.get("/notes/99999999999999999999999")
+            .await
+            .assert_status(404);
 
         let renamed: serde_json::Value = a
             .post(&format!("/notes/{id}/rename"))

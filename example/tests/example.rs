@@ -108,6 +108,39 @@ async fn the_guestbook_refuses_posts_without_the_pages_csrf_token() {
 }
 
 #[bao::test]
+async fn stored_markup_and_sql_are_inert() {
+    let client = TestClient::new(example::app()).await;
+    client
+        .post("/guestbook")
+        .csrf()
+        .form(&[
+            ("name", "<img src=x onerror=alert(1)>"),
+            (
+                "message",
+                "'); DROP TABLE entries; -- <script>alert(2)</script>",
+            ),
+        ])
+        .await
+        .assert_redirect("/guestbook");
+    client
+        .get("/guestbook")
+        .await
+        .assert_ok()
+        .assert_dont_see("<img src=x")
+        .assert_dont_see("<script>alert(2)")
+        .assert_see("&#60;img src=x onerror=alert(1)&#62;")
+        .assert_see("&#39;); DROP TABLE entries; -- &#60;script&#62;");
+    // The table is still there.
+    client
+        .post("/guestbook")
+        .csrf()
+        .form(&[("name", "Bob"), ("message", "still here")])
+        .await
+        .assert_redirect("/guestbook");
+    client.get("/guestbook").await.assert_see("still here");
+}
+
+#[bao::test]
 async fn plaintext_and_json_endpoints() {
     let client = TestClient::new(example::app()).await;
     let text = client.get("/plaintext").await;

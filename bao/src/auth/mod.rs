@@ -224,56 +224,44 @@ pub async fn require(req: &HttpRequest, role: Option<&str>) -> Result<CurrentUse
     Ok(user)
 }
 
-impl FromRequest for CurrentUser {
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+/// An extractor whose work is the async block `$body`, given the request.
+macro_rules! async_extractor {
+    ($ty:ty, |$req:ident| $body:expr) => {
+        impl FromRequest for $ty {
+            type Error = actix_web::Error;
+            type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            require(&req, None)
-                .await
-                .map_err(|response| InternalError::from_response("login required", response).into())
-        })
-    }
-}
-
-impl FromRequest for OptionalUser {
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match current_user(&req).await {
-                Ok(user) => Ok(OptionalUser(user)),
-                // A bad token is an error the client must see, not anonymity.
-                Err(error) => Err(error.into()),
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let $req = req.clone();
+                Box::pin(async move { $body })
             }
-        })
-    }
+        }
+    };
 }
 
-impl FromRequest for Tenant {
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let user = require(&req, None)
-                .await
-                .map_err(|r| InternalError::from_response("login required", r))?;
-            user.tenant_id.map(Tenant).ok_or_else(|| {
-                InternalError::from_response(
-                    "no tenant",
-                    forbidden(&req, "Your account does not belong to a tenant."),
-                )
-                .into()
-            })
-        })
-    }
+fn login_required(response: HttpResponse) -> actix_web::Error {
+    InternalError::from_response("login required", response).into()
 }
+
+async_extractor!(CurrentUser, |req| require(&req, None)
+    .await
+    .map_err(login_required));
+
+// A bad token is an error the client must see, not anonymity.
+async_extractor!(OptionalUser, |req| Ok(OptionalUser(
+    current_user(&req).await?
+)));
+
+async_extractor!(Tenant, |req| {
+    let user = require(&req, None).await.map_err(login_required)?;
+    user.tenant_id.map(Tenant).ok_or_else(|| {
+        InternalError::from_response(
+            "no tenant",
+            forbidden(&req, "Your account does not belong to a tenant."),
+        )
+        .into()
+    })
+});
 
 /// Why an auth operation failed.
 #[derive(Debug, thiserror::Error)]
