@@ -1,0 +1,322 @@
+//! The five actions, generic over the model; `#[bao::api]` generates the
+//! routes that call them.
+
+use super::{ApiConfig, ApiModel, ApiQueryError, FieldError, Problem};
+use crate::app::AppRuntime;
+use crate::db::{DbError, DbPool};
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Map, Value};
+
+/// What every action needs: the pool and, for a tenant-scoped model, the
+/// tenant.
+struct Context {
+    pool: DbPool,
+    tenant: Option<i64>,
+}
+
+async fn prepare<M: ApiModel>(req: &HttpRequest, config: &ApiConfig) -> Result<Context, HttpResponse> {
+    let Some(rt) = req.app_data::<web::Data<AppRuntime>>() else {
+        return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the app runtime is missing").response());
+    };
+    let user = match config.required() {
+        Some(role) => Some(crate::auth::require(req, role).await?),
+        None if M::TENANT_SCOPED => Some(crate::auth::require(req, None).await?),
+        None => None,
+    };
+    let tenant = match (M::TENANT_SCOPED, user) {
+        (false, _) => None,
+        (true, Some(user)) => match user.tenant_id {
+            Some(t) => Some(t),
+            None => {
+                return Err(Problem::new(StatusCode::FORBIDDEN, "your account does not belong to a tenant").response())
+            }
+        },
+        (true, None) => return Err(crate::auth::unauthenticated(req)),
+    };
+    let Some(pool) = rt.db.clone() else {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is not configured: set BAO_DATABASE_URL",
+        )
+        .response());
+    };
+    Ok(Context { pool, tenant })
+}
+
+macro_rules! ready {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return response,
+        }
+    };
+}
+
+/// `GET /path?page=&per_page=&sort=&<filter>=`: one page and its metadata.
+pub async fn index<M: ApiModel>(req: &HttpRequest, config: &ApiConfig) -> HttpResponse {
+    let ctx = ready!(prepare::<M>(req, config).await);
+    let query = ready!(parse_query(req.query_string(), config));
+    let Query { page, per_page, sort, filters } = query;
+    let offset = (page - 1).saturating_mul(per_page);
+    let tenant = ctx.tenant;
+    let result = ctx
+        .pool
+        .run(move |c| Ok(M::api_page(c, tenant, &filters, sort, per_page, offset)))
+        .await;
+    match result {
+        Ok(Ok((rows, total))) => {
+            let data: Vec<Value> = rows.iter().map(M::to_json).collect();
+            let pages = (total + per_page - 1) / per_page;
+            HttpResponse::Ok().json(json!({
+                "data": data,
+                "meta": {"page": page, "per_page": per_page, "total": total, "pages": pages},
+            }))
+        }
+        Ok(Err(ApiQueryError::Filter(e))) => bad_request(vec![e]),
+        Ok(Err(ApiQueryError::Database(e))) => Problem::from(DbError::from(e)).response(),
+        Err(e) => Problem::from(e).response(),
+    }
+}
+
+/// `GET /path/{id}`.
+pub async fn show<M: ApiModel>(req: &HttpRequest, config: &ApiConfig, key: M::Key) -> HttpResponse {
+    let ctx = ready!(prepare::<M>(req, config).await);
+    let tenant = ctx.tenant;
+    match ctx
+        .pool
+        .run(move |c| M::api_find(c, tenant, key).map_err(DbError::from))
+        .await
+    {
+        Ok(row) => HttpResponse::Ok().json(row.to_json()),
+        Err(e) => Problem::from(e).response(),
+    }
+}
+
+/// `POST /path`: `201` with the row and its `Location`.
+pub async fn create<M: ApiModel>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    config: &ApiConfig,
+) -> HttpResponse {
+    let ctx = ready!(prepare::<M>(req, config).await);
+    let body = ready!(read_object(req, payload).await);
+    let mut errors = check_keys::<M>(&body);
+    let new = match M::new_from_json(&body) {
+        Ok(new) if errors.is_empty() => new,
+        Ok(_) => return Problem::invalid(errors).response(),
+        Err(more) => {
+            errors.extend(more);
+            return Problem::invalid(errors).response();
+        }
+    };
+    let tenant = ctx.tenant;
+    match ctx
+        .pool
+        .run(move |c| M::api_insert(c, tenant, new).map_err(DbError::from))
+        .await
+    {
+        Ok(row) => HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("{}/{}", config.path, row.key())))
+            .json(row.to_json()),
+        Err(e) => Problem::from(e).response(),
+    }
+}
+
+/// `PATCH /path/{id}` (the fields sent) or `PUT /path/{id}` (`full`: every
+/// field; optional ones absent are cleared).
+pub async fn update<M: ApiModel>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    config: &ApiConfig,
+    key: M::Key,
+    full: bool,
+) -> HttpResponse {
+    let ctx = ready!(prepare::<M>(req, config).await);
+    let body = ready!(read_object(req, payload).await);
+    let mut errors = check_keys::<M>(&body);
+    let update = match M::update_from_json(&body, full) {
+        Ok(update) if errors.is_empty() => update,
+        Ok(_) => return Problem::invalid(errors).response(),
+        Err(more) => {
+            errors.extend(more);
+            return Problem::invalid(errors).response();
+        }
+    };
+    let tenant = ctx.tenant;
+    let result = ctx
+        .pool
+        .run(move |c| {
+            if M::is_empty_update(&update) {
+                M::api_find(c, tenant, key).map_err(DbError::from)
+            } else {
+                M::api_update(c, tenant, key, update).map_err(DbError::from)
+            }
+        })
+        .await;
+    match result {
+        Ok(row) => HttpResponse::Ok().json(row.to_json()),
+        Err(e) => Problem::from(e).response(),
+    }
+}
+
+/// `DELETE /path/{id}`: `204`.
+pub async fn delete<M: ApiModel>(req: &HttpRequest, config: &ApiConfig, key: M::Key) -> HttpResponse {
+    let ctx = ready!(prepare::<M>(req, config).await);
+    let tenant = ctx.tenant;
+    match ctx
+        .pool
+        .run(move |c| M::api_delete(c, tenant, key).map_err(DbError::from))
+        .await
+    {
+        Ok(0) => Problem::from(DbError::NotFound).response(),
+        Ok(_) => HttpResponse::NoContent().finish(),
+        Err(e) => Problem::from(e).response(),
+    }
+}
+
+fn bad_request(errors: Vec<FieldError>) -> HttpResponse {
+    let detail = errors
+        .iter()
+        .map(|e| format!("`{}` {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Problem::new(StatusCode::BAD_REQUEST, detail).response()
+}
+
+/// Keys the model does not have, or that the server sets.
+fn check_keys<M: ApiModel>(body: &Map<String, Value>) -> Vec<FieldError> {
+    let columns = M::COLUMNS;
+    body.keys()
+        .filter(|k| !M::WRITABLE.contains(&k.as_str()))
+        .map(|k| {
+            if columns.iter().any(|c| c.name == k) {
+                FieldError::new(k, "is set by the server and cannot be written")
+            } else {
+                FieldError::new(
+                    k,
+                    &format!("is not a field of this resource (fields: {})", M::WRITABLE.join(", ")),
+                )
+            }
+        })
+        .collect()
+}
+
+/// The body as a JSON object: `413` when too large, `415` when not JSON,
+/// `400` when malformed or not an object.
+async fn read_object(req: &HttpRequest, payload: &mut Payload) -> Result<Map<String, Value>, HttpResponse> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case("application/json") || v.ends_with("+json")
+        });
+    if !is_json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as JSON with `Content-Type: application/json`",
+        )
+        .response());
+    }
+    let limit = req
+        .app_data::<web::Data<AppRuntime>>()
+        .map_or(2 * 1024 * 1024, |rt| rt.config.max_body_size);
+    let bytes = crate::auth::session::read_body(payload, limit)
+        .await
+        .map_err(|status| {
+            let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("the body is larger than {limit} bytes")
+            } else {
+                "the body could not be read".to_string()
+            };
+            Problem::new(status, detail).response()
+        })?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Problem::new(StatusCode::BAD_REQUEST, "the body must be a JSON object").response()),
+        Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")).response()),
+    }
+}
+
+struct Query {
+    page: i64,
+    per_page: i64,
+    sort: Option<(String, bool)>,
+    filters: Vec<(String, String)>,
+}
+
+fn parse_query(raw: &str, config: &ApiConfig) -> Result<Query, HttpResponse> {
+    let mut query = Query {
+        page: 1,
+        per_page: config.per_page,
+        sort: None,
+        filters: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    let positive = |name: &str, value: &str, errors: &mut Vec<FieldError>| match value.parse::<i64>() {
+        Ok(n) if n >= 1 => Some(n),
+        _ => {
+            errors.push(FieldError::new(name, "must be a whole number, 1 or more"));
+            None
+        }
+    };
+    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+        match key.as_ref() {
+            "page" => {
+                if let Some(n) = positive("page", &value, &mut errors) {
+                    query.page = n.min(i64::MAX / config.max_per_page.max(1));
+                }
+            }
+            "per_page" => {
+                if let Some(n) = positive("per_page", &value, &mut errors) {
+                    query.per_page = n.min(config.max_per_page);
+                }
+            }
+            "sort" => {
+                let (field, desc) = match value.strip_prefix('-') {
+                    Some(f) => (f.to_string(), true),
+                    None => (value.to_string(), false),
+                };
+                if config.sorts.contains(&field.as_str()) {
+                    query.sort = Some((field, desc));
+                } else {
+                    errors.push(FieldError::new(
+                        "sort",
+                        &format!("cannot sort on `{field}`: use one of {} (prefix `-` for descending)", list(config.sorts)),
+                    ));
+                }
+            }
+            other if config.filters.contains(&other) => {
+                query.filters.push((other.to_string(), value.into_owned()));
+            }
+            other => errors.push(FieldError::new(
+                other,
+                &format!(
+                    "is not a query parameter of this resource: use page, per_page, sort{}",
+                    if config.filters.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" or a filter ({})", list(config.filters))
+                    }
+                ),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(query)
+    } else {
+        Err(bad_request(errors))
+    }
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,248 @@
+//! JSON API resources: `#[bao::api("/api/v1/notes", model = Note)]` serves
+//! `index`, `show`, `create`, `update` (PATCH partial, PUT full) and
+//! `delete` for a model, with pagination, filters and sorting from
+//! allow-lists, strict JSON bodies, RFC 9457 problem details, and the same
+//! login, role and tenant rules as controllers. `openapi` builds the OpenAPI
+//! 3.1 document from the same metadata.
+
+mod handlers;
+pub mod openapi;
+mod problem;
+
+pub use handlers::{create, delete, index, show, update};
+pub use openapi::{document, ApiDoc};
+pub use utoipa::openapi::OpenApi;
+pub use problem::{FieldError, Problem};
+
+use crate::db::{DbConnection, ModelQueries};
+use serde_json::{Map, Value};
+
+/// The actions a resource can serve.
+pub const ACTIONS: &[&str] = &["index", "show", "create", "update", "delete"];
+
+/// What `#[bao::api]` declares about one resource.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiConfig {
+    /// The resource's type name (the OpenAPI tag).
+    pub name: &'static str,
+    /// The collection path, e.g. `/api/v1/notes`.
+    pub path: &'static str,
+    /// The actions served, a subset of [`ACTIONS`].
+    pub actions: &'static [&'static str],
+    /// `public`, `login` or `role:NAME`.
+    pub access: &'static str,
+    /// Columns `index` may filter on (`?status=open`).
+    pub filters: &'static [&'static str],
+    /// Columns `index` may sort on (`?sort=title`, `?sort=-created_at`).
+    pub sorts: &'static [&'static str],
+    /// Page size when the client gives none.
+    pub per_page: i64,
+    /// The largest page size a client may ask for.
+    pub max_per_page: i64,
+}
+
+impl ApiConfig {
+    /// Whether the resource serves `action`.
+    pub fn serves(&self, action: &str) -> bool {
+        self.actions.contains(&action)
+    }
+
+    /// The role `requires_role` asks for, or `Some(None)` for a login.
+    pub(crate) fn required(&self) -> Option<Option<&'static str>> {
+        match self.access {
+            "public" => None,
+            "login" => Some(None),
+            other => Some(other.strip_prefix("role:")),
+        }
+    }
+}
+
+/// What `#[bao::model]` generates so a model can be served as JSON.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Bao model",
+    label = "`model =` must name a #[bao::model] struct",
+    note = "add #[bao::model] to `struct {Self}`, or point `model =` at one"
+)]
+pub trait ApiModel: ModelQueries {
+    /// Fields a client may send (the key, timestamps and `tenant_id` are the
+    /// server's).
+    const WRITABLE: &'static [&'static str];
+    /// Fields `create` needs (not nullable, no default).
+    const REQUIRED: &'static [&'static str];
+    /// Whether rows belong to tenants.
+    const TENANT_SCOPED: bool;
+
+    /// The row as a JSON object.
+    fn to_json(&self) -> Value;
+    /// The insert described by `body`; every field error at once.
+    fn new_from_json(body: &Map<String, Value>) -> Result<Self::New, Vec<FieldError>>;
+    /// The update described by `body`: only the fields present, or (`full`)
+    /// every required field.
+    fn update_from_json(body: &Map<String, Value>, full: bool) -> Result<Self::Update, Vec<FieldError>>;
+    /// One page of rows matching `filters`, in `sort` order, and how many
+    /// match in all.
+    fn api_page(
+        conn: &mut DbConnection,
+        tenant: Option<i64>,
+        filters: &[(String, String)],
+        sort: Option<(String, bool)>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Self>, i64), ApiQueryError>;
+    /// The row with `key` (in `tenant`, for a scoped model).
+    fn api_find(conn: &mut DbConnection, tenant: Option<i64>, key: Self::Key) -> diesel::QueryResult<Self>;
+    /// Inserts `new` (stamped with `tenant`, for a scoped model).
+    fn api_insert(conn: &mut DbConnection, tenant: Option<i64>, new: Self::New) -> diesel::QueryResult<Self>;
+    /// Updates the row with `key`.
+    fn api_update(
+        conn: &mut DbConnection,
+        tenant: Option<i64>,
+        key: Self::Key,
+        update: Self::Update,
+    ) -> diesel::QueryResult<Self>;
+    /// Deletes the row with `key`; rows deleted.
+    fn api_delete(conn: &mut DbConnection, tenant: Option<i64>, key: Self::Key) -> diesel::QueryResult<usize>;
+}
+
+/// Why `api_page` failed.
+#[derive(Debug)]
+pub enum ApiQueryError {
+    /// A filter value does not parse as its column's type.
+    Filter(FieldError),
+    /// The database failed.
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for ApiQueryError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiQueryError::Database(e)
+    }
+}
+
+/// A field's value as JSON (what `to_json` calls for each column).
+pub fn json_value<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Reads field `name` of `body` as a `T`; records what is wrong in `errors`.
+/// `None` when it is absent (an error too when `required`).
+pub fn take_field<T: serde::de::DeserializeOwned>(
+    body: &Map<String, Value>,
+    name: &str,
+    required: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    match body.get(name) {
+        None => {
+            if required {
+                errors.push(FieldError::new(name, "is required"));
+            }
+            None
+        }
+        Some(value) => match T::deserialize(value) {
+            Ok(v) => Some(v),
+            Err(_) if value.is_null() => {
+                errors.push(FieldError::new(name, "must not be null"));
+                None
+            }
+            Err(e) => {
+                errors.push(FieldError::new(name, &describe_type_error(&e.to_string())));
+                None
+            }
+        },
+    }
+}
+
+/// serde's "invalid type: string \"x\", expected i64" as a sentence for a client.
+fn describe_type_error(message: &str) -> String {
+    match message.split_once(", expected ") {
+        Some((got, expected)) => format!(
+            "expected {}, got {}",
+            expected.trim(),
+            got.trim_start_matches("invalid type: ").trim_start_matches("invalid value: ")
+        ),
+        None => message.to_string(),
+    }
+}
+
+/// Parses a filter's query-string value as the column's type: as a JSON
+/// literal (`42`, `true`) or as a string (`open`, `2026-11-27`).
+pub fn parse_filter<T: serde::de::DeserializeOwned>(field: &str, raw: &str) -> Result<T, ApiQueryError> {
+    serde_json::from_str::<T>(raw)
+        .or_else(|_| T::deserialize(&Value::String(raw.to_string())))
+        .map_err(|e| {
+            ApiQueryError::Filter(FieldError::new(
+                field,
+                &format!("cannot filter on `{raw}`: {}", describe_type_error(&e.to_string())),
+            ))
+        })
+}
+
+/// The error for a filter or sort column the model does not have.
+pub fn unknown_column(field: &str) -> ApiQueryError {
+    ApiQueryError::Filter(FieldError::new(field, "is not a column of this resource"))
+}
+
+/// Fails the build when `filter(..)` or `sort(..)` of `#[bao::api]` names a
+/// column the model does not have. `#[bao::api]` calls it in a `const`.
+pub const fn check_columns(resource: &str, kind: &str, names: &[&str], columns: &[crate::db::ColumnInfo]) {
+    let mut i = 0;
+    while i < names.len() {
+        let mut found = false;
+        let mut j = 0;
+        while j < columns.len() {
+            if crate::app::str_eq(names[i], columns[j].name) {
+                found = true;
+            }
+            j += 1;
+        }
+        if !found {
+            let mut buf = [0u8; crate::app::MESSAGE_LEN];
+            let mut n = 0;
+            n = crate::app::push(&mut buf, n, "`");
+            n = crate::app::push(&mut buf, n, kind);
+            n = crate::app::push(&mut buf, n, "(");
+            n = crate::app::push(&mut buf, n, names[i]);
+            n = crate::app::push(&mut buf, n, ")` of API `");
+            n = crate::app::push(&mut buf, n, resource);
+            n = crate::app::push(&mut buf, n, "` names no column of its model: use one of the model's fields");
+            crate::app::panic_with(&buf, n);
+        }
+        i += 1;
+    }
+}
+
+/// Implemented by `#[bao::api]`: the resource's declaration and its model's
+/// metadata, for the OpenAPI document.
+pub trait ApiResource {
+    /// The declaration.
+    const CONFIG: ApiConfig;
+    /// The model's table and columns.
+    fn model() -> crate::db::ModelInfo;
+    /// The model's writable and required fields.
+    fn fields() -> (&'static [&'static str], &'static [&'static str]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_errors_read_as_sentences() {
+        let mut errors = Vec::new();
+        let body: Map<String, Value> =
+            serde_json::from_str(r#"{"n": "x", "m": null}"#).unwrap();
+        assert_eq!(take_field::<i64>(&body, "n", true, &mut errors), None);
+        assert_eq!(take_field::<i64>(&body, "m", true, &mut errors), None);
+        assert_eq!(take_field::<i64>(&body, "absent", true, &mut errors), None);
+        assert_eq!(take_field::<Option<i64>>(&body, "m", true, &mut errors), Some(None));
+        let messages: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        assert_eq!(
+            messages,
+            ["n: expected i64, got string \"x\"", "m: must not be null", "absent: is required"]
+        );
+        assert_eq!(parse_filter::<i64>("n", "42").ok(), Some(42));
+        assert_eq!(parse_filter::<String>("s", "open").ok().as_deref(), Some("open"));
+        assert!(parse_filter::<bool>("b", "maybe").is_err());
+    }
+}
