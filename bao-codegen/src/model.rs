@@ -264,7 +264,255 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
         .unwrap_or_else(|| pluralize(&strukt.ident.to_string().to_snake_case()));
     let out = expand_model(&strukt, &table, &columns, args.tenant_scoped);
     let relations = expand_relations(&strukt, &columns, &has_many);
-    quote!(#strukt #out #relations)
+    let api = expand_api(&strukt, &columns, args.tenant_scoped);
+    quote!(#strukt #out #relations #api)
+}
+
+/// Whether `c` is a timestamp the model maintains itself.
+fn is_maintained_stamp(c: &Column) -> bool {
+    !c.key
+        && !c.nullable
+        && TIMESTAMPS.contains(&c.ident.to_string().as_str())
+        && matches!(c.kind.rust, "NaiveDateTime" | "DateTime<Utc>")
+}
+
+/// `impl ApiModel`: the model as JSON, its insert and update built from a
+/// JSON object with one error per bad field, and the queries `#[bao::api]`
+/// runs (filters, sorting and pagination on a boxed query; the tenant
+/// filter for a scoped model).
+fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStream {
+    let d = quote!(::bao::__private::diesel);
+    let j = quote!(::bao::__private::serde_json);
+    let name = &strukt.ident;
+    let module = format_ident!("{}", name.to_string().to_snake_case());
+    let new_name = format_ident!("New{}", name);
+    let update_name = format_ident!("Update{}", name);
+    let Some(key) = columns.iter().find(|c| c.key) else {
+        return TokenStream::new();
+    };
+    let key_ident = &key.ident;
+    let key_ty = &key.ty;
+    let col_names: Vec<String> = columns.iter().map(|c| c.ident.to_string()).collect();
+    let col_idents: Vec<&Ident> = columns.iter().map(|c| &c.ident).collect();
+    let data: Vec<&Column> = columns
+        .iter()
+        .filter(|c| !c.key && !is_maintained_stamp(c))
+        .collect();
+    let writable: Vec<&Column> = data
+        .iter()
+        .copied()
+        .filter(|c| !(scoped && c.ident == "tenant_id"))
+        .collect();
+    let writable_names: Vec<String> = writable.iter().map(|c| c.ident.to_string()).collect();
+    let required_names: Vec<String> = writable
+        .iter()
+        .filter(|c| !c.nullable && c.default.is_none())
+        .map(|c| c.ident.to_string())
+        .collect();
+    // create: every data field; tenant_id (scoped) is stamped later.
+    let new_fields = data.iter().map(|c| {
+        let ident = &c.ident;
+        let ty = &c.ty;
+        let n = ident.to_string();
+        if scoped && c.ident == "tenant_id" {
+            return quote!(let #ident: #ty = 0;);
+        }
+        let required = !c.nullable && c.default.is_none();
+        let default = rust_default(c);
+        quote! {
+            let #ident: #ty = ::bao::api::take_field::<#ty>(body, #n, #required, &mut errors)
+                .unwrap_or_else(|| #default);
+        }
+    });
+    let data_idents: Vec<&Ident> = data.iter().map(|c| &c.ident).collect();
+    let update_fields = data.iter().map(|c| {
+        let ident = &c.ident;
+        let ty = &c.ty;
+        let n = ident.to_string();
+        if scoped && c.ident == "tenant_id" {
+            return quote!(let #ident: ::core::option::Option<#ty> = ::core::option::Option::None;);
+        }
+        let required = !c.nullable && c.default.is_none();
+        let default = rust_default(c);
+        quote! {
+            let #ident: ::core::option::Option<#ty> =
+                match ::bao::api::take_field::<#ty>(body, #n, full && #required, &mut errors) {
+                    ::core::option::Option::Some(v) => ::core::option::Option::Some(v),
+                    // PUT replaces: an absent optional field goes back to its default.
+                    ::core::option::Option::None if full && !body.contains_key(#n) => {
+                        ::core::option::Option::Some(#default)
+                    }
+                    ::core::option::Option::None => ::core::option::Option::None,
+                };
+        }
+    });
+    let filter_arms = columns.iter().map(|c| {
+        let ident = &c.ident;
+        let n = ident.to_string();
+        let inner = option_inner(&c.ty).unwrap_or(&c.ty);
+        quote! {
+            #n => {
+                let value: #inner = ::bao::api::parse_filter::<#inner>(field, raw)?;
+                query = query.filter(#module::#ident.eq(::bao::db::Storable::store(value)));
+            }
+        }
+    });
+    let sort_arms = columns.iter().map(|c| {
+        let ident = &c.ident;
+        let n = ident.to_string();
+        quote! {
+            #n => if *descending {
+                query.order(#module::#ident.desc())
+            } else {
+                query.order(#module::#ident.asc())
+            },
+        }
+    });
+    let tenant_filter = if scoped {
+        quote! {
+            query = match tenant {
+                ::core::option::Option::Some(t) => query.filter(#module::tenant_id.eq(t)),
+                // Without a tenant, nothing: never every tenant's rows.
+                ::core::option::Option::None => query.filter(#module::#key_ident.ne(#module::#key_ident)),
+            };
+        }
+    } else {
+        quote!(let _ = tenant;)
+    };
+    let (find, insert, update, delete) = if scoped {
+        (
+            quote!(match tenant {
+                ::core::option::Option::Some(t) => <Self as ::bao::db::TenantScoped>::select_by_key_in(conn, t, key),
+                ::core::option::Option::None => ::core::result::Result::Err(#d::result::Error::NotFound),
+            }),
+            quote!(match tenant {
+                ::core::option::Option::Some(t) => {
+                    let mut new = new;
+                    <Self as ::bao::db::TenantScoped>::stamp(&mut new, t);
+                    <Self as ::bao::db::ModelQueries>::insert(conn, new)
+                }
+                ::core::option::Option::None => ::core::result::Result::Err(#d::result::Error::NotFound),
+            }),
+            quote!(match tenant {
+                ::core::option::Option::Some(t) => {
+                    let mut update = update;
+                    <Self as ::bao::db::TenantScoped>::unstamp(&mut update);
+                    <Self as ::bao::db::TenantScoped>::update_by_key_in(conn, t, key, update)
+                }
+                ::core::option::Option::None => ::core::result::Result::Err(#d::result::Error::NotFound),
+            }),
+            quote!(match tenant {
+                ::core::option::Option::Some(t) => <Self as ::bao::db::TenantScoped>::delete_by_key_in(conn, t, key),
+                ::core::option::Option::None => ::core::result::Result::Ok(0),
+            }),
+        )
+    } else {
+        (
+            quote!({ let _ = tenant; <Self as ::bao::db::ModelQueries>::select_by_key(conn, key) }),
+            quote!({ let _ = tenant; <Self as ::bao::db::ModelQueries>::insert(conn, new) }),
+            quote!({ let _ = tenant; <Self as ::bao::db::ModelQueries>::update_by_key(conn, key, update) }),
+            quote!({ let _ = tenant; <Self as ::bao::db::ModelQueries>::delete_by_key(conn, key) }),
+        )
+    };
+    quote! {
+        const _: () = {
+            use #d::prelude::*;
+
+            type __Backend = <::bao::db::DbConnection as #d::Connection>::Backend;
+
+            fn __bao_filtered(
+                tenant: ::core::option::Option<i64>,
+                filters: &[(::std::string::String, ::std::string::String)],
+            ) -> ::core::result::Result<#module::BoxedQuery<'static, __Backend>, ::bao::api::ApiQueryError> {
+                let mut query = #module::table.into_boxed::<'static, __Backend>();
+                #tenant_filter
+                for (field, raw) in filters {
+                    let raw = raw.as_str();
+                    match field.as_str() {
+                        #(#filter_arms)*
+                        other => return ::core::result::Result::Err(::bao::api::unknown_column(other)),
+                    }
+                }
+                ::core::result::Result::Ok(query)
+            }
+
+            #[automatically_derived]
+            impl ::bao::api::ApiModel for #name {
+                const WRITABLE: &'static [&'static str] = &[#(#writable_names),*];
+                const REQUIRED: &'static [&'static str] = &[#(#required_names),*];
+                const TENANT_SCOPED: bool = #scoped;
+
+                fn to_json(&self) -> #j::Value {
+                    let mut map = #j::Map::new();
+                    #( map.insert(::std::string::String::from(#col_names), ::bao::api::json_value(&self.#col_idents)); )*
+                    #j::Value::Object(map)
+                }
+
+                fn new_from_json(
+                    body: &#j::Map<::std::string::String, #j::Value>,
+                ) -> ::core::result::Result<#new_name, ::std::vec::Vec<::bao::api::FieldError>> {
+                    let mut errors = ::std::vec::Vec::new();
+                    #(#new_fields)*
+                    if !errors.is_empty() {
+                        return ::core::result::Result::Err(errors);
+                    }
+                    ::core::result::Result::Ok(#new_name { #(#data_idents,)* })
+                }
+
+                fn update_from_json(
+                    body: &#j::Map<::std::string::String, #j::Value>,
+                    full: bool,
+                ) -> ::core::result::Result<#update_name, ::std::vec::Vec<::bao::api::FieldError>> {
+                    let mut errors = ::std::vec::Vec::new();
+                    #(#update_fields)*
+                    if !errors.is_empty() {
+                        return ::core::result::Result::Err(errors);
+                    }
+                    ::core::result::Result::Ok(#update_name { #(#data_idents,)* })
+                }
+
+                fn api_page(
+                    conn: &mut ::bao::db::DbConnection,
+                    tenant: ::core::option::Option<i64>,
+                    filters: &[(::std::string::String, ::std::string::String)],
+                    sort: ::core::option::Option<(::std::string::String, bool)>,
+                    limit: i64,
+                    offset: i64,
+                ) -> ::core::result::Result<(::std::vec::Vec<Self>, i64), ::bao::api::ApiQueryError> {
+                    let total: i64 = __bao_filtered(tenant, filters)?.count().get_result(conn)?;
+                    let mut query = __bao_filtered(tenant, filters)?;
+                    if let ::core::option::Option::Some((field, descending)) = &sort {
+                        query = match field.as_str() {
+                            #(#sort_arms)*
+                            other => return ::core::result::Result::Err(::bao::api::unknown_column(other)),
+                        };
+                    }
+                    let rows = query
+                        .then_order_by(#module::#key_ident.asc())
+                        .limit(limit)
+                        .offset(offset)
+                        .load::<Self>(conn)?;
+                    ::core::result::Result::Ok((rows, total))
+                }
+
+                fn api_find(conn: &mut ::bao::db::DbConnection, tenant: ::core::option::Option<i64>, key: #key_ty) -> #d::QueryResult<Self> {
+                    #find
+                }
+
+                fn api_insert(conn: &mut ::bao::db::DbConnection, tenant: ::core::option::Option<i64>, new: #new_name) -> #d::QueryResult<Self> {
+                    #insert
+                }
+
+                fn api_update(conn: &mut ::bao::db::DbConnection, tenant: ::core::option::Option<i64>, key: #key_ty, update: #update_name) -> #d::QueryResult<Self> {
+                    #update
+                }
+
+                fn api_delete(conn: &mut ::bao::db::DbConnection, tenant: ::core::option::Option<i64>, key: #key_ty) -> #d::QueryResult<usize> {
+                    #delete
+                }
+            }
+        };
+    }
 }
 
 /// A tenant-scoped model needs a non-null `tenant_id: i64` that is not its key.

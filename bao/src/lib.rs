@@ -107,6 +107,7 @@ pub mod __private {
     pub use askama;
     pub use diesel;
     pub use serde;
+    pub use serde_json;
 
     /// The app's actix-web service with the test configuration, for
     /// benchmarks that compare it with a bare actix-web service.
