@@ -9,7 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{bracketed, Ident, LitStr, Path, Token};
 
-const KEYS: &[&str] = &["name", "controllers", "models", "auth", "setup"];
+const KEYS: &[&str] = &["name", "controllers", "apis", "models", "auth", "setup"];
 
 struct Entry {
     key: Ident,
@@ -71,6 +71,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut controllers_span = Span::call_site();
     let mut setup: Option<Path> = None;
     let mut auth: Option<Path> = None;
+    let mut apis: Vec<Path> = Vec::new();
     let mut models: Vec<Path> = Vec::new();
     let mut models_span = Span::call_site();
     let mut seen: Vec<String> = Vec::new();
@@ -92,6 +93,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
             }
             ("setup", Value::Path(path)) => setup = Some(path),
             ("auth", Value::Path(path)) => auth = Some(path),
+            ("apis", Value::List(list)) => push_unique(&mut apis, list, "API", &mut diag),
+            ("apis", _) => diag.error_at(
+                &entry.key,
+                "`apis` is a list of #[bao::api] types: `apis: [NotesApi]`",
+            ),
             ("auth", _) => diag.error_at(
                 &entry.key,
                 "`auth` names the user model: `auth: User` (`bao make:auth` generates it)",
@@ -132,6 +138,22 @@ pub fn expand(input: TokenStream) -> TokenStream {
         Some(lit) => quote!(#lit),
         None => quote!(::core::env!("CARGO_PKG_NAME")),
     };
+    let api_docs = apis.iter().map(|a| {
+        quote_spanned! {a.span()=>
+            {
+                let (writable, required) = <#a as ::bao::api::ApiResource>::fields();
+                ::bao::api::ApiDoc {
+                    config: <#a as ::bao::api::ApiResource>::CONFIG,
+                    model: <#a as ::bao::api::ApiResource>::model(),
+                    writable,
+                    required,
+                }
+            }
+        }
+    });
+    let openapi_name = name.clone();
+    let has_apis = !apis.is_empty();
+    controllers.extend(apis.iter().cloned());
     let tables = controllers.iter().map(|c| {
         quote_spanned! {c.span()=> <#c as ::bao::__private::Controller>::ROUTES }
     });
@@ -166,6 +188,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let table_check = quote_spanned! {models_span=>
         const _: () = ::bao::__private::check_table_clashes(MODELS);
     };
+    let openapi_registration = if has_apis {
+        quote!(.openapi(openapi))
+    } else {
+        quote!()
+    };
     let (auth_check, auth_registration) = match &auth {
         Some(model) => (
             quote_spanned! {model.span()=>
@@ -198,6 +225,12 @@ pub fn expand(input: TokenStream) -> TokenStream {
 
         #auth_check
 
+        /// The OpenAPI 3.1 document of this app's `#[bao::api]` resources
+        /// (what `/openapi.json` serves and `bao openapi` writes).
+        pub fn openapi() -> ::bao::api::OpenApi {
+            ::bao::api::document(#openapi_name, ::core::env!("CARGO_PKG_VERSION"), &[#(#api_docs),*])
+        }
+
         /// This app: its controllers, routes and framework services, ready to serve,
         /// test or describe.
         pub fn app() -> ::bao::App {
@@ -205,6 +238,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .models(MODELS)
                 .source_dir(::core::env!("CARGO_MANIFEST_DIR"))
                 #auth_registration
+                #openapi_registration
                 #(#registrations)*;
             #setup
         }

@@ -320,7 +320,7 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
         let required = !c.nullable && c.default.is_none();
         let default = rust_default(c);
         quote! {
-            let #ident: #ty = ::bao::api::take_field::<#ty>(body, #n, #required, &mut errors)
+            let #ident: #ty = ::bao::api::take_field::<#ty>(__bao_body, #n, #required, &mut __bao_errors)
                 .unwrap_or_else(|| #default);
         }
     });
@@ -336,10 +336,10 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
         let default = rust_default(c);
         quote! {
             let #ident: ::core::option::Option<#ty> =
-                match ::bao::api::take_field::<#ty>(body, #n, full && #required, &mut errors) {
+                match ::bao::api::take_field::<#ty>(__bao_body, #n, __bao_full && #required, &mut __bao_errors) {
                     ::core::option::Option::Some(v) => ::core::option::Option::Some(v),
                     // PUT replaces: an absent optional field goes back to its default.
-                    ::core::option::Option::None if full && !body.contains_key(#n) => {
+                    ::core::option::Option::None if __bao_full && !__bao_body.contains_key(#n) => {
                         ::core::option::Option::Some(#default)
                     }
                     ::core::option::Option::None => ::core::option::Option::None,
@@ -402,16 +402,29 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
                 ::core::option::Option::None => ::core::result::Result::Err(#d::result::Error::NotFound),
             }),
             quote!(match tenant {
-                ::core::option::Option::Some(t) => <Self as ::bao::db::TenantScoped>::delete_by_key_in(conn, t, key),
+                ::core::option::Option::Some(t) =>
+                    <Self as ::bao::db::TenantScoped>::delete_by_key_in(conn, t, key),
                 ::core::option::Option::None => ::core::result::Result::Ok(0),
             }),
         )
     } else {
         (
-            quote!({ let _ = tenant; <Self as ::bao::db::ModelQueries>::select_by_key(conn, key) }),
-            quote!({ let _ = tenant; <Self as ::bao::db::ModelQueries>::insert(conn, new) }),
-            quote!({ let _ = tenant; <Self as ::bao::db::ModelQueries>::update_by_key(conn, key, update) }),
-            quote!({ let _ = tenant; <Self as ::bao::db::ModelQueries>::delete_by_key(conn, key) }),
+            quote!({
+                let _ = tenant;
+                <Self as ::bao::db::ModelQueries>::select_by_key(conn, key)
+            }),
+            quote!({
+                let _ = tenant;
+                <Self as ::bao::db::ModelQueries>::insert(conn, new)
+            }),
+            quote!({
+                let _ = tenant;
+                <Self as ::bao::db::ModelQueries>::update_by_key(conn, key, update)
+            }),
+            quote!({
+                let _ = tenant;
+                <Self as ::bao::db::ModelQueries>::delete_by_key(conn, key)
+            }),
         )
     };
     quote! {
@@ -449,24 +462,24 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
                 }
 
                 fn new_from_json(
-                    body: &#j::Map<::std::string::String, #j::Value>,
+                    __bao_body: &#j::Map<::std::string::String, #j::Value>,
                 ) -> ::core::result::Result<#new_name, ::std::vec::Vec<::bao::api::FieldError>> {
-                    let mut errors = ::std::vec::Vec::new();
+                    let mut __bao_errors = ::std::vec::Vec::new();
                     #(#new_fields)*
-                    if !errors.is_empty() {
-                        return ::core::result::Result::Err(errors);
+                    if !__bao_errors.is_empty() {
+                        return ::core::result::Result::Err(__bao_errors);
                     }
                     ::core::result::Result::Ok(#new_name { #(#data_idents,)* })
                 }
 
                 fn update_from_json(
-                    body: &#j::Map<::std::string::String, #j::Value>,
-                    full: bool,
+                    __bao_body: &#j::Map<::std::string::String, #j::Value>,
+                    __bao_full: bool,
                 ) -> ::core::result::Result<#update_name, ::std::vec::Vec<::bao::api::FieldError>> {
-                    let mut errors = ::std::vec::Vec::new();
+                    let mut __bao_errors = ::std::vec::Vec::new();
                     #(#update_fields)*
-                    if !errors.is_empty() {
-                        return ::core::result::Result::Err(errors);
+                    if !__bao_errors.is_empty() {
+                        return ::core::result::Result::Err(__bao_errors);
                     }
                     ::core::result::Result::Ok(#update_name { #(#data_idents,)* })
                 }

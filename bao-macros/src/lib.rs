@@ -10,6 +10,12 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
     bao_codegen::controller::expand(args.into(), item.into()).into()
 }
 
+/// Serves a model as a JSON resource: `#[bao::api("/api/v1/notes", model = Note)] pub struct NotesApi;`.
+#[proc_macro_attribute]
+pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::api::expand(args.into(), item.into()).into()
+}
+
 /// Assembles an app from its parts: `bao::app! { controllers: [Home] }`.
 #[proc_macro]
 pub fn app(input: TokenStream) -> TokenStream {

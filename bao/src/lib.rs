@@ -46,7 +46,7 @@ pub mod view;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
-pub use bao_macros::{app, controller, model, test, view, TextEnum};
+pub use bao_macros::{api, app, controller, model, test, view, TextEnum};
 /// Exact decimals for model fields (`bigdecimal::BigDecimal`).
 pub use bigdecimal;
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).
@@ -96,13 +96,14 @@ pub mod __private {
         check_auth_configured, check_auth_model, check_route_clashes, const_contains, Controller,
     };
     pub use crate::auth::require;
-    pub use crate::auth::session::csrf_guard;
+    pub use crate::auth::session::{csrf_guard, csrf_guard_api};
     pub use crate::db::check_table_clashes;
     pub use crate::http::handler::{
         extract, path_param, respond, route, Extract, IntoResponse, PathParam,
     };
     pub use actix_web::dev::Payload;
     pub use actix_web::http::Method;
+    pub use actix_web::http::StatusCode;
     pub use actix_web::{web, HttpRequest, HttpResponse};
     pub use askama;
     pub use diesel;

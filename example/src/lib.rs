@@ -10,5 +10,6 @@ bao::app! {
         controllers::guestbook::Guestbook,
         controllers::status::Status,
     ],
+    apis: [controllers::entries_api::EntriesApi],
     models: [controllers::guestbook::Entry],
 }

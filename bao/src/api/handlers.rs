@@ -16,9 +16,16 @@ struct Context {
     tenant: Option<i64>,
 }
 
-async fn prepare<M: ApiModel>(req: &HttpRequest, config: &ApiConfig) -> Result<Context, HttpResponse> {
+async fn prepare<M: ApiModel>(
+    req: &HttpRequest,
+    config: &ApiConfig,
+) -> Result<Context, HttpResponse> {
     let Some(rt) = req.app_data::<web::Data<AppRuntime>>() else {
-        return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the app runtime is missing").response());
+        return Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the app runtime is missing",
+        )
+        .response());
     };
     let user = match config.required() {
         Some(role) => Some(crate::auth::require(req, role).await?),
@@ -30,7 +37,11 @@ async fn prepare<M: ApiModel>(req: &HttpRequest, config: &ApiConfig) -> Result<C
         (true, Some(user)) => match user.tenant_id {
             Some(t) => Some(t),
             None => {
-                return Err(Problem::new(StatusCode::FORBIDDEN, "your account does not belong to a tenant").response())
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "your account does not belong to a tenant",
+                )
+                .response())
             }
         },
         (true, None) => return Err(crate::auth::unauthenticated(req)),
@@ -58,7 +69,12 @@ macro_rules! ready {
 pub async fn index<M: ApiModel>(req: &HttpRequest, config: &ApiConfig) -> HttpResponse {
     let ctx = ready!(prepare::<M>(req, config).await);
     let query = ready!(parse_query(req.query_string(), config));
-    let Query { page, per_page, sort, filters } = query;
+    let Query {
+        page,
+        per_page,
+        sort,
+        filters,
+    } = query;
     let offset = (page - 1).saturating_mul(per_page);
     let tenant = ctx.tenant;
     let result = ctx
@@ -162,7 +178,11 @@ pub async fn update<M: ApiModel>(
 }
 
 /// `DELETE /path/{id}`: `204`.
-pub async fn delete<M: ApiModel>(req: &HttpRequest, config: &ApiConfig, key: M::Key) -> HttpResponse {
+pub async fn delete<M: ApiModel>(
+    req: &HttpRequest,
+    config: &ApiConfig,
+    key: M::Key,
+) -> HttpResponse {
     let ctx = ready!(prepare::<M>(req, config).await);
     let tenant = ctx.tenant;
     match ctx
@@ -196,7 +216,10 @@ fn check_keys<M: ApiModel>(body: &Map<String, Value>) -> Vec<FieldError> {
             } else {
                 FieldError::new(
                     k,
-                    &format!("is not a field of this resource (fields: {})", M::WRITABLE.join(", ")),
+                    &format!(
+                        "is not a field of this resource (fields: {})",
+                        M::WRITABLE.join(", ")
+                    ),
                 )
             }
         })
@@ -205,7 +228,10 @@ fn check_keys<M: ApiModel>(body: &Map<String, Value>) -> Vec<FieldError> {
 
 /// The body as a JSON object: `413` when too large, `415` when not JSON,
 /// `400` when malformed or not an object.
-async fn read_object(req: &HttpRequest, payload: &mut Payload) -> Result<Map<String, Value>, HttpResponse> {
+async fn read_object(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> Result<Map<String, Value>, HttpResponse> {
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -237,8 +263,12 @@ async fn read_object(req: &HttpRequest, payload: &mut Payload) -> Result<Map<Str
         })?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Problem::new(StatusCode::BAD_REQUEST, "the body must be a JSON object").response()),
-        Err(e) => Err(Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")).response()),
+        Ok(_) => {
+            Err(Problem::new(StatusCode::BAD_REQUEST, "the body must be a JSON object").response())
+        }
+        Err(e) => {
+            Err(Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")).response())
+        }
     }
 }
 
@@ -257,13 +287,14 @@ fn parse_query(raw: &str, config: &ApiConfig) -> Result<Query, HttpResponse> {
         filters: Vec::new(),
     };
     let mut errors = Vec::new();
-    let positive = |name: &str, value: &str, errors: &mut Vec<FieldError>| match value.parse::<i64>() {
-        Ok(n) if n >= 1 => Some(n),
-        _ => {
-            errors.push(FieldError::new(name, "must be a whole number, 1 or more"));
-            None
-        }
-    };
+    let positive =
+        |name: &str, value: &str, errors: &mut Vec<FieldError>| match value.parse::<i64>() {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                errors.push(FieldError::new(name, "must be a whole number, 1 or more"));
+                None
+            }
+        };
     for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
         match key.as_ref() {
             "page" => {
@@ -286,7 +317,10 @@ fn parse_query(raw: &str, config: &ApiConfig) -> Result<Query, HttpResponse> {
                 } else {
                     errors.push(FieldError::new(
                         "sort",
-                        &format!("cannot sort on `{field}`: use one of {} (prefix `-` for descending)", list(config.sorts)),
+                        &format!(
+                            "cannot sort on `{field}`: use one of {} (prefix `-` for descending)",
+                            list(config.sorts)
+                        ),
                     ));
                 }
             }

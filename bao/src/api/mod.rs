@@ -5,14 +5,15 @@
 //! login, role and tenant rules as controllers. `openapi` builds the OpenAPI
 //! 3.1 document from the same metadata.
 
+pub(crate) mod docs;
 mod handlers;
 pub mod openapi;
 mod problem;
 
 pub use handlers::{create, delete, index, show, update};
 pub use openapi::{document, ApiDoc};
-pub use utoipa::openapi::OpenApi;
 pub use problem::{FieldError, Problem};
+pub use utoipa::openapi::OpenApi;
 
 use crate::db::{DbConnection, ModelQueries};
 use serde_json::{Map, Value};
@@ -78,7 +79,10 @@ pub trait ApiModel: ModelQueries {
     fn new_from_json(body: &Map<String, Value>) -> Result<Self::New, Vec<FieldError>>;
     /// The update described by `body`: only the fields present, or (`full`)
     /// every required field.
-    fn update_from_json(body: &Map<String, Value>, full: bool) -> Result<Self::Update, Vec<FieldError>>;
+    fn update_from_json(
+        body: &Map<String, Value>,
+        full: bool,
+    ) -> Result<Self::Update, Vec<FieldError>>;
     /// One page of rows matching `filters`, in `sort` order, and how many
     /// match in all.
     fn api_page(
@@ -90,9 +94,17 @@ pub trait ApiModel: ModelQueries {
         offset: i64,
     ) -> Result<(Vec<Self>, i64), ApiQueryError>;
     /// The row with `key` (in `tenant`, for a scoped model).
-    fn api_find(conn: &mut DbConnection, tenant: Option<i64>, key: Self::Key) -> diesel::QueryResult<Self>;
+    fn api_find(
+        conn: &mut DbConnection,
+        tenant: Option<i64>,
+        key: Self::Key,
+    ) -> diesel::QueryResult<Self>;
     /// Inserts `new` (stamped with `tenant`, for a scoped model).
-    fn api_insert(conn: &mut DbConnection, tenant: Option<i64>, new: Self::New) -> diesel::QueryResult<Self>;
+    fn api_insert(
+        conn: &mut DbConnection,
+        tenant: Option<i64>,
+        new: Self::New,
+    ) -> diesel::QueryResult<Self>;
     /// Updates the row with `key`.
     fn api_update(
         conn: &mut DbConnection,
@@ -101,7 +113,11 @@ pub trait ApiModel: ModelQueries {
         update: Self::Update,
     ) -> diesel::QueryResult<Self>;
     /// Deletes the row with `key`; rows deleted.
-    fn api_delete(conn: &mut DbConnection, tenant: Option<i64>, key: Self::Key) -> diesel::QueryResult<usize>;
+    fn api_delete(
+        conn: &mut DbConnection,
+        tenant: Option<i64>,
+        key: Self::Key,
+    ) -> diesel::QueryResult<usize>;
 }
 
 /// Why `api_page` failed.
@@ -159,7 +175,8 @@ fn describe_type_error(message: &str) -> String {
         Some((got, expected)) => format!(
             "expected {}, got {}",
             expected.trim(),
-            got.trim_start_matches("invalid type: ").trim_start_matches("invalid value: ")
+            got.trim_start_matches("invalid type: ")
+                .trim_start_matches("invalid value: ")
         ),
         None => message.to_string(),
     }
@@ -167,13 +184,19 @@ fn describe_type_error(message: &str) -> String {
 
 /// Parses a filter's query-string value as the column's type: as a JSON
 /// literal (`42`, `true`) or as a string (`open`, `2026-11-27`).
-pub fn parse_filter<T: serde::de::DeserializeOwned>(field: &str, raw: &str) -> Result<T, ApiQueryError> {
+pub fn parse_filter<T: serde::de::DeserializeOwned>(
+    field: &str,
+    raw: &str,
+) -> Result<T, ApiQueryError> {
     serde_json::from_str::<T>(raw)
         .or_else(|_| T::deserialize(&Value::String(raw.to_string())))
         .map_err(|e| {
             ApiQueryError::Filter(FieldError::new(
                 field,
-                &format!("cannot filter on `{raw}`: {}", describe_type_error(&e.to_string())),
+                &format!(
+                    "cannot filter on `{raw}`: {}",
+                    describe_type_error(&e.to_string())
+                ),
             ))
         })
 }
@@ -185,7 +208,12 @@ pub fn unknown_column(field: &str) -> ApiQueryError {
 
 /// Fails the build when `filter(..)` or `sort(..)` of `#[bao::api]` names a
 /// column the model does not have. `#[bao::api]` calls it in a `const`.
-pub const fn check_columns(resource: &str, kind: &str, names: &[&str], columns: &[crate::db::ColumnInfo]) {
+pub const fn check_columns(
+    resource: &str,
+    kind: &str,
+    names: &[&str],
+    columns: &[crate::db::ColumnInfo],
+) {
     let mut i = 0;
     while i < names.len() {
         let mut found = false;
@@ -205,7 +233,11 @@ pub const fn check_columns(resource: &str, kind: &str, names: &[&str], columns: 
             n = crate::app::push(&mut buf, n, names[i]);
             n = crate::app::push(&mut buf, n, ")` of API `");
             n = crate::app::push(&mut buf, n, resource);
-            n = crate::app::push(&mut buf, n, "` names no column of its model: use one of the model's fields");
+            n = crate::app::push(
+                &mut buf,
+                n,
+                "` names no column of its model: use one of the model's fields",
+            );
             crate::app::panic_with(&buf, n);
         }
         i += 1;
@@ -230,19 +262,31 @@ mod tests {
     #[test]
     fn type_errors_read_as_sentences() {
         let mut errors = Vec::new();
-        let body: Map<String, Value> =
-            serde_json::from_str(r#"{"n": "x", "m": null}"#).unwrap();
+        let body: Map<String, Value> = serde_json::from_str(r#"{"n": "x", "m": null}"#).unwrap();
         assert_eq!(take_field::<i64>(&body, "n", true, &mut errors), None);
         assert_eq!(take_field::<i64>(&body, "m", true, &mut errors), None);
         assert_eq!(take_field::<i64>(&body, "absent", true, &mut errors), None);
-        assert_eq!(take_field::<Option<i64>>(&body, "m", true, &mut errors), Some(None));
-        let messages: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        assert_eq!(
+            take_field::<Option<i64>>(&body, "m", true, &mut errors),
+            Some(None)
+        );
+        let messages: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
         assert_eq!(
             messages,
-            ["n: expected i64, got string \"x\"", "m: must not be null", "absent: is required"]
+            [
+                "n: expected i64, got string \"x\"",
+                "m: must not be null",
+                "absent: is required"
+            ]
         );
         assert_eq!(parse_filter::<i64>("n", "42").ok(), Some(42));
-        assert_eq!(parse_filter::<String>("s", "open").ok().as_deref(), Some("open"));
+        assert_eq!(
+            parse_filter::<String>("s", "open").ok().as_deref(),
+            Some("open")
+        );
         assert!(parse_filter::<bool>("b", "maybe").is_err());
     }
 }

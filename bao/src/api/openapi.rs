@@ -7,7 +7,9 @@
 
 use super::ApiConfig;
 use crate::db::{ColumnInfo, ModelInfo};
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::path::{
+    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{
     ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
@@ -77,7 +79,10 @@ pub fn document(title: &str, version: &str, apis: &[ApiDoc]) -> OpenApi {
         tags.push(
             TagBuilder::new()
                 .name(api.config.name)
-                .description(Some(format!("`{}` rows of table `{}`", model, api.model.table)))
+                .description(Some(format!(
+                    "`{}` rows of table `{}`",
+                    model, api.model.table
+                )))
                 .build(),
         );
         let (collection, item) = operations(api);
@@ -123,8 +128,11 @@ fn json_schema_of(column: &ColumnInfo) -> ObjectBuilder {
             .description(Some("A decimal number, as a string"));
     }
     if !column.check.is_empty() {
-        let mut values: Vec<serde_json::Value> =
-            column.check.iter().map(|v| serde_json::Value::from(*v)).collect();
+        let mut values: Vec<serde_json::Value> = column
+            .check
+            .iter()
+            .map(|v| serde_json::Value::from(*v))
+            .collect();
         if column.nullable {
             values.push(serde_json::Value::Null);
         }
@@ -148,7 +156,9 @@ fn read_schema(api: &ApiDoc) -> Schema {
 fn write_schema(api: &ApiDoc, create: bool) -> Schema {
     let mut object = ObjectBuilder::new()
         .schema_type(Type::Object)
-        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ));
     for name in api.writable {
         if let Some(column) = api.model.columns.iter().find(|c| c.name == *name) {
             object = object.property(column.name, json_schema_of(column));
@@ -204,7 +214,9 @@ fn problem_schema() -> Schema {
         .property("title", string())
         .property(
             "status",
-            ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32))),
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32))),
         )
         .property("detail", string())
         .property("errors", ArrayBuilder::new().items(field_error))
@@ -241,10 +253,19 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
         if secured {
             op = op
                 .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
-                .security(SecurityRequirement::new("cookieSession", Vec::<String>::new()))
-                .response("401", problem("Not signed in, or the token is invalid, revoked or expired"));
+                .security(SecurityRequirement::new(
+                    "cookieSession",
+                    Vec::<String>::new(),
+                ))
+                .response(
+                    "401",
+                    problem("Not signed in, or the token is invalid, revoked or expired"),
+                );
             if config.access.starts_with("role:") || tenant_scoped(api) {
-                op = op.response("403", problem("Signed in without the needed role or tenant"));
+                op = op.response(
+                    "403",
+                    problem("Signed in without the needed role or tenant"),
+                );
             }
         }
         op
@@ -265,7 +286,10 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
         Some(
             RequestBodyBuilder::new()
                 .required(Some(Required::True))
-                .content(JSON, json_content(Ref::from_schema_name(format!("{model}{variant}"))))
+                .content(
+                    JSON,
+                    json_content(Ref::from_schema_name(format!("{model}{variant}"))),
+                )
                 .build(),
         )
     };
@@ -290,7 +314,10 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
             .parameter(query_param("page", "Page number, from 1", Type::Integer))
             .parameter(query_param(
                 "per_page",
-                &format!("Rows per page (default {}, at most {})", config.per_page, config.max_per_page),
+                &format!(
+                    "Rows per page (default {}, at most {})",
+                    config.per_page, config.max_per_page
+                ),
                 Type::Integer,
             ));
         if !config.sorts.is_empty() {
@@ -305,7 +332,11 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
                     .parameter_in(ParameterIn::Query)
                     .required(Required::False)
                     .description(Some("A column to sort on; prefix `-` for descending"))
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values))))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(values)),
+                    ))
                     .build(),
             );
         }
@@ -314,7 +345,10 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
                 let mut schema = json_schema_of(column);
                 if column.nullable {
                     // A filter compares with a value, never with null.
-                    schema = json_schema_of(&ColumnInfo { nullable: false, ..*column });
+                    schema = json_schema_of(&ColumnInfo {
+                        nullable: false,
+                        ..*column
+                    });
                 }
                 op = op.parameter(
                     ParameterBuilder::new()
@@ -332,10 +366,16 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
                 "200",
                 ResponseBuilder::new()
                     .description("One page of rows and the paging metadata")
-                    .content(JSON, json_content(Ref::from_schema_name(format!("{model}Page"))))
+                    .content(
+                        JSON,
+                        json_content(Ref::from_schema_name(format!("{model}Page"))),
+                    )
                     .build(),
             )
-            .response("400", problem("An unknown query parameter, or a value that does not parse"));
+            .response(
+                "400",
+                problem("An unknown query parameter, or a value that does not parse"),
+            );
         add(&mut collection, HttpMethod::Get, op);
     }
     if config.serves("create") {
@@ -361,8 +401,18 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
     }
     if config.serves("update") {
         for (method, action, variant, summary) in [
-            (HttpMethod::Patch, "update", "Update", format!("Change some fields of a {model}")),
-            (HttpMethod::Put, "replace", "Create", format!("Replace every field of a {model}")),
+            (
+                HttpMethod::Patch,
+                "update",
+                "Update",
+                format!("Change some fields of a {model}"),
+            ),
+            (
+                HttpMethod::Put,
+                "replace",
+                "Create",
+                format!("Replace every field of a {model}"),
+            ),
         ] {
             let op = base(action, summary)
                 .parameter(id_param())

@@ -84,7 +84,10 @@ impl From<crate::db::DbError> for Problem {
             ),
             DbError::Unavailable(error) => {
                 tracing::error!(%error, "database unavailable");
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database cannot be reached; try again shortly")
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database cannot be reached; try again shortly",
+                )
             }
             other => {
                 tracing::error!(error = %other, "API request failed");

@@ -140,6 +140,12 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Largest request body accepted (413 beyond)",
     ),
     key(
+        "BAO_DOCS_ENABLED",
+        None,
+        "true | false",
+        "Serve the API explorer at /docs (default: false in production, true otherwise)",
+    ),
+    key(
         "BAO_SESSION_IDLE_TIMEOUT",
         Some("24h"),
         "a duration: 30m, 24h, 7d",
@@ -252,6 +258,8 @@ pub struct Config {
     pub login_window: Duration,
     /// `BAO_PASSWORD_MIN_LENGTH`.
     pub password_min_length: usize,
+    /// `BAO_DOCS_ENABLED`: serve `/docs`.
+    pub docs_enabled: bool,
 }
 
 impl fmt::Debug for Config {
@@ -446,7 +454,12 @@ impl Config {
                 .filter(|n| *n >= 8)
                 .ok_or_else(|| invalid(var, v))?,
         };
+        let docs_enabled = match get("BAO_DOCS_ENABLED") {
+            None => env != Environment::Production,
+            Some(v) => parse_bool(v)?,
+        };
         Ok(Config {
+            docs_enabled,
             session_idle_timeout,
             session_lifetime,
             login_max_failures,

@@ -63,6 +63,7 @@ pub struct App {
     models: &'static [crate::db::ModelInfo],
     source_dir: Option<&'static str>,
     pub(crate) users: Option<crate::auth::UsersTable>,
+    pub(crate) openapi: Option<fn() -> crate::api::OpenApi>,
 }
 
 /// Registers one piece of shared state on each worker's service.
@@ -81,6 +82,7 @@ impl App {
             models: &[],
             source_dir: None,
             users: None,
+            openapi: None,
         }
     }
 
@@ -164,6 +166,18 @@ impl App {
         self
     }
 
+    /// Sets the OpenAPI document of the app's API resources (what
+    /// `bao::app! { apis: [..] }` does); `/openapi.json` and `/docs` serve it.
+    pub fn openapi(mut self, document: fn() -> crate::api::OpenApi) -> Self {
+        self.openapi = Some(document);
+        self
+    }
+
+    /// The app's OpenAPI document, when it has API resources.
+    pub fn openapi_document(&self) -> Option<crate::api::OpenApi> {
+        self.openapi.map(|f| f())
+    }
+
     /// The user model's table, when the app has one.
     pub fn users_table(&self) -> Option<crate::auth::UsersTable> {
         self.users
@@ -209,10 +223,12 @@ impl App {
 
     /// Every route: the app's controllers' first, then Bao's own.
     pub fn routes(&self) -> Vec<RouteInfo> {
+        let docs = self.openapi.is_some();
         self.controllers
             .iter()
             .flat_map(|c| c.routes.iter().copied())
             .chain(routes::FRAMEWORK_ROUTES.iter().copied())
+            .chain(routes::DOCS_ROUTES.iter().copied().filter(|_| docs))
             .collect()
     }
 }

@@ -48,6 +48,22 @@ pub(crate) const FRAMEWORK_ROUTES: &[RouteInfo] = &[
     ),
 ];
 
+/// Routes Bao serves in an app with API resources.
+pub(crate) const DOCS_ROUTES: &[RouteInfo] = &[
+    framework(
+        "GET",
+        "/openapi.json",
+        "openapi",
+        "The OpenAPI 3.1 document of the app's API resources",
+    ),
+    framework(
+        "GET",
+        "/docs",
+        "docs",
+        "API explorer (off in production unless BAO_DOCS_ENABLED=1)",
+    ),
+];
+
 const fn framework(
     method: &'static str,
     path: &'static str,

@@ -25,6 +25,10 @@ pub(crate) struct AppRuntime {
     pub(crate) route_patterns: Vec<(actix_web::dev::ResourceDef, &'static str)>,
     /// The user model's table, for sessions, tokens and `CurrentUser`.
     pub(crate) users: Option<crate::auth::UsersTable>,
+    /// The app's name (page titles).
+    pub(crate) app_name: &'static str,
+    /// The OpenAPI document as JSON, when the app has API resources.
+    pub(crate) openapi_json: Option<String>,
     /// Signs session keys, CSRF tokens and flash cookies.
     pub(crate) signer: crate::auth::crypto::Signer,
     shutting_down: AtomicBool,
@@ -65,6 +69,10 @@ impl AppRuntime {
             .map(|r| (actix_web::dev::ResourceDef::new(r.path), r.method))
             .collect();
         AppRuntime {
+            app_name: app.name(),
+            openapi_json: app
+                .openapi_document()
+                .map(|doc| doc.to_pretty_json().unwrap_or_default()),
             users: app.users,
             signer: crate::auth::crypto::Signer::new(&config.secret_key),
             db,
@@ -131,7 +139,8 @@ pub(crate) fn build_service(
         .app_data(web::JsonConfig::default().limit(limit))
         .configure(|cfg| crate::obs::health::configure(cfg, rt.config.metrics_enabled))
         .configure(crate::http::static_files::configure)
-        .configure(crate::auth::configure);
+        .configure(crate::auth::configure)
+        .configure(|cfg| crate::api::docs::configure(cfg, rt.openapi_json.clone()));
     for state in &app.states {
         let state = state.clone();
         service = service.configure(move |cfg| state(cfg));

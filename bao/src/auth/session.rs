@@ -207,7 +207,10 @@ fn is_urlencoded(req: &HttpRequest) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
-pub(crate) async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::Bytes, StatusCode> {
+pub(crate) async fn read_body(
+    payload: &mut Payload,
+    limit: usize,
+) -> Result<web::Bytes, StatusCode> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| StatusCode::BAD_REQUEST)?;

@@ -9,6 +9,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 pub const HTMX_URL: &str = "/_bao/static/htmx-2.0.11.min.js";
 /// URL of the vendored Alpine.js (CSP build: no `eval`, works under `script-src 'self'`).
 pub const ALPINE_URL: &str = "/_bao/static/alpine-csp-3.17.4.min.js";
+/// URL of the vendored Swagger UI bundle (the `/docs` API explorer).
+pub const SWAGGER_JS_URL: &str = "/_bao/static/swagger-ui-bundle-5.35.0.js";
+/// URL of the vendored Swagger UI stylesheet.
+pub const SWAGGER_CSS_URL: &str = "/_bao/static/swagger-ui-5.35.0.css";
+/// URL of the script that starts the explorer on `/openapi.json`.
+pub const DOCS_JS_URL: &str = concat!("/_bao/static/bao-docs-", env!("CARGO_PKG_VERSION"), ".js");
 /// URL of Bao's stylesheet.
 pub const CSS_URL: &str = concat!("/_bao/static/bao-", env!("CARGO_PKG_VERSION"), ".css");
 
@@ -28,6 +34,21 @@ const ASSETS: &[Asset] = &[
         name: "alpine-csp-3.17.4.min.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/alpine-csp-3.17.4.min.js"),
+    },
+    Asset {
+        name: "swagger-ui-bundle-5.35.0.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/swagger-ui-bundle-5.35.0.js"),
+    },
+    Asset {
+        name: "swagger-ui-5.35.0.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../static/swagger-ui-5.35.0.css"),
+    },
+    Asset {
+        name: concat!("bao-docs-", env!("CARGO_PKG_VERSION"), ".js"),
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/bao-docs.js"),
     },
     Asset {
         name: concat!("bao-", env!("CARGO_PKG_VERSION"), ".css"),

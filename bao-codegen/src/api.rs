@@ -1,0 +1,522 @@
+//! `#[api("/api/v1/notes", model = Note, ..)]` on a unit struct: a JSON
+//! resource over a model. Expands into a `Controller` (so `bao::app!` routes
+//! it and checks clashes) whose handlers call `bao::api::{index, show,
+//! create, update, delete}`, and an `ApiResource` for the OpenAPI document.
+
+use crate::diag::{closest, Diagnostics};
+use crate::route_path;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, ItemStruct, Lit, LitStr, Meta, Path};
+
+/// The actions a resource can serve (as `only(..)` names them).
+pub const ACTIONS: &[&str] = &["index", "show", "create", "update", "delete"];
+/// The options `#[api]` takes after the path.
+const OPTIONS: &[&str] = &[
+    "model",
+    "requires_login",
+    "requires_role",
+    "only",
+    "filter",
+    "sort",
+    "per_page",
+    "max_per_page",
+];
+
+struct Args {
+    path: LitStr,
+    model: Path,
+    access: Option<String>,
+    actions: Vec<String>,
+    filters: Vec<syn::Ident>,
+    sorts: Vec<syn::Ident>,
+    filter_span: Span,
+    sort_span: Span,
+    per_page: i64,
+    max_per_page: i64,
+}
+
+/// Expands `#[api(args)] item`.
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut diag = Diagnostics::new();
+    let strukt: ItemStruct = match syn::parse2(item.clone()) {
+        Ok(s) => s,
+        Err(_) => {
+            diag.error_span(
+                Span::call_site(),
+                "#[bao::api] goes on a unit struct naming the resource: `#[bao::api(\"/api/v1/notes\", model = Note)] pub struct NotesApi;`",
+            );
+            let errors = diag.to_compile_errors();
+            return quote!(#errors #item);
+        }
+    };
+    if !matches!(strukt.fields, syn::Fields::Unit) {
+        diag.error_at(
+            &strukt.fields,
+            "an API resource is a unit struct (`pub struct NotesApi;`): its fields come from the model",
+        );
+    }
+    let parsed = parse_args(args, &mut diag);
+    let errors = diag.to_compile_errors();
+    match parsed {
+        Some(args) if !diag.has_errors() => {
+            let generated = expand_resource(&strukt, &args);
+            quote!(#errors #strukt #generated)
+        }
+        _ => {
+            let ident = &strukt.ident;
+            quote! {
+                #errors
+                #strukt
+                #[automatically_derived]
+                impl ::bao::__private::Controller for #ident {
+                    const NAME: &'static str = "";
+                    const BASE: &'static str = "/";
+                    const ROUTES: &'static [::bao::RouteInfo] = &[];
+                    fn configure(_: &mut ::bao::__private::web::ServiceConfig) {}
+                }
+            }
+        }
+    }
+}
+
+fn idents_of(meta: &Meta, diag: &mut Diagnostics) -> Vec<syn::Ident> {
+    let Meta::List(list) = meta else {
+        diag.error_at(meta, "expected a list: `only(index, show)`");
+        return Vec::new();
+    };
+    match list.parse_args_with(
+        syn::punctuated::Punctuated::<syn::Ident, syn::Token![,]>::parse_terminated,
+    ) {
+        Ok(items) => items.into_iter().collect(),
+        Err(_) => {
+            diag.error_at(
+                meta,
+                "expected field or action names separated by commas: `filter(status, owner_id)`",
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn int_of(meta: &Meta, diag: &mut Diagnostics) -> Option<i64> {
+    if let Meta::NameValue(nv) = meta {
+        if let Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) = &nv.value
+        {
+            if let Ok(n) = i.base10_parse::<i64>() {
+                return Some(n);
+            }
+        }
+    }
+    diag.error_at(meta, "expected a whole number: `per_page = 20`");
+    None
+}
+
+fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
+    let parser = |input: syn::parse::ParseStream| {
+        let lit: LitStr = input.parse()?;
+        let mut options = Vec::new();
+        while !input.is_empty() {
+            input.parse::<syn::Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            options.push(input.parse::<Meta>()?);
+        }
+        Ok((lit, options))
+    };
+    let Ok((path, options)) = syn::parse::Parser::parse2(parser, args.clone()) else {
+        let at = if args.is_empty() { quote!() } else { args };
+        let message = "expected the resource's path, then options: #[bao::api(\"/api/v1/notes\", model = Note)]";
+        if at.is_empty() {
+            diag.error_span(Span::call_site(), message);
+        } else {
+            diag.error_at(at, message);
+        }
+        return None;
+    };
+    match route_path::parse(&path.value()) {
+        Ok(p) if !p.params.is_empty() => diag.error_at(
+            &path,
+            "an API path has no parameters: Bao adds `/{id}` for show, update and delete",
+        ),
+        Ok(_) if path.value() == "/" => diag.error_at(
+            &path,
+            "give the API a path of its own, like \"/api/v1/notes\"",
+        ),
+        Ok(_) => {}
+        Err(message) => diag.error_at(&path, format!("API path {message}")),
+    }
+    let mut model = None;
+    let mut access = None;
+    let mut actions: Vec<String> = ACTIONS.iter().map(|a| a.to_string()).collect();
+    let (mut filters, mut sorts) = (Vec::new(), Vec::new());
+    let (mut filter_span, mut sort_span) = (Span::call_site(), Span::call_site());
+    let (mut per_page, mut max_per_page) = (20, 100);
+    for option in &options {
+        let name = option
+            .path()
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        match name.as_str() {
+            "model" => match option {
+                Meta::NameValue(nv) => match &nv.value {
+                    Expr::Path(p) => model = Some(p.path.clone()),
+                    other => diag.error_at(
+                        other,
+                        "`model =` names a #[bao::model] struct: `model = Note`",
+                    ),
+                },
+                _ => diag.error_at(option, "write `model = Note`"),
+            },
+            "requires_login" => access = Some("login".to_string()),
+            "requires_role" => match option {
+                Meta::List(list) => match list.parse_args::<LitStr>() {
+                    Ok(role) if !role.value().is_empty() => {
+                        access = Some(format!("role:{}", role.value()))
+                    }
+                    _ => diag.error_at(
+                        option,
+                        "`requires_role` takes one role name: requires_role(\"admin\")",
+                    ),
+                },
+                _ => diag.error_at(
+                    option,
+                    "`requires_role` takes one role name: requires_role(\"admin\")",
+                ),
+            },
+            "only" => {
+                let mut chosen = Vec::new();
+                for ident in idents_of(option, diag) {
+                    let action = ident.to_string();
+                    if !ACTIONS.contains(&action.as_str()) {
+                        let hint = closest(&action, ACTIONS)
+                            .map(|a| format!("; did you mean `{a}`?"))
+                            .unwrap_or_default();
+                        diag.error_at(
+                            &ident,
+                            format!(
+                                "unknown action `{action}`: an API serves {}{hint}",
+                                ACTIONS.join(", ")
+                            ),
+                        );
+                    } else if !chosen.contains(&action) {
+                        chosen.push(action);
+                    }
+                }
+                if chosen.is_empty() {
+                    diag.error_at(option, "`only(..)` must name at least one action");
+                }
+                actions = ACTIONS
+                    .iter()
+                    .filter(|a| chosen.iter().any(|c| c == *a))
+                    .map(|a| a.to_string())
+                    .collect();
+            }
+            "filter" => {
+                filter_span = option.span();
+                filters = idents_of(option, diag);
+            }
+            "sort" => {
+                sort_span = option.span();
+                sorts = idents_of(option, diag);
+            }
+            "per_page" => per_page = int_of(option, diag).unwrap_or(per_page),
+            "max_per_page" => max_per_page = int_of(option, diag).unwrap_or(max_per_page),
+            other => {
+                let hint = closest(other, OPTIONS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                diag.error_at(
+                    option,
+                    format!(
+                        "unknown #[bao::api] option `{other}`: expected one of {}{hint}",
+                        OPTIONS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if !(1..=1000).contains(&max_per_page) {
+        diag.error_span(
+            Span::call_site(),
+            "`max_per_page` must be between 1 and 1000",
+        );
+    }
+    if !(1..=max_per_page).contains(&per_page) {
+        diag.error_span(
+            Span::call_site(),
+            format!("`per_page` must be between 1 and max_per_page ({max_per_page})"),
+        );
+    }
+    let Some(model) = model else {
+        diag.error_at(
+            &path,
+            "#[bao::api] needs the model it serves: add `model = Note`",
+        );
+        return None;
+    };
+    Some(Args {
+        path,
+        model,
+        access,
+        actions,
+        filters,
+        sorts,
+        filter_span,
+        sort_span,
+        per_page,
+        max_per_page,
+    })
+}
+
+fn expand_resource(strukt: &ItemStruct, args: &Args) -> TokenStream {
+    let ident = &strukt.ident;
+    let name = ident.to_string();
+    let model = &args.model;
+    let path = args.path.value();
+    let item_path = format!("{path}/{{id}}");
+    let actions = &args.actions;
+    let filters: Vec<String> = args.filters.iter().map(ToString::to_string).collect();
+    let sorts: Vec<String> = args.sorts.iter().map(ToString::to_string).collect();
+    let (per_page, max_per_page) = (args.per_page, args.max_per_page);
+    let model_span = model.span();
+    // A tenant-scoped model needs a signed-in user even when the API does
+    // not say so: the route table says so too.
+    let access = match &args.access {
+        Some(a) => quote!(#a),
+        None => quote_spanned! {model_span=>
+            if <#model as ::bao::api::ApiModel>::TENANT_SCOPED { "login" } else { "public" }
+        },
+    };
+    let filter_check = quote_spanned! {args.filter_span=>
+        const _: () = ::bao::api::check_columns(#name, "filter", &[#(#filters),*], <#model as ::bao::db::Model>::COLUMNS);
+    };
+    let sort_check = quote_spanned! {args.sort_span=>
+        const _: () = ::bao::api::check_columns(#name, "sort", &[#(#sorts),*], <#model as ::bao::db::Model>::COLUMNS);
+    };
+    let config = quote!(<#ident as ::bao::api::ApiResource>::CONFIG);
+    let key = quote_spanned!(model_span=> <#model as ::bao::db::Model>::Key);
+    let mut infos = Vec::new();
+    let mut routes = Vec::new();
+    let mut add = |action: &str,
+                   method: &str,
+                   pattern: &str,
+                   summary: String,
+                   body: TokenStream| {
+        let wrapper = format_ident!("__bao_api_{}", action);
+        let method_ident = format_ident!("{}", method);
+        infos.push(quote! {
+            ::bao::RouteInfo {
+                method: #method,
+                path: #pattern,
+                controller: #name,
+                handler: #action,
+                summary: #summary,
+                access: <#ident as ::bao::api::ApiResource>::CONFIG.access,
+            }
+        });
+        let csrf = (method != "GET").then(|| {
+            quote! {
+                if let ::core::result::Result::Err(response) =
+                    ::bao::__private::csrf_guard_api(&__bao_req, &mut __bao_payload).await
+                {
+                    return response;
+                }
+            }
+        });
+        routes.push(quote! {
+            #[allow(unused_mut)]
+            async fn #wrapper(
+                __bao_req: ::bao::__private::HttpRequest,
+                __bao_body: ::bao::__private::web::Payload,
+            ) -> ::bao::__private::HttpResponse {
+                let mut __bao_payload = __bao_body.into_inner();
+                #csrf
+                #body
+            }
+            ::bao::__private::route(__bao_cfg, ::bao::__private::Method::#method_ident, #pattern, #wrapper);
+        });
+    };
+    let model_name = model
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    let take_key = quote! {
+        let __bao_key = match ::bao::__private::path_param::<#key>(&__bao_req, "id") {
+            ::core::result::Result::Ok(key) => key,
+            ::core::result::Result::Err(_) => return ::bao::api::Problem::new(
+                ::bao::__private::StatusCode::NOT_FOUND,
+                "no such resource",
+            ).response(),
+        };
+    };
+    if actions.iter().any(|a| a == "index") {
+        add(
+            "index",
+            "GET",
+            &path,
+            format!("List {model_name} rows"),
+            quote! {
+                ::bao::api::index::<#model>(&__bao_req, &#config).await
+            },
+        );
+    }
+    if actions.iter().any(|a| a == "create") {
+        add(
+            "create",
+            "POST",
+            &path,
+            format!("Create a {model_name}"),
+            quote! {
+                ::bao::api::create::<#model>(&__bao_req, &mut __bao_payload, &#config).await
+            },
+        );
+    }
+    if actions.iter().any(|a| a == "show") {
+        add(
+            "show",
+            "GET",
+            &item_path,
+            format!("One {model_name}"),
+            quote! {
+                #take_key
+                ::bao::api::show::<#model>(&__bao_req, &#config, __bao_key).await
+            },
+        );
+    }
+    if actions.iter().any(|a| a == "update") {
+        add(
+            "update",
+            "PATCH",
+            &item_path,
+            format!("Change some fields of a {model_name}"),
+            quote! {
+                #take_key
+                ::bao::api::update::<#model>(&__bao_req, &mut __bao_payload, &#config, __bao_key, false).await
+            },
+        );
+        add(
+            "replace",
+            "PUT",
+            &item_path,
+            format!("Replace a {model_name}"),
+            quote! {
+                #take_key
+                ::bao::api::update::<#model>(&__bao_req, &mut __bao_payload, &#config, __bao_key, true).await
+            },
+        );
+    }
+    if actions.iter().any(|a| a == "delete") {
+        add(
+            "delete",
+            "DELETE",
+            &item_path,
+            format!("Delete a {model_name}"),
+            quote! {
+                #take_key
+                ::bao::api::delete::<#model>(&__bao_req, &#config, __bao_key).await
+            },
+        );
+    }
+    quote! {
+        #filter_check
+        #sort_check
+
+        #[automatically_derived]
+        impl ::bao::api::ApiResource for #ident {
+            const CONFIG: ::bao::api::ApiConfig = ::bao::api::ApiConfig {
+                name: #name,
+                path: #path,
+                actions: &[#(#actions),*],
+                access: #access,
+                filters: &[#(#filters),*],
+                sorts: &[#(#sorts),*],
+                per_page: #per_page,
+                max_per_page: #max_per_page,
+            };
+            fn model() -> ::bao::db::ModelInfo {
+                <#model as ::bao::db::Model>::info()
+            }
+            fn fields() -> (&'static [&'static str], &'static [&'static str]) {
+                (<#model as ::bao::api::ApiModel>::WRITABLE, <#model as ::bao::api::ApiModel>::REQUIRED)
+            }
+        }
+
+        #[automatically_derived]
+        impl ::bao::__private::Controller for #ident {
+            const NAME: &'static str = #name;
+            const BASE: &'static str = #path;
+            const ROUTES: &'static [::bao::RouteInfo] = &[#(#infos),*];
+
+            fn configure(__bao_cfg: &mut ::bao::__private::web::ServiceConfig) {
+                #(#routes)*
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_unknown_actions_and_options() {
+        let out = expand(
+            quote!(
+                "/api/v1/notes",
+                model = Note,
+                only(index, shw),
+                sortt(title)
+            ),
+            quote!(
+                pub struct NotesApi;
+            ),
+        )
+        .to_string();
+        assert!(out.contains("unknown action `shw`"), "{out}");
+        assert!(out.contains("did you mean `show`"), "{out}");
+        assert!(out.contains("did you mean `sort`"), "{out}");
+    }
+
+    #[test]
+    fn needs_a_model_and_a_plain_path() {
+        let out = expand(
+            quote!("/api/v1/notes/{id}"),
+            quote!(
+                pub struct NotesApi;
+            ),
+        )
+        .to_string();
+        assert!(out.contains("has no parameters"), "{out}");
+        assert!(out.contains("add `model = Note`"), "{out}");
+    }
+
+    #[test]
+    fn expands_the_routes_it_serves() {
+        let out = expand(
+            quote!(
+                "/api/v1/notes",
+                model = Note,
+                only(index, show),
+                filter(done),
+                sort(title)
+            ),
+            quote!(
+                pub struct NotesApi;
+            ),
+        )
+        .to_string();
+        assert!(
+            out.contains("__bao_api_index") && out.contains("__bao_api_show"),
+            "{out}"
+        );
+        assert!(!out.contains("__bao_api_create"), "{out}");
+        assert!(out.contains("check_columns"), "{out}");
+    }
+}
