@@ -54,6 +54,7 @@ pub use chrono;
 pub use db::Db;
 pub use error::{Error, Result};
 pub use http::{Redirect, RequestId};
+pub use serde_json;
 /// Builds a `serde_json::Value`, e.g. for `TestResponse::assert_json`.
 pub use serde_json::json;
 pub use view::View;

@@ -123,6 +123,19 @@ pub fn register_auth(lib_rs: &str) -> Result<String, String> {
     Ok(format!("{}{}{}", &lib_rs[..open], body, &lib_rs[close..]))
 }
 
+/// `lib_rs` with `item` added to the list `key: [..]` of its `bao::app!`
+/// (the key is added when missing; an item already listed is left alone).
+pub fn add_to_app_list(lib_rs: &str, key: &str, item: &str) -> Result<String, String> {
+    let (open, close) = app_macro_body(lib_rs)?;
+    let body = add_to_list(&lib_rs[open..close], key, item);
+    Ok(format!("{}{}{}", &lib_rs[..open], body, &lib_rs[close..]))
+}
+
+/// Whether the `bao::app!` of `lib_rs` names a user model (`auth:`).
+pub fn app_has_auth(lib_rs: &str) -> bool {
+    app_macro_body(lib_rs).is_ok_and(|(open, close)| has_key(&lib_rs[open..close], "auth"))
+}
+
 /// Byte range of the body of the `bao::app! { .. }` invocation (inside the
 /// braces).
 fn app_macro_body(text: &str) -> Result<(usize, usize), String> {

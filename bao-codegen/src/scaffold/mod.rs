@@ -1,10 +1,12 @@
 //! Source templates behind `bao init` (and, later, `bao make:*`): data embedded
 //! in the binary, filled in with names, never requiring the app to compile.
 
+mod api;
 mod auth;
 mod names;
 
-pub use auth::{add_module, auth_files, register_auth};
+pub use api::{api_files, find_model, ModelSource};
+pub use auth::{add_module, add_to_app_list, app_has_auth, auth_files, register_auth};
 
 pub use names::{AppNames, NameError};
 

@@ -38,6 +38,8 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
             super::migrations::status(config, conn, args.json)
         }),
         Command::MakeAuth(args) => super::project::make_auth(&args),
+        Command::MakeApi(args) => super::project::make_api(&args),
+        Command::Openapi(args) => openapi(&app, &args),
         Command::TokensIssue(args) => with_database(&app, |_, conn| {
             super::auth_commands::issue(&app, conn, &args)
         }),
@@ -210,6 +212,48 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         println!("\nRun `bao describe --json` for the machine-readable form.");
     }
     ExitCode::SUCCESS
+}
+
+/// `bao openapi [--out FILE] [--check [FILE]]`.
+fn openapi(app: &App, args: &super::OpenapiArgs) -> ExitCode {
+    let Some(document) = app.openapi_document() else {
+        return fail("this app has no API resources: add #[bao::api] structs to `apis: [..]` in bao::app! (or run `bao make:api Model`)");
+    };
+    let json = match document.to_pretty_json() {
+        Ok(text) => text + "\n",
+        Err(e) => return fail(format!("cannot serialize the document: {e}")),
+    };
+    if let Some(path) = &args.check {
+        return match std::fs::read_to_string(path) {
+            Ok(committed) if committed == json => {
+                println!("{} matches the code", path.display());
+                ExitCode::SUCCESS
+            }
+            Ok(_) => fail(format!(
+                "{} is stale: the API changed; run `bao openapi --out {}` and commit it",
+                path.display(),
+                path.display()
+            )),
+            Err(e) => fail(format!(
+                "cannot read {}: {e} (write it with `bao openapi --out {}`)",
+                path.display(),
+                path.display()
+            )),
+        };
+    }
+    match &args.out {
+        Some(path) => match std::fs::write(path, &json) {
+            Ok(()) => {
+                println!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("cannot write {}: {e}", path.display())),
+        },
+        None => {
+            print!("{json}");
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 fn config(app: &App, args: &JsonArgs) -> ExitCode {

@@ -77,6 +77,34 @@ pub enum Command {
     TokensRevoke(TokensRevokeArgs),
     /// Show the newest entries of the audit log (logins, logouts, tokens, denials)
     Audit(AuditArgs),
+    /// Print or write the OpenAPI document of the app's #[bao::api] resources
+    Openapi(OpenapiArgs),
+    /// Generate a JSON API resource and its tests for an existing model
+    #[command(name = "make:api")]
+    MakeApi(MakeApiArgs),
+}
+
+/// `bao openapi`.
+#[derive(Debug, Args)]
+pub struct OpenapiArgs {
+    /// Write the document to this file instead of printing it
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Compare with this file (default: openapi.json) and fail if it differs from the code
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "openapi.json")]
+    pub check: Option<std::path::PathBuf>,
+}
+
+/// `bao make:api`.
+#[derive(Debug, Args)]
+pub struct MakeApiArgs {
+    /// The model to serve, e.g. Note (a #[bao::model] struct in src/)
+    pub model: String,
+    /// Serve it without login (the default requires a signed-in user)
+    #[arg(long)]
+    pub public: bool,
+    #[command(flatten)]
+    pub generate: GenerateArgs,
 }
 
 /// Options of every generator.
@@ -238,6 +266,7 @@ pub fn installed_main() -> ExitCode {
         Command::Test(args) => project::test(&args),
         Command::MakeMigration(args) => project::make_migration(&args),
         Command::MakeAuth(args) => project::make_auth(&args),
+        Command::MakeApi(args) => project::make_api(&args),
         _ => project::forward(),
     }
 }

@@ -204,7 +204,12 @@ fn crate_name(root: &Path) -> Result<String, String> {
 /// need the app to build.
 pub(super) fn make_auth(args: &super::GenerateArgs) -> ExitCode {
     match plan_auth(args) {
-        Ok(files) => write_plan(&files, args),
+        Ok(files) => write_plan(
+            &files,
+            args,
+            "Auth is set up: /register, /login and /logout. Next: `bao migrate`, then `bao test`.\n\
+             Protect a controller with #[bao::controller(\"/notes\", requires_login)] and take `user: CurrentUser`.",
+        ),
         Err(e) => fail(e),
     }
 }
@@ -269,7 +274,7 @@ fn plan_auth(args: &super::GenerateArgs) -> Result<Vec<(PathBuf, String)>, Strin
     Ok(files)
 }
 
-fn write_plan(files: &[(PathBuf, String)], args: &super::GenerateArgs) -> ExitCode {
+fn write_plan(files: &[(PathBuf, String)], args: &super::GenerateArgs, done: &str) -> ExitCode {
     if args.dry_run {
         for (path, contents) in files {
             println!("--- {}\n{contents}", path.display());
@@ -288,11 +293,153 @@ fn write_plan(files: &[(PathBuf, String)], args: &super::GenerateArgs) -> ExitCo
         }
         println!("  wrote {}", path.display());
     }
-    println!(
-        "Auth is set up: /register, /login and /logout. Next: `bao migrate`, then `bao test`.\n\
-         Protect a controller with #[bao::controller(\"/notes\", requires_login)] and take `user: CurrentUser`."
-    );
+    // The generated Rust is formatted as `cargo fmt` would leave it.
+    let rust: Vec<&PathBuf> = files
+        .iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    let formatted = Command::new("rustfmt")
+        .args(["--edition", "2021"])
+        .args(&rust)
+        .status();
+    if !formatted.is_ok_and(|s| s.success()) {
+        eprintln!("warning: rustfmt did not run on the generated files; run `cargo fmt`");
+    }
+    println!("{done}");
     ExitCode::SUCCESS
+}
+
+/// The `.rs` files under `dir`, depth first.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The Rust path of an item defined in `file` (under `src`).
+fn module_path(src: &Path, file: &Path, name: &str) -> String {
+    let relative = file.strip_prefix(src).unwrap_or(file).with_extension("");
+    let mut parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+        parts.pop();
+    }
+    let mut path = vec!["crate".to_string()];
+    path.extend(parts);
+    path.push(name.to_string());
+    path.join("::")
+}
+
+/// `bao make:api Model`: the resource and its tests for a model found in
+/// `src/` (read, not compiled), registered in `bao::app!`.
+pub(super) fn make_api(args: &super::MakeApiArgs) -> ExitCode {
+    match plan_api(args) {
+        Ok(files) => write_plan(
+            &files,
+            &args.generate,
+            "The API is registered in bao::app!: `bao routes` lists it, /docs explores it, \
+             `bao openapi --out openapi.json` writes its document. Next: `bao test`.",
+        ),
+        Err(e) => fail(e),
+    }
+}
+
+fn plan_api(args: &super::MakeApiArgs) -> Result<Vec<(PathBuf, String)>, String> {
+    let name = args.model.trim();
+    let is_type_name = name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    if !is_type_name {
+        return Err(format!(
+            "`{name}` is not a model name: give the model's struct name, in UpperCamelCase, like `Note`"
+        ));
+    }
+    let root = find_app_root()?;
+    let crate_name = crate_name(&root)?;
+    let src = root.join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = None;
+    let mut models_seen = Vec::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        if let Some(model) = bao_codegen::scaffold::find_model(&text, name) {
+            found = Some((module_path(&src, file, name), model));
+            break;
+        }
+        if text.contains("model") {
+            for line in text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("pub struct "))
+            {
+                let ident: String = line.trim_start()["pub struct ".len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if bao_codegen::scaffold::find_model(&text, &ident).is_some() {
+                    models_seen.push(ident);
+                }
+            }
+        }
+    }
+    let Some((model_path, model)) = found else {
+        let known = if models_seen.is_empty() {
+            "there are none yet".to_string()
+        } else {
+            format!("the models are: {}", models_seen.join(", "))
+        };
+        return Err(format!(
+            "no #[bao::model] struct `{name}` in src/ ({known})"
+        ));
+    };
+    let lib = std::fs::read_to_string(src.join("lib.rs"))
+        .map_err(|e| format!("cannot read src/lib.rs: {e}"))?;
+    if !args.public && !bao_codegen::scaffold::app_has_auth(&lib) {
+        return Err(format!(
+            "the `{name}` API would require login, but the app has no user model: run `bao make:auth` first, or pass --public to serve it to anyone"
+        ));
+    }
+    let (generated, resource) =
+        bao_codegen::scaffold::api_files(&crate_name, &model, &model_path, args.public);
+    let mut plan = Vec::new();
+    let mut existing = Vec::new();
+    for file in generated {
+        let path = root.join(&file.path);
+        if path.exists() && !args.generate.force {
+            existing.push(file.path.clone());
+        }
+        plan.push((path, file.contents));
+    }
+    if !existing.is_empty() {
+        return Err(format!(
+            "these files exist already: {}; move them away, or run again with --force to overwrite them",
+            existing.join(", ")
+        ));
+    }
+    let mut lib = bao_codegen::scaffold::add_to_app_list(&lib, "apis", &resource)?;
+    lib = bao_codegen::scaffold::add_module(&lib, "apis");
+    plan.push((src.join("lib.rs"), lib));
+    let apis = std::fs::read_to_string(src.join("apis/mod.rs"))
+        .unwrap_or_else(|_| "//! The app's JSON API resources, one module each.\n".to_string());
+    let module = resource.split("::").nth(1).unwrap_or_default().to_string();
+    plan.push((
+        src.join("apis/mod.rs"),
+        bao_codegen::scaffold::add_module(&apis, &module),
+    ));
+    Ok(plan)
 }
 
 #[cfg(test)]
