@@ -87,7 +87,9 @@ pub mod prelude {
 
 /// Assets vendored in Bao, with the URLs to put in a layout.
 pub mod assets {
-    pub use crate::http::static_files::{ALPINE_URL, CSS_URL, HTMX_URL};
+    pub use crate::http::static_files::{
+        ALPINE_URL, CSS_URL, DOCS_JS_URL, HTMX_URL, SWAGGER_CSS_URL, SWAGGER_JS_URL,
+    };
 }
 
 /// What generated code refers to. Not a public API: it may change in any release.

@@ -27,10 +27,38 @@ async fn prepare<M: ApiModel>(
         )
         .response());
     };
-    let user = match config.required() {
-        Some(role) => Some(crate::auth::require(req, role).await?),
-        None if M::TENANT_SCOPED => Some(crate::auth::require(req, None).await?),
-        None => None,
+    let required = config.required();
+    let user = if required.is_some() || M::TENANT_SCOPED {
+        // API clients get problem details, never a login redirect.
+        let user = match crate::auth::current_user(req).await {
+            Ok(Some(user)) => user,
+            Ok(None) => {
+                let mut response = Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "sign in, or send a valid API token as `Authorization: Bearer <token>`",
+                )
+                .response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+                return Err(response);
+            }
+            Err(e) => return Err(actix_web::ResponseError::error_response(&e)),
+        };
+        if let Some(Some(role)) = required {
+            if !user.has_role(role) {
+                crate::auth::audit_denial(req, &user, role).await;
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    format!("this needs the `{role}` role"),
+                )
+                .response());
+            }
+        }
+        Some(user)
+    } else {
+        None
     };
     let tenant = match (M::TENANT_SCOPED, user) {
         (false, _) => None,
@@ -44,7 +72,7 @@ async fn prepare<M: ApiModel>(
                 .response())
             }
         },
-        (true, None) => return Err(crate::auth::unauthenticated(req)),
+        (true, None) => unreachable!("a tenant-scoped resource resolved its user above"),
     };
     let Some(pool) = rt.db.clone() else {
         return Err(Problem::new(

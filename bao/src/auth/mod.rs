@@ -205,16 +205,7 @@ pub async fn require(req: &HttpRequest, role: Option<&str>) -> Result<CurrentUse
     };
     if let Some(role) = role {
         if !user.has_role(role) {
-            if let Some(rt) = rt_of(req) {
-                let entry = audit::entry(
-                    req,
-                    Some(user.id),
-                    "permission_denied",
-                    Some(req.path().to_string()),
-                    Some(format!("needs role `{role}`, has `{}`", user.role)),
-                );
-                audit::record(&rt, entry).await;
-            }
+            audit_denial(req, &user, role).await;
             return Err(forbidden(
                 req,
                 &format!("This page needs the `{role}` role."),
@@ -222,6 +213,20 @@ pub async fn require(req: &HttpRequest, role: Option<&str>) -> Result<CurrentUse
         }
     }
     Ok(user)
+}
+
+/// Records that `user` was refused something needing `role`.
+pub(crate) async fn audit_denial(req: &HttpRequest, user: &CurrentUser, role: &str) {
+    if let Some(rt) = rt_of(req) {
+        let entry = audit::entry(
+            req,
+            Some(user.id),
+            "permission_denied",
+            Some(req.path().to_string()),
+            Some(format!("needs role `{role}`, has `{}`", user.role)),
+        );
+        audit::record(&rt, entry).await;
+    }
 }
 
 /// An extractor whose work is the async block `$body`, given the request.
