@@ -358,3 +358,92 @@ fn make_migration_generates_sql_from_the_models() {
     assert!(again.contains("models match the last snapshot"), "{again}");
     assert!(run(&["migrate"]).contains("_create_entries"));
 }
+
+/// Runs a Python tool; `None` when it is not installed outside CI (CI
+/// installs it in `.ci/run`, so there a missing tool fails the test).
+fn python_tool(program: &str, args: &[&str]) -> Option<std::process::Output> {
+    match Command::new(program)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+    {
+        Ok(out) if !String::from_utf8_lossy(&out.stderr).contains("No module named") => Some(out),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{program} {args:?} is not installed: .ci/run installs it with pip")
+        }
+        _ => {
+            eprintln!(
+                "skipped: {program} {args:?} is not installed (pip install it to run this check)"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn the_committed_openapi_document_matches_the_code_and_is_valid() {
+    let check = example_binary()
+        .args(["openapi", "--check", "openapi.json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "example/openapi.json is stale; run `cargo run -p example -- openapi --out example/openapi.json`:\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    if let Some(out) = python_tool("python3", &["-m", "openapi_spec_validator", "openapi.json"]) {
+        assert!(
+            out.status.success(),
+            "openapi-spec-validator rejects the document:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A property-based fuzzer (schemathesis) drives the running example API
+/// from its own document: no 5xx, every response as documented.
+#[test]
+fn the_api_survives_a_schema_driven_fuzzer() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let db = bao::testing::TestDatabase::sqlite();
+    let mut child = example_binary()
+        .args(["serve", "--port", &port.to_string()])
+        .env("BAO_DATABASE_URL", db.url())
+        .env("BAO_LOG_LEVEL", "error")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until_healthy(&addr, Duration::from_secs(10)),
+        "healthy"
+    );
+    let spec = format!("http://{addr}/openapi.json");
+    let result = python_tool(
+        "st",
+        &[
+            "run",
+            &spec,
+            "--checks",
+            "all",
+            "--max-examples",
+            "25",
+            "--seed",
+            "20261127",
+            "--no-color",
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Some(out) = result {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "schemathesis found problems:\n{text}");
+        assert!(text.contains("No issues found"), "{text}");
+    }
+}
