@@ -2,7 +2,7 @@
 //! update types, metadata for migrations and `bao describe`, and async
 //! Eloquent-style helpers.
 
-use crate::diag::{type_text, Diagnostics};
+use crate::diag::{closest, type_text, Diagnostics};
 use darling::FromMeta;
 use heck::ToSnakeCase;
 use proc_macro2::{Span, TokenStream};
@@ -121,6 +121,163 @@ struct Column {
     text_enum: bool,
     default: Option<syn::Lit>,
     long_text: bool,
+    rules: Vec<Rule>,
+}
+
+/// A `#[validate(..)]` rule on a field.
+#[derive(Debug, Clone, PartialEq)]
+enum Rule {
+    Length { min: Option<u64>, max: Option<u64> },
+    Range { min: Option<f64>, max: Option<f64> },
+    Email,
+}
+
+/// The rules `#[validate(..)]` knows.
+const RULES: &[&str] = &["length", "range", "email"];
+
+/// `#[validate(length(min = 1, max = 200), email)]`: the rules, or what is
+/// wrong with them.
+fn parse_validate(attr: &syn::Attribute, diag: &mut Diagnostics) -> Vec<Rule> {
+    let metas = match attr
+        .parse_args_with(syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+    {
+        Ok(m) => m,
+        Err(_) => {
+            diag.error_at(attr, "write rules like #[validate(length(min = 1, max = 200))], #[validate(range(min = 0))] or #[validate(email)]");
+            return Vec::new();
+        }
+    };
+    let mut rules = Vec::new();
+    for meta in metas {
+        let name = meta
+            .path()
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let bounds =
+            |meta: &syn::Meta, diag: &mut Diagnostics| -> Vec<(String, f64)> {
+                let syn::Meta::List(list) = meta else {
+                    diag.error_at(
+                        meta,
+                        format!("`{name}` takes bounds: {name}(min = .., max = ..)"),
+                    );
+                    return Vec::new();
+                };
+                let Ok(pairs) = list.parse_args_with(
+                syn::punctuated::Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated,
+            ) else {
+                diag.error_at(meta, format!("`{name}` takes bounds: {name}(min = .., max = ..)"));
+                return Vec::new();
+            };
+                let mut out = Vec::new();
+                for pair in pairs {
+                    let key = pair
+                        .path
+                        .get_ident()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    let value = match &pair.value {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Int(i),
+                            ..
+                        }) => i.base10_parse::<f64>().ok(),
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Float(f),
+                            ..
+                        }) => f.base10_parse::<f64>().ok(),
+                        syn::Expr::Unary(syn::ExprUnary {
+                            op: syn::UnOp::Neg(_),
+                            expr,
+                            ..
+                        }) => match &**expr {
+                            syn::Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Int(i),
+                                ..
+                            }) => i.base10_parse::<f64>().ok().map(|v| -v),
+                            syn::Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Float(f),
+                                ..
+                            }) => f.base10_parse::<f64>().ok().map(|v| -v),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    match (key.as_str(), value) {
+                        ("min" | "max", Some(v)) => out.push((key, v)),
+                        ("min" | "max", None) => {
+                            diag.error_at(&pair.value, "a bound is a number literal")
+                        }
+                        _ => diag.error_at(&pair.path, format!("`{name}` takes `min` and `max`")),
+                    }
+                }
+                out
+            };
+        match name.as_str() {
+            "email" => rules.push(Rule::Email),
+            "length" => {
+                let b = bounds(&meta, diag);
+                let get = |k: &str| b.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+                if b.iter().any(|(_, v)| *v < 0.0 || v.fract() != 0.0) {
+                    diag.error_at(
+                        &meta,
+                        "length bounds are whole numbers of characters, 0 or more",
+                    );
+                }
+                let (min, max) = (get("min").map(|v| v as u64), get("max").map(|v| v as u64));
+                if let (Some(lo), Some(hi)) = (min, max) {
+                    if lo > hi {
+                        diag.error_at(&meta, format!("`length` min ({lo}) is above max ({hi})"));
+                    }
+                }
+                rules.push(Rule::Length { min, max });
+            }
+            "range" => {
+                let b = bounds(&meta, diag);
+                let get = |k: &str| b.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+                let (min, max) = (get("min"), get("max"));
+                if let (Some(lo), Some(hi)) = (min, max) {
+                    if lo > hi {
+                        diag.error_at(&meta, format!("`range` min ({lo}) is above max ({hi})"));
+                    }
+                }
+                rules.push(Rule::Range { min, max });
+            }
+            other => {
+                let hint = closest(other, RULES)
+                    .map(|r| format!("; did you mean `{r}`?"))
+                    .unwrap_or_default();
+                diag.error_at(
+                    &meta,
+                    format!("unknown validation rule `{other}`: Bao knows length(min, max), range(min, max) and email{hint}"),
+                );
+            }
+        }
+    }
+    rules
+}
+
+impl Rule {
+    fn to_tokens(&self) -> TokenStream {
+        let opt_u = |v: Option<u64>| match v {
+            Some(v) => quote!(::core::option::Option::Some(#v)),
+            None => quote!(::core::option::Option::None),
+        };
+        let opt_f = |v: Option<f64>| match v {
+            Some(v) => quote!(::core::option::Option::Some(#v)),
+            None => quote!(::core::option::Option::None),
+        };
+        match self {
+            Rule::Length { min, max } => {
+                let (min, max) = (opt_u(*min), opt_u(*max));
+                quote!(::bao::db::Rule::Length { min: #min, max: #max })
+            }
+            Rule::Range { min, max } => {
+                let (min, max) = (opt_f(*min), opt_f(*max));
+                quote!(::bao::db::Rule::Range { min: #min, max: #max })
+            }
+            Rule::Email => quote!(::bao::db::Rule::Email),
+        }
+    }
 }
 
 /// `#[belongs_to(User)]` or `#[belongs_to(User, on_delete = "cascade")]`.
@@ -325,6 +482,31 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
         }
     });
     let data_idents: Vec<&Ident> = data.iter().map(|c| &c.ident).collect();
+    // Each field's `#[validate]` rules, on the value as it will be written.
+    let validations = |source: TokenStream, update: bool| -> Vec<TokenStream> {
+        writable
+            .iter()
+            .filter(|c| !c.rules.is_empty())
+            .map(|c| {
+                let ident = &c.ident;
+                let n = ident.to_string();
+                let rules = c.rules.iter().map(Rule::to_tokens);
+                if update {
+                    quote! {
+                        if let ::core::option::Option::Some(value) = &#source.#ident {
+                            ::bao::api::check_rules(#n, value, &[#(#rules),*], &mut __bao_errors);
+                        }
+                    }
+                } else {
+                    quote! {
+                        ::bao::api::check_rules(#n, &#source.#ident, &[#(#rules),*], &mut __bao_errors);
+                    }
+                }
+            })
+            .collect()
+    };
+    let validate_new = validations(quote!(__bao_new), false);
+    let validate_update = validations(quote!(__bao_update), true);
     let update_fields = data.iter().map(|c| {
         let ident = &c.ident;
         let ty = &c.ty;
@@ -469,7 +651,18 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
                     if !__bao_errors.is_empty() {
                         return ::core::result::Result::Err(__bao_errors);
                     }
-                    ::core::result::Result::Ok(#new_name { #(#data_idents,)* })
+                    let __bao_new = #new_name { #(#data_idents,)* };
+                    let __bao_errors = <Self as ::bao::api::ApiModel>::validate_new(&__bao_new);
+                    if !__bao_errors.is_empty() {
+                        return ::core::result::Result::Err(__bao_errors);
+                    }
+                    ::core::result::Result::Ok(__bao_new)
+                }
+
+                fn validate_new(__bao_new: &#new_name) -> ::std::vec::Vec<::bao::api::FieldError> {
+                    let mut __bao_errors = ::std::vec::Vec::new();
+                    #(#validate_new)*
+                    __bao_errors
                 }
 
                 fn update_from_json(
@@ -481,7 +674,12 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
                     if !__bao_errors.is_empty() {
                         return ::core::result::Result::Err(__bao_errors);
                     }
-                    ::core::result::Result::Ok(#update_name { #(#data_idents,)* })
+                    let __bao_update = #update_name { #(#data_idents,)* };
+                    #(#validate_update)*
+                    if !__bao_errors.is_empty() {
+                        return ::core::result::Result::Err(__bao_errors);
+                    }
+                    ::core::result::Result::Ok(__bao_update)
                 }
 
                 fn api_page(
@@ -569,6 +767,7 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
         let mut default: Option<syn::Lit> = None;
         let mut long_text = false;
         let mut belongs_to = None;
+        let mut rules = Vec::new();
         let mut attr_errors = Diagnostics::new();
         field.attrs.retain(|a| {
             if a.path().is_ident("key") {
@@ -604,6 +803,10 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             } else if a.path().is_ident("belongs_to") {
                 belongs_to = parse_belongs_to(a, &mut attr_errors);
                 false
+            } else if a.path().is_ident("validate") {
+                let parsed = parse_validate(a, &mut attr_errors);
+                rules.extend(parsed.into_iter().map(|r| (r, a.to_token_stream())));
+                false
             } else {
                 true
             }
@@ -637,6 +840,42 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
                 format!("`{ident}` holds another model's key: make it `i64` (or `i32`, like that model's key)"),
             );
         }
+        for (rule, span) in &rules {
+            let text = kind.rust == "String";
+            let number = matches!(kind.rust, "i32" | "i64" | "f64");
+            match rule {
+                Rule::Length { .. } | Rule::Email if !text => diag.error_at(
+                    span,
+                    format!(
+                        "`{}` checks text, but `{ident}` is `{}`: {}",
+                        if matches!(rule, Rule::Email) {
+                            "email"
+                        } else {
+                            "length"
+                        },
+                        type_text(&field.ty),
+                        if number {
+                            "use range(min = .., max = ..)"
+                        } else {
+                            "remove the rule"
+                        }
+                    ),
+                ),
+                Rule::Range { .. } if !number => diag.error_at(
+                    span,
+                    format!(
+                        "`range` checks numbers, but `{ident}` is `{}`: {}",
+                        type_text(&field.ty),
+                        if text {
+                            "use length(min = .., max = ..)"
+                        } else {
+                            "remove the rule"
+                        }
+                    ),
+                ),
+                _ => {}
+            }
+        }
         columns.push(Column {
             ident,
             ty: field.ty.clone(),
@@ -649,6 +888,7 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             text_enum,
             default,
             long_text,
+            rules: rules.into_iter().map(|(r, _)| r).collect(),
         });
     }
     for c in columns
@@ -926,12 +1166,13 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
             }
             None => quote!(::core::option::Option::None),
         };
+        let rules = c.rules.iter().map(Rule::to_tokens);
         quote! {
             ::bao::db::ColumnInfo {
                 name: #n, rust_type: #rust, sql_type: #sql, sqlite: #sqlite, postgres: #postgres,
                 nullable: #nullable, primary_key: #key, references: #references,
                 unique: #unique, indexed: #indexed, check: #check, default: #default_sql,
-                long_text: #long_text,
+                long_text: #long_text, rules: &[#(#rules),*],
             }
         }
     });

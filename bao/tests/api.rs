@@ -20,7 +20,9 @@ pub struct Task {
     #[key]
     pub id: i64,
     #[unique]
+    #[validate(length(min = 1, max = 40))]
     pub name: String,
+    #[validate(range(min = 0, max = 1000))]
     pub count: i32,
     pub done: bool,
     pub price: Option<bao::bigdecimal::BigDecimal>,
@@ -182,6 +184,24 @@ async fn create_validates_every_field_and_writes_nothing_when_invalid() {
                 "{expected} in {fields:?}"
             );
         }
+        // Declared rules, on create and on update.
+        let ruled = api
+            .post("/api/tasks")
+            .json(&serde_json::json!({"name": "", "count": 1001, "done": true}))
+            .await;
+        ruled.assert_status(422);
+        assert_eq!(
+            problem_fields(&ruled),
+            [
+                "name: must be at least 1 characters (has 0)",
+                "count: must be at most 1000"
+            ]
+        );
+        api.patch("/api/tasks/1")
+            .json(&serde_json::json!({"count": -1}))
+            .await
+            .assert_status(422)
+            .assert_see("must be at least 0");
         api.post("/api/tasks")
             .body("application/json", "{\"name\": ")
             .await
@@ -462,6 +482,12 @@ fn the_openapi_document_describes_schemas_paths_and_security() {
         serde_json::json!(["name", "count", "done"])
     );
     assert_eq!(schemas["TaskCreate"]["additionalProperties"], false);
+    let name = &schemas["TaskCreate"]["properties"]["name"];
+    assert_eq!(
+        (name["minLength"].as_u64(), name["maxLength"].as_u64()),
+        (Some(1), Some(40))
+    );
+    assert_eq!(schemas["Task"]["properties"]["count"]["maximum"], 1000.0);
     assert!(
         schemas["TaskCreate"]["properties"]["id"].is_null(),
         "the server's fields are not writable"

@@ -41,7 +41,7 @@ async fn docs(req: HttpRequest, rt: web::Data<AppRuntime>) -> HttpResponse {
          <title>API · {name}</title><link rel=\"stylesheet\" href=\"{SWAGGER_CSS_URL}\"></head>\
          <body><div id=\"docs\"></div><script src=\"{SWAGGER_JS_URL}\"></script>\
          <script src=\"{DOCS_JS_URL}\"></script></body></html>",
-        name = crate::view::escape_html(&rt.app_name),
+        name = crate::view::escape_html(rt.app_name),
     );
     let mut response = HttpResponse::Ok();
     response

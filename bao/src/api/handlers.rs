@@ -307,6 +307,8 @@ struct Query {
     filters: Vec<(String, String)>,
 }
 
+// The error is the response itself, built only on the failure path.
+#[allow(clippy::result_large_err)]
 fn parse_query(raw: &str, config: &ApiConfig) -> Result<Query, HttpResponse> {
     let mut query = Query {
         page: 1,

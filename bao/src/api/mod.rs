@@ -77,6 +77,8 @@ pub trait ApiModel: ModelQueries {
     fn to_json(&self) -> Value;
     /// The insert described by `body`; every field error at once.
     fn new_from_json(body: &Map<String, Value>) -> Result<Self::New, Vec<FieldError>>;
+    /// The `#[validate]` problems of an insert built elsewhere (a form).
+    fn validate_new(new: &Self::New) -> Vec<FieldError>;
     /// The update described by `body`: only the fields present, or (`full`)
     /// every required field.
     fn update_from_json(
@@ -179,6 +181,97 @@ fn describe_type_error(message: &str) -> String {
                 .trim_start_matches("invalid value: ")
         ),
         None => message.to_string(),
+    }
+}
+
+/// A value a `#[validate]` rule can check.
+pub trait Checkable {
+    /// The text, for `length` and `email`.
+    fn text(&self) -> Option<&str> {
+        None
+    }
+    /// The number, for `range`.
+    fn number(&self) -> Option<f64> {
+        None
+    }
+}
+
+impl Checkable for String {
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+macro_rules! checkable_number {
+    ($($t:ty),*) => {$(
+        impl Checkable for $t {
+            fn number(&self) -> Option<f64> {
+                Some(f64::from(*self))
+            }
+        }
+    )*};
+}
+checkable_number!(i32, f64);
+
+impl Checkable for i64 {
+    fn number(&self) -> Option<f64> {
+        // Bounds are written as literals; i64 values compare exactly up to 2^53.
+        Some(*self as f64)
+    }
+}
+
+impl<T: Checkable> Checkable for Option<T> {
+    fn text(&self) -> Option<&str> {
+        self.as_ref().and_then(Checkable::text)
+    }
+    fn number(&self) -> Option<f64> {
+        self.as_ref().and_then(Checkable::number)
+    }
+}
+
+/// Checks `value` of field `name` against its `#[validate]` rules.
+pub fn check_rules<T: Checkable>(
+    name: &str,
+    value: &T,
+    rules: &[crate::db::Rule],
+    errors: &mut Vec<FieldError>,
+) {
+    use crate::db::Rule;
+    for rule in rules {
+        let problem = match *rule {
+            Rule::Length { min, max } => value.text().and_then(|t| {
+                let n = t.chars().count() as u64;
+                match (min, max) {
+                    (Some(lo), _) if n < lo => {
+                        Some(format!("must be at least {lo} characters (has {n})"))
+                    }
+                    (_, Some(hi)) if n > hi => {
+                        Some(format!("must be at most {hi} characters (has {n})"))
+                    }
+                    _ => None,
+                }
+            }),
+            Rule::Range { min, max } => value.number().and_then(|v| match (min, max) {
+                (Some(lo), _) if v < lo => Some(format!("must be at least {lo}")),
+                (_, Some(hi)) if v > hi => Some(format!("must be at most {hi}")),
+                _ => None,
+            }),
+            Rule::Email => value.text().and_then(|t| {
+                let ok = t.len() <= 254
+                    && !t.chars().any(char::is_whitespace)
+                    && t.split_once('@').is_some_and(|(local, domain)| {
+                        !local.is_empty()
+                            && domain.contains('.')
+                            && !domain.starts_with('.')
+                            && !domain.ends_with('.')
+                            && !domain.contains('@')
+                    });
+                (!ok).then(|| "must be an email address".to_string())
+            }),
+        };
+        if let Some(message) = problem {
+            errors.push(FieldError::new(name, &message));
+        }
     }
 }
 

@@ -127,6 +127,17 @@ fn json_schema_of(column: &ColumnInfo) -> ObjectBuilder {
             .format(Some(SchemaFormat::Custom("decimal".into())))
             .description(Some("A decimal number, as a string"));
     }
+    for rule in column.rules {
+        schema = match *rule {
+            crate::db::Rule::Length { min, max } => schema
+                .min_length(min.map(|v| v as usize))
+                .max_length(max.map(|v| v as usize)),
+            crate::db::Rule::Range { min, max } => schema.minimum(min).maximum(max),
+            crate::db::Rule::Email => {
+                schema.format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            }
+        };
+    }
     if !column.check.is_empty() {
         let mut values: Vec<serde_json::Value> = column
             .check

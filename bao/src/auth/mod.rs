@@ -675,6 +675,7 @@ const fn column(
         check: &[],
         default: None,
         long_text: false,
+        rules: &[],
     }
 }
 

@@ -18,7 +18,7 @@ pub use migrate::{
 };
 pub use model::{
     check_table_clashes, ops, scoped_ops, BelongsTo, ColumnInfo, ForeignKey, Model, ModelInfo,
-    ModelQueries, TenantScoped, Unscoped,
+    ModelQueries, Rule, TenantScoped, Unscoped,
 };
 pub use pool::{ConnectionManager, Db, DbPool};
 pub use query::QueryExt;

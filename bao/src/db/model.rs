@@ -5,7 +5,7 @@ use diesel::{Connection, QueryResult};
 use serde::Serialize;
 
 /// One column of a model, as `bao describe` and migrations see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ColumnInfo {
     /// Column (and field) name.
     pub name: &'static str,
@@ -34,6 +34,30 @@ pub struct ColumnInfo {
     /// `#[text]`: long text (a `TEXT` column like every `String`; forms and
     /// the admin show a text area).
     pub long_text: bool,
+    /// `#[validate(..)]` rules, checked on what clients send.
+    pub rules: &'static [Rule],
+}
+
+/// A `#[validate(..)]` rule of a model field.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Characters of a text field, inclusive bounds.
+    Length {
+        /// At least.
+        min: Option<u64>,
+        /// At most.
+        max: Option<u64>,
+    },
+    /// A number's value, inclusive bounds.
+    Range {
+        /// At least.
+        min: Option<f64>,
+        /// At most.
+        max: Option<f64>,
+    },
+    /// An email address (`local@domain.tld`).
+    Email,
 }
 
 /// A foreign key: the table and key column a `#[belongs_to]` field points at.
@@ -48,7 +72,7 @@ pub struct ForeignKey {
 }
 
 /// A model's metadata, for `bao describe` and the app's model table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ModelInfo {
     /// The struct's name.
     pub name: &'static str,

@@ -14,7 +14,9 @@ pub struct Guestbook;
 pub struct Entry {
     #[key]
     pub id: i64,
+    #[validate(length(min = 1, max = 80))]
     pub name: String,
+    #[validate(length(min = 1, max = 500))]
     pub message: String,
 }
 
