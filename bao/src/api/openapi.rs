@@ -353,14 +353,13 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
         }
         for name in config.filters {
             if let Some(column) = api.model.columns.iter().find(|c| c.name == *name) {
-                let mut schema = json_schema_of(column);
-                if column.nullable {
-                    // A filter compares with a value, never with null.
-                    schema = json_schema_of(&ColumnInfo {
-                        nullable: false,
-                        ..*column
-                    });
-                }
+                // A filter compares with any value of the column's type (never
+                // null); the write rules do not apply to it.
+                let schema = json_schema_of(&ColumnInfo {
+                    nullable: false,
+                    rules: &[],
+                    ..*column
+                });
                 op = op.parameter(
                     ParameterBuilder::new()
                         .name(*name)
