@@ -451,6 +451,7 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
     let key_ty = &key.ty;
     let col_names: Vec<String> = columns.iter().map(|c| c.ident.to_string()).collect();
     let col_idents: Vec<&Ident> = columns.iter().map(|c| &c.ident).collect();
+    let col_count = columns.len();
     let data: Vec<&Column> = columns
         .iter()
         .filter(|c| !c.key && !is_maintained_stamp(c))
@@ -550,6 +551,42 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
             },
         }
     });
+    let static_sort_arms = columns.iter().map(|c| {
+        let ident = &c.ident;
+        let n = ident.to_string();
+        quote! {
+            (#n, false) => __bao_scope!()
+                .order(#module::#ident.asc())
+                .then_order_by(#module::#key_ident.asc())
+                .limit(limit)
+                .offset(offset)
+                .load::<#name>(conn)?,
+            (#n, true) => __bao_scope!()
+                .order(#module::#ident.desc())
+                .then_order_by(#module::#key_ident.asc())
+                .limit(limit)
+                .offset(offset)
+                .load::<#name>(conn)?,
+        }
+    });
+    // The rows a page may show: a tenant's, or all of an unscoped model's.
+    let static_scope = if scoped {
+        quote! {
+            let ::core::option::Option::Some(__bao_tenant) = tenant else {
+                return ::core::result::Result::Ok((::std::vec::Vec::new(), 0));
+            };
+            macro_rules! __bao_scope {
+                () => { #module::table.filter(#module::tenant_id.eq(__bao_tenant)) };
+            }
+        }
+    } else {
+        quote! {
+            let _ = tenant;
+            macro_rules! __bao_scope {
+                () => { #module::table };
+            }
+        }
+    };
     let tenant_filter = if scoped {
         quote! {
             query = match tenant {
@@ -631,11 +668,44 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
                 ::core::result::Result::Ok(query)
             }
 
+            fn __bao_static_page(
+                conn: &mut ::bao::db::DbConnection,
+                tenant: ::core::option::Option<i64>,
+                sort: ::core::option::Option<(::std::string::String, bool)>,
+                limit: i64,
+                offset: i64,
+            ) -> ::core::result::Result<(::std::vec::Vec<#name>, i64), ::bao::api::ApiQueryError> {
+                #static_scope
+                let total: i64 = __bao_scope!().count().get_result(conn)?;
+                let rows = match &sort {
+                    ::core::option::Option::None => __bao_scope!()
+                        .order(#module::#key_ident.asc())
+                        .limit(limit)
+                        .offset(offset)
+                        .load::<#name>(conn)?,
+                    ::core::option::Option::Some((field, descending)) => match (field.as_str(), *descending) {
+                        #(#static_sort_arms)*
+                        (other, _) => return ::core::result::Result::Err(::bao::api::unknown_column(other)),
+                    },
+                };
+                ::core::result::Result::Ok((rows, total))
+            }
+
             #[automatically_derived]
             impl ::bao::api::ApiModel for #name {
                 const WRITABLE: &'static [&'static str] = &[#(#writable_names),*];
                 const REQUIRED: &'static [&'static str] = &[#(#required_names),*];
                 const TENANT_SCOPED: bool = #scoped;
+
+                fn serialize_row<__S: ::bao::__private::serde::Serializer>(
+                    &self,
+                    serializer: __S,
+                ) -> ::core::result::Result<__S::Ok, __S::Error> {
+                    use ::bao::__private::serde::ser::SerializeMap as _;
+                    let mut map = serializer.serialize_map(::core::option::Option::Some(#col_count))?;
+                    #( map.serialize_entry(#col_names, &self.#col_idents)?; )*
+                    map.end()
+                }
 
                 fn to_json(&self) -> #j::Value {
                     let mut map = #j::Map::new();
@@ -690,6 +760,11 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
                     limit: i64,
                     offset: i64,
                 ) -> ::core::result::Result<(::std::vec::Vec<Self>, i64), ::bao::api::ApiQueryError> {
+                    if filters.is_empty() {
+                        // No filters: static queries, which the connection
+                        // prepares once and caches.
+                        return __bao_static_page(conn, tenant, sort, limit, offset);
+                    }
                     let total: i64 = __bao_filtered(tenant, filters)?.count().get_result(conn)?;
                     let mut query = __bao_filtered(tenant, filters)?;
                     if let ::core::option::Option::Some((field, descending)) = &sort {

@@ -1,13 +1,13 @@
 //! The five actions, generic over the model; `#[bao::api]` generates the
 //! routes that call them.
 
-use super::{ApiConfig, ApiModel, ApiQueryError, FieldError, Problem};
+use super::{ApiConfig, ApiModel, ApiQueryError, FieldError, Problem, RowJson};
 use crate::app::AppRuntime;
 use crate::db::{DbError, DbPool};
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// What every action needs: the pool and, for a tenant-scoped model, the
 /// tenant.
@@ -111,12 +111,29 @@ pub async fn index<M: ApiModel>(req: &HttpRequest, config: &ApiConfig) -> HttpRe
         .await;
     match result {
         Ok(Ok((rows, total))) => {
-            let data: Vec<Value> = rows.iter().map(M::to_json).collect();
-            let pages = (total + per_page - 1) / per_page;
-            HttpResponse::Ok().json(json!({
-                "data": data,
-                "meta": {"page": page, "per_page": per_page, "total": total, "pages": pages},
-            }))
+            #[derive(serde::Serialize)]
+            struct Meta {
+                page: i64,
+                per_page: i64,
+                total: i64,
+                pages: i64,
+            }
+            #[derive(serde::Serialize)]
+            #[serde(bound = "")]
+            struct Page<'a, M: ApiModel> {
+                data: Vec<RowJson<'a, M>>,
+                meta: Meta,
+            }
+            let body = Page {
+                data: rows.iter().map(RowJson).collect(),
+                meta: Meta {
+                    page,
+                    per_page,
+                    total,
+                    pages: (total + per_page - 1) / per_page,
+                },
+            };
+            HttpResponse::Ok().json(body)
         }
         Ok(Err(ApiQueryError::Filter(e))) => bad_request(vec![e]),
         Ok(Err(ApiQueryError::Database(e))) => Problem::from(DbError::from(e)).response(),
@@ -133,7 +150,7 @@ pub async fn show<M: ApiModel>(req: &HttpRequest, config: &ApiConfig, key: M::Ke
         .run(move |c| M::api_find(c, tenant, key).map_err(DbError::from))
         .await
     {
-        Ok(row) => HttpResponse::Ok().json(row.to_json()),
+        Ok(row) => HttpResponse::Ok().json(RowJson(&row)),
         Err(e) => Problem::from(e).response(),
     }
 }
@@ -163,7 +180,7 @@ pub async fn create<M: ApiModel>(
     {
         Ok(row) => HttpResponse::Created()
             .insert_header((header::LOCATION, format!("{}/{}", config.path, row.key())))
-            .json(row.to_json()),
+            .json(RowJson(&row)),
         Err(e) => Problem::from(e).response(),
     }
 }
@@ -200,7 +217,7 @@ pub async fn update<M: ApiModel>(
         })
         .await;
     match result {
-        Ok(row) => HttpResponse::Ok().json(row.to_json()),
+        Ok(row) => HttpResponse::Ok().json(RowJson(&row)),
         Err(e) => Problem::from(e).response(),
     }
 }

@@ -73,7 +73,9 @@ pub trait ApiModel: ModelQueries {
     /// Whether rows belong to tenants.
     const TENANT_SCOPED: bool;
 
-    /// The row as a JSON object.
+    /// Writes the row as a JSON object, its fields in declaration order.
+    fn serialize_row<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+    /// The row as a JSON value.
     fn to_json(&self) -> Value;
     /// The insert described by `body`; every field error at once.
     fn new_from_json(body: &Map<String, Value>) -> Result<Self::New, Vec<FieldError>>;
@@ -134,6 +136,16 @@ pub enum ApiQueryError {
 impl From<diesel::result::Error> for ApiQueryError {
     fn from(e: diesel::result::Error) -> Self {
         ApiQueryError::Database(e)
+    }
+}
+
+/// A row as `serde` sees it: what the API writes, without an intermediate
+/// JSON value.
+pub struct RowJson<'a, M>(pub &'a M);
+
+impl<M: ApiModel> serde::Serialize for RowJson<'_, M> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_row(serializer)
     }
 }
 
