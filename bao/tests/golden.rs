@@ -213,6 +213,41 @@ fn make_auth_scaffolds_pages_that_work_and_tokens_from_the_cli() {
         "{tested}"
     );
 
+    // A model of the user's, then `make:api` for it: login required by
+    // default (the app has auth), registered with the model in bao::app!.
+    std::fs::write(
+        app.join("src/models/note.rs"),
+        "//! Notes.\n\n/// A note.\n#[bao::model(table = \"notes\")]\npub struct Note {\n    #[key]\n    pub id: i64,\n    #[validate(length(min = 1, max = 200))]\n    pub title: String,\n    pub done: bool,\n}\n",
+    )
+    .unwrap();
+    let models = std::fs::read_to_string(app.join("src/models/mod.rs")).unwrap();
+    std::fs::write(
+        app.join("src/models/mod.rs"),
+        format!("{models}pub mod note;\n"),
+    )
+    .unwrap();
+    let wrong = bao(&app).args(["make:api", "Nope"]).output().unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("the models are: Note, User"));
+    run(bao(&app).args(["make:api", "Note"]));
+    let lib = std::fs::read_to_string(app.join("src/lib.rs")).unwrap();
+    assert!(
+        lib.contains("apis: [apis::note::NotesApi]") && lib.contains("models::note::Note"),
+        "{lib}"
+    );
+    let made = run(bao(&app).args(["make:migration", "create notes"]));
+    assert!(made.contains("create table notes"), "{made}");
+    let tested = run(bao(&app).arg("test"));
+    assert!(
+        tested.contains("creates_shows_updates_and_deletes_a_note"),
+        "{tested}"
+    );
+    let spec = run(bao(&app).arg("openapi"));
+    assert!(
+        spec.contains("\"/api/v1/notes/{id}\"") && spec.contains("\"bearerFormat\": \"bao-token\""),
+        "{spec}"
+    );
+
     let mut databases = vec![bao::testing::TestDatabase::sqlite()];
     databases.extend(bao::testing::TestDatabase::postgres());
     for db in &databases {
@@ -221,7 +256,11 @@ fn make_auth_scaffolds_pages_that_work_and_tokens_from_the_cli() {
         };
         let mut migrate = bao(&app);
         with_db(migrate.arg("migrate"));
-        assert!(run(&mut migrate).contains("create_users"));
+        let migrated = run(&mut migrate);
+        assert!(
+            migrated.contains("create_users") && migrated.contains("create_notes"),
+            "{migrated}"
+        );
 
         let mut missing = bao(&app);
         with_db(missing.args(["tokens:issue", "1"]));

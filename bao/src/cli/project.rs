@@ -430,6 +430,9 @@ fn plan_api(args: &super::MakeApiArgs) -> Result<Vec<(PathBuf, String)>, String>
         ));
     }
     let mut lib = bao_codegen::scaffold::add_to_app_list(&lib, "apis", &resource)?;
+    // The model must be listed for migrations and `bao describe`.
+    let listed = model_path.trim_start_matches("crate::");
+    lib = bao_codegen::scaffold::add_to_app_list(&lib, "models", listed)?;
     lib = bao_codegen::scaffold::add_module(&lib, "apis");
     plan.push((src.join("lib.rs"), lib));
     let apis = std::fs::read_to_string(src.join("apis/mod.rs"))
