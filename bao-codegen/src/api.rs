@@ -39,6 +39,9 @@ struct Args {
 
 /// Expands `#[api(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Ok(item_impl) = syn::parse2::<syn::ItemImpl>(item.clone()) {
+        return expand_impl(args, item_impl);
+    }
     let mut diag = Diagnostics::new();
     let strukt: ItemStruct = match syn::parse2(item.clone()) {
         Ok(s) => s,
@@ -61,7 +64,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let errors = diag.to_compile_errors();
     match parsed {
         Some(args) if !diag.has_errors() => {
-            let generated = expand_resource(&strukt, &args);
+            let ident = &strukt.ident;
+            let self_ty: syn::Type = syn::parse_quote!(#ident);
+            let generated = expand_resource(&self_ty, &ident.to_string(), &args, &[]);
             quote!(#errors #strukt #generated)
         }
         _ => {
@@ -274,9 +279,101 @@ fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
     })
 }
 
-fn expand_resource(strukt: &ItemStruct, args: &Args) -> TokenStream {
-    let ident = &strukt.ident;
-    let name = ident.to_string();
+/// `#[bao::api(..)] impl NotesApi { async fn create(..) }`: the struct is
+/// declared elsewhere; each function named after an action replaces the
+/// generated handler of that action (its routes, its arguments checked like
+/// a controller's, its own `#[requires_login]`, `#[public]`, ...).
+fn expand_impl(args: TokenStream, mut item: syn::ItemImpl) -> TokenStream {
+    let mut diag = Diagnostics::new();
+    let parsed = parse_args(args, &mut diag);
+    let self_ty = (*item.self_ty).clone();
+    let name = match &self_ty {
+        syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let mut overrides = Vec::new();
+    if let Some(args) = &parsed {
+        let path = args.path.value();
+        let item_path = format!("{path}/{{id}}");
+        let resource_access = match args.access.as_deref() {
+            Some("login") => crate::controller::Access::Login,
+            Some(role) => match role.strip_prefix("role:") {
+                Some(r) => crate::controller::Access::Role(r.to_string()),
+                None => crate::controller::Access::Public,
+            },
+            None => crate::controller::Access::Public,
+        };
+        for impl_item in &mut item.items {
+            let syn::ImplItem::Fn(func) = impl_item else {
+                continue;
+            };
+            let action = func.sig.ident.to_string();
+            if !args.actions.contains(&action) {
+                let served = args.actions.join(", ");
+                let hint = closest(&action, ACTIONS)
+                    .map(|a| format!("; did you mean `{a}`?"))
+                    .unwrap_or_default();
+                diag.error_at(
+                    &func.sig.ident,
+                    format!(
+                        "`{action}` is not an action this API serves: an override is named after one of {served}{hint}; put helpers in another `impl` block"
+                    ),
+                );
+                continue;
+            }
+            let attrs = crate::controller::take_action_attrs(func, &mut diag);
+            let (access, csrf_exempt) = (attrs.access, attrs.csrf_exempt);
+            let routes: &[(&str, &str)] = match action.as_str() {
+                "index" => &[("GET", path.as_str())],
+                "create" => &[("POST", path.as_str())],
+                "show" => &[("GET", item_path.as_str())],
+                "update" => &[("PATCH", item_path.as_str()), ("PUT", item_path.as_str())],
+                _ => &[("DELETE", item_path.as_str())],
+            };
+            for (method, pattern) in routes {
+                let lit = LitStr::new(pattern, func.sig.ident.span());
+                let Ok(parsed_path) = route_path::parse(pattern) else {
+                    continue;
+                };
+                if let Some(mut route) =
+                    crate::controller::check_handler(func, method, &lit, &parsed_path, &mut diag)
+                {
+                    route.access = access.clone().unwrap_or_else(|| resource_access.clone());
+                    route.csrf_exempt = csrf_exempt;
+                    route.api = true;
+                    overrides.push(route);
+                }
+            }
+        }
+    }
+    let errors = diag.to_compile_errors();
+    match parsed {
+        Some(args) if !diag.has_errors() => {
+            let generated = expand_resource(&self_ty, &name, &args, &overrides);
+            quote!(#errors #item #generated)
+        }
+        _ => quote! {
+            #errors
+            #item
+            #[automatically_derived]
+            impl ::bao::__private::Controller for #self_ty {
+                const NAME: &'static str = "";
+                const BASE: &'static str = "/";
+                const ROUTES: &'static [::bao::RouteInfo] = &[];
+                fn configure(_: &mut ::bao::__private::web::ServiceConfig) {}
+            }
+        },
+    }
+}
+
+fn expand_resource(
+    ident: &syn::Type,
+    name: &str,
+    args: &Args,
+    overrides: &[crate::controller::Route],
+) -> TokenStream {
+    let name = name.to_string();
     let model = &args.model;
     let path = args.path.value();
     let item_path = format!("{path}/{{id}}");
@@ -301,13 +398,46 @@ fn expand_resource(strukt: &ItemStruct, args: &Args) -> TokenStream {
     };
     let config = quote!(<#ident as ::bao::api::ApiResource>::CONFIG);
     let key = quote_spanned!(model_span=> <#model as ::bao::db::Model>::Key);
+    let mut overridden: Vec<(String, String)> = Vec::new();
+    for route in overrides {
+        let action = route.handler.to_string();
+        if !overridden.iter().any(|(a, _)| *a == action) {
+            overridden.push((action, route.access.label()));
+        }
+    }
+    let action_names: Vec<&String> = overridden.iter().map(|(a, _)| a).collect();
+    let action_accesses: Vec<&String> = overridden.iter().map(|(_, a)| a).collect();
     let mut infos = Vec::new();
     let mut routes = Vec::new();
+    for (i, route) in overrides.iter().enumerate() {
+        let method = &route.method;
+        let pattern = &route.pattern;
+        let handler = route.handler.to_string();
+        let summary = &route.doc;
+        let access = route.access.label();
+        infos.push(quote! {
+            ::bao::RouteInfo {
+                method: #method,
+                path: #pattern,
+                controller: #name,
+                handler: #handler,
+                summary: #summary,
+                access: #access,
+            }
+        });
+        routes.push(crate::controller::expand_handler(ident, i, route));
+    }
     let mut add = |action: &str,
                    method: &str,
                    pattern: &str,
                    summary: String,
                    body: TokenStream| {
+        if overrides
+            .iter()
+            .any(|r| r.method == method && r.pattern == pattern)
+        {
+            return;
+        }
         let wrapper = format_ident!("__bao_api_{}", action);
         let method_ident = format_ident!("{}", method);
         infos.push(quote! {
@@ -439,6 +569,7 @@ fn expand_resource(strukt: &ItemStruct, args: &Args) -> TokenStream {
                 sorts: &[#(#sorts),*],
                 per_page: #per_page,
                 max_per_page: #max_per_page,
+                action_access: &[#((#action_names, #action_accesses)),*],
             };
             fn model() -> ::bao::db::ModelInfo {
                 <#model as ::bao::db::Model>::info()

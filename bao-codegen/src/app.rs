@@ -152,6 +152,10 @@ pub fn expand(input: TokenStream) -> TokenStream {
         }
     });
     let openapi_name = name.clone();
+    let documented_lists: Vec<TokenStream> = controllers
+        .iter()
+        .map(|c| quote_spanned! {c.span()=> <#c as ::bao::__private::Controller>::DOCUMENTED })
+        .collect();
     let has_apis = !apis.is_empty();
     controllers.extend(apis.iter().cloned());
     let tables = controllers.iter().map(|c| {
@@ -188,11 +192,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let table_check = quote_spanned! {models_span=>
         const _: () = ::bao::__private::check_table_clashes(MODELS);
     };
-    let openapi_registration = if has_apis {
-        quote!(.openapi(openapi))
-    } else {
-        quote!()
-    };
+    // An app serves a document when it has APIs or `#[openapi]` routes.
+    let documented_count = quote!(0 #(+ #documented_lists.len())*);
     let (auth_check, auth_registration) = match &auth {
         Some(model) => (
             quote_spanned! {model.span()=>
@@ -228,7 +229,12 @@ pub fn expand(input: TokenStream) -> TokenStream {
         /// The OpenAPI 3.1 document of this app's `#[bao::api]` resources
         /// (what `/openapi.json` serves and `bao openapi` writes).
         pub fn openapi() -> ::bao::api::OpenApi {
-            ::bao::api::document(#openapi_name, ::core::env!("CARGO_PKG_VERSION"), &[#(#api_docs),*])
+            ::bao::api::document(
+                #openapi_name,
+                ::core::env!("CARGO_PKG_VERSION"),
+                &[#(#api_docs),*],
+                &[#(#documented_lists),*],
+            )
         }
 
         /// This app: its controllers, routes and framework services, ready to serve,
@@ -238,8 +244,12 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .models(MODELS)
                 .source_dir(::core::env!("CARGO_MANIFEST_DIR"))
                 #auth_registration
-                #openapi_registration
                 #(#registrations)*;
+            let built = if #has_apis || #documented_count > 0 {
+                built.openapi(openapi)
+            } else {
+                built
+            };
             #setup
         }
     }

@@ -51,7 +51,7 @@ struct Controller {
 
 /// Who may call a route.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-enum Access {
+pub(crate) enum Access {
     #[default]
     Public,
     Login,
@@ -60,7 +60,7 @@ enum Access {
 
 impl Access {
     /// How `RouteInfo::access` spells it.
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Access::Public => "public".into(),
             Access::Login => "login".into(),
@@ -77,17 +77,27 @@ struct ControllerArgs {
 }
 
 /// Attributes an action may carry besides its route.
-const ACTION_ATTRS: &[&str] = &["requires_login", "requires_role", "public", "csrf_exempt"];
+const ACTION_ATTRS: &[&str] = &[
+    "requires_login",
+    "requires_role",
+    "public",
+    "csrf_exempt",
+    "openapi",
+];
 
-struct Route {
-    method: String,
-    pattern: String,
-    handler: syn::Ident,
-    doc: String,
+pub(crate) struct Route {
+    pub(crate) method: String,
+    pub(crate) pattern: String,
+    pub(crate) handler: syn::Ident,
+    pub(crate) doc: String,
     args: Vec<HandlerArg>,
     output_span: Span,
-    access: Access,
-    csrf_exempt: bool,
+    pub(crate) access: Access,
+    pub(crate) csrf_exempt: bool,
+    /// An API action: a request without a session cookie needs no CSRF token.
+    pub(crate) api: bool,
+    /// Documented in the OpenAPI document (`#[openapi]`).
+    pub(crate) documented: bool,
 }
 
 enum HandlerArg {
@@ -198,11 +208,21 @@ fn is_role_name(role: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Removes the action-level access attributes of `func`: its access (when
-/// given) and whether it is exempt from CSRF.
-fn take_action_attrs(func: &mut ImplItemFn, diag: &mut Diagnostics) -> (Option<Access>, bool) {
+/// What an action's own attributes say.
+pub(crate) struct ActionAttrs {
+    /// `#[requires_login]`, `#[requires_role(..)]` or `#[public]`.
+    pub(crate) access: Option<Access>,
+    /// `#[csrf_exempt]`.
+    pub(crate) csrf_exempt: bool,
+    /// `#[openapi]`: list the route in the OpenAPI document.
+    pub(crate) openapi: bool,
+}
+
+/// Removes the action-level attributes of `func` and returns what they say.
+pub(crate) fn take_action_attrs(func: &mut ImplItemFn, diag: &mut Diagnostics) -> ActionAttrs {
     let mut access = None;
     let mut exempt = false;
+    let mut openapi = false;
     func.attrs.retain(|attr| {
         let Some(ident) = attr.path().get_ident() else { return true };
         let name = ident.to_string();
@@ -213,6 +233,10 @@ fn take_action_attrs(func: &mut ImplItemFn, diag: &mut Diagnostics) -> (Option<A
             }
             "csrf_exempt" => {
                 exempt = true;
+                false
+            }
+            "openapi" => {
+                openapi = true;
                 false
             }
             "requires_login" | "requires_role" => {
@@ -231,7 +255,7 @@ fn take_action_attrs(func: &mut ImplItemFn, diag: &mut Diagnostics) -> (Option<A
                     diag.error_at(
                         ident,
                         format!(
-                            "unknown action attribute #[{name}]: Bao knows #[requires_login], #[requires_role(\"..\")], #[public] and #[csrf_exempt]{hint}"
+                            "unknown action attribute #[{name}]: Bao knows #[requires_login], #[requires_role(\"..\")], #[public], #[csrf_exempt] and #[openapi]{hint}"
                         ),
                     );
                     return false;
@@ -240,7 +264,11 @@ fn take_action_attrs(func: &mut ImplItemFn, diag: &mut Diagnostics) -> (Option<A
             }
         }
     });
-    (access, exempt)
+    ActionAttrs {
+        access,
+        csrf_exempt: exempt,
+        openapi,
+    }
 }
 
 fn parse_impl(
@@ -279,10 +307,10 @@ fn parse_impl(
         let ImplItem::Fn(func) = impl_item else {
             continue;
         };
-        let attrs = take_route_attrs(func, diag);
-        let (action_access, csrf_exempt) = take_action_attrs(func, diag);
-        let access = action_access.unwrap_or_else(|| args.access.clone());
-        for (method, lit) in attrs {
+        let route_attrs = take_route_attrs(func, diag);
+        let attrs = take_action_attrs(func, diag);
+        let access = attrs.access.clone().unwrap_or_else(|| args.access.clone());
+        for (method, lit) in route_attrs {
             let Ok(path) = route_path::parse(&lit.value()).map_err(|m| diag.error_at(&lit, m))
             else {
                 continue;
@@ -293,7 +321,8 @@ fn parse_impl(
             };
             if let Some(mut route) = check_handler(func, &method, &lit, &full, diag) {
                 route.access = access.clone();
-                route.csrf_exempt = csrf_exempt;
+                route.csrf_exempt = attrs.csrf_exempt;
+                route.documented = attrs.openapi;
                 if let Some(other) = routes.iter().find(|r| {
                     r.method == route.method && route_path::same_shape(&r.pattern, &route.pattern)
                 }) {
@@ -399,7 +428,7 @@ fn is_scalar(ty: &Type) -> bool {
     }
 }
 
-fn check_handler(
+pub(crate) fn check_handler(
     func: &ImplItemFn,
     method: &str,
     lit: &LitStr,
@@ -483,6 +512,8 @@ fn check_handler(
         output_span,
         access: Access::Public,
         csrf_exempt: false,
+        api: false,
+        documented: false,
     })
 }
 
@@ -525,6 +556,26 @@ fn expand_controller(c: &Controller) -> TokenStream {
             }
         }
     });
+    let documented = c
+        .routes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.documented)
+        .map(|(i, r)| {
+            let params = r.args.iter().filter_map(|a| match a {
+                HandlerArg::PathParam { name, ty } => {
+                    let ty = crate::diag::type_text(ty);
+                    Some(quote!((#name, #ty)))
+                }
+                HandlerArg::Extractor { .. } => None,
+            });
+            quote! {
+                ::bao::api::DocumentedRoute {
+                    route: <Self as ::bao::__private::Controller>::ROUTES[#i],
+                    params: &[#(#params),*],
+                }
+            }
+        });
     let handlers = c
         .routes
         .iter()
@@ -536,6 +587,7 @@ fn expand_controller(c: &Controller) -> TokenStream {
             const NAME: &'static str = #name;
             const BASE: &'static str = #base;
             const ROUTES: &'static [::bao::RouteInfo] = &[#(#infos),*];
+            const DOCUMENTED: &'static [::bao::api::DocumentedRoute] = &[#(#documented),*];
 
             fn configure(__bao_cfg: &mut ::bao::__private::web::ServiceConfig) {
                 #(#handlers)*
@@ -544,7 +596,7 @@ fn expand_controller(c: &Controller) -> TokenStream {
     }
 }
 
-fn expand_handler(self_ty: &Type, index: usize, r: &Route) -> TokenStream {
+pub(crate) fn expand_handler(self_ty: &Type, index: usize, r: &Route) -> TokenStream {
     let wrapper = format_ident!("__bao_route_{}", index);
     let pattern = &r.pattern;
     let method = format_ident!("{}", r.method);
@@ -573,10 +625,15 @@ fn expand_handler(self_ty: &Type, index: usize, r: &Route) -> TokenStream {
         ::bao::__private::respond(&__bao_req, __bao_out)
     };
     let unsafe_method = !matches!(r.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+    let guard_fn = if r.api {
+        quote!(::bao::__private::csrf_guard_api)
+    } else {
+        quote!(::bao::__private::csrf_guard)
+    };
     let csrf = (unsafe_method && !r.csrf_exempt).then(|| {
         quote! {
             if let ::core::result::Result::Err(response) =
-                ::bao::__private::csrf_guard(&__bao_req, &mut __bao_payload).await
+                #guard_fn(&__bao_req, &mut __bao_payload).await
             {
                 return response;
             }

@@ -64,9 +64,32 @@ pub struct NotesApi;
 #[bao::api("/api/admin/tasks", model = Task, requires_role("admin"), only(index))]
 pub struct AdminTasksApi;
 
+/// Tasks as posts: anyone lists and reads; creating is overridden and needs
+/// a login.
+pub struct PostsApi;
+
+#[bao::api("/api/posts", model = Task, only(index, show, create))]
+impl PostsApi {
+    /// Creates a task named after the signed-in user.
+    #[requires_login]
+    async fn create(user: bao::CurrentUser, db: bao::Db) -> bao::Result<bao::web::HttpResponse> {
+        let task = Task::create(
+            &db,
+            NewTask {
+                name: format!("{}'s task", user.email),
+                count: 1,
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(bao::web::HttpResponse::Created()
+            .json(serde_json::json!({"id": task.id, "by": user.email})))
+    }
+}
+
 bao::app! {
     name: "API test",
-    apis: [TasksApi, NotesApi, AdminTasksApi],
+    apis: [TasksApi, NotesApi, AdminTasksApi, PostsApi],
     models: [Task, User, Note],
     auth: User,
 }
@@ -446,6 +469,19 @@ async fn login_roles_csrf_and_tenants_apply_to_apis() {
             .await
             .assert_ok();
 
+        // An overridden action: its own handler and access.
+        api.post("/api/posts")
+            .json(&serde_json::json!({}))
+            .await
+            .assert_status(401);
+        api.post("/api/posts")
+            .header("Authorization", &a)
+            .json(&serde_json::json!({}))
+            .await
+            .assert_status(201)
+            .assert_json(serde_json::json!({"by": "a@x.example"}));
+        api.get("/api/posts").await.assert_ok();
+
         // A browser session posting JSON needs its CSRF token.
         api.set_cookie("bao_session", &"a".repeat(64));
         api.post("/api/tasks")
@@ -520,6 +556,11 @@ fn the_openapi_document_describes_schemas_paths_and_security() {
     );
     assert!(paths["/api/admin/tasks"]["get"]["responses"]["403"].is_object());
     assert!(paths["/api/notes/{id}"]["delete"].is_null(), "only(..)");
+    assert!(
+        paths["/api/posts"]["post"]["security"].is_array(),
+        "the override's access"
+    );
+    assert!(paths["/api/posts"]["get"]["security"].is_null());
     for code in ["201", "400", "409", "413", "415", "422"] {
         assert!(
             paths["/api/tasks"]["post"]["responses"][code].is_object(),

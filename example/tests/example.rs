@@ -392,6 +392,16 @@ fn the_committed_openapi_document_matches_the_code_and_is_valid() {
         "example/openapi.json is stale; run `cargo run -p example -- openapi --out example/openapi.json`:\n{}",
         String::from_utf8_lossy(&check.stderr)
     );
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap();
+    assert!(
+        committed.contains("\"/api/v1/entries/{id}\""),
+        "the API resource"
+    );
+    assert!(
+        committed.contains("\"Status_json\""),
+        "the #[openapi] controller route"
+    );
     if let Some(out) = python_tool("python3", &["-m", "openapi_spec_validator", "openapi.json"]) {
         assert!(
             out.status.success(),

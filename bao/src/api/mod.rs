@@ -40,12 +40,27 @@ pub struct ApiConfig {
     pub per_page: i64,
     /// The largest page size a client may ask for.
     pub max_per_page: i64,
+    /// Actions overridden with their own access (`update` covers PUT too).
+    pub action_access: &'static [(&'static str, &'static str)],
 }
 
 impl ApiConfig {
     /// Whether the resource serves `action`.
     pub fn serves(&self, action: &str) -> bool {
         self.actions.contains(&action)
+    }
+
+    /// Who may call `action`: its override's access, else the resource's.
+    pub fn access_of(&self, action: &str) -> &'static str {
+        let action = if action == "replace" {
+            "update"
+        } else {
+            action
+        };
+        self.action_access
+            .iter()
+            .find(|(a, _)| *a == action)
+            .map_or(self.access, |(_, access)| *access)
     }
 
     /// The role `requires_role` asks for, or `Some(None)` for a login.
@@ -56,6 +71,16 @@ impl ApiConfig {
             other => Some(other.strip_prefix("role:")),
         }
     }
+}
+
+/// A controller route marked `#[openapi]`: listed in the OpenAPI document
+/// with its path parameters (name, Rust type) and a JSON response.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentedRoute {
+    /// The route.
+    pub route: crate::RouteInfo,
+    /// Its path parameters.
+    pub params: &'static [(&'static str, &'static str)],
 }
 
 /// What `#[bao::model]` generates so a model can be served as JSON.

@@ -40,8 +40,14 @@ const PROBLEM: &str = "Problem";
 const JSON: &str = "application/json";
 const PROBLEM_JSON: &str = "application/problem+json";
 
-/// The document for `apis` of the app `title` at `version`.
-pub fn document(title: &str, version: &str, apis: &[ApiDoc]) -> OpenApi {
+/// The document for `apis` and the `#[openapi]` controller `routes` of the
+/// app `title` at `version`.
+pub fn document(
+    title: &str,
+    version: &str,
+    apis: &[ApiDoc],
+    routes: &[&[super::DocumentedRoute]],
+) -> OpenApi {
     let mut components = ComponentsBuilder::new()
         .schema(PROBLEM, problem_schema())
         .security_scheme(
@@ -92,6 +98,82 @@ pub fn document(title: &str, version: &str, apis: &[ApiDoc]) -> OpenApi {
         if let Some(item) = item {
             paths = paths.path(format!("{}/{{id}}", api.config.path), item);
         }
+    }
+    let mut controller_paths: Vec<(&str, PathItem)> = Vec::new();
+    for documented in routes.iter().flat_map(|r| r.iter()) {
+        let route = documented.route;
+        if !tags.iter().any(|t| t.name == route.controller) {
+            tags.push(TagBuilder::new().name(route.controller).build());
+        }
+        let method = match route.method {
+            "GET" => HttpMethod::Get,
+            "POST" => HttpMethod::Post,
+            "PUT" => HttpMethod::Put,
+            "PATCH" => HttpMethod::Patch,
+            "DELETE" => HttpMethod::Delete,
+            "HEAD" => HttpMethod::Head,
+            _ => HttpMethod::Options,
+        };
+        let summary = if route.summary.is_empty() {
+            format!("{}::{}", route.controller, route.handler)
+        } else {
+            route.summary.to_string()
+        };
+        let mut op = OperationBuilder::new()
+            .tag(route.controller)
+            .operation_id(Some(format!("{}_{}", route.controller, route.handler)))
+            .summary(Some(summary))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("JSON")
+                    .content(
+                        JSON,
+                        json_content(ObjectBuilder::new().schema_type(SchemaType::AnyValue)),
+                    )
+                    .build(),
+            );
+        for (name, ty) in documented.params {
+            let integer = matches!(
+                *ty,
+                "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "isize" | "usize"
+            );
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(if integer {
+                        Type::Integer
+                    } else {
+                        Type::String
+                    })))
+                    .build(),
+            );
+        }
+        if !documented.params.is_empty() {
+            op = op.response("404", problem("Nothing at this address"));
+        }
+        if route.access != "public" {
+            op = op
+                .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+                .security(SecurityRequirement::new(
+                    "cookieSession",
+                    Vec::<String>::new(),
+                ))
+                .response("401", problem("Not signed in"));
+            if route.access.starts_with("role:") {
+                op = op.response("403", problem("Signed in without the needed role"));
+            }
+        }
+        let item = PathItem::new(method, op.build());
+        match controller_paths.iter_mut().find(|(p, _)| *p == route.path) {
+            Some((_, existing)) => existing.merge_operations(item),
+            None => controller_paths.push((route.path, item)),
+        }
+    }
+    for (path, item) in controller_paths {
+        paths = paths.path(path, item);
     }
     OpenApiBuilder::new()
         .info(InfoBuilder::new().title(title).version(version).build())
@@ -254,9 +336,10 @@ fn problem(description: &str) -> utoipa::openapi::Response {
 fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
     let config = &api.config;
     let model = api.model.name;
-    let secured = config.access != "public" || tenant_scoped(api);
     let key_column = api.model.columns.iter().find(|c| c.primary_key);
     let base = |action: &str, summary: String| {
+        let access = config.access_of(action);
+        let secured = access != "public" || tenant_scoped(api);
         let mut op = OperationBuilder::new()
             .tag(config.name)
             .operation_id(Some(format!("{}_{action}", config.name)))
@@ -272,7 +355,7 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
                     "401",
                     problem("Not signed in, or the token is invalid, revoked or expired"),
                 );
-            if config.access.starts_with("role:") || tenant_scoped(api) {
+            if access.starts_with("role:") || tenant_scoped(api) {
                 op = op.response(
                     "403",
                     problem("Signed in without the needed role or tenant"),

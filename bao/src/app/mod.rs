@@ -29,6 +29,8 @@ pub trait Controller {
     const BASE: &'static str;
     /// Every route of the controller.
     const ROUTES: &'static [RouteInfo];
+    /// The routes marked `#[openapi]`, for the OpenAPI document.
+    const DOCUMENTED: &'static [crate::api::DocumentedRoute] = &[];
     /// Registers the controller's handlers.
     fn configure(cfg: &mut actix_web::web::ServiceConfig);
 }

@@ -22,6 +22,7 @@ impl Status {
 
     /// A JSON greeting.
     #[get("/json")]
+    #[openapi]
     async fn json() -> Json<Message> {
         Json(Message {
             message: "Hello, World!",
