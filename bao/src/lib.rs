@@ -38,6 +38,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod db;
+pub mod forms;
 mod error;
 pub mod http;
 pub mod obs;

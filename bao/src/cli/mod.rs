@@ -82,6 +82,25 @@ pub enum Command {
     /// Generate a JSON API resource and its tests for an existing model
     #[command(name = "make:api")]
     MakeApi(MakeApiArgs),
+    /// Generate a model, its migration, pages to list/show/create/edit/delete it, and tests
+    #[command(name = "make:crud")]
+    MakeCrud(MakeCrudArgs),
+}
+
+/// `bao make:crud`.
+#[derive(Debug, Args)]
+#[command(after_help = "Field types: str (default), text, int, float, bool, datetime, date, time, decimal, enum(a|b|c), ref:Model\n\nExample: bao make:crud Task name:str done:bool due:datetime status:enum(open|closed) owner_id:ref:User")]
+pub struct MakeCrudArgs {
+    /// The model, singular and UpperCamelCase, e.g. Task
+    pub model: String,
+    /// Fields as name[:type]
+    #[arg(required = true)]
+    pub fields: Vec<String>,
+    /// Serve the pages without login (the default requires a signed-in user)
+    #[arg(long)]
+    pub public: bool,
+    #[command(flatten)]
+    pub generate: GenerateArgs,
 }
 
 /// `bao openapi`.
@@ -267,6 +286,7 @@ pub fn installed_main() -> ExitCode {
         Command::MakeMigration(args) => project::make_migration(&args),
         Command::MakeAuth(args) => project::make_auth(&args),
         Command::MakeApi(args) => project::make_api(&args),
+        Command::MakeCrud(args) => project::make_crud(&args),
         _ => project::forward(),
     }
 }

@@ -310,6 +310,126 @@ fn write_plan(files: &[(PathBuf, String)], args: &super::GenerateArgs, done: &st
     ExitCode::SUCCESS
 }
 
+/// `bao make:crud Model field:type ..`: a model, pages and tests, checked
+/// before anything is written; then its migration, planned by the app's own
+/// binary from the compiled models.
+pub(super) fn make_crud(args: &super::MakeCrudArgs) -> ExitCode {
+    let files = match plan_crud(args) {
+        Ok(files) => files,
+        Err(e) => return fail(e),
+    };
+    let names = bao_codegen::scaffold::CrudNames::new(&args.model);
+    let done = format!(
+        "The {model} pages are at /{plural} (registered in bao::app!).",
+        model = names.model,
+        plural = names.plural
+    );
+    let written = write_plan(&files, &args.generate, &done);
+    if args.generate.dry_run || written != ExitCode::SUCCESS {
+        return written;
+    }
+    // The migration comes from the compiled models, like `make:migration`.
+    let root = match find_app_root() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match build(&root) {
+        Ok(Build::Built(exe)) => exec(
+            &root,
+            &exe,
+            ["make:migration".into(), format!("create {}", names.plural).into()].into_iter(),
+        ),
+        _ => {
+            eprintln!(
+                "warning: the app does not build yet, so no migration was written: fix it, then run `bao make:migration \"create {}\"`",
+                names.plural
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, String> {
+    use bao_codegen::scaffold::{self as scaffold, FieldKind};
+    let mut problems = Vec::new();
+    if let Err(e) = scaffold::check_model_name(&args.model) {
+        problems.push(e);
+    }
+    let fields = scaffold::parse_fields(&args.fields).map_err(|e| {
+        problems.push(e);
+    });
+    if !problems.is_empty() {
+        return Err(problems.join("\n"));
+    }
+    let fields = fields.unwrap_or_default();
+    let root = find_app_root()?;
+    let crate_name = crate_name(&root)?;
+    let src = root.join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs"))
+        .map_err(|e| format!("cannot read src/lib.rs: {e}"))?;
+    if !args.public && !scaffold::app_has_auth(&lib) {
+        return Err("the pages would require login, but the app has no user model: run `bao make:auth` first, or pass --public to serve them to anyone".into());
+    }
+    let mut sources = Vec::new();
+    rust_files(&src, &mut sources);
+    let texts: Vec<String> = sources
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    let names = scaffold::CrudNames::new(&args.model);
+    if texts.iter().any(|t| scaffold::find_model(t, &names.model).is_some()) {
+        return Err(format!(
+            "a model `{}` exists already: choose another name, or `bao make:api {}` to serve it as JSON",
+            names.model, names.model
+        ));
+    }
+    for field in &fields {
+        if let FieldKind::Ref(target) = &field.kind {
+            let exists = texts.iter().any(|t| scaffold::find_model(t, target).is_some());
+            if !exists {
+                return Err(format!(
+                    "`{}:ref:{target}` points at no #[bao::model] struct `{target}` in src/{}",
+                    field.name,
+                    if target == "User" { " (run `bao make:auth` to create users)" } else { "" }
+                ));
+            }
+        }
+    }
+    let mut plan = Vec::new();
+    let mut existing = Vec::new();
+    for file in scaffold::crud_files(&crate_name, &names, &fields, args.public) {
+        let path = root.join(&file.path);
+        if path.exists() && !args.generate.force {
+            existing.push(file.path.clone());
+        }
+        plan.push((path, file.contents));
+    }
+    if !existing.is_empty() {
+        return Err(format!(
+            "these files exist already: {}; move them away, or run again with --force to overwrite them",
+            existing.join(", ")
+        ));
+    }
+    let mut lib = scaffold::add_to_app_list(
+        &lib,
+        "controllers",
+        &format!("controllers::{}::{}", names.plural, names.controller),
+    )?;
+    lib = scaffold::add_to_app_list(&lib, "models", &format!("models::{}::{}", names.snake, names.model))?;
+    lib = scaffold::add_module(&lib, "models");
+    plan.push((src.join("lib.rs"), lib));
+    let models = std::fs::read_to_string(src.join("models/mod.rs"))
+        .unwrap_or_else(|_| "//! The app's models, one module each.\n".to_string());
+    plan.push((src.join("models/mod.rs"), scaffold::add_module(&models, &names.snake)));
+    let controllers = std::fs::read_to_string(src.join("controllers/mod.rs"))
+        .unwrap_or_else(|_| "//! The app's controllers, one module each.\n".to_string());
+    plan.push((
+        src.join("controllers/mod.rs"),
+        scaffold::add_module(&controllers, &names.plural),
+    ));
+    Ok(plan)
+}
+
 /// The `.rs` files under `dir`, depth first.
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
