@@ -37,7 +37,8 @@ number!(i32 => "a whole number", i64 => "a whole number", f64 => "a number");
 
 impl FormValue for bigdecimal::BigDecimal {
     fn from_form(raw: &str) -> Result<Self, String> {
-        raw.parse().map_err(|_| "enter a decimal number, like 12.50".to_string())
+        raw.parse()
+            .map_err(|_| "enter a decimal number, like 12.50".to_string())
     }
     fn to_form(&self) -> String {
         self.to_string()
@@ -54,7 +55,11 @@ impl FormValue for bool {
         }
     }
     fn to_form(&self) -> String {
-        if *self { "true".into() } else { String::new() }
+        if *self {
+            "true".into()
+        } else {
+            String::new()
+        }
     }
 }
 
@@ -145,10 +150,14 @@ mod tests {
         assert_eq!(field::<String>("s", "", true, &mut errors), None);
         assert_eq!(field::<String>("o", "", false, &mut errors), None);
         assert_eq!(
-            errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+            errors
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>(),
             ["enter a whole number", "can't be blank"]
         );
-        let at = field::<chrono::NaiveDateTime>("d", "2026-11-27T09:30", true, &mut errors).unwrap();
+        let at =
+            field::<chrono::NaiveDateTime>("d", "2026-11-27T09:30", true, &mut errors).unwrap();
         assert_eq!(at.to_form(), "2026-11-27T09:30:00");
         assert_eq!(field::<bool>("b", "true", false, &mut errors), Some(true));
         assert_eq!(error_for(&errors, "n"), "enter a whole number");

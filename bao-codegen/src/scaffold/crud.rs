@@ -44,7 +44,8 @@ pub struct FieldSpec {
 }
 
 /// The types `make:crud` knows, for error messages.
-pub const FIELD_TYPES: &str = "str, text, int, float, bool, datetime, date, time, decimal, enum(a|b|c), ref:Model";
+pub const FIELD_TYPES: &str =
+    "str, text, int, float, bool, datetime, date, time, decimal, enum(a|b|c), ref:Model";
 
 const RESERVED_FIELDS: &[&str] = &["id", "created_at", "updated_at", "tenant_id"];
 
@@ -60,7 +61,9 @@ const KEYWORDS: &[&str] = &[
 fn is_snake_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !name.ends_with('_')
         && !name.contains("__")
 }
@@ -71,7 +74,11 @@ pub fn check_model_name(name: &str) -> Result<(), String> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) || camel != name {
         return Err(format!(
             "`{name}` is not a model name: write it in UpperCamelCase, like `{}`",
-            if camel.is_empty() { "Task".to_string() } else { camel }
+            if camel.is_empty() {
+                "Task".to_string()
+            } else {
+                camel
+            }
         ));
     }
     let singular = to_singular(name);
@@ -231,7 +238,13 @@ fn label(name: &str) -> String {
 /// fields point at the first user, whom the tests register).
 fn sample(f: &FieldSpec, edit: bool) -> String {
     match &f.kind {
-        FieldKind::Str => if edit { "Edited".into() } else { format!("Sample {}", f.name) },
+        FieldKind::Str => {
+            if edit {
+                "Edited".into()
+            } else {
+                format!("Sample {}", f.name)
+            }
+        }
         FieldKind::Text => "Some longer text,\nover two lines.".into(),
         FieldKind::Int | FieldKind::Ref(_) => "1".into(),
         FieldKind::Float => "2.5".into(),
@@ -340,7 +353,11 @@ fn model_source(n: &CrudNames, fields: &[FieldSpec]) -> String {
             FieldKind::Bool => out.push_str("    #[default(false)]\n"),
             _ => {}
         }
-        out.push_str(&format!("    pub {}: {},\n", f.name, rust_type(&n.model, f)));
+        out.push_str(&format!(
+            "    pub {}: {},\n",
+            f.name,
+            rust_type(&n.model, f)
+        ));
     }
     out.push_str("    pub created_at: NaiveDateTime,\n    pub updated_at: NaiveDateTime,\n}\n");
     out
@@ -358,11 +375,18 @@ fn form_field_expr(n: &CrudNames, f: &FieldSpec) -> String {
             "bao::forms::field::<bool>(\"{name}\", &form.{name}, false, &mut errors).or(Some(false))",
             name = f.name
         ),
-        _ => format!(
-            "bao::forms::field::<{ty}>(\"{name}\", &form.{name}, {required}, &mut errors)",
-            ty = rust_type(&n.model, f),
-            name = f.name
-        ),
+        _ => {
+            let ty = rust_type(&n.model, f);
+            let ty = match ty.as_str() {
+                "NaiveDateTime" | "NaiveDate" | "NaiveTime" => format!("bao::chrono::{ty}"),
+                "BigDecimal" => "bao::bigdecimal::BigDecimal".to_string(),
+                _ => ty,
+            };
+            format!(
+                "bao::forms::field::<{ty}>(\"{name}\", &form.{name}, {required}, &mut errors)",
+                name = f.name
+            )
+        }
     }
 }
 
@@ -371,7 +395,10 @@ fn controller_source(n: &CrudNames, fields: &[FieldSpec], public: bool) -> Strin
     let plural = &n.plural;
     let controller = &n.controller;
     let access = if public { "" } else { ", requires_login" };
-    let mut imports = vec![format!("use crate::models::{}::{{{}, New{model}, Update{model}}};", n.snake, model)];
+    let mut imports = vec![format!(
+        "use crate::models::{snake}::{{{snake}, {model}, New{model}, Update{model}}};",
+        snake = n.snake
+    )];
     let enums: Vec<String> = fields
         .iter()
         .filter(|f| matches!(f.kind, FieldKind::Enum(_)))
@@ -379,10 +406,9 @@ fn controller_source(n: &CrudNames, fields: &[FieldSpec], public: bool) -> Strin
         .collect();
     if !enums.is_empty() {
         imports[0] = format!(
-            "use crate::models::{}::{{{}, New{model}, Update{model}, {}}};",
-            n.snake,
-            model,
-            enums.join(", ")
+            "use crate::models::{snake}::{{{snake}, {model}, New{model}, Update{model}, {}}};",
+            enums.join(", "),
+            snake = n.snake
         );
     }
     let refs: Vec<(&FieldSpec, &String)> = fields
@@ -565,7 +591,7 @@ impl {controller} {{
 
     /// The form for a new {snake}.
     #[get("/new")]
-    async fn new(db: Db) -> bao::Result<View<FormPage>> {{
+    async fn new_form(db: Db) -> bao::Result<View<FormPage>> {{
         let page = form_page(&db, "New {snake}", "/{plural}".into(), {model}Form::default(), Vec::new()).await?;
         Ok(View(page))
     }}
@@ -610,7 +636,7 @@ impl {controller} {{
         let form = form.into_inner();
         match parse(&form) {{
             Ok(new) => {{
-                row.update(&db, Update{model} {{ {update_fields}..Default::default() }}).await?;
+                row.update(&db, Update{model} {{ {update_fields} }}).await?;
                 Ok(Redirect::to(format!("/{plural}/{{id}}"))
                     .flash("notice", "{model} saved.")
                     .respond_to(&req))
@@ -644,7 +670,10 @@ fn display(f: &FieldSpec) -> String {
 }
 
 fn index_view(n: &CrudNames, fields: &[FieldSpec]) -> String {
-    let heads: String = fields.iter().map(|f| format!("      <th>{}</th>\n", label(&f.name))).collect();
+    let heads: String = fields
+        .iter()
+        .map(|f| format!("      <th>{}</th>\n", label(&f.name)))
+        .collect();
     let cells: String = fields
         .iter()
         .map(|f| format!("      <td>{}</td>\n", display(f)))
@@ -802,8 +831,12 @@ fn tests_source(crate_name: &str, n: &CrudNames, fields: &[FieldSpec], public: b
          .await\n        .assert_redirect(\"/\");\n"
             .replace("PLURAL", &n.plural)
     };
-    let edited = first_str.map_or(String::new(), |_| "        .assert_see(\"Edited\")\n".to_string());
-    let shown = first_str.map_or(String::new(), |f| format!("        .assert_see(\"Sample {}\")\n", f.name));
+    let edited = first_str.map_or(String::new(), |_| {
+        "        .assert_see(\"Edited\")\n".to_string()
+    });
+    let shown = first_str.map_or(String::new(), |f| {
+        format!("        .assert_see(\"Sample {}\")\n", f.name)
+    });
     format!(
         r#"//! The `{model}` pages through the real HTTP stack (generated by
 //! `bao make:crud`).
@@ -889,16 +922,41 @@ mod tests {
     #[test]
     fn parses_every_type_and_reports_every_problem() {
         let fields = parse_fields(&specs(&[
-            "name", "count:int", "done:bool", "due:datetime", "notes:text", "price:decimal",
-            "starts:date", "at:time", "status:enum(open|closed)", "owner_id:ref:User",
+            "name",
+            "count:int",
+            "done:bool",
+            "due:datetime",
+            "notes:text",
+            "price:decimal",
+            "starts:date",
+            "at:time",
+            "status:enum(open|closed)",
+            "owner_id:ref:User",
         ]))
         .unwrap();
         assert_eq!(fields.len(), 10);
         assert_eq!(fields[0].kind, FieldKind::Str);
-        assert_eq!(fields[8].kind, FieldKind::Enum(vec!["open".into(), "closed".into()]));
-        let err = parse_fields(&specs(&["Name:str", "id:int", "x:color", "type:str", "owner:ref:User", "s:enum(a)"]))
-            .unwrap_err();
-        for expected in ["`Name` is not a field name", "`id` is added by Bao", "unknown type `color`", "`type` is not a field name", "ending in `_id`", "two or more distinct"] {
+        assert_eq!(
+            fields[8].kind,
+            FieldKind::Enum(vec!["open".into(), "closed".into()])
+        );
+        let err = parse_fields(&specs(&[
+            "Name:str",
+            "id:int",
+            "x:color",
+            "type:str",
+            "owner:ref:User",
+            "s:enum(a)",
+        ]))
+        .unwrap_err();
+        for expected in [
+            "`Name` is not a field name",
+            "`id` is added by Bao",
+            "unknown type `color`",
+            "`type` is not a field name",
+            "ending in `_id`",
+            "two or more distinct",
+        ] {
             assert!(err.contains(expected), "{expected} in {err}");
         }
         assert!(check_model_name("Tasks").unwrap_err().contains("`Task`"));
@@ -911,8 +969,16 @@ mod tests {
     #[test]
     fn the_generated_rust_parses() {
         let fields = parse_fields(&specs(&[
-            "name", "count:int", "done:bool", "due:datetime", "notes:text", "price:decimal",
-            "starts:date", "at:time", "status:enum(open|closed)", "owner_id:ref:User",
+            "name",
+            "count:int",
+            "done:bool",
+            "due:datetime",
+            "notes:text",
+            "price:decimal",
+            "starts:date",
+            "at:time",
+            "status:enum(open|closed)",
+            "owner_id:ref:User",
         ]))
         .unwrap();
         for file in crud_files("my_app", &CrudNames::new("Task"), &fields, false) {

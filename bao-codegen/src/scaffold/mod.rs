@@ -4,11 +4,15 @@
 mod api;
 mod auth;
 mod crud;
+mod extras;
 mod names;
 
 pub use api::{api_files, find_model, ModelSource};
-pub use crud::{check_model_name, crud_files, parse_fields, CrudNames, FieldKind, FieldSpec, FIELD_TYPES};
 pub use auth::{add_module, add_to_app_list, app_has_auth, auth_files, register_auth};
+pub use crud::{
+    check_model_name, crud_files, parse_fields, CrudNames, FieldKind, FieldSpec, FIELD_TYPES,
+};
+pub use extras::{check_controller_name, controller_files, docker_files, parse_actions};
 
 pub use names::{AppNames, NameError};
 

@@ -40,6 +40,8 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::MakeAuth(args) => super::project::make_auth(&args),
         Command::MakeApi(args) => super::project::make_api(&args),
         Command::MakeCrud(args) => super::project::make_crud(&args),
+        Command::MakeController(args) => super::project::make_controller(&args),
+        Command::MakeDockerfile(args) => super::project::make_dockerfile(&args),
         Command::Openapi(args) => openapi(&app, &args),
         Command::TokensIssue(args) => with_database(&app, |_, conn| {
             super::auth_commands::issue(&app, conn, &args)

@@ -85,11 +85,34 @@ pub enum Command {
     /// Generate a model, its migration, pages to list/show/create/edit/delete it, and tests
     #[command(name = "make:crud")]
     MakeCrud(MakeCrudArgs),
+    /// Generate a controller with one page per action, its views and tests
+    #[command(name = "make:controller")]
+    MakeController(MakeControllerArgs),
+    /// Generate a Dockerfile (cached dependency layer, slim non-root image, health check) and .dockerignore
+    #[command(name = "make:dockerfile")]
+    MakeDockerfile(GenerateArgs),
+}
+
+/// `bao make:controller`.
+#[derive(Debug, Args)]
+pub struct MakeControllerArgs {
+    /// The controller, UpperCamelCase, e.g. Reports
+    pub name: String,
+    /// Comma-separated actions; `index` is `/`, `show` is `/{id}`, others `/name`
+    #[arg(long, default_value = "index")]
+    pub actions: String,
+    /// Serve the pages without login (the default requires a signed-in user)
+    #[arg(long)]
+    pub public: bool,
+    #[command(flatten)]
+    pub generate: GenerateArgs,
 }
 
 /// `bao make:crud`.
 #[derive(Debug, Args)]
-#[command(after_help = "Field types: str (default), text, int, float, bool, datetime, date, time, decimal, enum(a|b|c), ref:Model\n\nExample: bao make:crud Task name:str done:bool due:datetime status:enum(open|closed) owner_id:ref:User")]
+#[command(
+    after_help = "Field types: str (default), text, int, float, bool, datetime, date, time, decimal, enum(a|b|c), ref:Model\n\nExample: bao make:crud Task name:str done:bool due:datetime status:enum(open|closed) owner_id:ref:User"
+)]
 pub struct MakeCrudArgs {
     /// The model, singular and UpperCamelCase, e.g. Task
     pub model: String,
@@ -287,6 +310,8 @@ pub fn installed_main() -> ExitCode {
         Command::MakeAuth(args) => project::make_auth(&args),
         Command::MakeApi(args) => project::make_api(&args),
         Command::MakeCrud(args) => project::make_crud(&args),
+        Command::MakeController(args) => project::make_controller(&args),
+        Command::MakeDockerfile(args) => project::make_dockerfile(&args),
         _ => project::forward(),
     }
 }

@@ -337,7 +337,11 @@ pub(super) fn make_crud(args: &super::MakeCrudArgs) -> ExitCode {
         Ok(Build::Built(exe)) => exec(
             &root,
             &exe,
-            ["make:migration".into(), format!("create {}", names.plural).into()].into_iter(),
+            [
+                "make:migration".into(),
+                format!("create {}", names.plural).into(),
+            ]
+            .into_iter(),
         ),
         _ => {
             eprintln!(
@@ -377,7 +381,11 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
         .filter_map(|p| std::fs::read_to_string(p).ok())
         .collect();
     let names = scaffold::CrudNames::new(&args.model);
-    if texts.iter().any(|t| scaffold::find_model(t, &names.model).is_some()) {
+    if !args.generate.force
+        && texts
+            .iter()
+            .any(|t| scaffold::find_model(t, &names.model).is_some())
+    {
         return Err(format!(
             "a model `{}` exists already: choose another name, or `bao make:api {}` to serve it as JSON",
             names.model, names.model
@@ -385,12 +393,18 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
     }
     for field in &fields {
         if let FieldKind::Ref(target) = &field.kind {
-            let exists = texts.iter().any(|t| scaffold::find_model(t, target).is_some());
+            let exists = texts
+                .iter()
+                .any(|t| scaffold::find_model(t, target).is_some());
             if !exists {
                 return Err(format!(
                     "`{}:ref:{target}` points at no #[bao::model] struct `{target}` in src/{}",
                     field.name,
-                    if target == "User" { " (run `bao make:auth` to create users)" } else { "" }
+                    if target == "User" {
+                        " (run `bao make:auth` to create users)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
@@ -415,12 +429,19 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
         "controllers",
         &format!("controllers::{}::{}", names.plural, names.controller),
     )?;
-    lib = scaffold::add_to_app_list(&lib, "models", &format!("models::{}::{}", names.snake, names.model))?;
+    lib = scaffold::add_to_app_list(
+        &lib,
+        "models",
+        &format!("models::{}::{}", names.snake, names.model),
+    )?;
     lib = scaffold::add_module(&lib, "models");
     plan.push((src.join("lib.rs"), lib));
     let models = std::fs::read_to_string(src.join("models/mod.rs"))
         .unwrap_or_else(|_| "//! The app's models, one module each.\n".to_string());
-    plan.push((src.join("models/mod.rs"), scaffold::add_module(&models, &names.snake)));
+    plan.push((
+        src.join("models/mod.rs"),
+        scaffold::add_module(&models, &names.snake),
+    ));
     let controllers = std::fs::read_to_string(src.join("controllers/mod.rs"))
         .unwrap_or_else(|_| "//! The app's controllers, one module each.\n".to_string());
     plan.push((
@@ -428,6 +449,104 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
         scaffold::add_module(&controllers, &names.plural),
     ));
     Ok(plan)
+}
+
+/// The generated files for `root`, refusing to overwrite without `--force`.
+fn place(
+    root: &Path,
+    files: Vec<bao_codegen::scaffold::GeneratedFile>,
+    force: bool,
+) -> Result<Vec<(PathBuf, String)>, String> {
+    let mut plan = Vec::new();
+    let mut existing = Vec::new();
+    for file in files {
+        let path = root.join(&file.path);
+        if path.exists() && !force {
+            existing.push(file.path.clone());
+        }
+        plan.push((path, file.contents));
+    }
+    if existing.is_empty() {
+        Ok(plan)
+    } else {
+        Err(format!(
+            "these files exist already: {}; move them away, or run again with --force to overwrite them",
+            existing.join(", ")
+        ))
+    }
+}
+
+/// `bao make:controller Name [--actions a,b]`.
+pub(super) fn make_controller(args: &super::MakeControllerArgs) -> ExitCode {
+    let plan = (|| -> Result<Vec<(PathBuf, String)>, String> {
+        use bao_codegen::scaffold;
+        scaffold::check_controller_name(&args.name)?;
+        let actions = scaffold::parse_actions(&args.actions)?;
+        let root = find_app_root()?;
+        let crate_name = crate_name(&root)?;
+        let src = root.join("src");
+        let lib = std::fs::read_to_string(src.join("lib.rs"))
+            .map_err(|e| format!("cannot read src/lib.rs: {e}"))?;
+        if !args.public && !scaffold::app_has_auth(&lib) {
+            return Err("the pages would require login, but the app has no user model: run `bao make:auth` first, or pass --public".into());
+        }
+        let (files, path) =
+            scaffold::controller_files(&crate_name, &args.name, &actions, args.public);
+        let mut plan = place(&root, files, args.generate.force)?;
+        let lib = scaffold::add_to_app_list(&lib, "controllers", &path)?;
+        plan.push((src.join("lib.rs"), lib));
+        let module = path.split("::").nth(1).unwrap_or_default().to_string();
+        let controllers = std::fs::read_to_string(src.join("controllers/mod.rs"))
+            .unwrap_or_else(|_| "//! The app's controllers, one module each.\n".to_string());
+        plan.push((
+            src.join("controllers/mod.rs"),
+            scaffold::add_module(&controllers, &module),
+        ));
+        Ok(plan)
+    })();
+    match plan {
+        Ok(files) => write_plan(
+            &files,
+            &args.generate,
+            "The controller is registered in bao::app!; `bao routes` lists its pages.",
+        ),
+        Err(e) => fail(e),
+    }
+}
+
+/// `bao make:dockerfile`.
+pub(super) fn make_dockerfile(args: &super::GenerateArgs) -> ExitCode {
+    let plan = (|| -> Result<Vec<(PathBuf, String)>, String> {
+        let root = find_app_root()?;
+        let package = crate_name(&root)?;
+        // The binary is named after the package, dashes and all.
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+        let package = manifest
+            .lines()
+            .find_map(|l| {
+                l.trim().strip_prefix("name").map(|v| {
+                    v.trim_start()
+                        .trim_start_matches('=')
+                        .trim()
+                        .trim_matches('"')
+                        .to_string()
+                })
+            })
+            .unwrap_or(package);
+        place(
+            &root,
+            bao_codegen::scaffold::docker_files(&package),
+            args.force,
+        )
+    })();
+    match plan {
+        Ok(files) => write_plan(
+            &files,
+            args,
+            "Build with `docker build -t my-app .`; run with `docker run -e BAO_SECRET_KEY=... -e BAO_DATABASE_URL=... -p 8000:8000 my-app`.",
+        ),
+        Err(e) => fail(e),
+    }
 }
 
 /// The `.rs` files under `dir`, depth first.

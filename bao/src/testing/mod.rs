@@ -100,12 +100,40 @@ pub struct TestClient {
     service: BoxedService,
     runtime: Arc<AppRuntime>,
     cookies: RefCell<BTreeMap<String, String>>,
+    /// A database made for this client (`BAO_TEST_DATABASE=postgres`),
+    /// dropped with it.
+    database: Option<TestDatabase>,
 }
 
 impl TestClient {
-    /// A client for `app` with the test configuration (`Config::for_tests()`).
+    /// A client for `app` with the test configuration (`Config::for_tests()`):
+    /// an in-memory SQLite database, or, with `BAO_TEST_DATABASE=postgres`,
+    /// a fresh PostgreSQL database of its own (dropped with the client), so
+    /// the same tests run on both.
+    ///
+    /// # Panics
+    /// With `BAO_TEST_DATABASE=postgres` when PostgreSQL is unreachable.
     pub async fn new(app: App) -> TestClient {
-        TestClient::with_config(app, Config::for_tests()).await
+        let wants_postgres =
+            std::env::var("BAO_TEST_DATABASE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"));
+        if !wants_postgres {
+            return TestClient::with_config(app, Config::for_tests()).await;
+        }
+        let database = TestDatabase::postgres().expect(
+            "BAO_TEST_DATABASE=postgres, but PostgreSQL is unreachable (BAO_TEST_POSTGRES_URL)",
+        );
+        let config = Config {
+            database_url: database.url().to_string(),
+            ..Config::for_tests()
+        };
+        let mut client = TestClient::with_config(app, config).await;
+        client.database = Some(database);
+        client
+    }
+
+    /// The database this client made for itself, if it made one.
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self.database.as_ref()
     }
 
     /// A client for `app` with the given configuration. With
@@ -132,6 +160,7 @@ impl TestClient {
             service: Rc::new(Boxed { inner: service }),
             runtime,
             cookies: RefCell::new(BTreeMap::new()),
+            database: None,
         }
     }
 
