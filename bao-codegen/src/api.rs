@@ -121,19 +121,7 @@ fn int_of(meta: &Meta, diag: &mut Diagnostics) -> Option<i64> {
 }
 
 fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
-    let parser = |input: syn::parse::ParseStream| {
-        let lit: LitStr = input.parse()?;
-        let mut options = Vec::new();
-        while !input.is_empty() {
-            input.parse::<syn::Token![,]>()?;
-            if input.is_empty() {
-                break;
-            }
-            options.push(input.parse::<Meta>()?);
-        }
-        Ok((lit, options))
-    };
-    let Ok((path, options)) = syn::parse::Parser::parse2(parser, args.clone()) else {
+    let Ok((path, options)) = route_path::parse_path_and_options(args.clone()) else {
         let at = if args.is_empty() { quote!() } else { args };
         let message = "expected the resource's path, then options: #[bao::api(\"/api/v1/notes\", model = Note)]";
         if at.is_empty() {

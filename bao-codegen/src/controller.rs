@@ -114,19 +114,7 @@ fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> ControllerArgs {
         );
         return ControllerArgs::default();
     }
-    let parser = |input: syn::parse::ParseStream| {
-        let lit: LitStr = input.parse()?;
-        let mut options = Vec::new();
-        while !input.is_empty() {
-            input.parse::<syn::Token![,]>()?;
-            if input.is_empty() {
-                break;
-            }
-            options.push(input.parse::<syn::Meta>()?);
-        }
-        Ok((lit, options))
-    };
-    match syn::parse::Parser::parse2(parser, args.clone()) {
+    match route_path::parse_path_and_options(args.clone()) {
         Ok((lit, options)) => {
             if let Err(message) = route_path::parse(&lit.value()) {
                 diag.error_at(&lit, format!("controller base {message}"));

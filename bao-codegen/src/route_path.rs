@@ -85,6 +85,26 @@ pub fn join(base: &str, route: &str) -> String {
 
 /// Whether two patterns match the same requests: literal segments equal and
 /// parameters in the same places (parameter names do not matter).
+/// Parses attribute arguments of the form `"/path", option, key = value, ..`
+/// (`#[controller]`, `#[api]`).
+pub fn parse_path_and_options(
+    args: proc_macro2::TokenStream,
+) -> syn::Result<(syn::LitStr, Vec<syn::Meta>)> {
+    let parser = |input: syn::parse::ParseStream| {
+        let lit: syn::LitStr = input.parse()?;
+        let mut options = Vec::new();
+        while !input.is_empty() {
+            input.parse::<syn::Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            options.push(input.parse::<syn::Meta>()?);
+        }
+        Ok((lit, options))
+    };
+    syn::parse::Parser::parse2(parser, args)
+}
+
 pub fn same_shape(a: &str, b: &str) -> bool {
     let a: Vec<&str> = a.split('/').collect();
     let b: Vec<&str> = b.split('/').collect();

@@ -221,21 +221,11 @@ fn plan_auth(args: &super::GenerateArgs) -> Result<Vec<(PathBuf, String)>, Strin
     let lib = read("src/lib.rs").map_err(|e| format!("cannot read src/lib.rs: {e}"))?;
     let mut lib = bao_codegen::scaffold::register_auth(&lib)?;
     lib = bao_codegen::scaffold::add_module(&lib, "models");
-    let mut files: Vec<(PathBuf, String)> = Vec::new();
-    let mut existing = Vec::new();
-    for file in bao_codegen::scaffold::auth_files(&crate_name) {
-        let path = root.join(&file.path);
-        if path.exists() && !args.force {
-            existing.push(file.path.clone());
-        }
-        files.push((path, file.contents));
-    }
-    if !existing.is_empty() {
-        return Err(format!(
-            "these files exist already: {}; move them away, or run again with --force to overwrite them",
-            existing.join(", ")
-        ));
-    }
+    let mut files = place(
+        &root,
+        bao_codegen::scaffold::auth_files(&crate_name),
+        args.force,
+    )?;
     files.push((root.join("src/lib.rs"), lib));
     let models = read("src/models/mod.rs")
         .unwrap_or_else(|_| "//! The app's models, one module each.\n".to_string());
@@ -409,21 +399,11 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
             }
         }
     }
-    let mut plan = Vec::new();
-    let mut existing = Vec::new();
-    for file in scaffold::crud_files(&crate_name, &names, &fields, args.public) {
-        let path = root.join(&file.path);
-        if path.exists() && !args.generate.force {
-            existing.push(file.path.clone());
-        }
-        plan.push((path, file.contents));
-    }
-    if !existing.is_empty() {
-        return Err(format!(
-            "these files exist already: {}; move them away, or run again with --force to overwrite them",
-            existing.join(", ")
-        ));
-    }
+    let mut plan = place(
+        &root,
+        scaffold::crud_files(&crate_name, &names, &fields, args.public),
+        args.generate.force,
+    )?;
     let mut lib = scaffold::add_to_app_list(
         &lib,
         "controllers",
@@ -653,21 +633,7 @@ fn plan_api(args: &super::MakeApiArgs) -> Result<Vec<(PathBuf, String)>, String>
     }
     let (generated, resource) =
         bao_codegen::scaffold::api_files(&crate_name, &model, &model_path, args.public);
-    let mut plan = Vec::new();
-    let mut existing = Vec::new();
-    for file in generated {
-        let path = root.join(&file.path);
-        if path.exists() && !args.generate.force {
-            existing.push(file.path.clone());
-        }
-        plan.push((path, file.contents));
-    }
-    if !existing.is_empty() {
-        return Err(format!(
-            "these files exist already: {}; move them away, or run again with --force to overwrite them",
-            existing.join(", ")
-        ));
-    }
+    let mut plan = place(&root, generated, args.generate.force)?;
     let mut lib = bao_codegen::scaffold::add_to_app_list(&lib, "apis", &resource)?;
     // The model must be listed for migrations and `bao describe`.
     let listed = model_path.trim_start_matches("crate::");
