@@ -9,7 +9,15 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{bracketed, Ident, LitStr, Path, Token};
 
-const KEYS: &[&str] = &["name", "controllers", "apis", "models", "auth", "setup"];
+const KEYS: &[&str] = &[
+    "name",
+    "controllers",
+    "apis",
+    "models",
+    "workflows",
+    "auth",
+    "setup",
+];
 
 struct Entry {
     key: Ident,
@@ -72,6 +80,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut setup: Option<Path> = None;
     let mut auth: Option<Path> = None;
     let mut apis: Vec<Path> = Vec::new();
+    let mut workflows: Vec<Path> = Vec::new();
+    let mut workflows_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
     let mut models_span = Span::call_site();
     let mut seen: Vec<String> = Vec::new();
@@ -94,6 +104,14 @@ pub fn expand(input: TokenStream) -> TokenStream {
             ("setup", Value::Path(path)) => setup = Some(path),
             ("auth", Value::Path(path)) => auth = Some(path),
             ("apis", Value::List(list)) => push_unique(&mut apis, list, "API", &mut diag),
+            ("workflows", Value::List(list)) => {
+                workflows_span = entry.key.span();
+                push_unique(&mut workflows, list, "workflow", &mut diag);
+            }
+            ("workflows", _) => diag.error_at(
+                &entry.key,
+                "`workflows` is a list of #[bao::workflow] functions: `workflows: [onboard]`",
+            ),
             ("apis", _) => diag.error_at(
                 &entry.key,
                 "`apis` is a list of #[bao::api] types: `apis: [NotesApi]`",
@@ -192,6 +210,15 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let table_check = quote_spanned! {models_span=>
         const _: () = ::bao::__private::check_table_clashes(MODELS);
     };
+    let workflow_names = workflows
+        .iter()
+        .map(|w| quote_spanned! {w.span()=> #w::NAME });
+    let workflow_check = quote_spanned! {workflows_span=>
+        const _: () = ::bao::workflow::check_workflow_names(&[#(#workflow_names),*]);
+    };
+    let workflow_registrations = workflows
+        .iter()
+        .map(|w| quote_spanned! {w.span()=> .workflow(#w::definition()) });
     // An app serves a document when it has APIs or `#[openapi]` routes.
     let documented_count = quote!(0 #(+ #documented_lists.len())*);
     let (auth_check, auth_registration) = match &auth {
@@ -226,6 +253,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
 
         #auth_check
 
+        #workflow_check
+
         /// The OpenAPI 3.1 document of this app's `#[bao::api]` resources
         /// (what `/openapi.json` serves and `bao openapi` writes).
         pub fn openapi() -> ::bao::api::OpenApi {
@@ -244,6 +273,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .models(MODELS)
                 .source_dir(::core::env!("CARGO_MANIFEST_DIR"))
                 #auth_registration
+                #(#workflow_registrations)*
                 #(#registrations)*;
             let built = if #has_apis || #documented_count > 0 {
                 built.openapi(openapi)

@@ -14,3 +14,4 @@ pub mod scaffold;
 pub mod test_attr;
 pub mod text_enum;
 pub mod view;
+pub mod workflow;

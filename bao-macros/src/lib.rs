@@ -16,6 +16,12 @@ pub fn api(args: TokenStream, item: TokenStream) -> TokenStream {
     bao_codegen::api::expand(args.into(), item.into()).into()
 }
 
+/// A durable workflow: `#[bao::workflow(retries = 3)] async fn onboard(ctx: WorkflowCtx, input: Signup) -> bao::Result<Welcome>`.
+#[proc_macro_attribute]
+pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::workflow::expand(args.into(), item.into()).into()
+}
+
 /// Assembles an app from its parts: `bao::app! { controllers: [Home] }`.
 #[proc_macro]
 pub fn app(input: TokenStream) -> TokenStream {

@@ -32,6 +32,8 @@ pub enum Error {
     Database(#[from] crate::db::DbError),
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Workflow(#[from] crate::workflow::WorkflowError),
     /// 500: anything else; the message is logged, never shown to the client.
     #[error("{0}")]
     Internal(String),

@@ -44,10 +44,11 @@ pub mod http;
 pub mod obs;
 pub mod testing;
 pub mod view;
+pub mod workflow;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
-pub use bao_macros::{api, app, controller, model, test, view, TextEnum};
+pub use bao_macros::{api, app, controller, model, test, view, workflow, TextEnum};
 /// Exact decimals for model fields (`bigdecimal::BigDecimal`).
 pub use bigdecimal;
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).
@@ -59,6 +60,7 @@ pub use serde_json;
 /// Builds a `serde_json::Value`, e.g. for `TestResponse::assert_json`.
 pub use serde_json::json;
 pub use view::View;
+pub use workflow::{Retry, StepError, WorkflowCtx};
 
 /// Extractors and responses from actix-web, under Bao's roof.
 pub mod web {

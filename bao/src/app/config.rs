@@ -146,6 +146,24 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Serve the API explorer at /docs (default: false in production, true otherwise)",
     ),
     key(
+        "BAO_WORKFLOW_LEASE",
+        Some("30s"),
+        "a duration: 10s, 1m",
+        "How long a worker's claim on a workflow run lasts without a heartbeat (a dead worker's runs are taken over after it)",
+    ),
+    key(
+        "BAO_WORKFLOW_POLL",
+        Some("250ms"),
+        "a duration: 100ms, 1s",
+        "How often an idle workflow worker looks for runs",
+    ),
+    key(
+        "BAO_WORKFLOW_CONCURRENCY",
+        Some("4"),
+        "a positive integer",
+        "Workflow runs a process executes at once (in `serve` and `bao worker`)",
+    ),
+    key(
         "BAO_SESSION_IDLE_TIMEOUT",
         Some("24h"),
         "a duration: 30m, 24h, 7d",
@@ -260,6 +278,12 @@ pub struct Config {
     pub password_min_length: usize,
     /// `BAO_DOCS_ENABLED`: serve `/docs`.
     pub docs_enabled: bool,
+    /// `BAO_WORKFLOW_LEASE`.
+    pub workflow_lease: Duration,
+    /// `BAO_WORKFLOW_POLL`.
+    pub workflow_poll: Duration,
+    /// `BAO_WORKFLOW_CONCURRENCY`.
+    pub workflow_concurrency: usize,
 }
 
 impl fmt::Debug for Config {
@@ -458,7 +482,20 @@ impl Config {
             None => env != Environment::Production,
             Some(v) => parse_bool(v)?,
         };
+        let workflow_lease = duration("BAO_WORKFLOW_LEASE", Duration::from_secs(30))?;
+        let workflow_poll = duration("BAO_WORKFLOW_POLL", Duration::from_millis(250))?;
+        let workflow_concurrency = match get("BAO_WORKFLOW_CONCURRENCY") {
+            None => 4,
+            Some((var, v)) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(var, v))?,
+        };
         Ok(Config {
+            workflow_lease,
+            workflow_poll,
+            workflow_concurrency,
             docs_enabled,
             session_idle_timeout,
             session_lifetime,

@@ -66,6 +66,7 @@ pub struct App {
     source_dir: Option<&'static str>,
     pub(crate) users: Option<crate::auth::UsersTable>,
     pub(crate) openapi: Option<fn() -> crate::api::OpenApi>,
+    pub(crate) workflows: Vec<crate::workflow::WorkflowDef>,
 }
 
 /// Registers one piece of shared state on each worker's service.
@@ -85,6 +86,7 @@ impl App {
             source_dir: None,
             users: None,
             openapi: None,
+            workflows: Vec::new(),
         }
     }
 
@@ -166,6 +168,18 @@ impl App {
             has_updated_at: has("updated_at"),
         });
         self
+    }
+
+    /// Registers a durable workflow (what `bao::app! { workflows: [..] }`
+    /// does); `serve` and `bao worker` run it.
+    pub fn workflow(mut self, definition: crate::workflow::WorkflowDef) -> Self {
+        self.workflows.push(definition);
+        self
+    }
+
+    /// The app's workflows.
+    pub fn workflows(&self) -> &[crate::workflow::WorkflowDef] {
+        &self.workflows
     }
 
     /// Sets the OpenAPI document of the app's API resources (what

@@ -202,9 +202,36 @@ pub async fn serve_until(
         workers = rt.config.workers,
         "listening"
     );
+    // Workflow workers run beside the server and stop claiming at shutdown.
+    let workers_stop = Arc::new(AtomicBool::new(false));
+    if let (Some(pool), false) = (rt.db.clone(), app.workflows.is_empty()) {
+        let settings = crate::workflow::WorkerSettings {
+            lease: rt.config.workflow_lease,
+            poll: rt.config.workflow_poll,
+        };
+        let (defs, stop, concurrency) = (
+            app.workflows.clone(),
+            workers_stop.clone(),
+            rt.config.workflow_concurrency,
+        );
+        tracing::info!(
+            workflows = defs.len(),
+            concurrency,
+            "workflow workers started"
+        );
+        actix_web::rt::spawn(crate::workflow::work(
+            pool,
+            defs,
+            settings,
+            concurrency,
+            stop,
+        ));
+    }
     let signal_rt = rt.clone();
+    let signal_stop = workers_stop.clone();
     actix_web::rt::spawn(async move {
         shutdown.await;
+        signal_stop.store(true, Ordering::SeqCst);
         tracing::info!("shutdown started: shedding new requests and draining");
         signal_rt.begin_shutdown();
         if !signal_rt.drain(drain_timeout).await {

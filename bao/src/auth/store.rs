@@ -36,20 +36,21 @@ impl UsersTable {
 macro_rules! on_dialect {
     ($conn:expr, |$c:ident, $sql:ident| $body:expr) => {
         match $conn {
-            DbConnection::Sqlite($c) => {
+            $crate::db::DbConnection::Sqlite($c) => {
                 let $sql = |s: &str| s.to_string();
                 $body
             }
-            DbConnection::Postgres($c) => {
-                let $sql = |s: &str| numbered(s);
+            $crate::db::DbConnection::Postgres($c) => {
+                let $sql = |s: &str| $crate::auth::store::numbered(s);
                 $body
             }
         }
     };
 }
+pub(crate) use on_dialect;
 
 /// `?` placeholders as PostgreSQL's `$1, $2, ..`.
-fn numbered(sql: &str) -> String {
+pub(crate) fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut n = 0;
     for c in sql.chars() {

@@ -40,6 +40,25 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::MakeAuth(args) => super::project::make_auth(&args),
         Command::MakeApi(args) => super::project::make_api(&args),
         Command::MakeCrud(args) => super::project::make_crud(&args),
+        Command::Worker => super::workflow_commands::worker(app),
+        Command::WorkflowsList(args) => {
+            with_database(&app, |_, conn| super::workflow_commands::list(conn, &args))
+        }
+        Command::WorkflowsShow(args) => {
+            with_database(&app, |_, conn| super::workflow_commands::show(conn, &args))
+        }
+        Command::WorkflowsSignal(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::signal(conn, &args)
+        }),
+        Command::WorkflowsCancel(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::change(conn, &args, "cancel")
+        }),
+        Command::WorkflowsReplay(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::change(conn, &args, "replay")
+        }),
+        Command::WorkflowsResume(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::change(conn, &args, "resume")
+        }),
         Command::MakeController(args) => super::project::make_controller(&args),
         Command::MakeDockerfile(args) => super::project::make_dockerfile(&args),
         Command::Openapi(args) => openapi(&app, &args),
@@ -61,7 +80,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
     }
 }
 
-fn load_config(app: &App) -> Result<Config, ExitCode> {
+pub(super) fn load_config(app: &App) -> Result<Config, ExitCode> {
     Config::from_env()
         .map(|config| app.resolve_config(config))
         .map_err(|e| fail(format!("configuration: {e}")))

@@ -12,6 +12,7 @@ mod dev;
 mod init;
 mod migrations;
 mod project;
+mod workflow_commands;
 
 use crate::App;
 use clap::{Args, Parser, Subcommand};
@@ -91,6 +92,62 @@ pub enum Command {
     /// Generate a Dockerfile (cached dependency layer, slim non-root image, health check) and .dockerignore
     #[command(name = "make:dockerfile")]
     MakeDockerfile(GenerateArgs),
+    /// Run workflow workers without the web server, until SIGTERM
+    Worker,
+    /// List workflow runs, newest first
+    #[command(name = "workflows:list")]
+    WorkflowsList(WorkflowsListArgs),
+    /// Show a workflow run and its steps
+    #[command(name = "workflows:show")]
+    WorkflowsShow(WorkflowRunArgs),
+    /// Send a signal (with a JSON payload) to a workflow run
+    #[command(name = "workflows:signal")]
+    WorkflowsSignal(SignalArgs),
+    /// Cancel a workflow run that has not finished
+    #[command(name = "workflows:cancel")]
+    WorkflowsCancel(WorkflowRunArgs),
+    /// Run a failed or cancelled workflow run again: completed steps are not re-run
+    #[command(name = "workflows:replay")]
+    WorkflowsReplay(WorkflowRunArgs),
+    /// Wake a sleeping or waiting workflow run now
+    #[command(name = "workflows:resume")]
+    WorkflowsResume(WorkflowRunArgs),
+}
+
+/// `bao workflows:list`.
+#[derive(Debug, Args)]
+pub struct WorkflowsListArgs {
+    /// Only runs with this status (pending, running, sleeping, waiting, completed, failed, cancelled)
+    #[arg(long)]
+    pub status: Option<String>,
+    /// How many runs
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A command about one workflow run.
+#[derive(Debug, Args)]
+pub struct WorkflowRunArgs {
+    /// The run's id
+    pub run_id: String,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao workflows:signal`.
+#[derive(Debug, Args)]
+pub struct SignalArgs {
+    /// The run's id
+    pub run_id: String,
+    /// The signal's name
+    pub name: String,
+    /// Its payload, as JSON (default: null)
+    #[arg(default_value = "null")]
+    pub payload: String,
 }
 
 /// `bao make:controller`.

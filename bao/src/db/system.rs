@@ -59,22 +59,74 @@ CREATE TABLE bao_audit_log (
 CREATE INDEX bao_audit_log_at ON bao_audit_log (at);
 ";
 
+const WORKFLOW_TABLES: &str = "
+CREATE TABLE bao_workflow_runs (
+    id VARCHAR(200) PRIMARY KEY NOT NULL,
+    workflow VARCHAR(200) NOT NULL,
+    version INTEGER NOT NULL,
+    status VARCHAR(20) NOT NULL,
+    input TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_token BIGINT NOT NULL,
+    lease_expires_at BIGINT,
+    wake_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX bao_workflow_runs_runnable ON bao_workflow_runs (status, wake_at);
+CREATE TABLE bao_workflow_steps (
+    run_id VARCHAR(200) NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    status VARCHAR(20) NOT NULL,
+    result TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL,
+    finished_at BIGINT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE bao_workflow_signals (
+    id {ID},
+    run_id VARCHAR(200) NOT NULL,
+    name TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    consumed_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX bao_workflow_signals_run ON bao_workflow_signals (run_id, name);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
 fn migrations() -> Vec<SystemMigration> {
-    static SQL: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
-    let (sqlite, postgres) = SQL.get_or_init(|| {
-        (
-            AUTH_TABLES.replace("{ID}", SQLITE_ID),
-            AUTH_TABLES.replace("{ID}", POSTGRES_ID),
-        )
+    static SQL: std::sync::OnceLock<Vec<(&'static str, String, String)>> =
+        std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        [
+            ("0001_auth", AUTH_TABLES),
+            ("0002_workflows", WORKFLOW_TABLES),
+        ]
+        .into_iter()
+        .map(|(version, sql)| {
+            (
+                version,
+                sql.replace("{ID}", SQLITE_ID),
+                sql.replace("{ID}", POSTGRES_ID),
+            )
+        })
+        .collect()
     });
-    vec![SystemMigration {
-        version: "0001_auth",
-        sqlite,
-        postgres,
-    }]
+    all.iter()
+        .map(|(version, sqlite, postgres)| SystemMigration {
+            version,
+            sqlite,
+            postgres,
+        })
+        .collect()
 }
 
 #[derive(QueryableByName)]

@@ -1,0 +1,270 @@
+//! `#[workflow(name = "onboard", retries = 3, version = 1)]` on
+//! `async fn onboard(ctx: WorkflowCtx, input: Signup) -> bao::Result<Welcome>`:
+//! keeps the function and adds a module of the same name with its
+//! definition, `start` and `start_with_id`.
+
+use crate::diag::{closest, Diagnostics};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, FnArg, ItemFn, Lit, Meta, ReturnType, Type};
+
+const OPTIONS: &[&str] = &["name", "retries", "version"];
+
+/// Expands `#[workflow(args)] item`.
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut diag = Diagnostics::new();
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            diag.error_span(
+                Span::call_site(),
+                "#[bao::workflow] goes on an `async fn name(ctx: WorkflowCtx, input: Input) -> bao::Result<Output>`",
+            );
+            let errors = diag.to_compile_errors();
+            return quote!(#errors #item);
+        }
+    };
+    let ident = &func.sig.ident;
+    let mut name = ident.to_string();
+    let mut retries: i64 = 0;
+    let mut version: i64 = 1;
+    let options = syn::parse::Parser::parse2(
+        syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
+        args,
+    );
+    match options {
+        Ok(options) => {
+            for option in options {
+                let key = option
+                    .path()
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let value = match &option {
+                    Meta::NameValue(nv) => match &nv.value {
+                        Expr::Lit(syn::ExprLit { lit, .. }) => Some(lit.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match (key.as_str(), value) {
+                    ("name", Some(Lit::Str(s))) => {
+                        let v = s.value();
+                        if v.is_empty()
+                            || !v.chars().all(|c| {
+                                c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'
+                            })
+                        {
+                            diag.error_at(&s, "a workflow name is letters, digits, `_`, `-` and `.`, like \"onboard\"");
+                        }
+                        name = v;
+                    }
+                    ("retries", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
+                        Ok(n) if (0..=100).contains(&n) => retries = n,
+                        _ => diag.error_at(
+                            &i,
+                            "`retries` is how many times a failed run starts again: 0 to 100",
+                        ),
+                    },
+                    ("version", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
+                        Ok(n) if (1..=i64::from(i32::MAX)).contains(&n) => version = n,
+                        _ => diag.error_at(
+                            &i,
+                            "`version` is a positive whole number; bump it when the steps change",
+                        ),
+                    },
+                    ("name" | "retries" | "version", _) => diag.error_at(
+                        &option,
+                        format!("write `{key} = ..`: name = \"onboard\", retries = 3, version = 2"),
+                    ),
+                    (other, _) => {
+                        let hint = closest(other, OPTIONS)
+                            .map(|k| format!("; did you mean `{k}`?"))
+                            .unwrap_or_default();
+                        diag.error_at(&option, format!("unknown #[bao::workflow] option `{other}`: expected name, retries or version{hint}"));
+                    }
+                }
+            }
+        }
+        Err(e) => diag.push(e),
+    }
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        diag.error_at(
+            sig.fn_token,
+            format!("workflow `{ident}` must be `async`: write `async fn {ident}(..)`"),
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        diag.error_at(
+            &sig.generics,
+            "a workflow cannot be generic: its runs are stored by name",
+        );
+    }
+    let inputs: Vec<&syn::PatType> = sig
+        .inputs
+        .iter()
+        .filter_map(|a| match a {
+            FnArg::Typed(t) => Some(t),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let is_ctx = |ty: &Type| matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "WorkflowCtx"));
+    let input_ty = match inputs.as_slice() {
+        [ctx, input] if is_ctx(&ctx.ty) => Some((*input.ty).clone()),
+        [first, ..] if !is_ctx(&first.ty) => {
+            diag.error_at(&first.ty, format!("the first argument of workflow `{ident}` is its context: write `ctx: WorkflowCtx`"));
+            None
+        }
+        _ => {
+            diag.error_at(
+                &sig.inputs,
+                format!("workflow `{ident}` takes its context and one input: `async fn {ident}(ctx: WorkflowCtx, input: Input)`"),
+            );
+            None
+        }
+    };
+    let output_ty = match &sig.output {
+        ReturnType::Type(_, ty) => result_ok_type(ty),
+        ReturnType::Default => None,
+    };
+    if output_ty.is_none() {
+        diag.error_at(
+            &sig.ident,
+            format!(
+                "workflow `{ident}` returns `bao::Result<Output>` (use `bao::Result<()>` for none)"
+            ),
+        );
+    }
+    let errors = diag.to_compile_errors();
+    let (Some(input_ty), Some(output_ty)) = (input_ty, output_ty) else {
+        return quote!(#errors #func);
+    };
+    if diag.has_errors() {
+        return quote!(#errors #func);
+    }
+    let vis = &func.vis;
+    let version = i32::try_from(version).unwrap_or(1);
+    let retries = u32::try_from(retries).unwrap_or(0);
+    let input_check = quote_spanned! {input_ty.span()=>
+        const _: fn() = || {
+            fn durable<T: ::bao::workflow::Durable>() {}
+            durable::<#input_ty>();
+        };
+    };
+    let output_check = quote_spanned! {output_ty.span()=>
+        const _: fn() = || {
+            fn durable<T: ::bao::workflow::Durable>() {}
+            durable::<#output_ty>();
+        };
+    };
+    quote! {
+        #func
+
+        #input_check
+        #output_check
+
+        #[doc = concat!("Runs of the `", #name, "` workflow: start them, and its definition for `bao::app!`.")]
+        #[allow(non_snake_case)]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The workflow's name.
+            pub const NAME: &str = #name;
+            /// The workflow's version.
+            pub const VERSION: i32 = #version;
+
+            /// The definition `bao::app! { workflows: [..] }` registers.
+            pub fn definition() -> ::bao::workflow::WorkflowDef {
+                ::bao::workflow::WorkflowDef {
+                    name: NAME,
+                    version: VERSION,
+                    retries: #retries,
+                    run: |ctx, input| {
+                        ::std::boxed::Box::pin(async move {
+                            let input: #input_ty = ::bao::__private::serde_json::from_value(input)
+                                .map_err(|e| ::bao::Error::Workflow(::bao::workflow::WorkflowError::Encode(e.to_string())))?;
+                            let output: #output_ty = super::#ident(ctx, input).await?;
+                            ::bao::__private::serde_json::to_value(&output)
+                                .map_err(|e| ::bao::Error::Workflow(::bao::workflow::WorkflowError::Encode(e.to_string())))
+                        })
+                    },
+                }
+            }
+
+            /// Starts a run with a new id.
+            pub async fn start(db: &::bao::db::DbPool, input: #input_ty) -> ::bao::Result<::bao::workflow::RunHandle> {
+                ::bao::workflow::start(db, NAME, VERSION, &input, ::core::option::Option::None).await
+            }
+
+            /// Starts a run with this id, or returns the run that has it
+            /// (an idempotency key).
+            pub async fn start_with_id(
+                db: &::bao::db::DbPool,
+                id: &str,
+                input: #input_ty,
+            ) -> ::bao::Result<::bao::workflow::RunHandle> {
+                ::bao::workflow::start(db, NAME, VERSION, &input, ::core::option::Option::Some(id)).await
+            }
+        }
+    }
+}
+
+/// `T` of `bao::Result<T>` / `Result<T, E>`.
+fn result_ok_type(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(a) => match a.args.first()? {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_the_signature_and_options() {
+        let out = expand(
+            quote!(retries = 0, versoin = 2),
+            quote!(
+                fn onboard(input: Signup) -> bao::Result<Welcome> {
+                    todo!()
+                }
+            ),
+        )
+        .to_string();
+        assert!(out.contains("must be `async`"), "{out}");
+        assert!(out.contains("did you mean `version`"), "{out}");
+        assert!(out.contains("ctx: WorkflowCtx"), "{out}");
+        let ok = expand(
+            quote!(name = "onboard", retries = 3),
+            quote!(
+                async fn onboard(ctx: WorkflowCtx, input: Signup) -> bao::Result<Welcome> {
+                    todo!()
+                }
+            ),
+        )
+        .to_string();
+        assert!(ok.contains("pub const NAME"), "{ok}");
+        assert!(expand(
+            quote!(retries = 1000),
+            quote!(
+                async fn w(ctx: WorkflowCtx, i: u8) -> bao::Result<()> {
+                    todo!()
+                }
+            )
+        )
+        .to_string()
+        .contains("0 to 100"));
+    }
+}

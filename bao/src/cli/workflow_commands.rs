@@ -1,0 +1,179 @@
+//! `bao worker` and `bao workflows:*`.
+
+use super::{fail, SignalArgs, WorkflowRunArgs, WorkflowsListArgs};
+use crate::db::{DbConnection, DbError};
+use crate::workflow::store;
+use crate::App;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || "-".into(),
+        |t| t.format("%Y-%m-%d %H:%M:%S%.3fZ").to_string(),
+    )
+}
+
+/// Runs the workers until SIGTERM or SIGINT.
+pub(super) fn worker(app: App) -> ExitCode {
+    let config = match super::app_commands::load_config(&app) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::obs::init_logging(&config);
+    if app.workflows().is_empty() {
+        return fail("this app has no workflows: add #[bao::workflow] functions to `workflows: [..]` in bao::app!");
+    }
+    let pool = match crate::db::DbPool::new(&config.database_url) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let settings = crate::workflow::WorkerSettings {
+        lease: config.workflow_lease,
+        poll: config.workflow_poll,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    runtime.block_on(async {
+        let signal_stop = stop.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            signal_stop.store(true, Ordering::SeqCst);
+        });
+        #[cfg(unix)]
+        {
+            let term_stop = stop.clone();
+            tokio::spawn(async move {
+                if let Ok(mut term) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                {
+                    term.recv().await;
+                    term_stop.store(true, Ordering::SeqCst);
+                }
+            });
+        }
+        tracing::info!(workflows = app.workflows().len(), "workflow worker started");
+        crate::workflow::work(
+            pool,
+            app.workflows().to_vec(),
+            settings,
+            config.workflow_concurrency,
+            stop,
+        )
+        .await;
+    });
+    ExitCode::SUCCESS
+}
+
+pub(super) fn list(conn: &mut DbConnection, args: &WorkflowsListArgs) -> Result<(), DbError> {
+    crate::db::system::migrate(conn)?;
+    let runs = store::list_runs(conn, args.status.as_deref(), i64::from(args.limit))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&runs).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if runs.is_empty() {
+        println!("no workflow runs");
+    }
+    for r in runs {
+        println!(
+            "{:<38} {:<20} {:<10} attempts {:<3} {}{}",
+            r.id,
+            r.workflow,
+            r.status,
+            r.attempts,
+            when(r.created_at),
+            r.error.map(|e| format!("  error: {e}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn show(conn: &mut DbConnection, args: &WorkflowRunArgs) -> Result<(), DbError> {
+    crate::db::system::migrate(conn)?;
+    let run = store::find_run(conn, &args.run_id)?.ok_or(DbError::NotFound)?;
+    let steps = store::steps(conn, &args.run_id)?;
+    if args.json {
+        println!("{:#}", serde_json::json!({"run": run, "steps": steps}));
+        return Ok(());
+    }
+    println!(
+        "{} ({} v{}): {}",
+        run.id, run.workflow, run.version, run.status
+    );
+    println!("  input:  {}", run.input);
+    if let Some(output) = &run.output {
+        println!("  output: {output}");
+    }
+    if let Some(error) = &run.error {
+        println!("  error:  {error}");
+    }
+    for s in steps {
+        println!(
+            "  {:>3}. {:<30} {:<9} attempts {}  {}",
+            s.seq,
+            s.name,
+            s.status,
+            s.attempts,
+            s.error
+                .or(s.result)
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect::<String>()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn signal(conn: &mut DbConnection, args: &SignalArgs) -> Result<(), DbError> {
+    if serde_json::from_str::<serde_json::Value>(&args.payload).is_err() {
+        return Err(DbError::Config(format!(
+            "the payload `{}` is not JSON: quote it, like '{{\"by\":\"ops\"}}'",
+            args.payload
+        )));
+    }
+    crate::db::system::migrate(conn)?;
+    store::find_run(conn, &args.run_id)?.ok_or(DbError::NotFound)?;
+    store::send_signal(conn, &args.run_id, &args.name, &args.payload)?;
+    println!("sent `{}` to {}", args.name, args.run_id);
+    Ok(())
+}
+
+pub(super) fn change(
+    conn: &mut DbConnection,
+    args: &WorkflowRunArgs,
+    what: &str,
+) -> Result<(), DbError> {
+    crate::db::system::migrate(conn)?;
+    let run = store::find_run(conn, &args.run_id)?.ok_or(DbError::NotFound)?;
+    let changed = match what {
+        "cancel" => store::set_status(
+            conn,
+            &run.id,
+            &["pending", "running", "sleeping", "waiting"],
+            "cancelled",
+        )?,
+        "replay" => {
+            store::drop_failed_steps(conn, &run.id)?;
+            store::set_status(conn, &run.id, &["failed", "cancelled"], "pending")?
+        }
+        _ => store::set_status(conn, &run.id, &["sleeping", "waiting"], "pending")?,
+    };
+    if changed {
+        println!("{what}: {} was {}", run.id, run.status);
+        Ok(())
+    } else {
+        Err(DbError::Config(format!(
+            "cannot {what} {}: it is {}",
+            run.id, run.status
+        )))
+    }
+}

@@ -1,0 +1,723 @@
+//! Durable workflows: `#[bao::workflow]` functions whose steps are recorded
+//! in the app's database as they complete, so a run survives a crash and
+//! resumes from its last completed step, on whichever worker takes it over.
+//!
+//! A run is a row of `bao_workflow_runs`; each step's result is a row of
+//! `bao_workflow_steps`, written in the transaction that checks the worker
+//! still holds the run's lease (fencing: a worker that lost its lease
+//! commits nothing). Workers claim runnable runs with a lease they renew
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL); a run whose lease expired is
+//! taken over. Sleeps and signal waits park the run in the table: no thread
+//! or task waits.
+
+pub mod store;
+
+use crate::db::{DbConnection, DbError, DbPool};
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::{now_ms, StepRow};
+
+/// A registered workflow: what `#[bao::workflow]` generates.
+#[derive(Clone, Copy)]
+pub struct WorkflowDef {
+    /// Its name (unique in the app).
+    pub name: &'static str,
+    /// Its version (recorded with each run).
+    pub version: i32,
+    /// How many times a failed run is started again (its completed steps
+    /// are not re-run).
+    pub retries: u32,
+    /// Runs the function on a JSON input.
+    pub run: fn(
+        WorkflowCtx,
+        serde_json::Value,
+    ) -> BoxFuture<'static, Result<serde_json::Value, crate::Error>>,
+}
+
+impl std::fmt::Debug for WorkflowDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkflowDef")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A type that can be a workflow's input or output, or a step's result.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored by a durable workflow",
+    label = "not `Serialize + DeserializeOwned`",
+    note = "workflow inputs, outputs and step results are stored as JSON: add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`"
+)]
+pub trait Durable: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Send + 'static> Durable for T {}
+
+/// How a step is retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    attempts: u32,
+    base: Duration,
+    max: Duration,
+}
+
+impl Retry {
+    /// One attempt only.
+    pub fn none() -> Retry {
+        Retry {
+            attempts: 1,
+            base: Duration::ZERO,
+            max: Duration::ZERO,
+        }
+    }
+
+    /// Up to `attempts` attempts, waiting `base`, then twice as long each
+    /// time (up to a minute), with up to 25% jitter.
+    pub fn exponential(attempts: u32, base: Duration) -> Retry {
+        Retry {
+            attempts: attempts.max(1),
+            base,
+            max: Duration::from_secs(60),
+        }
+    }
+
+    fn delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1)).min(1 << 16);
+        let delay = self.base.saturating_mul(factor).min(self.max);
+        let mut jitter = [0u8; 2];
+        let _ = getrandom::fill(&mut jitter);
+        let fraction = f64::from(u16::from_le_bytes(jitter)) / f64::from(u16::MAX) * 0.25;
+        delay.mul_f64(1.0 + fraction)
+    }
+}
+
+impl Default for Retry {
+    /// Three attempts, 200 ms apart and growing.
+    fn default() -> Retry {
+        Retry::exponential(3, Duration::from_millis(200))
+    }
+}
+
+/// Why a step's attempt failed: retryable unless made with
+/// [`StepError::permanent`].
+#[derive(Debug, Clone)]
+pub struct StepError {
+    message: String,
+    permanent: bool,
+}
+
+impl StepError {
+    /// A failure that retrying cannot fix: the step and the run fail now.
+    pub fn permanent(message: impl Into<String>) -> StepError {
+        StepError {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+
+    /// A failure worth retrying.
+    pub fn retryable(message: impl Into<String>) -> StepError {
+        StepError {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+macro_rules! retryable_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StepError {
+            fn from(e: $t) -> Self {
+                StepError::retryable(e.to_string())
+            }
+        }
+    )*};
+}
+retryable_from!(
+    crate::Error,
+    DbError,
+    std::io::Error,
+    serde_json::Error,
+    String,
+    &str
+);
+
+/// Why a workflow could not go on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WorkflowError {
+    /// The run is parked (a sleep, a signal wait); the worker lets it go.
+    #[error("the run is parked until it can continue")]
+    Suspended,
+    /// Another worker holds the run now; this one must stop.
+    #[error("the run's lease was lost to another worker")]
+    LeaseLost,
+    /// A step failed after its retries (or permanently).
+    #[error("step `{step}` failed: {message}")]
+    StepFailed {
+        /// The step.
+        step: String,
+        /// Its last error.
+        message: String,
+        /// Whether retrying the run cannot help.
+        permanent: bool,
+    },
+    /// The code's steps no longer match the run's recorded steps.
+    #[error("non-deterministic workflow: step {seq} was recorded as `{recorded}` but the code now runs `{found}` (the workflow changed under a running run; bump its `version`)")]
+    NonDeterministic {
+        /// The step's position.
+        seq: i32,
+        /// The recorded name.
+        recorded: String,
+        /// The name the code asked for.
+        found: String,
+    },
+    /// `wait_signal` gave up.
+    #[error("no `{signal}` signal arrived in time")]
+    Timeout {
+        /// The signal.
+        signal: String,
+    },
+    /// A value could not be stored or read back.
+    #[error("cannot store a step's value: {0}")]
+    Encode(String),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+impl WorkflowError {
+    fn from_db(e: DbError) -> WorkflowError {
+        match e {
+            DbError::Conflict(m) if m.contains("lease") => WorkflowError::LeaseLost,
+            other => WorkflowError::Database(other),
+        }
+    }
+}
+
+/// Where a parked run waits, and until when.
+#[derive(Debug, Clone, Copy)]
+struct Park {
+    status: &'static str,
+    wake_at: i64,
+}
+
+/// A run's handle on its own history, passed to the workflow function.
+#[derive(Clone)]
+pub struct WorkflowCtx {
+    inner: Arc<CtxInner>,
+}
+
+struct CtxInner {
+    run_id: String,
+    token: i64,
+    pool: DbPool,
+    recorded: Vec<StepRow>,
+    seq: AtomicI32,
+    lost: AtomicBool,
+    park: Mutex<Option<Park>>,
+}
+
+impl WorkflowCtx {
+    /// This run's id.
+    pub fn run_id(&self) -> &str {
+        &self.inner.run_id
+    }
+
+    fn next_seq(&self) -> i32 {
+        self.inner.seq.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// The recorded step at `seq`, checked against the name the code uses.
+    fn recorded(&self, seq: i32, name: &str) -> Result<Option<&StepRow>, WorkflowError> {
+        match self.inner.recorded.iter().find(|s| s.seq == seq) {
+            Some(row) if row.name != name => Err(WorkflowError::NonDeterministic {
+                seq,
+                recorded: row.name.clone(),
+                found: name.to_string(),
+            }),
+            other => Ok(other),
+        }
+    }
+
+    fn check_lease(&self) -> Result<(), WorkflowError> {
+        if self.inner.lost.load(Ordering::SeqCst) {
+            Err(WorkflowError::LeaseLost)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(text: Option<&str>) -> Result<T, WorkflowError> {
+        serde_json::from_str(text.unwrap_or("null"))
+            .map_err(|e| WorkflowError::Encode(e.to_string()))
+    }
+
+    /// Runs `f` once for this run: the first time, with the default retries
+    /// (3 attempts), recording its result; on a resumed or replayed run, the
+    /// recorded result comes back without running `f`. Side effects outside
+    /// the database run at least once; use [`WorkflowCtx::step_tx`] for
+    /// database writes that must happen exactly once.
+    pub async fn step<T, F, Fut, E>(&self, name: &str, f: F) -> Result<T, WorkflowError>
+    where
+        T: Durable,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+        E: Into<StepError>,
+    {
+        self.step_with(name, Retry::default(), f).await
+    }
+
+    /// [`WorkflowCtx::step`] with its own retry policy.
+    pub async fn step_with<T, F, Fut, E>(
+        &self,
+        name: &str,
+        retry: Retry,
+        mut f: F,
+    ) -> Result<T, WorkflowError>
+    where
+        T: Durable,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+        E: Into<StepError>,
+    {
+        let seq = self.next_seq();
+        if let Some(row) = self.recorded(seq, name)? {
+            if row.status == "completed" {
+                return Self::decode(row.result.as_deref());
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.check_lease()?;
+            match f().await {
+                Ok(value) => {
+                    let (run_id, token, step) = (
+                        self.inner.run_id.clone(),
+                        self.inner.token,
+                        name.to_string(),
+                    );
+                    let attempts = i32::try_from(attempt).unwrap_or(i32::MAX);
+                    return self
+                        .inner
+                        .pool
+                        .run(move |c| {
+                            store::complete_step(c, &run_id, token, seq, &step, attempts, |_| {
+                                Ok(value)
+                            })
+                        })
+                        .await
+                        .map_err(WorkflowError::from_db);
+                }
+                Err(error) => {
+                    let error: StepError = error.into();
+                    let (run_id, token, step, message) = (
+                        self.inner.run_id.clone(),
+                        self.inner.token,
+                        name.to_string(),
+                        error.message.clone(),
+                    );
+                    let attempts = i32::try_from(attempt).unwrap_or(i32::MAX);
+                    self.inner
+                        .pool
+                        .run(move |c| {
+                            store::fail_step(c, &run_id, token, seq, &step, attempts, &message)
+                        })
+                        .await
+                        .map_err(WorkflowError::from_db)?;
+                    if error.permanent || attempt >= retry.attempts {
+                        return Err(WorkflowError::StepFailed {
+                            step: name.to_string(),
+                            message: error.message,
+                            permanent: error.permanent,
+                        });
+                    }
+                    tokio::time::sleep(retry.delay(attempt)).await;
+                }
+            }
+        }
+    }
+
+    /// A step whose database writes commit in the same transaction as its
+    /// record: exactly once, however the process dies.
+    pub async fn step_tx<T, F>(&self, name: &str, f: F) -> Result<T, WorkflowError>
+    where
+        T: Durable,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let seq = self.next_seq();
+        if let Some(row) = self.recorded(seq, name)? {
+            if row.status == "completed" {
+                return Self::decode(row.result.as_deref());
+            }
+        }
+        self.check_lease()?;
+        let (run_id, token, step) = (
+            self.inner.run_id.clone(),
+            self.inner.token,
+            name.to_string(),
+        );
+        self.inner
+            .pool
+            .run(move |c| store::complete_step(c, &run_id, token, seq, &step, 1, f))
+            .await
+            .map_err(|e| match e {
+                DbError::Conflict(m) if m.contains("lease") => WorkflowError::LeaseLost,
+                other => WorkflowError::StepFailed {
+                    step: name.to_string(),
+                    message: other.to_string(),
+                    permanent: false,
+                },
+            })
+    }
+
+    fn park(&self, status: &'static str, wake_at: i64) -> WorkflowError {
+        *self
+            .inner
+            .park
+            .lock()
+            .expect("the park slot is not poisoned") = Some(Park { status, wake_at });
+        WorkflowError::Suspended
+    }
+
+    /// A durable timer: the run parks until `duration` after the first time
+    /// it reached this point, holding no thread or task meanwhile.
+    pub async fn sleep(&self, name: &str, duration: Duration) -> Result<(), WorkflowError> {
+        let step = format!("sleep:{name}");
+        let wake_at = self
+            .step_with(&step, Retry::none(), || async move {
+                Ok::<i64, StepError>(
+                    now_ms() + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+                )
+            })
+            .await?;
+        if now_ms() >= wake_at {
+            Ok(())
+        } else {
+            Err(self.park("sleeping", wake_at))
+        }
+    }
+
+    /// Waits for signal `name` (sent with `bao workflows:signal` or
+    /// [`signal`]) up to `timeout` from the first time the run got here; a
+    /// signal sent before the wait began is delivered too, once.
+    pub async fn wait_signal<T: Durable>(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<T, WorkflowError> {
+        let deadline_step = format!("wait:{name}");
+        let deadline = self
+            .step_with(&deadline_step, Retry::none(), || async move {
+                Ok::<i64, StepError>(
+                    now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX),
+                )
+            })
+            .await?;
+        let seq = self.next_seq();
+        let step = format!("signal:{name}");
+        if let Some(row) = self.recorded(seq, &step)? {
+            if row.status == "completed" {
+                return Self::decode(row.result.as_deref());
+            }
+        }
+        self.check_lease()?;
+        let (run_id, token, signal, step_name) = (
+            self.inner.run_id.clone(),
+            self.inner.token,
+            name.to_string(),
+            step.clone(),
+        );
+        let taken = self
+            .inner
+            .pool
+            .run(move |c| store::take_signal(c, &run_id, token, seq, &step_name, &signal))
+            .await
+            .map_err(WorkflowError::from_db)?;
+        match taken {
+            Some(payload) => Self::decode(Some(&payload)),
+            None if now_ms() >= deadline => Err(WorkflowError::Timeout {
+                signal: name.to_string(),
+            }),
+            None => Err(self.park("waiting", deadline)),
+        }
+    }
+}
+
+/// A started run's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunHandle {
+    /// The run's id.
+    pub id: String,
+    /// Whether this call created it (false: a run with this id existed).
+    pub created: bool,
+}
+
+/// Starts a run of workflow `name` (what `my_workflow::start` calls): a new
+/// id, or `id` when given, in which case starting twice returns the
+/// existing run.
+pub async fn start<I: Durable>(
+    db: &DbPool,
+    name: &'static str,
+    version: i32,
+    input: &I,
+    id: Option<&str>,
+) -> crate::Result<RunHandle> {
+    let input =
+        serde_json::to_string(input).map_err(|e| crate::Error::BadRequest(e.to_string()))?;
+    let id = id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+    let (run, created) = db
+        .run(move |c| {
+            crate::db::system::migrate(c)?;
+            store::insert_run(c, &id, name, version, &input)
+        })
+        .await?;
+    Ok(RunHandle {
+        id: run.id,
+        created,
+    })
+}
+
+/// Sends signal `name` with `payload` to run `run_id`.
+pub async fn signal<P: Serialize>(
+    db: &DbPool,
+    run_id: &str,
+    name: &str,
+    payload: &P,
+) -> crate::Result<()> {
+    let payload =
+        serde_json::to_string(payload).map_err(|e| crate::Error::BadRequest(e.to_string()))?;
+    let (run_id, name) = (run_id.to_string(), name.to_string());
+    db.run(move |c| {
+        if store::find_run(c, &run_id)?.is_none() {
+            return Err(DbError::NotFound);
+        }
+        store::send_signal(c, &run_id, &name, &payload)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Settings of the workers.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// How long a claim lasts without a heartbeat.
+    pub lease: Duration,
+    /// How often an idle worker looks for work.
+    pub poll: Duration,
+}
+
+/// Claims one runnable run and executes it until it completes, fails or
+/// parks; false when there was nothing to do.
+pub async fn run_one(
+    pool: &DbPool,
+    defs: &[WorkflowDef],
+    owner: &str,
+    settings: WorkerSettings,
+) -> Result<bool, DbError> {
+    let names: Vec<&'static str> = defs.iter().map(|d| d.name).collect();
+    let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+    let owner_name = owner.to_string();
+    let claimed = pool
+        .run(move |c| store::claim(c, &names, &owner_name, lease_ms))
+        .await?;
+    let Some(run) = claimed else { return Ok(false) };
+    let Some(def) = defs.iter().find(|d| d.name == run.workflow).copied() else {
+        return Ok(true);
+    };
+    let (run_id, token) = (run.id.clone(), run.lease_token);
+    let (id, t) = (run_id.clone(), token);
+    let loaded = pool
+        .run(move |c| Ok((store::bump_attempts(c, &id, t)?, store::steps(c, &id)?)))
+        .await;
+    let Ok((attempts, recorded)) = loaded else {
+        return Ok(true);
+    };
+    let ctx = WorkflowCtx {
+        inner: Arc::new(CtxInner {
+            run_id: run_id.clone(),
+            token,
+            pool: pool.clone(),
+            recorded,
+            seq: AtomicI32::new(0),
+            lost: AtomicBool::new(false),
+            park: Mutex::new(None),
+        }),
+    };
+    // Renew the lease while the function runs.
+    let beat = {
+        let (pool, ctx, run_id) = (pool.clone(), ctx.clone(), run_id.clone());
+        let every = settings.lease / 3;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let (id, p) = (run_id.clone(), pool.clone());
+                let alive = p
+                    .run(move |c| store::heartbeat(c, &id, token, lease_ms))
+                    .await
+                    .unwrap_or(false);
+                if !alive {
+                    ctx.inner.lost.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        })
+    };
+    let input = serde_json::from_str(&run.input).unwrap_or(serde_json::Value::Null);
+    let outcome = (def.run)(ctx.clone(), input).await;
+    beat.abort();
+    let (status, output, error, wake_at): (&str, Option<String>, Option<String>, Option<i64>) =
+        match outcome {
+            Ok(value) => ("completed", Some(value.to_string()), None, None),
+            Err(crate::Error::Workflow(WorkflowError::Suspended)) => {
+                let park = *ctx
+                    .inner
+                    .park
+                    .lock()
+                    .expect("the park slot is not poisoned");
+                match park {
+                    Some(p) => (p.status, None, None, Some(p.wake_at)),
+                    None => ("pending", None, None, Some(now_ms())),
+                }
+            }
+            Err(crate::Error::Workflow(WorkflowError::LeaseLost)) => {
+                tracing::warn!(run = %run_id, "the run's lease was lost; another worker has it");
+                return Ok(true);
+            }
+            Err(error) => {
+                let permanent = matches!(
+                    error,
+                    crate::Error::Workflow(
+                        WorkflowError::StepFailed {
+                            permanent: true,
+                            ..
+                        } | WorkflowError::NonDeterministic { .. }
+                            | WorkflowError::Encode(_)
+                    )
+                );
+                let message = error.to_string();
+                if !permanent && attempts <= i32::try_from(def.retries).unwrap_or(i32::MAX) {
+                    // Start again later; completed steps are not re-run.
+                    let backoff = Retry::exponential(def.retries + 1, Duration::from_millis(500))
+                        .delay(u32::try_from(attempts).unwrap_or(1));
+                    let wake = now_ms() + i64::try_from(backoff.as_millis()).unwrap_or(0);
+                    tracing::warn!(run = %run_id, attempts, error = %message, "workflow run failed; retrying");
+                    ("sleeping", None, Some(message), Some(wake))
+                } else {
+                    tracing::error!(run = %run_id, attempts, error = %message, "workflow run failed");
+                    ("failed", None, Some(message), None)
+                }
+            }
+        };
+    let id = run_id.clone();
+    let released = pool
+        .run(move |c| {
+            store::release(
+                c,
+                &id,
+                token,
+                status,
+                output.as_deref(),
+                error.as_deref(),
+                wake_at,
+            )
+        })
+        .await?;
+    if !released {
+        tracing::warn!(run = %run_id, "the run changed hands before it could be released");
+    }
+    Ok(true)
+}
+
+/// Runs workers until `stop` turns true: `concurrency` loops each claiming
+/// and executing runs, sleeping `poll` when idle.
+pub async fn work(
+    pool: DbPool,
+    defs: Vec<WorkflowDef>,
+    settings: WorkerSettings,
+    concurrency: usize,
+    stop: Arc<AtomicBool>,
+) {
+    if defs.is_empty() {
+        return;
+    }
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "bao".into());
+    let mut loops = Vec::new();
+    for i in 0..concurrency.max(1) {
+        let (pool, defs, stop) = (pool.clone(), defs.clone(), stop.clone());
+        let owner = format!("{host}:{}:{i}", std::process::id());
+        loops.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                match run_one(&pool, &defs, &owner, settings).await {
+                    Ok(true) => {}
+                    Ok(false) => tokio::time::sleep(settings.poll).await,
+                    Err(error) => {
+                        tracing::error!(%error, "workflow worker");
+                        tokio::time::sleep(settings.poll).await;
+                    }
+                }
+            }
+        }));
+    }
+    for l in loops {
+        let _ = l.await;
+    }
+}
+
+/// Cancels a run that has not finished.
+pub async fn cancel(db: &DbPool, run_id: &str) -> crate::Result<bool> {
+    let id = run_id.to_string();
+    Ok(db
+        .run(move |c| {
+            store::set_status(
+                c,
+                &id,
+                &["pending", "running", "sleeping", "waiting"],
+                "cancelled",
+            )
+        })
+        .await?)
+}
+
+/// Starts a failed (or cancelled) run again: completed steps come back from
+/// storage, failed and missing ones run.
+pub async fn replay(db: &DbPool, run_id: &str) -> crate::Result<bool> {
+    let id = run_id.to_string();
+    Ok(db
+        .run(move |c| {
+            store::drop_failed_steps(c, &id)?;
+            store::set_status(c, &id, &["failed", "cancelled"], "pending")
+        })
+        .await?)
+}
+
+/// Fails the build when two workflows of an app share a name. `bao::app!`
+/// calls it in a `const`.
+pub const fn check_workflow_names(names: &[&str]) {
+    let mut i = 0;
+    while i < names.len() {
+        let mut j = i + 1;
+        while j < names.len() {
+            if crate::app::str_eq(names[i], names[j]) {
+                let mut buf = [0u8; crate::app::MESSAGE_LEN];
+                let mut n = 0;
+                n = crate::app::push(&mut buf, n, "two workflows are named `");
+                n = crate::app::push(&mut buf, n, names[i]);
+                n = crate::app::push(&mut buf, n, "`: runs are found by name, so each workflow needs its own; give one `#[bao::workflow(name = \"...\")]`");
+                crate::app::panic_with(&buf, n);
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+}

@@ -1,0 +1,359 @@
+//! Durable workflows on SQLite and PostgreSQL, driven by the worker's own
+//! `run_one`: steps recorded once, retries, idempotent starts, durable
+//! sleeps, signals (before and after the wait), timeouts, cancel, replay and
+//! changed step sequences.
+
+use bao::db::{DbConnection, DbError, DbPool};
+use bao::testing::TestDatabase;
+use bao::workflow::{self, Retry, StepError, WorkerSettings, WorkflowCtx, WorkflowDef};
+use diesel::connection::SimpleConnection;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+static EXECUTIONS: AtomicU32 = AtomicU32::new(0);
+static FLAKY: AtomicU32 = AtomicU32::new(0);
+static BROKEN: AtomicU32 = AtomicU32::new(1);
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Order {
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Approval {
+    pub by: String,
+}
+
+#[bao::workflow(name = "checkout", retries = 0)]
+async fn checkout(ctx: WorkflowCtx, order: Order) -> bao::Result<String> {
+    let a: i64 = ctx
+        .step("reserve", || async {
+            EXECUTIONS.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, StepError>(order.id * 10)
+        })
+        .await?;
+    let b: i64 = ctx
+        .step_tx("record", move |c: &mut DbConnection| {
+            c.batch_execute("INSERT INTO effects (note) VALUES ('charged')")?;
+            Ok(a + 1)
+        })
+        .await?;
+    ctx.sleep("cool down", Duration::from_millis(300)).await?;
+    let approval: Approval = ctx.wait_signal("approved", Duration::from_secs(60)).await?;
+    Ok(format!("{b} by {}", approval.by))
+}
+
+#[bao::workflow(name = "flaky", retries = 0)]
+async fn flaky(ctx: WorkflowCtx, _input: ()) -> bao::Result<u32> {
+    let n = ctx
+        .step_with(
+            "call",
+            Retry::exponential(3, Duration::from_millis(5)),
+            || async {
+                let n = FLAKY.fetch_add(1, Ordering::SeqCst) + 1;
+                if n < 3 {
+                    Err(StepError::retryable(format!("attempt {n} failed")))
+                } else {
+                    Ok(n)
+                }
+            },
+        )
+        .await?;
+    Ok(n)
+}
+
+#[bao::workflow(name = "fragile", retries = 0)]
+async fn fragile(ctx: WorkflowCtx, _input: ()) -> bao::Result<()> {
+    ctx.step("first", || async {
+        EXECUTIONS.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, StepError>(())
+    })
+    .await?;
+    ctx.step("second", || async {
+        if BROKEN.load(Ordering::SeqCst) == 1 {
+            Err(StepError::permanent("the card was declined"))
+        } else {
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+#[bao::workflow(name = "patient", retries = 0)]
+async fn patient(ctx: WorkflowCtx, _input: ()) -> bao::Result<Approval> {
+    Ok(ctx
+        .wait_signal("approved", Duration::from_millis(150))
+        .await?)
+}
+
+// Two versions of one workflow: the second changed its steps.
+#[bao::workflow(name = "evolving", retries = 0)]
+async fn evolving_v1(ctx: WorkflowCtx, _input: ()) -> bao::Result<()> {
+    ctx.step("a", || async { Ok::<_, StepError>(()) }).await?;
+    ctx.sleep("wait", Duration::from_secs(3600)).await?;
+    Ok(())
+}
+
+#[bao::workflow(name = "evolving", retries = 0, version = 2)]
+async fn evolving_v2(ctx: WorkflowCtx, _input: ()) -> bao::Result<()> {
+    ctx.step("a", || async { Ok::<_, StepError>(()) }).await?;
+    ctx.step("b", || async { Ok::<_, StepError>(()) }).await?;
+    Ok(())
+}
+
+fn settings() -> WorkerSettings {
+    WorkerSettings {
+        lease: Duration::from_secs(5),
+        poll: Duration::from_millis(20),
+    }
+}
+
+fn setup(db: &TestDatabase) -> DbPool {
+    let pool = DbPool::new(db.url()).unwrap();
+    let mut conn = pool.get().unwrap();
+    let id = match db.dialect() {
+        bao::db::Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        bao::db::Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    conn.batch_execute(&format!(
+        "CREATE TABLE effects (id {id}, note TEXT NOT NULL)"
+    ))
+    .unwrap();
+    bao::db::system::migrate(&mut conn).unwrap();
+    pool
+}
+
+/// Runs every runnable run until none is left.
+async fn drain(pool: &DbPool, defs: &[WorkflowDef]) {
+    while workflow::run_one(pool, defs, "test-worker", settings())
+        .await
+        .unwrap()
+    {}
+}
+
+async fn status(pool: &DbPool, id: &str) -> (String, Option<String>, Option<String>) {
+    let id = id.to_string();
+    let run = pool
+        .run(move |c| Ok(workflow::store::find_run(c, &id)?.unwrap()))
+        .await
+        .unwrap();
+    (run.status, run.output, run.error)
+}
+
+async fn count_effects(pool: &DbPool) -> i64 {
+    pool.run(|c| {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows: Vec<N> = match c {
+            DbConnection::Sqlite(c) => {
+                diesel::sql_query("SELECT COUNT(*) AS n FROM effects").load(c)?
+            }
+            DbConnection::Postgres(c) => {
+                diesel::sql_query("SELECT COUNT(*) AS n FROM effects").load(c)?
+            }
+        };
+        Ok::<_, DbError>(rows[0].n)
+    })
+    .await
+    .unwrap()
+}
+
+#[bao::test]
+async fn steps_run_once_sleeps_and_signals_park_the_run() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        EXECUTIONS.store(0, Ordering::SeqCst);
+        let defs = [checkout::definition()];
+        let run = checkout::start_with_id(&pool, "order-7", Order { id: 7 })
+            .await
+            .unwrap();
+        assert!(run.created);
+        let again = checkout::start_with_id(&pool, "order-7", Order { id: 99 })
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.id.as_str(), again.created),
+            ("order-7", false),
+            "idempotent start"
+        );
+
+        drain(&pool, &defs).await;
+        assert_eq!(status(&pool, "order-7").await.0, "sleeping");
+        drain(&pool, &defs).await;
+        assert_eq!(status(&pool, "order-7").await.0, "sleeping", "not due yet");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        drain(&pool, &defs).await;
+        assert_eq!(
+            status(&pool, "order-7").await.0,
+            "waiting",
+            "now waiting for the signal"
+        );
+
+        workflow::signal(&pool, "order-7", "approved", &Approval { by: "ops".into() })
+            .await
+            .unwrap();
+        drain(&pool, &defs).await;
+        let (state, output, _) = status(&pool, "order-7").await;
+        assert_eq!(
+            (state.as_str(), output.as_deref()),
+            ("completed", Some("\"71 by ops\""))
+        );
+        assert_eq!(
+            EXECUTIONS.load(Ordering::SeqCst),
+            1,
+            "the first step ran once across four resumptions"
+        );
+        assert_eq!(
+            count_effects(&pool).await,
+            1,
+            "the transactional step wrote once"
+        );
+
+        // A signal sent before the wait is delivered when the wait begins.
+        let early = checkout::start(&pool, Order { id: 1 }).await.unwrap();
+        workflow::signal(
+            &pool,
+            &early.id,
+            "approved",
+            &Approval { by: "early".into() },
+        )
+        .await
+        .unwrap();
+        drain(&pool, &defs).await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        drain(&pool, &defs).await;
+        assert_eq!(
+            status(&pool, &early.id).await.1.as_deref(),
+            Some("\"11 by early\"")
+        );
+
+        let id = "order-7".to_string();
+        let steps = pool
+            .run(move |c| workflow::store::steps(c, &id))
+            .await
+            .unwrap();
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "reserve",
+                "record",
+                "sleep:cool down",
+                "wait:approved",
+                "signal:approved"
+            ]
+        );
+    }
+}
+
+#[bao::test]
+async fn retries_permanent_errors_replay_cancel_and_timeouts() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        FLAKY.store(0, Ordering::SeqCst);
+        let defs = [
+            flaky::definition(),
+            fragile::definition(),
+            patient::definition(),
+        ];
+        let run = flaky::start(&pool, ()).await.unwrap();
+        drain(&pool, &defs).await;
+        assert_eq!(
+            status(&pool, &run.id).await.1.as_deref(),
+            Some("3"),
+            "third attempt"
+        );
+        let id = run.id.clone();
+        let steps = pool
+            .run(move |c| workflow::store::steps(c, &id))
+            .await
+            .unwrap();
+        assert_eq!(
+            (steps[0].status.as_str(), steps[0].attempts),
+            ("completed", 3)
+        );
+
+        EXECUTIONS.store(0, Ordering::SeqCst);
+        BROKEN.store(1, Ordering::SeqCst);
+        let run = fragile::start(&pool, ()).await.unwrap();
+        drain(&pool, &defs).await;
+        let (state, _, error) = status(&pool, &run.id).await;
+        assert_eq!(state, "failed");
+        assert!(error.unwrap().contains("the card was declined"));
+        // Replay after the fix: only the failed step runs again.
+        BROKEN.store(0, Ordering::SeqCst);
+        assert!(workflow::replay(&pool, &run.id).await.unwrap());
+        drain(&pool, &defs).await;
+        assert_eq!(status(&pool, &run.id).await.0, "completed");
+        assert_eq!(
+            EXECUTIONS.load(Ordering::SeqCst),
+            1,
+            "the completed step was not re-run"
+        );
+
+        // Timeout.
+        let waiting = patient::start(&pool, ()).await.unwrap();
+        drain(&pool, &defs).await;
+        assert_eq!(status(&pool, &waiting.id).await.0, "waiting");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drain(&pool, &defs).await;
+        let (state, _, error) = status(&pool, &waiting.id).await;
+        assert_eq!(state, "failed");
+        assert!(error
+            .unwrap()
+            .contains("no `approved` signal arrived in time"));
+
+        // Cancel a parked run: it never runs again.
+        let cancelled = patient::start(&pool, ()).await.unwrap();
+        drain(&pool, &defs).await;
+        assert!(workflow::cancel(&pool, &cancelled.id).await.unwrap());
+        workflow::signal(
+            &pool,
+            &cancelled.id,
+            "approved",
+            &Approval { by: "x".into() },
+        )
+        .await
+        .unwrap();
+        drain(&pool, &defs).await;
+        assert_eq!(status(&pool, &cancelled.id).await.0, "cancelled");
+        assert!(
+            !workflow::cancel(&pool, &cancelled.id).await.unwrap(),
+            "already over"
+        );
+    }
+}
+
+#[bao::test]
+async fn a_changed_step_sequence_fails_the_run_and_names_the_mismatch() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        let run = evolving_v1::start(&pool, ()).await.unwrap();
+        drain(&pool, &[evolving_v1::definition()]).await;
+        assert_eq!(status(&pool, &run.id).await.0, "sleeping");
+        // The code changed under the running run; wake it with the new code.
+        let id = run.id.clone();
+        pool.run(move |c| {
+            c.batch_execute(&format!(
+                "UPDATE bao_workflow_runs SET wake_at = 0 WHERE id = '{id}'"
+            ))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        drain(&pool, &[evolving_v2::definition()]).await;
+        let (state, _, error) = status(&pool, &run.id).await;
+        assert_eq!(state, "failed");
+        let error = error.unwrap();
+        assert!(
+            error.contains("step 1 was recorded as `sleep:wait` but the code now runs `b`"),
+            "{error}"
+        );
+    }
+}
