@@ -84,6 +84,7 @@ pub mod prelude {
     pub use crate::auth::{Auth, CurrentUser, OptionalUser, Tenant};
     pub use crate::db::{Db, QueryExt};
     pub use crate::web::{Form, HttpRequest, HttpResponse, Json, Query, Responder};
+    pub use crate::workflow::{Retry, StepError, WorkflowCtx};
     pub use crate::{App, Error, Redirect, RequestId, Result, View};
     pub use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 }

@@ -2,6 +2,7 @@
 //! two small endpoints used by the benchmarks.
 
 pub mod controllers;
+pub mod workflows;
 
 bao::app! {
     name: "Bao Example",
@@ -11,5 +12,6 @@ bao::app! {
         controllers::status::Status,
     ],
     apis: [controllers::entries_api::EntriesApi],
+    workflows: [workflows::tally],
     models: [controllers::guestbook::Entry],
 }

@@ -457,3 +457,126 @@ fn the_api_survives_a_schema_driven_fuzzer() {
         assert!(text.contains("No issues found"), "{text}");
     }
 }
+
+fn tally_marks(pool: &bao::db::DbPool, run_id: &str) -> (i64, i64) {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        total: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        distinct_steps: i64,
+    }
+    let query = format!(
+        "SELECT COUNT(*) AS total, COUNT(DISTINCT step) AS distinct_steps FROM tally_marks WHERE run_id = '{run_id}'"
+    );
+    let mut conn = pool.get().unwrap();
+    let rows: Vec<Counts> = match &mut *conn {
+        bao::db::DbConnection::Sqlite(c) => diesel::sql_query(&query).load(c).unwrap(),
+        bao::db::DbConnection::Postgres(c) => diesel::sql_query(&query).load(c).unwrap(),
+    };
+    (rows[0].total, rows[0].distinct_steps)
+}
+
+fn run_status(pool: &bao::db::DbPool, run_id: &str) -> String {
+    let mut conn = pool.get().unwrap();
+    bao::workflow::store::find_run(&mut conn, run_id)
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+fn spawn_worker(db: &bao::testing::TestDatabase) -> std::process::Child {
+    example_binary()
+        .arg("worker")
+        .env("BAO_DATABASE_URL", db.url())
+        .env("BAO_WORKFLOW_LEASE", "1s")
+        .env("BAO_WORKFLOW_POLL", "50ms")
+        .env("BAO_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The crash test: a worker process is killed with SIGKILL in the middle of
+/// a run (often inside a step's open transaction); a new worker takes the
+/// run over once the lease expires and finishes it, and every step's side
+/// effect exists exactly once.
+#[test]
+fn a_workflow_survives_kill_9_with_each_step_done_exactly_once() {
+    let mut databases = vec![bao::testing::TestDatabase::sqlite()];
+    databases.extend(bao::testing::TestDatabase::postgres());
+    for db in &databases {
+        let migrated = example_binary()
+            .arg("migrate")
+            .env("BAO_DATABASE_URL", db.url())
+            .output()
+            .unwrap();
+        assert!(
+            migrated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+        let pool = bao::db::DbPool::new(db.url()).unwrap();
+        let steps = 40;
+        let run = bao::testing::block_on(example::workflows::tally::start(
+            &pool,
+            example::workflows::Tally {
+                steps,
+                pause_ms: 25,
+            },
+        ))
+        .unwrap();
+
+        let mut worker = spawn_worker(db);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tally_marks(&pool, &run.id).0 < 8 {
+            assert!(Instant::now() < deadline, "the worker makes progress");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        worker.kill().unwrap(); // SIGKILL: no cleanup, the lease stays behind
+        worker.wait().unwrap();
+        let (at_kill, _) = tally_marks(&pool, &run.id);
+        assert!(
+            at_kill < i64::from(steps),
+            "killed mid-run ({at_kill} marks)"
+        );
+        assert_eq!(
+            run_status(&pool, &run.id),
+            "running",
+            "the dead worker's lease remains"
+        );
+
+        let restarted = Instant::now();
+        let mut worker = spawn_worker(db);
+        let mut took_over = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while run_status(&pool, &run.id) != "completed" {
+            if took_over.is_none() && tally_marks(&pool, &run.id).0 > at_kill {
+                took_over = Some(restarted.elapsed());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the run completes after the restart"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!(
+            "{:?}: takeover after restart {:?} (lease 1s), run completed {:?} after restart",
+            db.dialect(),
+            took_over,
+            restarted.elapsed()
+        );
+        let (total, distinct) = tally_marks(&pool, &run.id);
+        assert_eq!(
+            (total, distinct),
+            (i64::from(steps), i64::from(steps)),
+            "each step exactly once"
+        );
+        let _ = Command::new("kill")
+            .args(["-TERM", &worker.id().to_string()])
+            .status();
+        let _ = worker.wait();
+    }
+}

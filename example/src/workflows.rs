@@ -1,0 +1,36 @@
+//! A durable workflow: `tally` makes one mark per step in `tally_marks`,
+//! each in the transaction that records the step, so however often the
+//! process dies, every step's mark is written exactly once.
+
+use bao::prelude::*;
+use diesel::connection::SimpleConnection;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What a `tally` run counts to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tally {
+    /// How many steps.
+    pub steps: u32,
+    /// How long each step holds its transaction, in milliseconds.
+    pub pause_ms: u64,
+}
+
+/// Marks `steps` steps, one at a time.
+#[bao::workflow(name = "tally", retries = 2)]
+pub async fn tally(ctx: WorkflowCtx, input: Tally) -> bao::Result<u32> {
+    for step in 0..input.steps {
+        let run = ctx.run_id().to_string();
+        let pause = Duration::from_millis(input.pause_ms);
+        ctx.step_tx(&format!("mark {step}"), move |conn| {
+            // The run id is a UUID and the step a number: nothing to quote.
+            conn.batch_execute(&format!(
+                "INSERT INTO tally_marks (run_id, step) VALUES ('{run}', {step})"
+            ))?;
+            std::thread::sleep(pause);
+            Ok(step)
+        })
+        .await?;
+    }
+    Ok(input.steps)
+}
