@@ -1,0 +1,7 @@
+#[bao::workflow]
+async fn onboard(input: String) -> bao::Result<()> {
+    let _ = input;
+    Ok(())
+}
+
+fn main() {}
