@@ -96,7 +96,8 @@ async fn evolving_v1(ctx: WorkflowCtx, _input: ()) -> bao::Result<()> {
     Ok(())
 }
 
-#[bao::workflow(name = "evolving", retries = 0, version = 2)]
+// The steps changed without a version bump.
+#[bao::workflow(name = "evolving", retries = 0)]
 async fn evolving_v2(ctx: WorkflowCtx, _input: ()) -> bao::Result<()> {
     ctx.step("a", || async { Ok::<_, StepError>(()) }).await?;
     ctx.step("b", || async { Ok::<_, StepError>(()) }).await?;

@@ -54,6 +54,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
             super::workflow_commands::change(conn, &args, "cancel")
         }),
         Command::WorkflowsReplay(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::adopt_version(&app, conn, &args)?;
             super::workflow_commands::change(conn, &args, "replay")
         }),
         Command::WorkflowsResume(args) => with_database(&app, |_, conn| {

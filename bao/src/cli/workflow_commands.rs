@@ -147,6 +147,20 @@ pub(super) fn signal(conn: &mut DbConnection, args: &SignalArgs) -> Result<(), D
     Ok(())
 }
 
+/// A replayed run continues on this build's version of its workflow.
+pub(super) fn adopt_version(
+    app: &App,
+    conn: &mut DbConnection,
+    args: &WorkflowRunArgs,
+) -> Result<(), DbError> {
+    crate::db::system::migrate(conn)?;
+    let run = store::find_run(conn, &args.run_id)?.ok_or(DbError::NotFound)?;
+    if let Some(def) = app.workflows().iter().find(|d| d.name == run.workflow) {
+        store::set_version(conn, &run.id, def.version)?;
+    }
+    Ok(())
+}
+
 pub(super) fn change(
     conn: &mut DbConnection,
     args: &WorkflowRunArgs,

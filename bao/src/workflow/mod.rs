@@ -536,6 +536,18 @@ pub async fn run_one(
         return Ok(true);
     };
     let (run_id, token) = (run.id.clone(), run.lease_token);
+    if run.version != def.version {
+        // Code of another version than the run started with: flag the run
+        // rather than run steps the recorded history may not match.
+        let error = format!(
+            "the run started on version {} of `{}` and the code is version {}: replay it (`bao workflows:replay {}`) to continue on the new code, or finish it on a deployment of the old one",
+            run.version, def.name, def.version, run_id
+        );
+        let id = run_id.clone();
+        pool.run(move |c| store::release(c, &id, token, "failed", None, Some(&error), None))
+            .await?;
+        return Ok(true);
+    }
     let (id, t) = (run_id.clone(), token);
     let loaded = pool
         .run(move |c| Ok((store::bump_attempts(c, &id, t)?, store::steps(c, &id)?)))

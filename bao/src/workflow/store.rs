@@ -351,6 +351,21 @@ pub(crate) fn bump_attempts(
         .ok_or_else(|| DbError::Conflict("the run's lease was lost".into()))
 }
 
+/// Records the version a run continues on (a replay on new code).
+pub(crate) fn set_version(
+    conn: &mut DbConnection,
+    run_id: &str,
+    version: i32,
+) -> Result<(), DbError> {
+    on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql("UPDATE bao_workflow_runs SET version = ? WHERE id = ?"))
+            .bind::<Integer, _>(version)
+            .bind::<Text, _>(run_id)
+            .execute(c)
+    })?;
+    Ok(())
+}
+
 /// Sends signal `name` to a run; it waits in the table until consumed.
 pub(crate) fn send_signal(
     conn: &mut DbConnection,
