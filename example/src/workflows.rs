@@ -25,7 +25,8 @@ pub async fn tally(ctx: WorkflowCtx, input: Tally) -> bao::Result<u32> {
         ctx.step_tx(&format!("mark {step}"), move |conn| {
             // The run id is a UUID and the step a number: nothing to quote.
             conn.batch_execute(&format!(
-                "INSERT INTO tally_marks (run_id, step) VALUES ('{run}', {step})"
+                "INSERT INTO tally_marks (run_id, step, worker) VALUES ('{run}', {step}, {})",
+                std::process::id()
             ))?;
             std::thread::sleep(pause);
             Ok(step)

@@ -487,8 +487,13 @@ fn run_status(pool: &bao::db::DbPool, run_id: &str) -> String {
 }
 
 fn spawn_worker(db: &bao::testing::TestDatabase) -> std::process::Child {
+    spawn_worker_with(db, "4")
+}
+
+fn spawn_worker_with(db: &bao::testing::TestDatabase, concurrency: &str) -> std::process::Child {
     example_binary()
         .arg("worker")
+        .env("BAO_WORKFLOW_CONCURRENCY", concurrency)
         .env("BAO_DATABASE_URL", db.url())
         .env("BAO_WORKFLOW_LEASE", "1s")
         .env("BAO_WORKFLOW_POLL", "50ms")
@@ -579,4 +584,83 @@ fn a_workflow_survives_kill_9_with_each_step_done_exactly_once() {
             .status();
         let _ = worker.wait();
     }
+}
+
+/// Two worker processes on one PostgreSQL database share the runs: no step
+/// runs twice, both do work, and the wall time is reported against one
+/// worker alone.
+#[test]
+fn two_postgres_workers_share_runs_without_running_a_step_twice() {
+    let Some(db) = bao::testing::TestDatabase::postgres() else {
+        return;
+    };
+    let migrated = example_binary()
+        .arg("migrate")
+        .env("BAO_DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
+    let pool = bao::db::DbPool::new(db.url()).unwrap();
+    let start_runs = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                bao::testing::block_on(example::workflows::tally::start(
+                    &pool,
+                    example::workflows::Tally {
+                        steps: 15,
+                        pause_ms: 20,
+                    },
+                ))
+                .unwrap()
+                .id
+            })
+            .collect()
+    };
+    let wait_done = |runs: &[String]| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !runs.iter().all(|r| run_status(&pool, r) == "completed") {
+            assert!(Instant::now() < deadline, "the runs complete");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let runs = start_runs(6);
+    let started = Instant::now();
+    let mut one = spawn_worker_with(&db, "1");
+    wait_done(&runs);
+    let alone = started.elapsed();
+    let _ = one.kill();
+    let _ = one.wait();
+
+    let runs = start_runs(6);
+    let started = Instant::now();
+    let mut a = spawn_worker_with(&db, "1");
+    let mut b = spawn_worker_with(&db, "1");
+    wait_done(&runs);
+    let together = started.elapsed();
+    for w in [&mut a, &mut b] {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    eprintln!("6 runs of 15 steps: one worker {alone:?}, two workers {together:?}");
+    let mut workers = std::collections::BTreeSet::new();
+    for run in &runs {
+        let (total, distinct) = tally_marks(&pool, run);
+        assert_eq!((total, distinct), (15, 15), "each step exactly once");
+        let mut conn = pool.get().unwrap();
+        if let bao::db::DbConnection::Postgres(c) = &mut *conn {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct W {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                worker: i64,
+            }
+            let rows: Vec<W> = diesel::sql_query(format!(
+                "SELECT DISTINCT worker FROM tally_marks WHERE run_id = '{run}'"
+            ))
+            .load(c)
+            .unwrap();
+            workers.extend(rows.into_iter().map(|w| w.worker));
+        }
+    }
+    assert_eq!(workers.len(), 2, "both workers took runs");
 }

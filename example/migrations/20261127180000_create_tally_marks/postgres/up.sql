@@ -3,5 +3,6 @@
 CREATE TABLE tally_marks (
     id BIGSERIAL PRIMARY KEY NOT NULL,
     run_id TEXT NOT NULL,
-    step INTEGER NOT NULL
+    step INTEGER NOT NULL,
+    worker BIGINT NOT NULL
 );

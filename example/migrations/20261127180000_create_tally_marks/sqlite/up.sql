@@ -3,5 +3,6 @@
 CREATE TABLE tally_marks (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     run_id TEXT NOT NULL,
-    step INTEGER NOT NULL
+    step INTEGER NOT NULL,
+    worker BIGINT NOT NULL
 );
