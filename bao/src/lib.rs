@@ -93,6 +93,7 @@ pub mod prelude {
 pub mod assets {
     pub use crate::http::static_files::{
         ALPINE_URL, CSS_URL, DOCS_JS_URL, HTMX_URL, SWAGGER_CSS_URL, SWAGGER_JS_URL,
+        WORKFLOW_JS_URL,
     };
 }
 

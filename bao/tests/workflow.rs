@@ -358,3 +358,71 @@ async fn a_changed_step_sequence_fails_the_run_and_names_the_mismatch() {
         );
     }
 }
+
+bao::app! {
+    name: "Workflows",
+    workflows: [checkout, flaky, fragile, patient],
+}
+
+#[bao::test]
+async fn the_run_page_shows_steps_streams_changes_and_replays() {
+    let db = TestDatabase::sqlite();
+    let pool = setup(&db);
+    BROKEN.store(1, Ordering::SeqCst);
+    let run = fragile::start(&pool, ()).await.unwrap();
+    drain(&pool, &[fragile::definition()]).await;
+    assert_eq!(status(&pool, &run.id).await.0, "failed");
+    let config = bao::Config::from_vars(&[
+        ("BAO_ENV", "test"),
+        ("BAO_DATABASE_URL", db.url()),
+        ("BAO_LOG_LEVEL", "warn"),
+    ])
+    .unwrap();
+    let client = bao::testing::TestClient::with_config(app(), config).await;
+    let page = client.get(&format!("/_bao/workflows/{}", run.id)).await;
+    page.assert_ok()
+        .assert_see("fragile")
+        .assert_see("the card was declined")
+        .assert_see("Replay")
+        .assert_see(bao::assets::WORKFLOW_JS_URL);
+    client.get("/_bao/workflows/nope").await.assert_status(404);
+    let events = client
+        .get(&format!("/_bao/workflows/{}/events", run.id))
+        .await;
+    events
+        .assert_ok()
+        .assert_header("content-type", "text/event-stream");
+    assert!(events.text().starts_with("data: {"), "{}", events.text());
+    assert!(events.text().contains("\"status\":\"failed\""));
+
+    let replay = format!("/_bao/workflows/{}/replay", run.id);
+    client.post(&replay).await.assert_status(403);
+    assert_eq!(status(&pool, &run.id).await.0, "failed", "nothing changed");
+    client
+        .post(&replay)
+        .csrf()
+        .form(&[("confirm", "yes")])
+        .await
+        .assert_redirect(&format!("/_bao/workflows/{}", run.id));
+    assert_eq!(status(&pool, &run.id).await.0, "pending");
+    BROKEN.store(0, Ordering::SeqCst);
+    drain(&pool, &[fragile::definition()]).await;
+    assert_eq!(status(&pool, &run.id).await.0, "completed");
+    assert!(app()
+        .routes()
+        .iter()
+        .any(|r| r.path == "/_bao/workflows/{run_id}"));
+
+    // In production, without users, the page does not exist.
+    let production = bao::Config::from_vars(&[
+        ("BAO_ENV", "production"),
+        ("BAO_SECRET_KEY", "a-production-secret-that-is-long-enough"),
+        ("BAO_DATABASE_URL", db.url()),
+    ])
+    .unwrap();
+    bao::testing::TestClient::with_config(app(), production)
+        .await
+        .get(&format!("/_bao/workflows/{}", run.id))
+        .await
+        .assert_status(404);
+}

@@ -245,6 +245,12 @@ impl App {
             .flat_map(|c| c.routes.iter().copied())
             .chain(routes::FRAMEWORK_ROUTES.iter().copied())
             .chain(routes::DOCS_ROUTES.iter().copied().filter(|_| docs))
+            .chain(
+                routes::WORKFLOW_ROUTES
+                    .iter()
+                    .copied()
+                    .filter(|_| !self.workflows.is_empty()),
+            )
             .collect()
     }
 }

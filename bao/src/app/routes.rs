@@ -48,6 +48,28 @@ pub(crate) const FRAMEWORK_ROUTES: &[RouteInfo] = &[
     ),
 ];
 
+/// Routes Bao serves in an app with workflows.
+pub(crate) const WORKFLOW_ROUTES: &[RouteInfo] = &[
+    framework(
+        "GET",
+        "/_bao/workflows/{run_id}",
+        "workflow_run",
+        "A workflow run's steps, live (admins; outside production without users)",
+    ),
+    framework(
+        "GET",
+        "/_bao/workflows/{run_id}/events",
+        "workflow_events",
+        "Server-sent events as the run's steps change",
+    ),
+    framework(
+        "POST",
+        "/_bao/workflows/{run_id}/replay",
+        "workflow_replay",
+        "Replay a failed or cancelled run (CSRF-protected)",
+    ),
+];
+
 /// Routes Bao serves in an app with API resources.
 pub(crate) const DOCS_ROUTES: &[RouteInfo] = &[
     framework(

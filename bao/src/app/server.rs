@@ -141,6 +141,9 @@ pub(crate) fn build_service(
         .configure(crate::http::static_files::configure)
         .configure(crate::auth::configure)
         .configure(|cfg| crate::api::docs::configure(cfg, rt.openapi_json.clone()));
+    if !app.workflows.is_empty() {
+        service = service.configure(crate::workflow::page::configure);
+    }
     for state in &app.states {
         let state = state.clone();
         service = service.configure(move |cfg| state(cfg));

@@ -15,6 +15,12 @@ pub const SWAGGER_JS_URL: &str = "/_bao/static/swagger-ui-bundle-5.35.0.js";
 pub const SWAGGER_CSS_URL: &str = "/_bao/static/swagger-ui-5.35.0.css";
 /// URL of the script that starts the explorer on `/openapi.json`.
 pub const DOCS_JS_URL: &str = concat!("/_bao/static/bao-docs-", env!("CARGO_PKG_VERSION"), ".js");
+/// URL of the script that keeps a workflow run's page live.
+pub const WORKFLOW_JS_URL: &str = concat!(
+    "/_bao/static/bao-workflow-",
+    env!("CARGO_PKG_VERSION"),
+    ".js"
+);
 /// URL of Bao's stylesheet.
 pub const CSS_URL: &str = concat!("/_bao/static/bao-", env!("CARGO_PKG_VERSION"), ".css");
 
@@ -49,6 +55,11 @@ const ASSETS: &[Asset] = &[
         name: concat!("bao-docs-", env!("CARGO_PKG_VERSION"), ".js"),
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/bao-docs.js"),
+    },
+    Asset {
+        name: concat!("bao-workflow-", env!("CARGO_PKG_VERSION"), ".js"),
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/bao-workflow.js"),
     },
     Asset {
         name: concat!("bao-", env!("CARGO_PKG_VERSION"), ".css"),

@@ -10,6 +10,7 @@
 //! taken over. Sleeps and signal waits park the run in the table: no thread
 //! or task waits.
 
+pub(crate) mod page;
 pub mod store;
 
 use crate::db::{DbConnection, DbError, DbPool};

@@ -1,0 +1,184 @@
+//! `/_bao/workflows/{run_id}`: a run's steps (order, name, status,
+//! attempts, result or error), kept live over server-sent events, with a
+//! Replay button for failed runs. Signed-in admins only when the app has
+//! users; without them, outside production only.
+
+use super::store::{self, RunRow, StepRow};
+use crate::app::{AppRuntime, Environment};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, Responder};
+use askama::Template;
+use std::time::Duration;
+
+#[derive(Template)]
+#[template(path = "workflow_run.html")]
+struct RunPage {
+    run: RunRow,
+    steps: Vec<StepRow>,
+    csrf_token: String,
+    css_url: &'static str,
+    script_url: &'static str,
+}
+
+impl RunPage {
+    fn preview(&self, step: &StepRow) -> String {
+        let text = step
+            .error
+            .as_deref()
+            .or(step.result.as_deref())
+            .unwrap_or("");
+        let mut preview: String = text.chars().take(120).collect();
+        if text.chars().count() > 120 {
+            preview.push('…');
+        }
+        preview
+    }
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::http::get_resource("/_bao/workflows/{run_id}").to(show))
+        .service(crate::http::get_resource("/_bao/workflows/{run_id}/events").to(events))
+        .service(
+            web::resource("/_bao/workflows/{run_id}/replay")
+                .name("/_bao/workflows/{run_id}/replay")
+                .route(web::post().to(replay)),
+        );
+}
+
+/// Admins of an app with users; anyone outside production otherwise.
+#[allow(clippy::result_large_err)]
+async fn allowed(req: &HttpRequest, rt: &AppRuntime) -> Result<(), HttpResponse> {
+    if rt.users.is_some() {
+        crate::auth::require(req, Some("admin")).await.map(|_| ())
+    } else if rt.config.env == Environment::Production {
+        Err(crate::http::not_found_response(req))
+    } else {
+        Ok(())
+    }
+}
+
+async fn load(rt: &AppRuntime, run_id: String) -> Option<(RunRow, Vec<StepRow>)> {
+    let pool = rt.db.clone()?;
+    pool.run(move |c| {
+        crate::db::system::migrate(c)?;
+        let Some(run) = store::find_run(c, &run_id)? else {
+            return Ok(None);
+        };
+        let steps = store::steps(c, &run_id)?;
+        Ok(Some((run, steps)))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+async fn show(
+    req: HttpRequest,
+    rt: web::Data<AppRuntime>,
+    run_id: web::Path<String>,
+) -> HttpResponse {
+    if let Err(response) = allowed(&req, &rt).await {
+        return response;
+    }
+    let Some((run, steps)) = load(&rt, run_id.into_inner()).await else {
+        return crate::http::not_found_response(&req);
+    };
+    let (csrf_token, cookie) = crate::auth::csrf_for_request(&req);
+    let page = RunPage {
+        run,
+        steps,
+        csrf_token,
+        css_url: crate::http::static_files::CSS_URL,
+        script_url: crate::http::static_files::WORKFLOW_JS_URL,
+    };
+    match page.render() {
+        Ok(html) => {
+            let mut response = HttpResponse::Ok();
+            response
+                .content_type("text/html; charset=utf-8")
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+            if let Some(cookie) = cookie {
+                response.cookie(cookie);
+            }
+            response.body(html)
+        }
+        Err(error) => {
+            tracing::error!(%error, "the workflow page failed to render");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// `text/event-stream`: the run and its steps as JSON each time they
+/// change, until the run is over.
+async fn events(
+    req: HttpRequest,
+    rt: web::Data<AppRuntime>,
+    run_id: web::Path<String>,
+) -> HttpResponse {
+    if let Err(response) = allowed(&req, &rt).await {
+        return response;
+    }
+    let run_id = run_id.into_inner();
+    if load(&rt, run_id.clone()).await.is_none() {
+        return crate::http::not_found_response(&req);
+    }
+    let rt = rt.into_inner();
+    let stream = futures_util::stream::unfold(
+        (rt, run_id, String::new(), false),
+        |(rt, run_id, last, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                let (run, steps) = load(&rt, run_id.clone()).await?;
+                let over = matches!(run.status.as_str(), "completed" | "failed" | "cancelled");
+                let data = serde_json::json!({"run": run, "steps": steps}).to_string();
+                if data != last {
+                    let event = web::Bytes::from(format!("data: {data}\n\n"));
+                    return Some((Ok::<_, actix_web::Error>(event), (rt, run_id, data, over)));
+                }
+                if over {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .streaming(stream)
+}
+
+async fn replay(
+    req: HttpRequest,
+    body: web::Payload,
+    rt: web::Data<AppRuntime>,
+    run_id: web::Path<String>,
+) -> HttpResponse {
+    let mut payload = body.into_inner();
+    if let Err(response) = crate::auth::session::csrf_guard(&req, &mut payload).await {
+        return response;
+    }
+    if let Err(response) = allowed(&req, &rt).await {
+        return response;
+    }
+    let Some(pool) = rt.db.clone() else {
+        return HttpResponse::ServiceUnavailable().finish();
+    };
+    let run_id = run_id.into_inner();
+    match super::replay(&pool, &run_id).await {
+        Ok(true) => crate::Redirect::to(format!("/_bao/workflows/{run_id}"))
+            .flash("notice", "Replaying: completed steps are kept")
+            .respond_to(&req),
+        Ok(false) => HttpResponse::Conflict()
+            .content_type("text/html; charset=utf-8")
+            .body(crate::view::error_page(
+                409,
+                "Conflict",
+                "Only failed or cancelled runs can be replayed.",
+            )),
+        Err(e) => actix_web::ResponseError::error_response(&e),
+    }
+}
