@@ -25,6 +25,8 @@ pub(crate) struct AppRuntime {
     pub(crate) route_patterns: Vec<(actix_web::dev::ResourceDef, &'static str)>,
     /// The user model's table, for sessions, tokens and `CurrentUser`.
     pub(crate) users: Option<crate::auth::UsersTable>,
+    /// Whether the app has workflows (their gauges join `/metrics`).
+    pub(crate) has_workflows: bool,
     /// The app's name (page titles).
     pub(crate) app_name: &'static str,
     /// The OpenAPI document as JSON, when the app has API resources.
@@ -69,6 +71,7 @@ impl AppRuntime {
             .map(|r| (actix_web::dev::ResourceDef::new(r.path), r.method))
             .collect();
         AppRuntime {
+            has_workflows: !app.workflows.is_empty(),
             app_name: app.name(),
             openapi_json: app
                 .openapi_document()

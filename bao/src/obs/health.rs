@@ -71,7 +71,16 @@ async fn metrics(rt: web::Data<AppRuntime>) -> HttpResponse {
     rt.metrics
         .inflight
         .set(i64::try_from(inflight).unwrap_or(i64::MAX));
+    let mut body = rt.metrics.render();
+    if rt.has_workflows {
+        if let Some(pool) = rt.db.clone() {
+            match pool.run(crate::workflow::store::counts).await {
+                Ok(text) => body.push_str(&text),
+                Err(error) => tracing::warn!(%error, "workflow metrics unavailable"),
+            }
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(rt.metrics.render())
+        .body(body)
 }

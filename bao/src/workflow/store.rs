@@ -487,3 +487,41 @@ pub(crate) fn drop_failed_steps(conn: &mut DbConnection, run_id: &str) -> Result
     })?;
     Ok(())
 }
+
+/// Runs and steps by status, in Prometheus' text format: the gauges
+/// `bao_workflow_runs{status}` and `bao_workflow_steps{status}`, counted in
+/// the database so every process reports the same figures.
+pub(crate) fn counts(conn: &mut DbConnection) -> Result<String, DbError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut out = String::new();
+    for (table, metric, help) in [
+        (
+            "bao_workflow_runs",
+            "bao_workflow_runs",
+            "Workflow runs by status",
+        ),
+        (
+            "bao_workflow_steps",
+            "bao_workflow_steps",
+            "Recorded workflow steps by status",
+        ),
+    ] {
+        let query =
+            format!("SELECT status, COUNT(*) AS n FROM {table} GROUP BY status ORDER BY status");
+        let rows: Vec<Count> = on_dialect!(conn, |c, sql| diesel::sql_query(sql(&query)).load(c))?;
+        out.push_str(&format!("# HELP {metric} {help}\n# TYPE {metric} gauge\n"));
+        for row in rows {
+            out.push_str(&format!(
+                "{metric}{{status=\"{}\"}} {}\n",
+                row.status, row.n
+            ));
+        }
+    }
+    Ok(out)
+}
