@@ -664,3 +664,52 @@ fn two_postgres_workers_share_runs_without_running_a_step_twice() {
     }
     assert_eq!(workers.len(), 2, "both workers took runs");
 }
+
+/// On PostgreSQL a started run wakes an idle worker through NOTIFY, long
+/// before its next poll (here 30 s away).
+#[test]
+fn postgres_workers_wake_on_notify() {
+    let Some(db) = bao::testing::TestDatabase::postgres() else {
+        return;
+    };
+    let migrated = example_binary()
+        .arg("migrate")
+        .env("BAO_DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(migrated.status.success());
+    let pool = bao::db::DbPool::new(db.url()).unwrap();
+    let mut worker = example_binary()
+        .arg("worker")
+        .env("BAO_DATABASE_URL", db.url())
+        .env("BAO_WORKFLOW_POLL", "30s")
+        .env("BAO_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let the worker find nothing and go idle.
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let run = bao::testing::block_on(example::workflows::tally::start(
+        &pool,
+        example::workflows::Tally {
+            steps: 1,
+            pause_ms: 0,
+        },
+    ))
+    .unwrap();
+    while run_status(&pool, &run.id) != "completed" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "woken by NOTIFY, not by the 30 s poll"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!(
+        "run completed {:?} after start (poll 30 s)",
+        started.elapsed()
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
+}

@@ -39,6 +39,7 @@ impl ManageConnection for ConnectionManager {
 pub struct DbPool {
     pool: r2d2::Pool<ConnectionManager>,
     dialect: Dialect,
+    url: DatabaseUrl,
 }
 
 impl std::fmt::Debug for DbPool {
@@ -68,8 +69,13 @@ impl DbPool {
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(false)
-            .build_unchecked(ConnectionManager { url });
-        Ok(DbPool { pool, dialect })
+            .build_unchecked(ConnectionManager { url: url.clone() });
+        Ok(DbPool { pool, dialect, url })
+    }
+
+    /// A connection of its own, outside the pool (a LISTEN connection).
+    pub(crate) fn open_dedicated(&self) -> Result<DbConnection, DbError> {
+        DbConnection::open(&self.url).map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
     /// The database's dialect.

@@ -665,18 +665,28 @@ pub async fn work(
         return;
     }
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "bao".into());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if pool.dialect() == crate::db::Dialect::Postgres {
+        listen(&pool, wake.clone(), stop.clone());
+    }
     let mut loops = Vec::new();
     for i in 0..concurrency.max(1) {
-        let (pool, defs, stop) = (pool.clone(), defs.clone(), stop.clone());
+        let (pool, defs, stop, wake) = (pool.clone(), defs.clone(), stop.clone(), wake.clone());
         let owner = format!("{host}:{}:{i}", std::process::id());
         loops.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
-                match run_one(&pool, &defs, &owner, settings).await {
-                    Ok(true) => {}
-                    Ok(false) => tokio::time::sleep(settings.poll).await,
+                let idle = match run_one(&pool, &defs, &owner, settings).await {
+                    Ok(worked) => !worked,
                     Err(error) => {
                         tracing::error!(%error, "workflow worker");
-                        tokio::time::sleep(settings.poll).await;
+                        true
+                    }
+                };
+                if idle {
+                    // A NOTIFY (PostgreSQL) or the poll interval, whichever first.
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(settings.poll) => {}
                     }
                 }
             }
@@ -685,6 +695,45 @@ pub async fn work(
     for l in loops {
         let _ = l.await;
     }
+}
+
+/// On PostgreSQL, a thread LISTENs on a connection of its own and wakes
+/// idle workers when a run is started or signalled (NOTIFY arrives at
+/// commit), so they need not wait for their next poll.
+fn listen(pool: &DbPool, wake: Arc<tokio::sync::Notify>, stop: Arc<AtomicBool>) {
+    let mut conn = match pool.open_dedicated() {
+        Ok(DbConnection::Postgres(c)) => c,
+        Ok(_) => return,
+        Err(error) => {
+            tracing::warn!(%error, "no LISTEN connection: workflow workers poll");
+            return;
+        }
+    };
+    if let Err(error) = diesel::connection::SimpleConnection::batch_execute(
+        &mut conn,
+        &format!("LISTEN {}", store::CHANNEL),
+    ) {
+        tracing::warn!(%error, "LISTEN failed: workflow workers poll");
+        return;
+    }
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            let mut woke = false;
+            for notification in conn.notifications_iter() {
+                match notification {
+                    Ok(_) => woke = true,
+                    Err(error) => {
+                        tracing::warn!(%error, "the LISTEN connection failed: workflow workers poll");
+                        return;
+                    }
+                }
+            }
+            if woke {
+                wake.notify_waiters();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
 }
 
 /// Cancels a run that has not finished.

@@ -105,6 +105,9 @@ pub(crate) fn insert_run(
         .bind::<BigInt, _>(t)
         .execute(c)
     })?;
+    if inserted == 1 {
+        notify(conn)?;
+    }
     let run = find_run(conn, id)?.ok_or(DbError::NotFound)?;
     Ok((run, inserted == 1))
 }
@@ -116,6 +119,18 @@ pub fn find_run(conn: &mut DbConnection, id: &str) -> Result<Option<RunRow>, DbE
         diesel::sql_query(sql(&query)).bind::<Text, _>(id).load(c)
     })?;
     Ok(rows.into_iter().next())
+}
+
+/// The channel on which PostgreSQL tells idle workers there is work.
+pub(crate) const CHANNEL: &str = "bao_workflows";
+
+/// Wakes idle workers on PostgreSQL (delivered when the transaction
+/// commits); workers on SQLite poll.
+fn notify(conn: &mut DbConnection) -> Result<(), DbError> {
+    if let DbConnection::Postgres(c) = conn {
+        diesel::connection::SimpleConnection::batch_execute(c, &format!("NOTIFY {CHANNEL}"))?;
+    }
+    Ok(())
 }
 
 /// Runs, newest first, optionally of one status.
@@ -393,7 +408,7 @@ pub(crate) fn send_signal(
             .bind::<Text, _>(run_id)
             .execute(c)
         })?;
-        Ok(())
+        notify(conn)
     })
 }
 
