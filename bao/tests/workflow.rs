@@ -426,3 +426,72 @@ async fn the_run_page_shows_steps_streams_changes_and_replays() {
         .await
         .assert_status(404);
 }
+
+static DRIFT: AtomicU32 = AtomicU32::new(1);
+
+#[bao::workflow(name = "drifting", retries = 0)]
+async fn drifting(ctx: WorkflowCtx, _input: ()) -> bao::Result<u32> {
+    let checking = ctx.is_checking();
+    let price = ctx
+        .step("price", || async move {
+            if !checking {
+                EXECUTIONS.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok::<_, StepError>(DRIFT.load(Ordering::SeqCst))
+        })
+        .await?;
+    ctx.step_tx("record", move |c: &mut DbConnection| {
+        c.batch_execute("INSERT INTO effects (note) VALUES ('priced')")?;
+        Ok(price)
+    })
+    .await?;
+    ctx.sleep("settle", Duration::from_millis(1)).await?;
+    Ok(price)
+}
+
+#[bao::test]
+async fn a_deterministic_check_reports_divergences_and_writes_nothing() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        DRIFT.store(1, Ordering::SeqCst);
+        EXECUTIONS.store(0, Ordering::SeqCst);
+        let defs = [drifting::definition()];
+        let run = drifting::start(&pool, ()).await.unwrap();
+        drain(&pool, &defs).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drain(&pool, &defs).await;
+        assert_eq!(status(&pool, &run.id).await.0, "completed");
+        assert_eq!(count_effects(&pool).await, 1);
+
+        assert!(
+            workflow::check(&pool, &defs, &run.id)
+                .await
+                .unwrap()
+                .is_empty(),
+            "same code, same results"
+        );
+        DRIFT.store(2, Ordering::SeqCst);
+        let found = workflow::check(&pool, &defs, &run.id).await.unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].seq, found[0].step.as_str()), (0, "price"));
+        assert_eq!(
+            (found[0].recorded.as_str(), found[0].now.as_str()),
+            ("1", "2")
+        );
+        assert_eq!(
+            count_effects(&pool).await,
+            1,
+            "the check's writes were rolled back"
+        );
+        assert_eq!(
+            EXECUTIONS.load(Ordering::SeqCst),
+            1,
+            "side effects skipped while checking"
+        );
+        assert_eq!(
+            status(&pool, &run.id).await.0,
+            "completed",
+            "the run is untouched"
+        );
+    }
+}

@@ -579,6 +579,44 @@ fn a_workflow_survives_kill_9_with_each_step_done_exactly_once() {
             (i64::from(steps), i64::from(steps)),
             "each step exactly once"
         );
+
+        // The CLI sees the run as it is.
+        let cli = |args: &[&str]| {
+            let out = example_binary()
+                .args(args)
+                .env("BAO_DATABASE_URL", db.url())
+                .output()
+                .unwrap();
+            (
+                out.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            )
+        };
+        let (ok, listed) = cli(&["workflows:list", "--status", "completed"]);
+        assert!(ok && listed.contains(&run.id), "{listed}");
+        let (ok, shown) = cli(&["workflows:show", &run.id]);
+        assert!(
+            ok && shown.contains("mark 39") && shown.contains("completed"),
+            "{shown}"
+        );
+        let (ok, checked) = cli(&["workflows:replay", &run.id, "--deterministic-check"]);
+        assert!(
+            ok && checked.contains("every completed step gives its recorded result"),
+            "{checked}"
+        );
+        assert_eq!(
+            tally_marks(&pool, &run.id).0,
+            i64::from(steps),
+            "the check wrote nothing"
+        );
+        let (ok, refused) = cli(&["workflows:cancel", &run.id]);
+        assert!(!ok && refused.contains("it is completed"), "{refused}");
+        let (ok, bad) = cli(&["workflows:signal", &run.id, "approved", "{not json"]);
+        assert!(!ok && bad.contains("is not JSON"), "{bad}");
         let _ = Command::new("kill")
             .args(["-TERM", &worker.id().to_string()])
             .status();

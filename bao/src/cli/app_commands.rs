@@ -53,9 +53,16 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::WorkflowsCancel(args) => with_database(&app, |_, conn| {
             super::workflow_commands::change(conn, &args, "cancel")
         }),
+        Command::WorkflowsReplay(args) if args.deterministic_check => {
+            super::workflow_commands::check(&app, &args)
+        }
         Command::WorkflowsReplay(args) => with_database(&app, |_, conn| {
-            super::workflow_commands::adopt_version(&app, conn, &args)?;
-            super::workflow_commands::change(conn, &args, "replay")
+            let run = super::WorkflowRunArgs {
+                run_id: args.run_id.clone(),
+                json: args.json,
+            };
+            super::workflow_commands::adopt_version(&app, conn, &run)?;
+            super::workflow_commands::change(conn, &run, "replay")
         }),
         Command::WorkflowsResume(args) => with_database(&app, |_, conn| {
             super::workflow_commands::change(conn, &args, "resume")

@@ -108,7 +108,7 @@ pub enum Command {
     WorkflowsCancel(WorkflowRunArgs),
     /// Run a failed or cancelled workflow run again: completed steps are not re-run
     #[command(name = "workflows:replay")]
-    WorkflowsReplay(WorkflowRunArgs),
+    WorkflowsReplay(ReplayArgs),
     /// Wake a sleeping or waiting workflow run now
     #[command(name = "workflows:resume")]
     WorkflowsResume(WorkflowRunArgs),
@@ -134,6 +134,20 @@ pub struct WorkflowRunArgs {
     /// The run's id
     pub run_id: String,
     /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao workflows:replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The run's id
+    pub run_id: String,
+    /// Do not replay: re-run the completed steps without writing anything
+    /// and report each whose result differs from the recorded one
+    #[arg(long)]
+    pub deterministic_check: bool,
+    /// Print JSON instead of text (with --deterministic-check)
     #[arg(long)]
     pub json: bool,
 }

@@ -69,6 +69,54 @@ pub(super) fn worker(app: App) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `bao workflows:replay RUN --deterministic-check`: non-zero when a step
+/// diverges.
+pub(super) fn check(app: &App, args: &super::ReplayArgs) -> ExitCode {
+    let config = match super::app_commands::load_config(app) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let pool = match crate::db::DbPool::new(&config.database_url) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match runtime.block_on(crate::workflow::check(&pool, app.workflows(), &args.run_id)) {
+        Ok(found) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&found).unwrap_or_default()
+                );
+            } else if found.is_empty() {
+                println!(
+                    "{}: every completed step gives its recorded result",
+                    args.run_id
+                );
+            } else {
+                for d in &found {
+                    println!(
+                        "step {} `{}`: recorded {}, now {}",
+                        d.seq, d.step, d.recorded, d.now
+                    );
+                }
+            }
+            if found.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                fail(format!(
+                    "{} step(s) diverge from their recorded results",
+                    found.len()
+                ))
+            }
+        }
+        Err(e) => fail(e),
+    }
+}
+
 pub(super) fn list(conn: &mut DbConnection, args: &WorkflowsListArgs) -> Result<(), DbError> {
     crate::db::system::migrate(conn)?;
     let runs = store::list_runs(conn, args.status.as_deref(), i64::from(args.limit))?;

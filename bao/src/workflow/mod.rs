@@ -226,12 +226,64 @@ struct CtxInner {
     seq: AtomicI32,
     lost: AtomicBool,
     park: Mutex<Option<Park>>,
+    /// Set when the run is re-executed to compare its steps with their
+    /// records (`bao workflows:replay --deterministic-check`).
+    checking: Option<Mutex<Vec<Divergence>>>,
+}
+
+/// A completed step whose re-execution gave another result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Divergence {
+    /// The step's position.
+    pub seq: i32,
+    /// Its name.
+    pub step: String,
+    /// The recorded result (JSON).
+    pub recorded: String,
+    /// What the code gives now (JSON, or the error).
+    pub now: String,
 }
 
 impl WorkflowCtx {
     /// This run's id.
     pub fn run_id(&self) -> &str {
         &self.inner.run_id
+    }
+
+    /// True while the run is re-executed to check its determinism: by
+    /// convention, step closures then skip their side effects (an e-mail
+    /// is not sent again) and only compute their result.
+    pub fn is_checking(&self) -> bool {
+        self.inner.checking.is_some()
+    }
+
+    fn diverged(&self, seq: i32, step: &str, recorded: Option<&str>, now: String) {
+        if let Some(list) = &self.inner.checking {
+            list.lock()
+                .expect("the divergence list is not poisoned")
+                .push(Divergence {
+                    seq,
+                    step: step.to_string(),
+                    recorded: recorded.unwrap_or("null").to_string(),
+                    now,
+                });
+        }
+    }
+
+    /// A value recorded once (a sleep's or a wait's deadline): never
+    /// compared when checking.
+    async fn remember(&self, name: &str, value: i64) -> Result<i64, WorkflowError> {
+        if self.is_checking() {
+            let seq = self.next_seq();
+            return match self.recorded(seq, name)? {
+                Some(row) if row.status == "completed" => Self::decode(row.result.as_deref()),
+                _ => Err(WorkflowError::Suspended),
+            };
+        }
+        self.step_with(name, Retry::none(), || async move {
+            Ok::<i64, StepError>(value)
+        })
+        .await
     }
 
     fn next_seq(&self) -> i32 {
@@ -294,8 +346,26 @@ impl WorkflowCtx {
         let seq = self.next_seq();
         if let Some(row) = self.recorded(seq, name)? {
             if row.status == "completed" {
+                if self.is_checking() {
+                    let now = match f().await {
+                        Ok(v) => serde_json::to_value(&v)
+                            .map_or_else(|e| e.to_string(), |v| v.to_string()),
+                        Err(e) => format!("error: {}", e.into()),
+                    };
+                    let recorded: Option<serde_json::Value> = row
+                        .result
+                        .as_deref()
+                        .and_then(|r| serde_json::from_str(r).ok());
+                    if recorded.map(|r| r.to_string()).as_deref() != Some(now.as_str()) {
+                        self.diverged(seq, name, row.result.as_deref(), now);
+                    }
+                }
                 return Self::decode(row.result.as_deref());
             }
+        }
+        if self.is_checking() {
+            // The recorded history ends here: so does the check.
+            return Err(WorkflowError::Suspended);
         }
         let mut attempt = 0;
         loop {
@@ -396,13 +466,12 @@ impl WorkflowCtx {
     pub async fn sleep(&self, name: &str, duration: Duration) -> Result<(), WorkflowError> {
         let step = format!("sleep:{name}");
         let wake_at = self
-            .step_with(&step, Retry::none(), || async move {
-                Ok::<i64, StepError>(
-                    now_ms() + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
-                )
-            })
+            .remember(
+                &step,
+                now_ms() + i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+            )
             .await?;
-        if now_ms() >= wake_at {
+        if self.is_checking() || now_ms() >= wake_at {
             Ok(())
         } else {
             Err(self.park("sleeping", wake_at))
@@ -419,11 +488,10 @@ impl WorkflowCtx {
     ) -> Result<T, WorkflowError> {
         let deadline_step = format!("wait:{name}");
         let deadline = self
-            .step_with(&deadline_step, Retry::none(), || async move {
-                Ok::<i64, StepError>(
-                    now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX),
-                )
-            })
+            .remember(
+                &deadline_step,
+                now_ms() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX),
+            )
             .await?;
         let seq = self.next_seq();
         let step = format!("signal:{name}");
@@ -431,6 +499,9 @@ impl WorkflowCtx {
             if row.status == "completed" {
                 return Self::decode(row.result.as_deref());
             }
+        }
+        if self.is_checking() {
+            return Err(WorkflowError::Suspended);
         }
         self.check_lease()?;
         let (run_id, token, signal, step_name) = (
@@ -565,6 +636,7 @@ pub async fn run_one(
             seq: AtomicI32::new(0),
             lost: AtomicBool::new(false),
             park: Mutex::new(None),
+            checking: None,
         }),
     };
     // Renew the lease while the function runs.
@@ -734,6 +806,61 @@ fn listen(pool: &DbPool, wake: Arc<tokio::sync::Notify>, stop: Arc<AtomicBool>) 
             std::thread::sleep(Duration::from_millis(5));
         }
     });
+}
+
+/// Re-executes run `run_id` without writing anything: each completed
+/// step's closure runs again (`ctx.is_checking()` is true, so by convention
+/// it skips side effects; `step_tx` writes are rolled back) and its result
+/// is compared with the recorded one. Returns every divergence; a changed
+/// step sequence is an error naming the first mismatch.
+pub async fn check(
+    db: &DbPool,
+    defs: &[WorkflowDef],
+    run_id: &str,
+) -> crate::Result<Vec<Divergence>> {
+    let id = run_id.to_string();
+    let (run, recorded) = db
+        .run(move |c| {
+            let run = store::find_run(c, &id)?.ok_or(DbError::NotFound)?;
+            Ok((run, store::steps(c, &id)?))
+        })
+        .await?;
+    let def = defs
+        .iter()
+        .find(|d| d.name == run.workflow)
+        .ok_or_else(|| {
+            crate::Error::BadRequest(format!("this app has no workflow `{}`", run.workflow))
+        })?;
+    let ctx = WorkflowCtx {
+        inner: Arc::new(CtxInner {
+            run_id: run.id.clone(),
+            token: run.lease_token,
+            pool: db.clone(),
+            recorded,
+            seq: AtomicI32::new(0),
+            lost: AtomicBool::new(false),
+            park: Mutex::new(None),
+            checking: Some(Mutex::new(Vec::new())),
+        }),
+    };
+    let input = serde_json::from_str(&run.input).unwrap_or(serde_json::Value::Null);
+    match (def.run)(ctx.clone(), input).await {
+        Err(crate::Error::Workflow(e @ WorkflowError::NonDeterministic { .. })) => {
+            return Err(crate::Error::Workflow(e))
+        }
+        _ => {}
+    }
+    let found = ctx
+        .inner
+        .checking
+        .as_ref()
+        .map(|l| {
+            l.lock()
+                .expect("the divergence list is not poisoned")
+                .clone()
+        })
+        .unwrap_or_default();
+    Ok(found)
 }
 
 /// Cancels a run that has not finished.
