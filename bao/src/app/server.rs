@@ -210,6 +210,7 @@ pub async fn serve_until(
     );
     // Workflow workers run beside the server and stop claiming at shutdown.
     let workers_stop = Arc::new(AtomicBool::new(false));
+    let mut workers = None;
     if let (Some(pool), false) = (rt.db.clone(), app.workflows.is_empty()) {
         let settings = crate::workflow::WorkerSettings {
             lease: rt.config.workflow_lease,
@@ -225,13 +226,13 @@ pub async fn serve_until(
             concurrency,
             "workflow workers started"
         );
-        actix_web::rt::spawn(crate::workflow::work(
+        workers = Some(actix_web::rt::spawn(crate::workflow::work(
             pool,
             defs,
             settings,
             concurrency,
             stop,
-        ));
+        )));
     }
     let signal_rt = rt.clone();
     let signal_stop = workers_stop.clone();
@@ -249,6 +250,14 @@ pub async fn serve_until(
         handle.stop(true).await;
     });
     server.await?;
+    // Workers stopped claiming at shutdown; let the runs in hand finish their
+    // step (or park) within the drain timeout. A run still going after that
+    // is taken over when its lease expires.
+    if let Some(handle) = workers {
+        if tokio::time::timeout(drain_timeout, handle).await.is_err() {
+            tracing::warn!("workflow runs were still executing at the drain timeout");
+        }
+    }
     for (name, hook) in app.shutdown_hooks.iter().rev() {
         tracing::info!(hook = %name, "running shutdown hook");
         hook().await;
