@@ -844,11 +844,10 @@ pub async fn check(
         }),
     };
     let input = serde_json::from_str(&run.input).unwrap_or(serde_json::Value::Null);
-    match (def.run)(ctx.clone(), input).await {
-        Err(crate::Error::Workflow(e @ WorkflowError::NonDeterministic { .. })) => {
-            return Err(crate::Error::Workflow(e))
-        }
-        _ => {}
+    if let Err(crate::Error::Workflow(e @ WorkflowError::NonDeterministic { .. })) =
+        (def.run)(ctx.clone(), input).await
+    {
+        return Err(crate::Error::Workflow(e));
     }
     let found = ctx
         .inner
