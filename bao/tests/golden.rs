@@ -65,6 +65,38 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// `bao serve` of `app` on a free port against `database_url`, once healthy.
+fn serve_live(app: &Path, database_url: &str) -> (Child, String) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = bao(app)
+        .args(["serve", "--port", &port.to_string()])
+        .env("BAO_DATABASE_URL", database_url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until_healthy(&addr, Duration::from_secs(120)),
+        "served"
+    );
+    (server, addr)
+}
+
+/// A browser's session cookie and CSRF token from a live server.
+fn browser_session(addr: &str, cookie: Option<&str>) -> (String, String) {
+    let headers: Vec<(&str, &str)> = cookie.map(|c| vec![("Cookie", c)]).unwrap_or_default();
+    let csrf = bao::testing::http_request(addr, "GET", "/_bao/csrf", &headers, b"").unwrap();
+    let cookie = csrf
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+        .or(cookie.map(str::to_string))
+        .unwrap();
+    let token = csrf.body.split('"').nth(3).unwrap().to_string();
+    (cookie, token)
+}
+
 /// Polls `path` until `check` accepts the response.
 fn wait_for(addr: &str, path: &str, timeout: Duration, check: impl Fn(u16, &str) -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -269,26 +301,8 @@ fn make_auth_scaffolds_pages_that_work_and_tokens_from_the_cli() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("no user with id 1"));
 
         // Register through the live server, as a browser would.
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut server = bao(&app)
-            .args(["serve", "--port", &port.to_string()])
-            .env("BAO_DATABASE_URL", db.url())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        assert!(
-            wait_until_healthy(&addr, Duration::from_secs(120)),
-            "served"
-        );
-        let csrf = http_get(&addr, "/_bao/csrf").unwrap();
-        let cookie = csrf
-            .header("set-cookie")
-            .and_then(|c| c.split(';').next())
-            .unwrap()
-            .to_string();
-        let token = csrf.body.split('"').nth(3).unwrap().to_string();
+        let (mut server, addr) = serve_live(&app, db.url());
+        let (cookie, token) = browser_session(&addr, None);
         let forged = bao::testing::http_request(
             &addr,
             "POST",
@@ -576,26 +590,8 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
         let mut migrate = bao(&app);
         migrate.arg("migrate").env("BAO_DATABASE_URL", db.url());
         run(&mut migrate);
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut server = bao(&app)
-            .args(["serve", "--port", &port.to_string()])
-            .env("BAO_DATABASE_URL", db.url())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        assert!(
-            wait_until_healthy(&addr, Duration::from_secs(120)),
-            "served"
-        );
-        let csrf = http_get(&addr, "/_bao/csrf").unwrap();
-        let mut cookie = csrf
-            .header("set-cookie")
-            .and_then(|c| c.split(';').next())
-            .unwrap()
-            .to_string();
-        let mut token = csrf.body.split('"').nth(3).unwrap().to_string();
+        let (mut server, addr) = serve_live(&app, db.url());
+        let (cookie, token) = browser_session(&addr, None);
         let post = |path: &str, cookie: &str, fields: &[(&str, &str)]| {
             bao::testing::http_request(
                 &addr,
@@ -619,15 +615,12 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
             ],
         );
         assert_eq!(registered.status, 303);
-        cookie = registered
+        let signed_in = registered
             .header("set-cookie")
             .and_then(|c| c.split(';').next())
             .unwrap()
             .to_string();
-        let fresh =
-            bao::testing::http_request(&addr, "GET", "/_bao/csrf", &[("Cookie", &cookie)], b"")
-                .unwrap();
-        token = fresh.body.split('"').nth(3).unwrap().to_string();
+        let (cookie, token) = browser_session(&addr, Some(&signed_in));
         let valid = [
             ("name", "Ship it"),
             ("count", "3"),

@@ -486,17 +486,40 @@ fn run_status(pool: &bao::db::DbPool, run_id: &str) -> String {
         .status
 }
 
+/// The database with the example's migrations applied by its binary.
+fn migrated_pool(db: &bao::testing::TestDatabase) -> bao::db::DbPool {
+    let migrated = example_binary()
+        .arg("migrate")
+        .env("BAO_DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    bao::db::DbPool::new(db.url()).unwrap()
+}
+
 fn spawn_worker(db: &bao::testing::TestDatabase) -> std::process::Child {
     spawn_worker_with(db, "4")
 }
 
 fn spawn_worker_with(db: &bao::testing::TestDatabase, concurrency: &str) -> std::process::Child {
+    spawn_worker_polling(db, concurrency, "50ms")
+}
+
+fn spawn_worker_polling(
+    db: &bao::testing::TestDatabase,
+    concurrency: &str,
+    poll: &str,
+) -> std::process::Child {
     example_binary()
         .arg("worker")
         .env("BAO_WORKFLOW_CONCURRENCY", concurrency)
         .env("BAO_DATABASE_URL", db.url())
         .env("BAO_WORKFLOW_LEASE", "1s")
-        .env("BAO_WORKFLOW_POLL", "50ms")
+        .env("BAO_WORKFLOW_POLL", poll)
         .env("BAO_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -513,17 +536,7 @@ fn a_workflow_survives_kill_9_with_each_step_done_exactly_once() {
     let mut databases = vec![bao::testing::TestDatabase::sqlite()];
     databases.extend(bao::testing::TestDatabase::postgres());
     for db in &databases {
-        let migrated = example_binary()
-            .arg("migrate")
-            .env("BAO_DATABASE_URL", db.url())
-            .output()
-            .unwrap();
-        assert!(
-            migrated.status.success(),
-            "{}",
-            String::from_utf8_lossy(&migrated.stderr)
-        );
-        let pool = bao::db::DbPool::new(db.url()).unwrap();
+        let pool = migrated_pool(db);
         let steps = 40;
         let run = bao::testing::block_on(example::workflows::tally::start(
             &pool,
@@ -632,13 +645,7 @@ fn two_postgres_workers_share_runs_without_running_a_step_twice() {
     let Some(db) = bao::testing::TestDatabase::postgres() else {
         return;
     };
-    let migrated = example_binary()
-        .arg("migrate")
-        .env("BAO_DATABASE_URL", db.url())
-        .output()
-        .unwrap();
-    assert!(migrated.status.success());
-    let pool = bao::db::DbPool::new(db.url()).unwrap();
+    let pool = migrated_pool(&db);
     let start_runs = |n: usize| -> Vec<String> {
         (0..n)
             .map(|_| {
@@ -710,22 +717,8 @@ fn postgres_workers_wake_on_notify() {
     let Some(db) = bao::testing::TestDatabase::postgres() else {
         return;
     };
-    let migrated = example_binary()
-        .arg("migrate")
-        .env("BAO_DATABASE_URL", db.url())
-        .output()
-        .unwrap();
-    assert!(migrated.status.success());
-    let pool = bao::db::DbPool::new(db.url()).unwrap();
-    let mut worker = example_binary()
-        .arg("worker")
-        .env("BAO_DATABASE_URL", db.url())
-        .env("BAO_WORKFLOW_POLL", "30s")
-        .env("BAO_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let pool = migrated_pool(&db);
+    let mut worker = spawn_worker_polling(&db, "1", "30s");
     // Let the worker find nothing and go idle.
     std::thread::sleep(Duration::from_millis(1500));
     let started = Instant::now();
