@@ -81,6 +81,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut auth: Option<Path> = None;
     let mut apis: Vec<Path> = Vec::new();
     let mut workflows: Vec<Path> = Vec::new();
+    let mut tasks: Vec<Path> = Vec::new();
     let mut workflows_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
     let mut models_span = Span::call_site();
@@ -108,6 +109,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 workflows_span = entry.key.span();
                 push_unique(&mut workflows, list, "workflow", &mut diag);
             }
+            ("tasks", Value::List(list)) => push_unique(&mut tasks, list, "task", &mut diag),
+            ("tasks", _) => diag.error_at(
+                &entry.key,
+                "`tasks` is a list of #[bao::task] functions: `tasks: [send_receipt]`",
+            ),
             ("workflows", _) => diag.error_at(
                 &entry.key,
                 "`workflows` is a list of #[bao::workflow] functions: `workflows: [onboard]`",
@@ -219,6 +225,9 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let workflow_registrations = workflows
         .iter()
         .map(|w| quote_spanned! {w.span()=> .workflow(#w::definition()) });
+    let task_registrations = tasks
+        .iter()
+        .map(|t| quote_spanned! {t.span()=> .task(#t::definition()) });
     // An app serves a document when it has APIs or `#[openapi]` routes.
     let documented_count = quote!(0 #(+ #documented_lists.len())*);
     let (auth_check, auth_registration) = match &auth {
@@ -274,6 +283,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .source_dir(::core::env!("CARGO_MANIFEST_DIR"))
                 #auth_registration
                 #(#workflow_registrations)*
+                #(#task_registrations)*
                 #(#registrations)*;
             let built = if #has_apis || #documented_count > 0 {
                 built.openapi(openapi)

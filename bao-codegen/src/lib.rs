@@ -11,6 +11,7 @@ pub mod diag;
 pub mod model;
 pub mod route_path;
 pub mod scaffold;
+pub mod task;
 pub mod test_attr;
 pub mod text_enum;
 pub mod view;

@@ -22,6 +22,12 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
     bao_codegen::workflow::expand(args.into(), item.into()).into()
 }
 
+/// A durable background task: `#[bao::task(retries = 3)] async fn send_receipt(order_id: i64) -> bao::Result<()>`.
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::task::expand(args.into(), item.into()).into()
+}
+
 /// Assembles an app from its parts: `bao::app! { controllers: [Home] }`.
 #[proc_macro]
 pub fn app(input: TokenStream) -> TokenStream {

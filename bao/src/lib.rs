@@ -42,13 +42,14 @@ mod error;
 pub mod forms;
 pub mod http;
 pub mod obs;
+pub mod task;
 pub mod testing;
 pub mod view;
 pub mod workflow;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
-pub use bao_macros::{api, app, controller, model, test, view, workflow, TextEnum};
+pub use bao_macros::{api, app, controller, model, task, test, view, workflow, TextEnum};
 /// Exact decimals for model fields (`bigdecimal::BigDecimal`).
 pub use bigdecimal;
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).

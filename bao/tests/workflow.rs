@@ -287,6 +287,14 @@ async fn retries_permanent_errors_replay_cancel_and_timeouts() {
         let (state, _, error) = status(&pool, &run.id).await;
         assert_eq!(state, "failed");
         assert!(error.unwrap().contains("the card was declined"));
+        // Out of retries: the run is in the dead-letter queue too.
+        let letters =
+            bao::task::dlq::list(&mut pool.get().unwrap(), Some("workflow:fragile"), 10).unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(
+            letters[0].source_id.as_deref(),
+            Some(format!("workflow:{}", run.id).as_str())
+        );
         // Replay after the fix: only the failed step runs again.
         BROKEN.store(0, Ordering::SeqCst);
         assert!(workflow::replay(&pool, &run.id).await.unwrap());

@@ -13,5 +13,6 @@ bao::app! {
     ],
     apis: [controllers::entries_api::EntriesApi],
     workflows: [workflows::tally],
+    tasks: [workflows::slow_mark],
     models: [controllers::guestbook::Entry],
 }

@@ -35,3 +35,18 @@ pub async fn tally(ctx: WorkflowCtx, input: Tally) -> bao::Result<u32> {
     }
     Ok(input.steps)
 }
+
+/// A background task: marks `tally_marks` once per attempt (under the run id
+/// `task-N`), then works for `pause_ms` on the blocking pool.
+#[bao::task(kind = "cpu", max_concurrency = 1, retries = 2)]
+pub async fn slow_mark(n: u32, pause_ms: u64) -> bao::Result<()> {
+    let db = bao::task::db()?;
+    let mut conn = db.get()?;
+    conn.batch_execute(&format!(
+        "INSERT INTO tally_marks (run_id, step, worker) VALUES ('task-{n}', 0, {})",
+        std::process::id()
+    ))
+    .map_err(bao::db::DbError::from)?;
+    std::thread::sleep(Duration::from_millis(pause_ms));
+    Ok(())
+}

@@ -744,3 +744,72 @@ fn postgres_workers_wake_on_notify() {
     let _ = worker.kill();
     let _ = worker.wait();
 }
+
+fn task_marks(pool: &bao::db::DbPool, n: u32) -> i64 {
+    tally_marks(pool, &format!("task-{n}")).0
+}
+
+/// SIGKILL during a task: it runs again after the restart; tasks finished
+/// before the kill never run again.
+#[test]
+fn a_task_killed_mid_run_runs_again_and_finished_ones_never_do() {
+    let mut databases = vec![bao::testing::TestDatabase::sqlite()];
+    databases.extend(bao::testing::TestDatabase::postgres());
+    for db in &databases {
+        let pool = migrated_pool(db);
+        let ids: Vec<i64> = (0..4)
+            .map(|n| {
+                bao::testing::block_on(example::workflows::slow_mark::enqueue(&pool, n, 400))
+                    .unwrap()
+                    .id
+            })
+            .collect();
+        let spawn = || {
+            example_binary()
+                .arg("worker")
+                .env("BAO_DATABASE_URL", db.url())
+                .env("BAO_TASK_CONCURRENCY", "1")
+                .env("BAO_WORKFLOW_LEASE", "1s")
+                .env("BAO_WORKFLOW_POLL", "50ms")
+                .env("BAO_LOG_LEVEL", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let status = |id: i64| {
+            let mut conn = pool.get().unwrap();
+            bao::task::store::find(&mut conn, id)
+                .unwrap()
+                .unwrap()
+                .status
+        };
+        let mut worker = spawn();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Kill while the second task is running (the first is done).
+        while !(status(ids[0]) == "done" && task_marks(&pool, 1) == 1) {
+            assert!(Instant::now() < deadline, "the worker makes progress");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+        assert_eq!(status(ids[1]), "running", "killed mid-task");
+
+        let mut worker = spawn();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ids.iter().any(|id| status(*id) != "done") {
+            assert!(
+                Instant::now() < deadline,
+                "every task finishes after the restart"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(task_marks(&pool, 0), 1, "a finished task never runs again");
+        assert_eq!(task_marks(&pool, 1), 2, "the killed task ran again");
+        assert_eq!((task_marks(&pool, 2), task_marks(&pool, 3)), (1, 1));
+        let _ = Command::new("kill")
+            .args(["-TERM", &worker.id().to_string()])
+            .status();
+        let _ = worker.wait();
+    }
+}

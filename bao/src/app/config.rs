@@ -164,6 +164,12 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Workflow runs a process executes at once (in `serve` and `bao worker`)",
     ),
     key(
+        "BAO_TASK_CONCURRENCY",
+        Some("4"),
+        "a positive integer",
+        "Task worker loops per process (each task also has its own max_concurrency); BAO_WORKFLOW_LEASE and BAO_WORKFLOW_POLL apply to tasks too",
+    ),
+    key(
         "BAO_SESSION_IDLE_TIMEOUT",
         Some("24h"),
         "a duration: 30m, 24h, 7d",
@@ -284,6 +290,8 @@ pub struct Config {
     pub workflow_poll: Duration,
     /// `BAO_WORKFLOW_CONCURRENCY`.
     pub workflow_concurrency: usize,
+    /// `BAO_TASK_CONCURRENCY`.
+    pub task_concurrency: usize,
 }
 
 impl fmt::Debug for Config {
@@ -492,7 +500,16 @@ impl Config {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| invalid(var, v))?,
         };
+        let task_concurrency = match get("BAO_TASK_CONCURRENCY") {
+            None => 4,
+            Some((var, v)) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(var, v))?,
+        };
         Ok(Config {
+            task_concurrency,
             workflow_lease,
             workflow_poll,
             workflow_concurrency,

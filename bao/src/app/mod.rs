@@ -67,6 +67,7 @@ pub struct App {
     pub(crate) users: Option<crate::auth::UsersTable>,
     pub(crate) openapi: Option<fn() -> crate::api::OpenApi>,
     pub(crate) workflows: Vec<crate::workflow::WorkflowDef>,
+    pub(crate) tasks: Vec<crate::task::TaskDef>,
 }
 
 /// Registers one piece of shared state on each worker's service.
@@ -87,6 +88,7 @@ impl App {
             users: None,
             openapi: None,
             workflows: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 
@@ -175,6 +177,18 @@ impl App {
     pub fn workflow(mut self, definition: crate::workflow::WorkflowDef) -> Self {
         self.workflows.push(definition);
         self
+    }
+
+    /// Registers a durable task (what `bao::app! { tasks: [..] }` does);
+    /// `serve` and `bao worker` run it.
+    pub fn task(mut self, definition: crate::task::TaskDef) -> Self {
+        self.tasks.push(definition);
+        self
+    }
+
+    /// The app's tasks.
+    pub fn tasks(&self) -> &[crate::task::TaskDef] {
+        &self.tasks
     }
 
     /// The app's workflows.

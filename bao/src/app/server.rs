@@ -234,6 +234,21 @@ pub async fn serve_until(
             stop,
         )));
     }
+    let mut task_workers = None;
+    if let (Some(pool), false) = (rt.db.clone(), app.tasks.is_empty()) {
+        let settings = crate::task::TaskSettings {
+            lease: rt.config.workflow_lease,
+            poll: rt.config.workflow_poll,
+        };
+        tracing::info!(tasks = app.tasks.len(), "task workers started");
+        task_workers = Some(actix_web::rt::spawn(crate::task::work(
+            pool,
+            app.tasks.clone(),
+            settings,
+            rt.config.task_concurrency,
+            workers_stop.clone(),
+        )));
+    }
     let signal_rt = rt.clone();
     let signal_stop = workers_stop.clone();
     actix_web::rt::spawn(async move {
@@ -253,9 +268,9 @@ pub async fn serve_until(
     // Workers stopped claiming at shutdown; let the runs in hand finish their
     // step (or park) within the drain timeout. A run still going after that
     // is taken over when its lease expires.
-    if let Some(handle) = workers {
+    for handle in [workers, task_workers].into_iter().flatten() {
         if tokio::time::timeout(drain_timeout, handle).await.is_err() {
-            tracing::warn!("workflow runs were still executing at the drain timeout");
+            tracing::warn!("background work was still executing at the drain timeout");
         }
     }
     for (name, hook) in app.shutdown_hooks.iter().rev() {

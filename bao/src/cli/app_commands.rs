@@ -67,6 +67,21 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::WorkflowsResume(args) => with_database(&app, |_, conn| {
             super::workflow_commands::change(conn, &args, "resume")
         }),
+        Command::TasksList(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::tasks_list(conn, &args)
+        }),
+        Command::TasksRun(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::tasks_run(&app, conn, &args)
+        }),
+        Command::DlqList(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::dlq_list(conn, &args)
+        }),
+        Command::DlqReplay(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::dlq_replay(&app, conn, &args)
+        }),
+        Command::DlqPurge(args) => with_database(&app, |_, conn| {
+            super::workflow_commands::dlq_purge(conn, &args)
+        }),
         Command::MakeController(args) => super::project::make_controller(&args),
         Command::MakeDockerfile(args) => super::project::make_dockerfile(&args),
         Command::Openapi(args) => openapi(&app, &args),

@@ -112,6 +112,60 @@ pub enum Command {
     /// Wake a sleeping or waiting workflow run now
     #[command(name = "workflows:resume")]
     WorkflowsResume(WorkflowRunArgs),
+    /// List tasks, newest first
+    #[command(name = "tasks:list")]
+    TasksList(WorkflowsListArgs),
+    /// Enqueue a task by name with its arguments as a JSON array
+    #[command(name = "tasks:run")]
+    TasksRun(TasksRunArgs),
+    /// List dead letters (failed-for-good tasks and workflow runs), newest first
+    #[command(name = "dlq:list")]
+    DlqList(DlqListArgs),
+    /// Replay a dead letter: the task is enqueued again, the run started again
+    #[command(name = "dlq:replay")]
+    DlqReplay(DlqReplayArgs),
+    /// Delete every dead letter of a queue
+    #[command(name = "dlq:purge")]
+    DlqPurge(DlqPurgeArgs),
+}
+
+/// `bao tasks:run`.
+#[derive(Debug, Args)]
+pub struct TasksRunArgs {
+    /// The task's name
+    pub name: String,
+    /// Its arguments as a JSON array, in order, e.g. '[42]'
+    #[arg(default_value = "[]")]
+    pub args: String,
+}
+
+/// `bao dlq:list`.
+#[derive(Debug, Args)]
+pub struct DlqListArgs {
+    /// Only this queue (a task's name, or workflow:NAME)
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// How many, newest first
+    #[arg(long, default_value_t = 50)]
+    pub tail: u32,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao dlq:replay`.
+#[derive(Debug, Args)]
+pub struct DlqReplayArgs {
+    /// The dead letter's id
+    pub id: i64,
+}
+
+/// `bao dlq:purge`.
+#[derive(Debug, Args)]
+pub struct DlqPurgeArgs {
+    /// The queue to empty
+    #[arg(long)]
+    pub queue: String,
 }
 
 /// `bao workflows:list`.

@@ -22,8 +22,8 @@ pub(super) fn worker(app: App) -> ExitCode {
         Err(code) => return code,
     };
     crate::obs::init_logging(&config);
-    if app.workflows().is_empty() {
-        return fail("this app has no workflows: add #[bao::workflow] functions to `workflows: [..]` in bao::app!");
+    if app.workflows().is_empty() && app.tasks().is_empty() {
+        return fail("this app has no workflows or tasks: add #[bao::workflow] functions to `workflows: [..]` or #[bao::task] functions to `tasks: [..]` in bao::app!");
     }
     let pool = match crate::db::DbPool::new(&config.database_url) {
         Ok(p) => p,
@@ -56,15 +56,31 @@ pub(super) fn worker(app: App) -> ExitCode {
                 }
             });
         }
-        tracing::info!(workflows = app.workflows().len(), "workflow worker started");
-        crate::workflow::work(
-            pool,
-            app.workflows().to_vec(),
-            settings,
-            config.workflow_concurrency,
-            stop,
-        )
-        .await;
+        tracing::info!(
+            workflows = app.workflows().len(),
+            tasks = app.tasks().len(),
+            "worker started"
+        );
+        let task_settings = crate::task::TaskSettings {
+            lease: settings.lease,
+            poll: settings.poll,
+        };
+        tokio::join!(
+            crate::workflow::work(
+                pool.clone(),
+                app.workflows().to_vec(),
+                settings,
+                config.workflow_concurrency,
+                stop.clone(),
+            ),
+            crate::task::work(
+                pool,
+                app.tasks().to_vec(),
+                task_settings,
+                config.task_concurrency,
+                stop
+            ),
+        );
     });
     ExitCode::SUCCESS
 }
@@ -238,4 +254,129 @@ pub(super) fn change(
             run.id, run.status
         )))
     }
+}
+
+pub(super) fn tasks_list(conn: &mut DbConnection, args: &WorkflowsListArgs) -> Result<(), DbError> {
+    crate::db::system::migrate(conn)?;
+    let tasks = crate::task::store::list(conn, args.status.as_deref(), i64::from(args.limit))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&tasks).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if tasks.is_empty() {
+        println!("no tasks");
+    }
+    for t in tasks {
+        println!(
+            "{:<8} {:<24} {:<7} attempts {}/{} priority {:<3} {}  args {}{}",
+            t.id,
+            t.name,
+            t.status,
+            t.attempts,
+            t.max_attempts,
+            t.priority,
+            when(t.created_at),
+            t.args,
+            t.error.map(|e| format!("  error: {e}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn tasks_run(
+    app: &App,
+    conn: &mut DbConnection,
+    args: &super::TasksRunArgs,
+) -> Result<(), DbError> {
+    let Some(def) = app.tasks().iter().find(|t| t.name == args.name) else {
+        let names: Vec<&str> = app.tasks().iter().map(|t| t.name).collect();
+        return Err(DbError::Config(format!(
+            "no task `{}`: the tasks are {}",
+            args.name,
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    };
+    let value: serde_json::Value = serde_json::from_str(&args.args)
+        .map_err(|e| DbError::Config(format!("the arguments `{}` are not JSON: {e}", args.args)))?;
+    if !value.is_array() {
+        return Err(DbError::Config(
+            "the arguments are a JSON array, in order: '[42]'".into(),
+        ));
+    }
+    crate::db::system::migrate(conn)?;
+    let (id, _) = crate::task::store::insert(
+        conn,
+        def.name,
+        &value.to_string(),
+        0,
+        i32::try_from(def.max_attempts).unwrap_or(i32::MAX),
+        0,
+        None,
+    )?;
+    println!("enqueued task {id} ({})", def.name);
+    Ok(())
+}
+
+pub(super) fn dlq_list(conn: &mut DbConnection, args: &super::DlqListArgs) -> Result<(), DbError> {
+    crate::db::system::migrate(conn)?;
+    let letters = crate::task::dlq::list(conn, args.queue.as_deref(), i64::from(args.tail))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&letters).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    if letters.is_empty() {
+        println!("the dead-letter queue is empty");
+    }
+    for d in letters {
+        println!(
+            "{:<6} {:<28} attempts {:<3} {}  {}  payload {}{}",
+            d.id,
+            d.queue,
+            d.attempts,
+            when(d.last_failed_at),
+            d.error,
+            d.payload,
+            d.replay_outcome
+                .map(|o| format!("  replayed: {o}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn dlq_replay(
+    app: &App,
+    conn: &mut DbConnection,
+    args: &super::DlqReplayArgs,
+) -> Result<(), DbError> {
+    crate::db::system::migrate(conn)?;
+    let letter = crate::task::dlq::find(conn, args.id)?.ok_or(DbError::NotFound)?;
+    let max_attempts = app
+        .tasks()
+        .iter()
+        .find(|t| t.name == letter.queue)
+        .map_or(1, |t| i32::try_from(t.max_attempts).unwrap_or(1));
+    let outcome = crate::task::dlq::replay(conn, args.id, max_attempts)?;
+    println!("dead letter {}: {outcome}", args.id);
+    Ok(())
+}
+
+pub(super) fn dlq_purge(
+    conn: &mut DbConnection,
+    args: &super::DlqPurgeArgs,
+) -> Result<(), DbError> {
+    crate::db::system::migrate(conn)?;
+    let n = crate::task::dlq::purge(conn, &args.queue)?;
+    println!("purged {n} dead letter(s) of `{}`", args.queue);
+    Ok(())
 }

@@ -99,6 +99,42 @@ CREATE TABLE bao_workflow_signals (
 CREATE INDEX bao_workflow_signals_run ON bao_workflow_signals (run_id, name);
 ";
 
+const TASK_TABLES: &str = "
+CREATE TABLE bao_tasks (
+    id {ID},
+    name VARCHAR(200) NOT NULL,
+    args TEXT NOT NULL,
+    status VARCHAR(20) NOT NULL,
+    priority INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    run_at BIGINT NOT NULL,
+    dedup_key TEXT,
+    lease_owner TEXT,
+    lease_token BIGINT NOT NULL,
+    lease_expires_at BIGINT,
+    error TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX bao_tasks_ready ON bao_tasks (status, priority, run_at);
+CREATE UNIQUE INDEX bao_tasks_dedup ON bao_tasks (name, dedup_key)
+    WHERE dedup_key IS NOT NULL AND status IN ('queued', 'running');
+CREATE TABLE bao_dead_letters (
+    id {ID},
+    queue VARCHAR(200) NOT NULL,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    source_id TEXT,
+    first_failed_at BIGINT NOT NULL,
+    last_failed_at BIGINT NOT NULL,
+    replayed_at BIGINT,
+    replay_outcome TEXT
+);
+CREATE INDEX bao_dead_letters_queue ON bao_dead_letters (queue, id);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -109,6 +145,7 @@ fn migrations() -> Vec<SystemMigration> {
         [
             ("0001_auth", AUTH_TABLES),
             ("0002_workflows", WORKFLOW_TABLES),
+            ("0003_tasks", TASK_TABLES),
         ]
         .into_iter()
         .map(|(version, sql)| {

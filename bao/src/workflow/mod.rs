@@ -705,9 +705,10 @@ pub async fn run_one(
             }
         };
     let id = run_id.clone();
+    let (queue, input) = (format!("workflow:{}", def.name), run.input.clone());
     let released = pool
         .run(move |c| {
-            store::release(
+            let released = store::release(
                 c,
                 &id,
                 token,
@@ -715,7 +716,19 @@ pub async fn run_one(
                 output.as_deref(),
                 error.as_deref(),
                 wake_at,
-            )
+            )?;
+            if released && status == "failed" {
+                // Out of retries: the run joins the dead-letter queue.
+                crate::task::dlq::insert(
+                    c,
+                    &queue,
+                    &input,
+                    error.as_deref().unwrap_or("failed"),
+                    attempts,
+                    Some(&format!("workflow:{id}")),
+                )?;
+            }
+            Ok(released)
         })
         .await?;
     if !released {

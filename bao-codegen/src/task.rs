@@ -1,0 +1,171 @@
+//! `#[task(kind = "io", max_concurrency = 8, retries = 3)]` on
+//! `async fn send_receipt(order_id: i64) -> bao::Result<()>`: keeps the
+//! function and adds a module of the same name with `enqueue`,
+//! `enqueue_with` and its definition.
+
+use crate::diag::{closest, Diagnostics};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Expr, FnArg, ItemFn, Lit, Meta, Pat};
+
+const OPTIONS: &[&str] = &["kind", "max_concurrency", "retries"];
+
+/// Expands `#[task(args)] item`.
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut diag = Diagnostics::new();
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            diag.error_span(
+                Span::call_site(),
+                "#[bao::task] goes on an `async fn name(args..) -> bao::Result<()>`",
+            );
+            let errors = diag.to_compile_errors();
+            return quote!(#errors #item);
+        }
+    };
+    let ident = &func.sig.ident;
+    let name = ident.to_string();
+    let mut kind = quote!(::bao::task::TaskKind::Io);
+    let mut max_concurrency: usize = 8;
+    let mut retries: u32 = 3;
+    match syn::parse::Parser::parse2(
+        syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
+        args,
+    ) {
+        Ok(options) => {
+            for option in options {
+                let key = option
+                    .path()
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let value = match &option {
+                    Meta::NameValue(nv) => match &nv.value {
+                        Expr::Lit(syn::ExprLit { lit, .. }) => Some(lit.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match (key.as_str(), value) {
+                    ("kind", Some(Lit::Str(s))) => match s.value().as_str() {
+                        "io" => kind = quote!(::bao::task::TaskKind::Io),
+                        "cpu" => kind = quote!(::bao::task::TaskKind::Cpu),
+                        other => diag.error_at(&s, format!("`kind = \"{other}\"`: a task is \"io\" (async work) or \"cpu\" (runs on the blocking pool)")),
+                    },
+                    ("max_concurrency", Some(Lit::Int(i))) => match i.base10_parse::<usize>() {
+                        Ok(n) if (1..=10_000).contains(&n) => max_concurrency = n,
+                        _ => diag.error_at(&i, "`max_concurrency` is how many run at once in a process: 1 to 10000"),
+                    },
+                    ("retries", Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
+                        Ok(n) if n <= 100 => retries = n,
+                        _ => diag.error_at(&i, "`retries` is how many times a failed task runs again: 0 to 100"),
+                    },
+                    ("kind" | "max_concurrency" | "retries", _) => diag.error_at(
+                        &option,
+                        "write kind = \"io\" | \"cpu\", max_concurrency = 8, retries = 3",
+                    ),
+                    (other, _) => {
+                        let hint = closest(other, OPTIONS).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
+                        diag.error_at(&option, format!("unknown #[bao::task] option `{other}`: expected kind, max_concurrency or retries{hint}"));
+                    }
+                }
+            }
+        }
+        Err(e) => diag.push(e),
+    }
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        diag.error_at(
+            sig.fn_token,
+            format!("task `{ident}` must be `async`: write `async fn {ident}(..)`"),
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        diag.error_at(
+            &sig.generics,
+            "a task cannot be generic: it is enqueued by name",
+        );
+    }
+    let mut arg_names = Vec::new();
+    let mut arg_types = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Typed(pt) => match &*pt.pat {
+                Pat::Ident(pi) => {
+                    arg_names.push(pi.ident.clone());
+                    arg_types.push((*pt.ty).clone());
+                }
+                other => diag.error_at(other, "task arguments are plain names: `order_id: i64`"),
+            },
+            FnArg::Receiver(r) => diag.error_at(r, "a task takes no `self`"),
+        }
+    }
+    let errors = diag.to_compile_errors();
+    if diag.has_errors() {
+        return quote!(#errors #func);
+    }
+    let vis = &func.vis;
+    let checks = arg_types.iter().map(|ty| {
+        quote_spanned! {ty.span()=>
+            const _: fn() = || {
+                fn durable<T: ::bao::workflow::Durable>() {}
+                durable::<#ty>();
+            };
+        }
+    });
+    let max_attempts = retries + 1;
+    let locals: Vec<_> = (0..arg_names.len())
+        .map(|i| format_ident!("__bao_arg{}", i))
+        .collect();
+    quote! {
+        #func
+
+        #(#checks)*
+
+        #[doc = concat!("The `", #name, "` task: enqueue it, and its definition for `bao::app!`.")]
+        #[allow(non_snake_case)]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The task's name (its queue).
+            pub const NAME: &str = #name;
+
+            /// The definition `bao::app! { tasks: [..] }` registers.
+            pub fn definition() -> ::bao::task::TaskDef {
+                ::bao::task::TaskDef {
+                    name: NAME,
+                    kind: #kind,
+                    max_attempts: #max_attempts,
+                    max_concurrency: #max_concurrency,
+                    run: |args| {
+                        ::std::boxed::Box::pin(async move {
+                            let (#(#locals,)*): (#(#arg_types,)*) = ::bao::__private::serde_json::from_value(args)
+                                .map_err(|e| ::bao::Error::BadRequest(format!("the task's arguments do not decode: {e}")))?;
+                            super::#ident(#(#locals),*).await
+                        })
+                    },
+                }
+            }
+
+            /// Enqueues the task: stored in the database, run by a worker.
+            pub async fn enqueue(
+                db: &::bao::db::DbPool,
+                #(#arg_names: #arg_types),*
+            ) -> ::core::result::Result<::bao::task::TaskHandle, ::bao::task::TaskError> {
+                enqueue_with(db, ::bao::task::Enqueue::default(), #(#arg_names),*).await
+            }
+
+            /// Enqueues the task with a priority, a delay or a dedup key.
+            pub async fn enqueue_with(
+                db: &::bao::db::DbPool,
+                options: ::bao::task::Enqueue,
+                #(#arg_names: #arg_types),*
+            ) -> ::core::result::Result<::bao::task::TaskHandle, ::bao::task::TaskError> {
+                ::bao::task::enqueue(db, NAME, #max_attempts, &(#(#arg_names,)*), options).await
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The dead-letter queue: work that failed for good (tasks that exhausted
+//! their attempts, workflow runs that exhausted their retries) with its
+//! payload, error and attempts, until it is replayed or purged.
+
+use crate::auth::store::on_dialect;
+use crate::db::{DbConnection, DbError};
+use crate::workflow::store::now_ms;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+
+/// A dead letter.
+#[derive(QueryableByName, Debug, Clone, serde::Serialize)]
+pub struct DeadLetter {
+    /// Its id.
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    /// The queue: a task's name, or `workflow:NAME`.
+    #[diesel(sql_type = Text)]
+    pub queue: String,
+    /// The payload (the task's arguments, the run's input), JSON.
+    #[diesel(sql_type = Text)]
+    pub payload: String,
+    /// The last error.
+    #[diesel(sql_type = Text)]
+    pub error: String,
+    /// Attempts made.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    /// `task:ID` or `workflow:RUN_ID`.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub source_id: Option<String>,
+    /// First failure (Unix milliseconds).
+    #[diesel(sql_type = BigInt)]
+    pub first_failed_at: i64,
+    /// Last failure (Unix milliseconds).
+    #[diesel(sql_type = BigInt)]
+    pub last_failed_at: i64,
+    /// When it was replayed.
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub replayed_at: Option<i64>,
+    /// What the replay did.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub replay_outcome: Option<String>,
+}
+
+const COLUMNS: &str = "id, queue, payload, error, attempts, source_id, first_failed_at, last_failed_at, replayed_at, replay_outcome";
+
+/// Records a dead letter.
+pub fn insert(
+    conn: &mut DbConnection,
+    queue: &str,
+    payload: &str,
+    error: &str,
+    attempts: i32,
+    source_id: Option<&str>,
+) -> Result<(), DbError> {
+    let t = now_ms();
+    on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "INSERT INTO bao_dead_letters (queue, payload, error, attempts, source_id, first_failed_at, last_failed_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind::<Text, _>(queue)
+        .bind::<Text, _>(payload)
+        .bind::<Text, _>(error)
+        .bind::<Integer, _>(attempts)
+        .bind::<Nullable<Text>, _>(source_id)
+        .bind::<BigInt, _>(t)
+        .bind::<BigInt, _>(t)
+        .execute(c)
+    })?;
+    Ok(())
+}
+
+/// The newest `limit` dead letters, of one queue or all.
+pub fn list(
+    conn: &mut DbConnection,
+    queue: Option<&str>,
+    limit: i64,
+) -> Result<Vec<DeadLetter>, DbError> {
+    let query = format!("SELECT {COLUMNS} FROM bao_dead_letters WHERE (? = '' OR queue = ?) ORDER BY id DESC LIMIT ?");
+    let queue = queue.unwrap_or("");
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query))
+            .bind::<Text, _>(queue)
+            .bind::<Text, _>(queue)
+            .bind::<BigInt, _>(limit)
+            .load(c)
+    })?)
+}
+
+/// One dead letter.
+pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<DeadLetter>, DbError> {
+    let query = format!("SELECT {COLUMNS} FROM bao_dead_letters WHERE id = ?");
+    let rows: Vec<DeadLetter> = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query)).bind::<BigInt, _>(id).load(c)
+    })?;
+    Ok(rows.into_iter().next())
+}
+
+/// Records what replaying `id` did.
+pub fn mark_replayed(conn: &mut DbConnection, id: i64, outcome: &str) -> Result<(), DbError> {
+    on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "UPDATE bao_dead_letters SET replayed_at = ?, replay_outcome = ? WHERE id = ?",
+        ))
+        .bind::<BigInt, _>(now_ms())
+        .bind::<Text, _>(outcome)
+        .bind::<BigInt, _>(id)
+        .execute(c)
+    })?;
+    Ok(())
+}
+
+/// Deletes every dead letter of `queue`; how many.
+pub fn purge(conn: &mut DbConnection, queue: &str) -> Result<usize, DbError> {
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql("DELETE FROM bao_dead_letters WHERE queue = ?"))
+            .bind::<Text, _>(queue)
+            .execute(c)
+    })?)
+}
+
+/// Replays dead letter `id`: a task's is enqueued again with its original
+/// arguments, a workflow run is started again (its completed steps kept).
+/// The outcome is recorded on the letter and returned.
+pub fn replay(conn: &mut DbConnection, id: i64, max_attempts: i32) -> Result<String, DbError> {
+    let letter = find(conn, id)?.ok_or(DbError::NotFound)?;
+    if letter.replayed_at.is_some() {
+        return Err(DbError::Conflict(format!(
+            "dead letter {id} was replayed already ({})",
+            letter.replay_outcome.unwrap_or_default()
+        )));
+    }
+    let outcome = match letter
+        .source_id
+        .as_deref()
+        .and_then(|s| s.strip_prefix("workflow:"))
+    {
+        Some(run_id) => {
+            crate::workflow::store::drop_failed_steps(conn, run_id)?;
+            if crate::workflow::store::set_status(
+                conn,
+                run_id,
+                &["failed", "cancelled"],
+                "pending",
+            )? {
+                format!("workflow run {run_id} started again")
+            } else {
+                return Err(DbError::Conflict(format!(
+                    "workflow run {run_id} is not failed"
+                )));
+            }
+        }
+        None => {
+            let (task, _) = super::store::insert(
+                conn,
+                &letter.queue,
+                &letter.payload,
+                0,
+                max_attempts,
+                0,
+                None,
+            )?;
+            format!("re-enqueued as task {task}")
+        }
+    };
+    mark_replayed(conn, id, &outcome)?;
+    Ok(outcome)
+}

@@ -1,0 +1,331 @@
+//! Durable background tasks and the dead-letter queue.
+//!
+//! `#[bao::task]` functions are enqueued as rows of `bao_tasks` (arguments as
+//! JSON, a priority, an optional start time and deduplication key) and run by
+//! workers that claim them with a lease, like workflow runs: a task whose
+//! worker died runs again once the lease expires; a finished task never
+//! does. A task that fails is retried with backoff; one that exhausts its
+//! attempts lands in `bao_dead_letters` with its payload, error and
+//! attempts, where `bao dlq:replay` enqueues it again.
+
+pub mod dlq;
+pub mod store;
+
+use crate::db::{DbError, DbPool};
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where a task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    /// On the async executor (I/O-bound work).
+    Io,
+    /// On the bounded blocking pool (CPU-bound work).
+    Cpu,
+}
+
+/// A registered task: what `#[bao::task]` generates.
+#[derive(Clone, Copy)]
+pub struct TaskDef {
+    /// Its name (the queue).
+    pub name: &'static str,
+    /// Where it runs.
+    pub kind: TaskKind,
+    /// Attempts before it is dead-lettered.
+    pub max_attempts: u32,
+    /// How many run at once in one process.
+    pub max_concurrency: usize,
+    /// Runs the function on its JSON arguments.
+    pub run: fn(serde_json::Value) -> BoxFuture<'static, Result<(), crate::Error>>,
+}
+
+impl std::fmt::Debug for TaskDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskDef")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of one enqueue.
+#[derive(Debug, Clone, Default)]
+pub struct Enqueue {
+    /// Higher runs first (default 0).
+    pub priority: i32,
+    /// Start no sooner than this from now.
+    pub delay: Option<Duration>,
+    /// While a task with this key is queued or running, enqueueing another
+    /// returns the existing one.
+    pub dedup_key: Option<String>,
+}
+
+/// A task just enqueued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskHandle {
+    /// Its id.
+    pub id: i64,
+    /// False when a task with the same dedup key was already waiting.
+    pub created: bool,
+}
+
+/// Why a task could not be enqueued.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TaskError {
+    /// `BAO_MAX_INFLIGHT_TASKS` tasks are already queued or running.
+    #[error("the task queue is full ({0} tasks queued or running): try again later, or raise BAO_MAX_INFLIGHT_TASKS")]
+    QueueFull(i64),
+    /// The arguments cannot be stored.
+    #[error("the task's arguments cannot be stored: {0}")]
+    Encode(String),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+tokio::task_local! {
+    static POOL: DbPool;
+}
+
+/// The app's database, inside a running task: `let db = bao::task::db()?;`.
+pub fn db() -> crate::Result<DbPool> {
+    POOL.try_with(DbPool::clone).map_err(|_| {
+        crate::Error::Internal("bao::task::db() is available inside a running task only".into())
+    })
+}
+
+/// The bound of `BAO_MAX_INFLIGHT_TASKS` (default 500), read once.
+pub fn max_inflight() -> i64 {
+    static MAX: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var("BAO_MAX_INFLIGHT_TASKS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n: &i64| *n > 0)
+            .unwrap_or(500)
+    })
+}
+
+/// Enqueues task `name` with `args` (what `my_task::enqueue` calls).
+pub async fn enqueue<A: Serialize>(
+    db: &DbPool,
+    name: &'static str,
+    max_attempts: u32,
+    args: &A,
+    options: Enqueue,
+) -> Result<TaskHandle, TaskError> {
+    let args = serde_json::to_string(args).map_err(|e| TaskError::Encode(e.to_string()))?;
+    let bound = max_inflight();
+    let result = db
+        .run(move |c| {
+            crate::db::system::migrate(c)?;
+            let inflight = store::inflight(c)?;
+            if inflight >= bound {
+                return Ok(Err(inflight));
+            }
+            let delay_ms = options
+                .delay
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            store::insert(
+                c,
+                name,
+                &args,
+                options.priority,
+                i32::try_from(max_attempts).unwrap_or(i32::MAX),
+                delay_ms,
+                options.dedup_key.as_deref(),
+            )
+            .map(Ok)
+        })
+        .await?;
+    match result {
+        Ok((id, created)) => Ok(TaskHandle { id, created }),
+        Err(n) => Err(TaskError::QueueFull(n)),
+    }
+}
+
+/// How workers run.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskSettings {
+    /// How long a claim lasts without a heartbeat.
+    pub lease: Duration,
+    /// How often an idle worker looks for tasks.
+    pub poll: Duration,
+}
+
+/// Tasks of each name running in this process.
+#[derive(Default)]
+struct Running(Mutex<HashMap<&'static str, usize>>);
+
+impl Running {
+    fn full(&self, defs: &[TaskDef]) -> Vec<&'static str> {
+        let running = self.0.lock().expect("the running map is not poisoned");
+        defs.iter()
+            .filter(|d| running.get(d.name).copied().unwrap_or(0) >= d.max_concurrency)
+            .map(|d| d.name)
+            .collect()
+    }
+
+    fn change(&self, name: &'static str, delta: isize) {
+        let mut running = self.0.lock().expect("the running map is not poisoned");
+        let n = running.entry(name).or_insert(0);
+        *n = n.saturating_add_signed(delta);
+    }
+}
+
+/// Claims one due task (highest priority first) and runs it; false when
+/// there was nothing to do.
+async fn run_one(
+    pool: &DbPool,
+    defs: &[TaskDef],
+    owner: &str,
+    settings: TaskSettings,
+    running: &Running,
+) -> Result<bool, DbError> {
+    let full = running.full(defs);
+    let names: Vec<&'static str> = defs
+        .iter()
+        .map(|d| d.name)
+        .filter(|n| !full.contains(n))
+        .collect();
+    if names.is_empty() {
+        return Ok(false);
+    }
+    let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+    let owner_name = owner.to_string();
+    let Some(task) = pool
+        .run(move |c| store::claim(c, &names, &owner_name, lease_ms))
+        .await?
+    else {
+        return Ok(false);
+    };
+    let Some(def) = defs.iter().find(|d| d.name == task.name).copied() else {
+        return Ok(true);
+    };
+    running.change(def.name, 1);
+    let beat = {
+        let (pool, id, token) = (pool.clone(), task.id, task.lease_token);
+        let every = settings.lease / 3;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let p = pool.clone();
+                if !p
+                    .run(move |c| store::heartbeat(c, id, token, lease_ms))
+                    .await
+                    .unwrap_or(false)
+                {
+                    return;
+                }
+            }
+        })
+    };
+    let args: serde_json::Value =
+        serde_json::from_str(&task.args).unwrap_or(serde_json::Value::Null);
+    let outcome = match def.kind {
+        TaskKind::Io => POOL.scope(pool.clone(), (def.run)(args)).await,
+        TaskKind::Cpu => {
+            let handle = tokio::runtime::Handle::current();
+            let (run, scoped) = (def.run, pool.clone());
+            tokio::task::spawn_blocking(move || handle.block_on(POOL.scope(scoped, run(args))))
+                .await
+                .unwrap_or_else(|e| Err(crate::Error::Internal(format!("the task panicked: {e}"))))
+        }
+    };
+    beat.abort();
+    running.change(def.name, -1);
+    let (id, token, attempts, max) = (task.id, task.lease_token, task.attempts, task.max_attempts);
+    match outcome {
+        Ok(()) => {
+            pool.run(move |c| store::finish(c, id, token)).await?;
+        }
+        Err(error) => {
+            let message = error.to_string();
+            if attempts < max {
+                let wait = backoff_ms(attempts);
+                tracing::warn!(task = def.name, id, attempts, error = %message, "task failed; retrying");
+                pool.run(move |c| store::retry(c, id, token, &message, wait))
+                    .await?;
+            } else {
+                tracing::error!(task = def.name, id, attempts, error = %message, "task failed for good: dead-lettered");
+                let (name, payload) = (def.name.to_string(), task.args.clone());
+                pool.run(move |c| {
+                    store::bury(c, id, token, &message)?;
+                    dlq::insert(
+                        c,
+                        &name,
+                        &payload,
+                        &message,
+                        attempts,
+                        Some(&format!("task:{id}")),
+                    )
+                })
+                .await?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// 0.5 s, 1 s, 2 s, .. up to a minute, with up to 25% jitter.
+fn backoff_ms(attempt: i32) -> i64 {
+    let base = 250i64
+        .saturating_mul(1i64 << attempt.clamp(1, 16))
+        .min(60_000);
+    let mut jitter = [0u8; 1];
+    let _ = getrandom::fill(&mut jitter);
+    base + base * i64::from(jitter[0]) / 1024
+}
+
+/// Runs task workers until `stop`: `concurrency` loops, each claiming and
+/// running tasks, within each task's `max_concurrency` in this process.
+pub async fn work(
+    pool: DbPool,
+    defs: Vec<TaskDef>,
+    settings: TaskSettings,
+    concurrency: usize,
+    stop: Arc<AtomicBool>,
+) {
+    if defs.is_empty() {
+        return;
+    }
+    let running = Arc::new(Running::default());
+    let mut loops = Vec::new();
+    for i in 0..concurrency.max(1) {
+        let (pool, defs, stop, running) =
+            (pool.clone(), defs.clone(), stop.clone(), running.clone());
+        let owner = format!("tasks:{}:{i}", std::process::id());
+        loops.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                match run_one(&pool, &defs, &owner, settings, &running).await {
+                    Ok(true) => {}
+                    Ok(false) => tokio::time::sleep(settings.poll).await,
+                    Err(error) => {
+                        tracing::error!(%error, "task worker");
+                        tokio::time::sleep(settings.poll).await;
+                    }
+                }
+            }
+        }));
+    }
+    for l in loops {
+        let _ = l.await;
+    }
+}
+
+/// Runs every due task until none is left (tests, `tasks:run`).
+pub async fn drain(pool: &DbPool, defs: &[TaskDef]) -> Result<usize, DbError> {
+    let running = Running::default();
+    let settings = TaskSettings {
+        lease: Duration::from_secs(30),
+        poll: Duration::from_millis(10),
+    };
+    let mut n = 0;
+    while run_one(pool, defs, "drain", settings, &running).await? {
+        n += 1;
+    }
+    Ok(n)
+}

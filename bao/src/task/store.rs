@@ -1,0 +1,267 @@
+//! SQL of `bao_tasks`, on either dialect, fenced by lease tokens like the
+//! workflow tables.
+
+use crate::auth::store::on_dialect;
+use crate::db::{DbConnection, DbError, Dialect};
+use crate::workflow::store::now_ms;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+
+/// A task as stored.
+#[derive(QueryableByName, Debug, Clone, serde::Serialize)]
+pub struct TaskRow {
+    /// Its id.
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    /// The task's name.
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    /// Its arguments, JSON.
+    #[diesel(sql_type = Text)]
+    pub args: String,
+    /// `queued`, `running`, `done` or `dead`.
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    /// Higher runs first.
+    #[diesel(sql_type = Integer)]
+    pub priority: i32,
+    /// Attempts started.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    /// Attempts allowed.
+    #[diesel(sql_type = Integer)]
+    pub max_attempts: i32,
+    /// When it may run (Unix milliseconds).
+    #[diesel(sql_type = BigInt)]
+    pub run_at: i64,
+    /// The lease's token.
+    #[diesel(sql_type = BigInt)]
+    pub lease_token: i64,
+    /// The last error.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub error: Option<String>,
+    /// Created (Unix milliseconds).
+    #[diesel(sql_type = BigInt)]
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, name, args, status, priority, attempts, max_attempts, run_at, lease_token, error, created_at";
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Tasks queued or running.
+pub(crate) fn inflight(conn: &mut DbConnection) -> Result<i64, DbError> {
+    let rows: Vec<Count> = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "SELECT COUNT(*) AS n FROM bao_tasks WHERE status IN ('queued', 'running')",
+        ))
+        .load(c)
+    })?;
+    Ok(rows.first().map_or(0, |r| r.n))
+}
+
+/// Inserts a task; with a dedup key already waiting, the existing task.
+pub(crate) fn insert(
+    conn: &mut DbConnection,
+    name: &str,
+    args: &str,
+    priority: i32,
+    max_attempts: i32,
+    delay_ms: i64,
+    dedup_key: Option<&str>,
+) -> Result<(i64, bool), DbError> {
+    let t = now_ms();
+    if let Some(key) = dedup_key {
+        let existing: Vec<Id> = on_dialect!(conn, |c, sql| {
+            diesel::sql_query(sql(
+                "SELECT id FROM bao_tasks WHERE name = ? AND dedup_key = ? AND status IN ('queued', 'running')",
+            ))
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(key)
+            .load(c)
+        })?;
+        if let Some(found) = existing.first() {
+            return Ok((found.id, false));
+        }
+    }
+    let rows: Result<Vec<Id>, diesel::result::Error> = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "INSERT INTO bao_tasks (name, args, status, priority, attempts, max_attempts, run_at, dedup_key, lease_token, created_at, updated_at) \
+             VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, 0, ?, ?) RETURNING id",
+        ))
+        .bind::<Text, _>(name)
+        .bind::<Text, _>(args)
+        .bind::<Integer, _>(priority)
+        .bind::<Integer, _>(max_attempts)
+        .bind::<BigInt, _>(t + delay_ms)
+        .bind::<Nullable<Text>, _>(dedup_key)
+        .bind::<BigInt, _>(t)
+        .bind::<BigInt, _>(t)
+        .load(c)
+    });
+    match rows {
+        Ok(rows) => rows.first().map(|r| (r.id, true)).ok_or(DbError::NotFound),
+        // A concurrent enqueue with the same key won the unique index.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) if dedup_key.is_some() => insert(
+            conn,
+            name,
+            args,
+            priority,
+            max_attempts,
+            delay_ms,
+            dedup_key,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Claims the due task of `names` with the highest priority, or one whose
+/// worker's lease expired.
+pub(crate) fn claim(
+    conn: &mut DbConnection,
+    names: &[&str],
+    owner: &str,
+    lease_ms: i64,
+) -> Result<Option<TaskRow>, DbError> {
+    let t = now_ms();
+    let list = names
+        .iter()
+        .map(|n| format!("'{}'", n.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let lock = match conn.dialect() {
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let query = format!(
+        "UPDATE bao_tasks SET status = 'running', attempts = attempts + 1, lease_owner = ?, \
+         lease_token = lease_token + 1, lease_expires_at = ?, updated_at = ? \
+         WHERE id = (SELECT id FROM bao_tasks WHERE name IN ({list}) AND ( \
+            (status = 'queued' AND run_at <= ?) OR (status = 'running' AND lease_expires_at < ?)) \
+          ORDER BY priority DESC, run_at, id LIMIT 1{lock}) \
+         RETURNING {COLUMNS}"
+    );
+    let rows: Vec<TaskRow> = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query))
+            .bind::<Text, _>(owner)
+            .bind::<BigInt, _>(t + lease_ms)
+            .bind::<BigInt, _>(t)
+            .bind::<BigInt, _>(t)
+            .bind::<BigInt, _>(t)
+            .load(c)
+    })?;
+    Ok(rows.into_iter().next())
+}
+
+pub(crate) fn heartbeat(
+    conn: &mut DbConnection,
+    id: i64,
+    token: i64,
+    lease_ms: i64,
+) -> Result<bool, DbError> {
+    let n = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "UPDATE bao_tasks SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
+        ))
+        .bind::<BigInt, _>(now_ms() + lease_ms)
+        .bind::<BigInt, _>(id)
+        .bind::<BigInt, _>(token)
+        .execute(c)
+    })?;
+    Ok(n == 1)
+}
+
+fn settle(
+    conn: &mut DbConnection,
+    id: i64,
+    token: i64,
+    status: &str,
+    error: Option<&str>,
+    run_at: Option<i64>,
+) -> Result<(), DbError> {
+    on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "UPDATE bao_tasks SET status = ?, error = ?, run_at = COALESCE(?, run_at), lease_owner = NULL, \
+             lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
+        ))
+        .bind::<Text, _>(status)
+        .bind::<Nullable<Text>, _>(error)
+        .bind::<Nullable<BigInt>, _>(run_at)
+        .bind::<BigInt, _>(now_ms())
+        .bind::<BigInt, _>(id)
+        .bind::<BigInt, _>(token)
+        .execute(c)
+    })?;
+    Ok(())
+}
+
+pub(crate) fn finish(conn: &mut DbConnection, id: i64, token: i64) -> Result<(), DbError> {
+    settle(conn, id, token, "done", None, None)
+}
+
+pub(crate) fn retry(
+    conn: &mut DbConnection,
+    id: i64,
+    token: i64,
+    error: &str,
+    wait_ms: i64,
+) -> Result<(), DbError> {
+    settle(
+        conn,
+        id,
+        token,
+        "queued",
+        Some(error),
+        Some(now_ms() + wait_ms),
+    )
+}
+
+pub(crate) fn bury(
+    conn: &mut DbConnection,
+    id: i64,
+    token: i64,
+    error: &str,
+) -> Result<(), DbError> {
+    settle(conn, id, token, "dead", Some(error), None)
+}
+
+/// Tasks, newest first, optionally of one status.
+pub fn list(
+    conn: &mut DbConnection,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<TaskRow>, DbError> {
+    let query = format!(
+        "SELECT {COLUMNS} FROM bao_tasks WHERE (? = '' OR status = ?) ORDER BY id DESC LIMIT ?"
+    );
+    let status = status.unwrap_or("");
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query))
+            .bind::<Text, _>(status)
+            .bind::<Text, _>(status)
+            .bind::<BigInt, _>(limit)
+            .load(c)
+    })?)
+}
+
+/// The task with this id.
+pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<TaskRow>, DbError> {
+    let query = format!("SELECT {COLUMNS} FROM bao_tasks WHERE id = ?");
+    let rows: Vec<TaskRow> = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query)).bind::<BigInt, _>(id).load(c)
+    })?;
+    Ok(rows.into_iter().next())
+}

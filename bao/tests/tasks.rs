@@ -1,0 +1,164 @@
+//! Durable tasks and the dead-letter queue on SQLite and PostgreSQL:
+//! execution, retries, dead letters and their replay, priorities, delays
+//! and deduplication.
+
+use bao::db::DbPool;
+use bao::task::{self, dlq, Enqueue};
+use bao::testing::TestDatabase;
+use diesel::connection::SimpleConnection;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static SEEN: Mutex<Vec<i64>> = Mutex::new(Vec::new());
+static FAILURES_LEFT: AtomicU32 = AtomicU32::new(0);
+
+#[bao::task(retries = 2)]
+async fn record(n: i64, label: String) -> bao::Result<()> {
+    let _ = label;
+    if FAILURES_LEFT.load(Ordering::SeqCst) > 0 {
+        FAILURES_LEFT.fetch_sub(1, Ordering::SeqCst);
+        return Err(bao::Error::Internal(format!("flaky failure for {n}")));
+    }
+    SEEN.lock().unwrap().push(n);
+    Ok(())
+}
+
+#[bao::task(kind = "cpu", max_concurrency = 2)]
+async fn crunch(n: i64) -> bao::Result<()> {
+    std::thread::sleep(Duration::from_millis(5));
+    SEEN.lock().unwrap().push(n * 100);
+    Ok(())
+}
+
+fn setup(db: &TestDatabase) -> DbPool {
+    let pool = DbPool::new(db.url()).unwrap();
+    bao::db::system::migrate(&mut pool.get().unwrap()).unwrap();
+    SEEN.lock().unwrap().clear();
+    pool
+}
+
+fn make_due(pool: &DbPool) {
+    pool.get()
+        .unwrap()
+        .batch_execute("UPDATE bao_tasks SET run_at = 0 WHERE status = 'queued'")
+        .unwrap();
+}
+
+#[bao::test]
+async fn tasks_run_retry_and_land_in_the_dead_letter_queue() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        let defs = [record::definition(), crunch::definition()];
+        FAILURES_LEFT.store(0, Ordering::SeqCst);
+        record::enqueue(&pool, 1, "one".into()).await.unwrap();
+        crunch::enqueue(&pool, 2).await.unwrap();
+        assert_eq!(task::drain(&pool, &defs).await.unwrap(), 2);
+        let mut seen = SEEN.lock().unwrap().clone();
+        seen.sort();
+        assert_eq!(seen, [1, 200]);
+
+        // Two failures, then success on the third attempt.
+        SEEN.lock().unwrap().clear();
+        FAILURES_LEFT.store(2, Ordering::SeqCst);
+        let flaky = record::enqueue(&pool, 3, "three".into()).await.unwrap();
+        task::drain(&pool, &defs).await.unwrap();
+        assert!(
+            SEEN.lock().unwrap().is_empty(),
+            "the retry waits for its backoff"
+        );
+        make_due(&pool);
+        task::drain(&pool, &defs).await.unwrap();
+        make_due(&pool);
+        task::drain(&pool, &defs).await.unwrap();
+        assert_eq!(*SEEN.lock().unwrap(), [3]);
+        let row = task::store::find(&mut pool.get().unwrap(), flaky.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!((row.status.as_str(), row.attempts), ("done", 3));
+
+        // Out of attempts: dead-lettered with its payload; a replay runs it.
+        SEEN.lock().unwrap().clear();
+        FAILURES_LEFT.store(3, Ordering::SeqCst);
+        let doomed = record::enqueue(&pool, 4, "four".into()).await.unwrap();
+        for _ in 0..3 {
+            make_due(&pool);
+            task::drain(&pool, &defs).await.unwrap();
+        }
+        let row = task::store::find(&mut pool.get().unwrap(), doomed.id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, "dead");
+        let letters = dlq::list(&mut pool.get().unwrap(), Some("record"), 10).unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].payload, "[4,\"four\"]");
+        assert_eq!(letters[0].attempts, 3);
+        assert!(letters[0].error.contains("flaky failure for 4"));
+        let outcome = dlq::replay(&mut pool.get().unwrap(), letters[0].id, 3).unwrap();
+        assert!(outcome.starts_with("re-enqueued as task"), "{outcome}");
+        task::drain(&pool, &defs).await.unwrap();
+        assert_eq!(*SEEN.lock().unwrap(), [4], "the replayed task ran");
+        let again = dlq::replay(&mut pool.get().unwrap(), letters[0].id, 3);
+        assert!(again.is_err(), "a letter replays once");
+        assert_eq!(dlq::purge(&mut pool.get().unwrap(), "record").unwrap(), 1);
+    }
+}
+
+#[bao::test]
+async fn priorities_delays_and_dedup_keys() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        FAILURES_LEFT.store(0, Ordering::SeqCst);
+        let defs = [record::definition()];
+        record::enqueue(&pool, 1, "low".into()).await.unwrap();
+        record::enqueue_with(
+            &pool,
+            Enqueue {
+                priority: 10,
+                ..Enqueue::default()
+            },
+            2,
+            "high".into(),
+        )
+        .await
+        .unwrap();
+        record::enqueue_with(
+            &pool,
+            Enqueue {
+                delay: Some(Duration::from_secs(3600)),
+                ..Enqueue::default()
+            },
+            3,
+            "later".into(),
+        )
+        .await
+        .unwrap();
+        let key = || Enqueue {
+            dedup_key: Some("receipt-9".into()),
+            ..Enqueue::default()
+        };
+        let first = record::enqueue_with(&pool, key(), 9, "once".into())
+            .await
+            .unwrap();
+        let second = record::enqueue_with(&pool, key(), 9, "once".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.id, first.created, second.created),
+            (second.id, true, false)
+        );
+        task::drain(&pool, &defs).await.unwrap();
+        assert_eq!(
+            *SEEN.lock().unwrap(),
+            [2, 1, 9],
+            "priority first, then age; the delayed one waits"
+        );
+        // Once done, the key is free again.
+        assert!(
+            record::enqueue_with(&pool, key(), 9, "again".into())
+                .await
+                .unwrap()
+                .created
+        );
+    }
+}
