@@ -50,9 +50,9 @@ impl std::fmt::Debug for WorkflowDef {
 
 /// A type that can be a workflow's input or output, or a step's result.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be stored by a durable workflow",
+    message = "`{Self}` cannot be stored by a durable workflow or task",
     label = "not `Serialize + DeserializeOwned`",
-    note = "workflow inputs, outputs and step results are stored as JSON: add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`"
+    note = "workflow inputs, outputs, step results and task arguments are stored as JSON: add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`"
 )]
 pub trait Durable: Serialize + DeserializeOwned + Send + 'static {}
 
