@@ -29,6 +29,12 @@ async fn bench_steps(ctx: WorkflowCtx, input: Steps) -> bao::Result<u32> {
     Ok(input.n)
 }
 
+#[bao::task(max_concurrency = 16)]
+async fn bench_noop(n: u32) -> bao::Result<()> {
+    let _ = n;
+    Ok(())
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index]
@@ -37,6 +43,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn main() {
     let mut databases = vec![bao::testing::TestDatabase::sqlite()];
     databases.extend(bao::testing::TestDatabase::postgres());
+    // 2,000 tasks are enqueued at once: lift the in-flight bound above it
+    // (set before any thread starts).
+    std::env::set_var("BAO_MAX_INFLIGHT_TASKS", "10000");
     let rt = tokio::runtime::Runtime::new().unwrap();
     for db in &databases {
         let pool = bao::db::DbPool::new(db.url()).unwrap();
@@ -110,6 +119,44 @@ fn main() {
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
             let _ = worker.await;
             let _ = ids;
+
+            // Tasks: 2,000 no-op tasks enqueued while 2 worker loops run them.
+            let stop = Arc::new(AtomicBool::new(false));
+            let task_settings = bao::task::TaskSettings {
+                lease: Duration::from_secs(30),
+                poll: Duration::from_millis(5),
+            };
+            let started = Instant::now();
+            let workers = tokio::spawn(bao::task::work(
+                pool.clone(),
+                vec![bench_noop::definition()],
+                task_settings,
+                2,
+                stop.clone(),
+            ));
+            for n in 0..2000 {
+                bench_noop::enqueue(&pool, n).await.unwrap();
+            }
+            loop {
+                let done = pool
+                    .run(|c| bao::task::store::list(c, Some("done"), 5000))
+                    .await
+                    .unwrap()
+                    .len();
+                if done >= 2000 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let elapsed = started.elapsed();
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = workers.await;
+            println!(
+                "{:?}: {:.0} no-op tasks enqueued and completed per second (2 worker loops; 2,000 in {:?})",
+                db.dialect(),
+                2000.0 / elapsed.as_secs_f64(),
+                elapsed
+            );
         });
     }
 }

@@ -319,7 +319,9 @@ pub(super) fn tasks_run(
         i32::try_from(def.max_attempts).unwrap_or(i32::MAX),
         0,
         None,
-    )?;
+        crate::task::max_inflight(),
+    )?
+    .ok_or_else(|| DbError::Conflict("the task queue is full: try again later".into()))?;
     println!("enqueued task {id} ({})", def.name);
     Ok(())
 }

@@ -40,6 +40,8 @@ pub struct DbPool {
     pool: r2d2::Pool<ConnectionManager>,
     dialect: Dialect,
     url: DatabaseUrl,
+    /// Bao's own tables are known to exist (checked once per pool).
+    system_ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for DbPool {
@@ -70,7 +72,23 @@ impl DbPool {
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(false)
             .build_unchecked(ConnectionManager { url: url.clone() });
-        Ok(DbPool { pool, dialect, url })
+        Ok(DbPool {
+            pool,
+            dialect,
+            url,
+            system_ready: std::sync::Arc::default(),
+        })
+    }
+
+    /// Applies Bao's system migrations once per pool (callers that write
+    /// Bao's tables use it, so an app need not run `bao migrate` first).
+    pub(crate) fn ensure_system_tables(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        use std::sync::atomic::Ordering;
+        if !self.system_ready.load(Ordering::Acquire) {
+            super::system::migrate(conn)?;
+            self.system_ready.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// A connection of its own, outside the pool (a LISTEN connection).

@@ -153,7 +153,7 @@ pub fn replay(conn: &mut DbConnection, id: i64, max_attempts: i32) -> Result<Str
             }
         }
         None => {
-            let (task, _) = super::store::insert(
+            let Some((task, _)) = super::store::insert(
                 conn,
                 &letter.queue,
                 &letter.payload,
@@ -161,7 +161,13 @@ pub fn replay(conn: &mut DbConnection, id: i64, max_attempts: i32) -> Result<Str
                 max_attempts,
                 0,
                 None,
-            )?;
+                super::max_inflight(),
+            )?
+            else {
+                return Err(DbError::Conflict(
+                    "the task queue is full (BAO_MAX_INFLIGHT_TASKS); replay again later".into(),
+                ));
+            };
             format!("re-enqueued as task {task}")
         }
     };

@@ -119,13 +119,10 @@ pub async fn enqueue<A: Serialize>(
 ) -> Result<TaskHandle, TaskError> {
     let args = serde_json::to_string(args).map_err(|e| TaskError::Encode(e.to_string()))?;
     let bound = max_inflight();
+    let pool = db.clone();
     let result = db
         .run(move |c| {
-            crate::db::system::migrate(c)?;
-            let inflight = store::inflight(c)?;
-            if inflight >= bound {
-                return Ok(Err(inflight));
-            }
+            pool.ensure_system_tables(c)?;
             let delay_ms = options
                 .delay
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -137,13 +134,13 @@ pub async fn enqueue<A: Serialize>(
                 i32::try_from(max_attempts).unwrap_or(i32::MAX),
                 delay_ms,
                 options.dedup_key.as_deref(),
+                bound,
             )
-            .map(Ok)
         })
         .await?;
     match result {
-        Ok((id, created)) => Ok(TaskHandle { id, created }),
-        Err(n) => Err(TaskError::QueueFull(n)),
+        Some((id, created)) => Ok(TaskHandle { id, created }),
+        None => Err(TaskError::QueueFull(bound)),
     }
 }
 

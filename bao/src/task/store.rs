@@ -53,24 +53,10 @@ struct Id {
     id: i64,
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// Tasks queued or running.
-pub(crate) fn inflight(conn: &mut DbConnection) -> Result<i64, DbError> {
-    let rows: Vec<Count> = on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql(
-            "SELECT COUNT(*) AS n FROM bao_tasks WHERE status IN ('queued', 'running')",
-        ))
-        .load(c)
-    })?;
-    Ok(rows.first().map_or(0, |r| r.n))
-}
-
-/// Inserts a task; with a dedup key already waiting, the existing task.
+/// Inserts a task, unless `bound` tasks are queued or running already
+/// (`None`: the queue is full; the check and the insert are one statement);
+/// with a dedup key already waiting, the existing task.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn insert(
     conn: &mut DbConnection,
     name: &str,
@@ -79,7 +65,8 @@ pub(crate) fn insert(
     max_attempts: i32,
     delay_ms: i64,
     dedup_key: Option<&str>,
-) -> Result<(i64, bool), DbError> {
+    bound: i64,
+) -> Result<Option<(i64, bool)>, DbError> {
     let t = now_ms();
     if let Some(key) = dedup_key {
         let existing: Vec<Id> = on_dialect!(conn, |c, sql| {
@@ -91,13 +78,14 @@ pub(crate) fn insert(
             .load(c)
         })?;
         if let Some(found) = existing.first() {
-            return Ok((found.id, false));
+            return Ok(Some((found.id, false)));
         }
     }
     let rows: Result<Vec<Id>, diesel::result::Error> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(
             "INSERT INTO bao_tasks (name, args, status, priority, attempts, max_attempts, run_at, dedup_key, lease_token, created_at, updated_at) \
-             VALUES (?, ?, 'queued', ?, 0, ?, ?, ?, 0, ?, ?) RETURNING id",
+             SELECT ?, ?, 'queued', ?, 0, ?, ?, ?, 0, ?, ? \
+             WHERE (SELECT COUNT(*) FROM bao_tasks WHERE status IN ('queued', 'running')) < ? RETURNING id",
         ))
         .bind::<Text, _>(name)
         .bind::<Text, _>(args)
@@ -107,10 +95,11 @@ pub(crate) fn insert(
         .bind::<Nullable<Text>, _>(dedup_key)
         .bind::<BigInt, _>(t)
         .bind::<BigInt, _>(t)
+        .bind::<BigInt, _>(bound)
         .load(c)
     });
     match rows {
-        Ok(rows) => rows.first().map(|r| (r.id, true)).ok_or(DbError::NotFound),
+        Ok(rows) => Ok(rows.first().map(|r| (r.id, true))),
         // A concurrent enqueue with the same key won the unique index.
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -123,6 +112,7 @@ pub(crate) fn insert(
             max_attempts,
             delay_ms,
             dedup_key,
+            bound,
         ),
         Err(e) => Err(e.into()),
     }

@@ -548,9 +548,10 @@ pub async fn start<I: Durable>(
     let input =
         serde_json::to_string(input).map_err(|e| crate::Error::BadRequest(e.to_string()))?;
     let id = id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+    let pool = db.clone();
     let (run, created) = db
         .run(move |c| {
-            crate::db::system::migrate(c)?;
+            pool.ensure_system_tables(c)?;
             store::insert_run(c, &id, name, version, &input)
         })
         .await?;
