@@ -158,11 +158,15 @@ pub struct TaskSettings {
 struct Running(Mutex<HashMap<&'static str, usize>>);
 
 impl Running {
-    fn full(&self, defs: &[TaskDef]) -> Vec<&'static str> {
+    /// Each task with a free slot, and how many it has.
+    fn free(&self, defs: &[TaskDef]) -> Vec<(&'static str, usize)> {
         let running = self.0.lock().expect("the running map is not poisoned");
         defs.iter()
-            .filter(|d| running.get(d.name).copied().unwrap_or(0) >= d.max_concurrency)
-            .map(|d| d.name)
+            .map(|d| {
+                let busy = running.get(d.name).copied().unwrap_or(0);
+                (d.name, d.max_concurrency.saturating_sub(busy))
+            })
+            .filter(|(_, free)| *free > 0)
             .collect()
     }
 
@@ -173,56 +177,81 @@ impl Running {
     }
 }
 
-/// Claims one due task (highest priority first) and runs it; false when
-/// there was nothing to do.
-async fn run_one(
+/// Most tasks one worker loop claims at once.
+const BATCH: usize = 16;
+
+/// Claims due tasks (highest priority first, up to [`BATCH`] and within each
+/// task's free slots in this process), runs them concurrently and settles
+/// them; the number run (0: nothing was due).
+async fn run_batch(
     pool: &DbPool,
     defs: &[TaskDef],
     owner: &str,
     settings: TaskSettings,
     running: &Running,
-) -> Result<bool, DbError> {
-    let full = running.full(defs);
-    let names: Vec<&'static str> = defs
-        .iter()
-        .map(|d| d.name)
-        .filter(|n| !full.contains(n))
-        .collect();
-    if names.is_empty() {
-        return Ok(false);
+) -> Result<usize, DbError> {
+    let free = running.free(defs);
+    let names: Vec<&'static str> = free.iter().map(|(n, _)| *n).collect();
+    // One statement may return any mix of names: claim no more than the
+    // tightest of their free slots.
+    let limit = free.iter().map(|(_, f)| *f).min().unwrap_or(0).min(BATCH);
+    if limit == 0 {
+        return Ok(0);
     }
     let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
     let owner_name = owner.to_string();
-    let Some(task) = pool
-        .run(move |c| store::claim(c, &names, &owner_name, lease_ms))
-        .await?
-    else {
-        return Ok(false);
-    };
-    let Some(def) = defs.iter().find(|d| d.name == task.name).copied() else {
-        return Ok(true);
-    };
-    running.change(def.name, 1);
+    let tasks = pool
+        .run(move |c| store::claim(c, &names, &owner_name, lease_ms, limit))
+        .await?;
+    if tasks.is_empty() {
+        return Ok(0);
+    }
+    let leases: Vec<(i64, i64)> = tasks.iter().map(|t| (t.id, t.lease_token)).collect();
     let beat = {
-        let (pool, id, token) = (pool.clone(), task.id, task.lease_token);
+        let (pool, leases) = (pool.clone(), leases.clone());
         let every = settings.lease / 3;
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let p = pool.clone();
-                if !p
-                    .run(move |c| store::heartbeat(c, id, token, lease_ms))
+                let (p, l) = (pool.clone(), leases.clone());
+                if p.run(move |c| store::heartbeat(c, &l, lease_ms))
                     .await
-                    .unwrap_or(false)
+                    .unwrap_or(0)
+                    == 0
                 {
                     return;
                 }
             }
         })
     };
-    let args: serde_json::Value =
-        serde_json::from_str(&task.args).unwrap_or(serde_json::Value::Null);
-    let outcome = match def.kind {
+    let outcomes = futures_util::future::join_all(tasks.iter().map(|task| async move {
+        let def = defs.iter().find(|d| d.name == task.name).copied()?;
+        running.change(def.name, 1);
+        let outcome = execute(pool, def, &task.args).await;
+        running.change(def.name, -1);
+        Some((def, outcome))
+    }))
+    .await;
+    beat.abort();
+    let mut done = Vec::new();
+    for (task, outcome) in tasks.iter().zip(outcomes) {
+        let Some((def, outcome)) = outcome else {
+            continue;
+        };
+        match outcome {
+            Ok(()) => done.push((task.id, task.lease_token)),
+            Err(error) => settle_failure(pool, def, task, error.to_string()).await?,
+        }
+    }
+    let n = tasks.len();
+    pool.run(move |c| store::finish(c, &done)).await?;
+    Ok(n)
+}
+
+/// Runs one task's function where its kind says.
+async fn execute(pool: &DbPool, def: TaskDef, args: &str) -> Result<(), crate::Error> {
+    let args: serde_json::Value = serde_json::from_str(args).unwrap_or(serde_json::Value::Null);
+    match def.kind {
         TaskKind::Io => POOL.scope(pool.clone(), (def.run)(args)).await,
         TaskKind::Cpu => {
             let handle = tokio::runtime::Handle::current();
@@ -231,40 +260,39 @@ async fn run_one(
                 .await
                 .unwrap_or_else(|e| Err(crate::Error::Internal(format!("the task panicked: {e}"))))
         }
-    };
-    beat.abort();
-    running.change(def.name, -1);
-    let (id, token, attempts, max) = (task.id, task.lease_token, task.attempts, task.max_attempts);
-    match outcome {
-        Ok(()) => {
-            pool.run(move |c| store::finish(c, id, token)).await?;
-        }
-        Err(error) => {
-            let message = error.to_string();
-            if attempts < max {
-                let wait = backoff_ms(attempts);
-                tracing::warn!(task = def.name, id, attempts, error = %message, "task failed; retrying");
-                pool.run(move |c| store::retry(c, id, token, &message, wait))
-                    .await?;
-            } else {
-                tracing::error!(task = def.name, id, attempts, error = %message, "task failed for good: dead-lettered");
-                let (name, payload) = (def.name.to_string(), task.args.clone());
-                pool.run(move |c| {
-                    store::bury(c, id, token, &message)?;
-                    dlq::insert(
-                        c,
-                        &name,
-                        &payload,
-                        &message,
-                        attempts,
-                        Some(&format!("task:{id}")),
-                    )
-                })
-                .await?;
-            }
-        }
     }
-    Ok(true)
+}
+
+/// A failed attempt: retried later with backoff, or dead-lettered when it
+/// was the last.
+async fn settle_failure(
+    pool: &DbPool,
+    def: TaskDef,
+    task: &store::TaskRow,
+    message: String,
+) -> Result<(), DbError> {
+    let (id, token, attempts) = (task.id, task.lease_token, task.attempts);
+    if attempts < task.max_attempts {
+        let wait = backoff_ms(attempts);
+        tracing::warn!(task = def.name, id, attempts, error = %message, "task failed; retrying");
+        pool.run(move |c| store::retry(c, id, token, &message, wait))
+            .await
+    } else {
+        tracing::error!(task = def.name, id, attempts, error = %message, "task failed for good: dead-lettered");
+        let (name, payload) = (def.name.to_string(), task.args.clone());
+        pool.run(move |c| {
+            store::bury(c, id, token, &message)?;
+            dlq::insert(
+                c,
+                &name,
+                &payload,
+                &message,
+                attempts,
+                Some(&format!("task:{id}")),
+            )
+        })
+        .await
+    }
 }
 
 /// 0.5 s, 1 s, 2 s, .. up to a minute, with up to 25% jitter.
@@ -297,9 +325,9 @@ pub async fn work(
         let owner = format!("tasks:{}:{i}", std::process::id());
         loops.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
-                match run_one(&pool, &defs, &owner, settings, &running).await {
-                    Ok(true) => {}
-                    Ok(false) => tokio::time::sleep(settings.poll).await,
+                match run_batch(&pool, &defs, &owner, settings, &running).await {
+                    Ok(0) => tokio::time::sleep(settings.poll).await,
+                    Ok(_) => {}
                     Err(error) => {
                         tracing::error!(%error, "task worker");
                         tokio::time::sleep(settings.poll).await;
@@ -321,8 +349,10 @@ pub async fn drain(pool: &DbPool, defs: &[TaskDef]) -> Result<usize, DbError> {
         poll: Duration::from_millis(10),
     };
     let mut n = 0;
-    while run_one(pool, defs, "drain", settings, &running).await? {
-        n += 1;
+    loop {
+        match run_batch(pool, defs, "drain", settings, &running).await? {
+            0 => return Ok(n),
+            ran => n += ran,
+        }
     }
-    Ok(n)
 }

@@ -85,7 +85,7 @@ pub(crate) fn insert(
         diesel::sql_query(sql(
             "INSERT INTO bao_tasks (name, args, status, priority, attempts, max_attempts, run_at, dedup_key, lease_token, created_at, updated_at) \
              SELECT ?, ?, 'queued', ?, 0, ?, ?, ?, 0, ?, ? \
-             WHERE (SELECT COUNT(*) FROM bao_tasks WHERE status IN ('queued', 'running')) < ? RETURNING id",
+             WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM bao_tasks WHERE status IN ('queued', 'running') LIMIT ?) AS inflight) < ? RETURNING id",
         ))
         .bind::<Text, _>(name)
         .bind::<Text, _>(args)
@@ -95,6 +95,7 @@ pub(crate) fn insert(
         .bind::<Nullable<Text>, _>(dedup_key)
         .bind::<BigInt, _>(t)
         .bind::<BigInt, _>(t)
+        .bind::<BigInt, _>(bound)
         .bind::<BigInt, _>(bound)
         .load(c)
     });
@@ -118,14 +119,15 @@ pub(crate) fn insert(
     }
 }
 
-/// Claims the due task of `names` with the highest priority, or one whose
-/// worker's lease expired.
+/// Claims up to `limit` due tasks of `names`, highest priority first,
+/// including those whose worker's lease expired.
 pub(crate) fn claim(
     conn: &mut DbConnection,
     names: &[&str],
     owner: &str,
     lease_ms: i64,
-) -> Result<Option<TaskRow>, DbError> {
+    limit: usize,
+) -> Result<Vec<TaskRow>, DbError> {
     let t = now_ms();
     let list = names
         .iter()
@@ -139,12 +141,12 @@ pub(crate) fn claim(
     let query = format!(
         "UPDATE bao_tasks SET status = 'running', attempts = attempts + 1, lease_owner = ?, \
          lease_token = lease_token + 1, lease_expires_at = ?, updated_at = ? \
-         WHERE id = (SELECT id FROM bao_tasks WHERE name IN ({list}) AND ( \
+         WHERE id IN (SELECT id FROM bao_tasks WHERE name IN ({list}) AND ( \
             (status = 'queued' AND run_at <= ?) OR (status = 'running' AND lease_expires_at < ?)) \
-          ORDER BY priority DESC, run_at, id LIMIT 1{lock}) \
+          ORDER BY priority DESC, run_at, id LIMIT {limit}{lock}) \
          RETURNING {COLUMNS}"
     );
-    let rows: Vec<TaskRow> = on_dialect!(conn, |c, sql| {
+    let mut rows: Vec<TaskRow> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(&query))
             .bind::<Text, _>(owner)
             .bind::<BigInt, _>(t + lease_ms)
@@ -153,25 +155,56 @@ pub(crate) fn claim(
             .bind::<BigInt, _>(t)
             .load(c)
     })?;
-    Ok(rows.into_iter().next())
+    rows.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
+    Ok(rows)
 }
 
+/// `(id = 1 AND lease_token = 2) OR ..`: the leases a statement is fenced by
+/// (integers only, so they are written into the SQL).
+fn fenced(leases: &[(i64, i64)]) -> String {
+    leases
+        .iter()
+        .map(|(id, token)| format!("(id = {id} AND lease_token = {token})"))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// Extends the leases still held; the number extended.
 pub(crate) fn heartbeat(
     conn: &mut DbConnection,
-    id: i64,
-    token: i64,
+    leases: &[(i64, i64)],
     lease_ms: i64,
-) -> Result<bool, DbError> {
-    let n = on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql(
-            "UPDATE bao_tasks SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
-        ))
-        .bind::<BigInt, _>(now_ms() + lease_ms)
-        .bind::<BigInt, _>(id)
-        .bind::<BigInt, _>(token)
-        .execute(c)
+) -> Result<usize, DbError> {
+    if leases.is_empty() {
+        return Ok(0);
+    }
+    let query = format!(
+        "UPDATE bao_tasks SET lease_expires_at = ? WHERE status = 'running' AND ({})",
+        fenced(leases)
+    );
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query))
+            .bind::<BigInt, _>(now_ms() + lease_ms)
+            .execute(c)
+    })?)
+}
+
+/// Marks the tasks of these leases done, in one statement.
+pub(crate) fn finish(conn: &mut DbConnection, leases: &[(i64, i64)]) -> Result<(), DbError> {
+    if leases.is_empty() {
+        return Ok(());
+    }
+    let query = format!(
+        "UPDATE bao_tasks SET status = 'done', error = NULL, lease_owner = NULL, lease_expires_at = NULL, \
+         updated_at = ? WHERE status = 'running' AND ({})",
+        fenced(leases)
+    );
+    on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query))
+            .bind::<BigInt, _>(now_ms())
+            .execute(c)
     })?;
-    Ok(n == 1)
+    Ok(())
 }
 
 fn settle(
@@ -196,10 +229,6 @@ fn settle(
         .execute(c)
     })?;
     Ok(())
-}
-
-pub(crate) fn finish(conn: &mut DbConnection, id: i64, token: i64) -> Result<(), DbError> {
-    settle(conn, id, token, "done", None, None)
 }
 
 pub(crate) fn retry(
@@ -245,6 +274,21 @@ pub fn list(
             .bind::<BigInt, _>(limit)
             .load(c)
     })?)
+}
+
+/// How many tasks have this status.
+pub fn count(conn: &mut DbConnection, status: &str) -> Result<i64, DbError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Count> = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql("SELECT COUNT(*) AS n FROM bao_tasks WHERE status = ?"))
+            .bind::<Text, _>(status)
+            .load(c)
+    })?;
+    Ok(rows.first().map_or(0, |r| r.n))
 }
 
 /// The task with this id.
