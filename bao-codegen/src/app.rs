@@ -15,6 +15,8 @@ const KEYS: &[&str] = &[
     "apis",
     "models",
     "workflows",
+    "tasks",
+    "schedules",
     "auth",
     "setup",
 ];
@@ -82,6 +84,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut apis: Vec<Path> = Vec::new();
     let mut workflows: Vec<Path> = Vec::new();
     let mut tasks: Vec<Path> = Vec::new();
+    let mut schedules: Vec<Path> = Vec::new();
     let mut workflows_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
     let mut models_span = Span::call_site();
@@ -110,6 +113,13 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 push_unique(&mut workflows, list, "workflow", &mut diag);
             }
             ("tasks", Value::List(list)) => push_unique(&mut tasks, list, "task", &mut diag),
+            ("schedules", Value::List(list)) => {
+                push_unique(&mut schedules, list, "schedule", &mut diag)
+            }
+            ("schedules", _) => diag.error_at(
+                &entry.key,
+                "`schedules` is a list of #[bao::every] functions: `schedules: [heartbeat]`",
+            ),
             ("tasks", _) => diag.error_at(
                 &entry.key,
                 "`tasks` is a list of #[bao::task] functions: `tasks: [send_receipt]`",
@@ -228,6 +238,9 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let task_registrations = tasks
         .iter()
         .map(|t| quote_spanned! {t.span()=> .task(#t::definition()) });
+    let schedule_registrations = schedules
+        .iter()
+        .map(|t| quote_spanned! {t.span()=> .schedule(#t::definition()) });
     // An app serves a document when it has APIs or `#[openapi]` routes.
     let documented_count = quote!(0 #(+ #documented_lists.len())*);
     let (auth_check, auth_registration) = match &auth {
@@ -284,6 +297,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 #auth_registration
                 #(#workflow_registrations)*
                 #(#task_registrations)*
+                #(#schedule_registrations)*
                 #(#registrations)*;
             let built = if #has_apis || #documented_count > 0 {
                 built.openapi(openapi)

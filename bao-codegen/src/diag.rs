@@ -100,6 +100,58 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// One option of an attribute: `"30s"` (no key), `retries = 3`, or a bare
+/// `flag`.
+pub struct LitOption {
+    /// The key, when it has one.
+    pub key: Option<String>,
+    /// The literal value, when it has one.
+    pub value: Option<syn::Lit>,
+    /// The whole option, to point errors at.
+    pub tokens: proc_macro2::TokenStream,
+}
+
+impl syn::parse::Parse for LitOption {
+    fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
+        if input.peek(syn::Lit) {
+            let lit: syn::Lit = input.parse()?;
+            return Ok(LitOption {
+                key: None,
+                tokens: quote::quote!(#lit),
+                value: Some(lit),
+            });
+        }
+        let meta: syn::Meta = input.parse()?;
+        let key = meta.path().get_ident().map(ToString::to_string);
+        let value = match &meta {
+            syn::Meta::NameValue(syn::MetaNameValue {
+                value: syn::Expr::Lit(syn::ExprLit { lit, .. }),
+                ..
+            }) => Some(lit.clone()),
+            _ => None,
+        };
+        Ok(LitOption {
+            key: Some(key.unwrap_or_else(|| quote::quote!(#meta).to_string())),
+            value,
+            tokens: quote::quote!(#meta),
+        })
+    }
+}
+
+/// Parses an attribute's comma-separated options, reporting syntax errors.
+pub fn literal_options(args: proc_macro2::TokenStream, diag: &mut Diagnostics) -> Vec<LitOption> {
+    match syn::parse::Parser::parse2(
+        syn::punctuated::Punctuated::<LitOption, syn::Token![,]>::parse_terminated,
+        args,
+    ) {
+        Ok(options) => options.into_iter().collect(),
+        Err(e) => {
+            diag.push(e);
+            Vec::new()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,20 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     bao_codegen::task::expand(args.into(), item.into()).into()
 }
 
+/// A recurring schedule: `#[bao::every("30s")] async fn heartbeat(ctx: TaskCtx)`,
+/// `#[bao::every("monday at 9am")]`, `#[bao::every(cron = "0 */5 * * * *", tz = "Europe/Paris")]`.
+#[proc_macro_attribute]
+pub fn every(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::schedule::expand(args.into(), item.into()).into()
+}
+
+/// Retries an async function that returns a `Result`:
+/// `#[bao::retry(attempts = 3, backoff = "500ms")]`.
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::retry::expand(args.into(), item.into()).into()
+}
+
 /// Assembles an app from its parts: `bao::app! { controllers: [Home] }`.
 #[proc_macro]
 pub fn app(input: TokenStream) -> TokenStream {

@@ -39,6 +39,7 @@ pub mod auth;
 pub mod cli;
 pub mod db;
 mod error;
+pub mod fault;
 pub mod forms;
 pub mod http;
 pub mod obs;
@@ -49,17 +50,21 @@ pub mod workflow;
 
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
-pub use bao_macros::{api, app, controller, model, task, test, view, workflow, TextEnum};
+pub use bao_macros::{
+    api, app, controller, every, model, retry, task, test, view, workflow, TextEnum,
+};
 /// Exact decimals for model fields (`bigdecimal::BigDecimal`).
 pub use bigdecimal;
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).
 pub use chrono;
 pub use db::Db;
 pub use error::{Error, Result};
+pub use fault::{dead_letter, CircuitBreaker};
 pub use http::{Redirect, RequestId};
 pub use serde_json;
 /// Builds a `serde_json::Value`, e.g. for `TestResponse::assert_json`.
 pub use serde_json::json;
+pub use task::background;
 pub use view::View;
 pub use workflow::{Retry, StepError, WorkflowCtx};
 
@@ -84,6 +89,8 @@ pub mod web {
 pub mod prelude {
     pub use crate::auth::{Auth, CurrentUser, OptionalUser, Tenant};
     pub use crate::db::{Db, QueryExt};
+    pub use crate::fault::{CircuitBreaker, CircuitError};
+    pub use crate::task::TaskCtx;
     pub use crate::web::{Form, HttpRequest, HttpResponse, Json, Query, Responder};
     pub use crate::workflow::{Retry, StepError, WorkflowCtx};
     pub use crate::{App, Error, Redirect, RequestId, Result, View};

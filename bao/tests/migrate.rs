@@ -81,6 +81,7 @@ fn migrations_apply_report_and_roll_back_on_every_database() {
                 "bao:0001_auth",
                 "bao:0002_workflows",
                 "bao:0003_tasks",
+                "bao:0004_schedules",
                 "20260101000000_create_posts",
                 "20260102000000_create_comments",
                 "20260103000000_placeholder"

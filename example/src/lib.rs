@@ -14,5 +14,6 @@ bao::app! {
     apis: [controllers::entries_api::EntriesApi],
     workflows: [workflows::tally],
     tasks: [workflows::slow_mark],
+    schedules: [workflows::beat],
     models: [controllers::guestbook::Entry],
 }

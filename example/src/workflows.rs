@@ -50,3 +50,18 @@ pub async fn slow_mark(n: u32, pause_ms: u64) -> bao::Result<()> {
     std::thread::sleep(Duration::from_millis(pause_ms));
     Ok(())
 }
+
+/// A schedule: every second, marks `tally_marks` under the run id `beat`
+/// with the slot's second (a scheduler runs it only with
+/// `BAO_ENABLE_SCHEDULER=1` or `bao scheduler:run`).
+#[bao::every("1s")]
+pub async fn beat(ctx: TaskCtx) -> bao::Result<()> {
+    let slot = ctx.slot().timestamp() % 1_000_000;
+    let mut conn = ctx.db().get()?;
+    conn.batch_execute(&format!(
+        "INSERT INTO tally_marks (run_id, step, worker) VALUES ('beat', {slot}, {})",
+        std::process::id()
+    ))
+    .map_err(bao::db::DbError::from)?;
+    Ok(())
+}

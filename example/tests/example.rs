@@ -813,3 +813,54 @@ fn a_task_killed_mid_run_runs_again_and_finished_ones_never_do() {
         let _ = worker.wait();
     }
 }
+
+/// Two scheduler processes on one database: every one-second slot of `beat`
+/// is claimed by one of them and runs once.
+#[test]
+fn two_scheduler_processes_fire_each_slot_once() {
+    let mut databases = vec![bao::testing::TestDatabase::sqlite()];
+    databases.extend(bao::testing::TestDatabase::postgres());
+    for db in &databases {
+        let pool = migrated_pool(db);
+        let spawn = || {
+            example_binary()
+                .arg("scheduler:run")
+                .env("BAO_DATABASE_URL", db.url())
+                .env("BAO_WORKFLOW_POLL", "20ms")
+                .env("BAO_LOG_LEVEL", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let mut schedulers = [spawn(), spawn()];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tally_marks(&pool, "beat").0 < 4 {
+            assert!(Instant::now() < deadline, "the schedulers fire");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for s in &mut schedulers {
+            let _ = Command::new("kill")
+                .args(["-TERM", &s.id().to_string()])
+                .status();
+        }
+        for s in &mut schedulers {
+            let status = s.wait().unwrap();
+            assert!(status.success(), "a scheduler stops cleanly on SIGTERM");
+        }
+        let (total, distinct) = tally_marks(&pool, "beat");
+        assert_eq!(total, distinct, "no slot ran twice");
+        let mut conn = pool.get().unwrap();
+        let ticks = bao::task::store::list(&mut conn, None, 1000).unwrap();
+        let beats: Vec<_> = ticks.iter().filter(|t| t.name == "every:beat").collect();
+        let slots: std::collections::BTreeSet<&str> =
+            beats.iter().map(|t| t.args.as_str()).collect();
+        assert_eq!(slots.len(), beats.len(), "one tick per slot: {beats:?}");
+        let done = beats.iter().filter(|t| t.status == "done").count();
+        assert_eq!(
+            i64::try_from(done).unwrap(),
+            total,
+            "each finished tick marked once"
+        );
+    }
+}

@@ -170,6 +170,18 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Task worker loops per process (each task also has its own max_concurrency); BAO_WORKFLOW_LEASE and BAO_WORKFLOW_POLL apply to tasks too",
     ),
     key(
+        "BAO_MAX_INFLIGHT_TASKS",
+        Some("500"),
+        "a positive integer",
+        "Tasks queued or running before enqueue answers QueueFull; also the bound of bao::background() work running at once",
+    ),
+    key(
+        "BAO_ENABLE_SCHEDULER",
+        Some("false"),
+        "true | false",
+        "Run the #[bao::every] scheduler inside `serve` and `bao worker` (or run `bao scheduler:run`); any number of schedulers fire each slot once",
+    ),
+    key(
         "BAO_SESSION_IDLE_TIMEOUT",
         Some("24h"),
         "a duration: 30m, 24h, 7d",
@@ -292,6 +304,10 @@ pub struct Config {
     pub workflow_concurrency: usize,
     /// `BAO_TASK_CONCURRENCY`.
     pub task_concurrency: usize,
+    /// `BAO_MAX_INFLIGHT_TASKS`.
+    pub max_inflight_tasks: i64,
+    /// `BAO_ENABLE_SCHEDULER`.
+    pub enable_scheduler: bool,
 }
 
 impl fmt::Debug for Config {
@@ -508,8 +524,22 @@ impl Config {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| invalid(var, v))?,
         };
+        let max_inflight_tasks = match get("BAO_MAX_INFLIGHT_TASKS") {
+            None => 500,
+            Some((var, v)) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(var, v))?,
+        };
+        let enable_scheduler = match get("BAO_ENABLE_SCHEDULER") {
+            None => false,
+            Some(v) => parse_bool(v)?,
+        };
         Ok(Config {
             task_concurrency,
+            max_inflight_tasks,
+            enable_scheduler,
             workflow_lease,
             workflow_poll,
             workflow_concurrency,

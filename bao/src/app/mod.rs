@@ -68,6 +68,7 @@ pub struct App {
     pub(crate) openapi: Option<fn() -> crate::api::OpenApi>,
     pub(crate) workflows: Vec<crate::workflow::WorkflowDef>,
     pub(crate) tasks: Vec<crate::task::TaskDef>,
+    pub(crate) schedules: Vec<crate::task::ScheduleDef>,
 }
 
 /// Registers one piece of shared state on each worker's service.
@@ -89,6 +90,7 @@ impl App {
             openapi: None,
             workflows: Vec::new(),
             tasks: Vec::new(),
+            schedules: Vec::new(),
         }
     }
 
@@ -186,7 +188,22 @@ impl App {
         self
     }
 
-    /// The app's tasks.
+    /// Registers a `#[bao::every]` schedule (what `bao::app! { schedules:
+    /// [..] }` does): its ticks are tasks named `every:<name>`, claimed by the
+    /// scheduler (`BAO_ENABLE_SCHEDULER=1` or `bao scheduler:run`) and run by
+    /// the task workers.
+    pub fn schedule(mut self, definition: crate::task::ScheduleDef) -> Self {
+        self.tasks.push(definition.task);
+        self.schedules.push(definition);
+        self
+    }
+
+    /// The app's schedules.
+    pub fn schedules(&self) -> &[crate::task::ScheduleDef] {
+        &self.schedules
+    }
+
+    /// The app's tasks (the ticks of its schedules included).
     pub fn tasks(&self) -> &[crate::task::TaskDef] {
         &self.tasks
     }

@@ -26,6 +26,7 @@ pub(crate) struct AppRuntime {
     /// The user model's table, for sessions, tokens and `CurrentUser`.
     pub(crate) users: Option<crate::auth::UsersTable>,
     /// Whether the app has workflows (their gauges join `/metrics`).
+    /// The app has workflows or tasks: `/metrics` counts them in the database.
     pub(crate) has_workflows: bool,
     /// The app's name (page titles).
     pub(crate) app_name: &'static str,
@@ -71,7 +72,7 @@ impl AppRuntime {
             .map(|r| (actix_web::dev::ResourceDef::new(r.path), r.method))
             .collect();
         AppRuntime {
-            has_workflows: !app.workflows.is_empty(),
+            has_workflows: !app.workflows.is_empty() || !app.tasks.is_empty(),
             app_name: app.name(),
             openapi_json: app
                 .openapi_document()
@@ -234,6 +235,7 @@ pub async fn serve_until(
             stop,
         )));
     }
+    crate::task::configure(&rt.config);
     let mut task_workers = None;
     if let (Some(pool), false) = (rt.db.clone(), app.tasks.is_empty()) {
         let settings = crate::task::TaskSettings {
@@ -248,6 +250,21 @@ pub async fn serve_until(
             rt.config.task_concurrency,
             workers_stop.clone(),
         )));
+    }
+    let mut scheduler = None;
+    match (rt.db.clone(), app.schedules.is_empty(), rt.config.enable_scheduler) {
+        (Some(pool), false, true) => {
+            scheduler = Some(actix_web::rt::spawn(crate::task::run_scheduler(
+                pool,
+                app.schedules.clone(),
+                workers_stop.clone(),
+            )));
+        }
+        (_, false, false) => tracing::info!(
+            schedules = app.schedules.len(),
+            "the scheduler is off: set BAO_ENABLE_SCHEDULER=1 or run `bao scheduler:run` so #[bao::every] functions fire"
+        ),
+        _ => {}
     }
     let signal_rt = rt.clone();
     let signal_stop = workers_stop.clone();
@@ -268,10 +285,16 @@ pub async fn serve_until(
     // Workers stopped claiming at shutdown; let the runs in hand finish their
     // step (or park) within the drain timeout. A run still going after that
     // is taken over when its lease expires.
-    for handle in [workers, task_workers].into_iter().flatten() {
+    if let Some(handle) = workers {
         if tokio::time::timeout(drain_timeout, handle).await.is_err() {
-            tracing::warn!("background work was still executing at the drain timeout");
+            tracing::warn!("workflow runs were still executing at the drain timeout");
         }
+    }
+    if let Some(handle) = scheduler {
+        let _ = handle.await;
+    }
+    if let (Some(handle), Some(pool)) = (task_workers, rt.db.clone()) {
+        crate::task::drain_then_release(&pool, handle, drain_timeout).await;
     }
     for (name, hook) in app.shutdown_hooks.iter().rev() {
         tracing::info!(hook = %name, "running shutdown hook");

@@ -67,8 +67,9 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::WorkflowsResume(args) => with_database(&app, |_, conn| {
             super::workflow_commands::change(conn, &args, "resume")
         }),
+        Command::SchedulerRun(args) => super::workflow_commands::scheduler_run(app, &args),
         Command::TasksList(args) => with_database(&app, |_, conn| {
-            super::workflow_commands::tasks_list(conn, &args)
+            super::workflow_commands::tasks_list(&app, conn, &args)
         }),
         Command::TasksRun(args) => with_database(&app, |_, conn| {
             super::workflow_commands::tasks_run(&app, conn, &args)
@@ -238,6 +239,21 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         "config": keys,
         "commands": commands,
         "endpoints": {"health": "/healthz", "ready": "/readyz", "metrics": if config.metrics_enabled { Some("/metrics") } else { None }},
+        "workflows": app.workflows().iter().map(|w| json!({"name": w.name, "version": w.version})).collect::<Vec<_>>(),
+        "tasks": app.tasks().iter().map(|t| json!({
+            "name": t.name,
+            "kind": if t.kind == crate::task::TaskKind::Cpu { "cpu" } else { "io" },
+            "max_attempts": t.max_attempts,
+            "max_concurrency": t.max_concurrency,
+        })).collect::<Vec<_>>(),
+        "schedules": app.schedules().iter().map(|s| json!({
+            "name": s.name,
+            "schedule": s.text,
+            "missed": s.missed,
+            "next": s.next_after(chrono::Utc::now()).map(|t| t.to_rfc3339()),
+        })).collect::<Vec<_>>(),
+        "scheduler_enabled": config.enable_scheduler,
+        "circuit_breakers": crate::fault::CircuitBreaker::all(),
     });
     if args.json {
         println!("{description:#}");
@@ -250,6 +266,26 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         );
         println!("\nRoutes:");
         print_routes(&app.routes(), false);
+        if !app.schedules().is_empty() {
+            println!("\nSchedules:");
+            for s in app.schedules() {
+                println!("  {:<24} {}", s.name, s.text);
+            }
+        }
+        let breakers = crate::fault::CircuitBreaker::all();
+        if !breakers.is_empty() {
+            println!("\nCircuit breakers:");
+            for b in breakers {
+                println!(
+                    "  {:<24} {:<9} {} of {} failures, open for {} ms",
+                    b.name,
+                    b.state.to_string(),
+                    b.consecutive_failures,
+                    b.failure_threshold,
+                    b.recovery_timeout_ms
+                );
+            }
+        }
         println!("\nConfiguration keys:");
         for k in CONFIG_KEYS {
             println!("  {:<28} {}", k.name, k.description);

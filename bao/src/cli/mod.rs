@@ -112,7 +112,10 @@ pub enum Command {
     /// Wake a sleeping or waiting workflow run now
     #[command(name = "workflows:resume")]
     WorkflowsResume(WorkflowRunArgs),
-    /// List tasks, newest first
+    /// Run the #[bao::every] scheduler (and the task workers that run its ticks) until SIGTERM
+    #[command(name = "scheduler:run")]
+    SchedulerRun(SchedulerRunArgs),
+    /// List the app's tasks and schedules (with their next slot), then recent tasks, newest first
     #[command(name = "tasks:list")]
     TasksList(WorkflowsListArgs),
     /// Enqueue a task by name with its arguments as a JSON array
@@ -127,6 +130,14 @@ pub enum Command {
     /// Delete every dead letter of a queue
     #[command(name = "dlq:purge")]
     DlqPurge(DlqPurgeArgs),
+}
+
+/// `bao scheduler:run`.
+#[derive(Debug, Args)]
+pub struct SchedulerRunArgs {
+    /// Fire each schedule's latest due slot (unless fired already), run those ticks, and exit
+    #[arg(long)]
+    pub once: bool,
 }
 
 /// `bao tasks:run`.

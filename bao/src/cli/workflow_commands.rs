@@ -38,24 +38,9 @@ pub(super) fn worker(app: App) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    crate::task::configure(&config);
     runtime.block_on(async {
-        let signal_stop = stop.clone();
-        tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            signal_stop.store(true, Ordering::SeqCst);
-        });
-        #[cfg(unix)]
-        {
-            let term_stop = stop.clone();
-            tokio::spawn(async move {
-                if let Ok(mut term) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                {
-                    term.recv().await;
-                    term_stop.store(true, Ordering::SeqCst);
-                }
-            });
-        }
+        watch_signals(stop.clone());
         tracing::info!(
             workflows = app.workflows().len(),
             tasks = app.tasks().len(),
@@ -65,22 +50,25 @@ pub(super) fn worker(app: App) -> ExitCode {
             lease: settings.lease,
             poll: settings.poll,
         };
-        tokio::join!(
-            crate::workflow::work(
-                pool.clone(),
-                app.workflows().to_vec(),
-                settings,
-                config.workflow_concurrency,
-                stop.clone(),
-            ),
-            crate::task::work(
-                pool,
-                app.tasks().to_vec(),
-                task_settings,
-                config.task_concurrency,
-                stop
-            ),
-        );
+        let workflows = tokio::spawn(crate::workflow::work(
+            pool.clone(),
+            app.workflows().to_vec(),
+            settings,
+            config.workflow_concurrency,
+            stop.clone(),
+        ));
+        let tasks = tokio::spawn(crate::task::work(
+            pool.clone(),
+            app.tasks().to_vec(),
+            task_settings,
+            config.task_concurrency,
+            stop.clone(),
+        ));
+        if config.enable_scheduler && !app.schedules().is_empty() {
+            crate::task::run_scheduler(pool.clone(), app.schedules().to_vec(), stop.clone()).await;
+        }
+        let _ = workflows.await;
+        crate::task::drain_then_release(&pool, tasks, config.shutdown_drain_timeout).await;
     });
     ExitCode::SUCCESS
 }
@@ -256,18 +244,81 @@ pub(super) fn change(
     }
 }
 
-pub(super) fn tasks_list(conn: &mut DbConnection, args: &WorkflowsListArgs) -> Result<(), DbError> {
+pub(super) fn tasks_list(
+    app: &App,
+    conn: &mut DbConnection,
+    args: &WorkflowsListArgs,
+) -> Result<(), DbError> {
     crate::db::system::migrate(conn)?;
     let tasks = crate::task::store::list(conn, args.status.as_deref(), i64::from(args.limit))?;
+    let now = chrono::Utc::now();
+    let definitions: Vec<serde_json::Value> = app
+        .tasks()
+        .iter()
+        .filter(|t| !t.name.starts_with("every:"))
+        .map(|t| {
+            serde_json::json!({
+                "name": t.name,
+                "kind": if t.kind == crate::task::TaskKind::Cpu { "cpu" } else { "io" },
+                "max_attempts": t.max_attempts,
+                "max_concurrency": t.max_concurrency,
+            })
+        })
+        .collect();
+    let schedules: Vec<serde_json::Value> = app
+        .schedules()
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": s.name,
+                "schedule": s.text,
+                "task": s.task.name,
+                "missed": s.missed,
+                "next": s.next_after(now).map(|t| t.to_rfc3339()),
+                "last_slot": crate::task::schedule::last_slot(conn, s.name)
+                    .ok()
+                    .flatten()
+                    .map(when),
+            })
+        })
+        .collect();
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&tasks).unwrap_or_default()
+            serde_json::to_string_pretty(&serde_json::json!({
+                "tasks": definitions,
+                "schedules": schedules,
+                "recent": tasks,
+            }))
+            .unwrap_or_default()
         );
         return Ok(());
     }
+    println!("TASK                     KIND  ATTEMPTS  CONCURRENCY");
+    for d in &definitions {
+        println!(
+            "{:<24} {:<5} {:<9} {}",
+            d["name"].as_str().unwrap_or_default(),
+            d["kind"].as_str().unwrap_or_default(),
+            d["max_attempts"],
+            d["max_concurrency"]
+        );
+    }
+    if !schedules.is_empty() {
+        println!("\nSCHEDULE                 EVERY                          NEXT                       LAST");
+        for s in &schedules {
+            println!(
+                "{:<24} {:<30} {:<26} {}",
+                s["name"].as_str().unwrap_or_default(),
+                s["schedule"].as_str().unwrap_or_default(),
+                s["next"].as_str().unwrap_or("-"),
+                s["last_slot"].as_str().unwrap_or("never"),
+            );
+        }
+    }
+    println!();
     if tasks.is_empty() {
-        println!("no tasks");
+        println!("no tasks enqueued");
     }
     for t in tasks {
         println!(
@@ -326,6 +377,100 @@ pub(super) fn tasks_run(
     Ok(())
 }
 
+/// `bao scheduler:run [--once]`.
+pub(super) fn scheduler_run(app: App, args: &super::SchedulerRunArgs) -> ExitCode {
+    let config = match super::app_commands::load_config(&app) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::obs::init_logging(&config);
+    crate::task::configure(&config);
+    if app.schedules().is_empty() {
+        return fail("this app has no schedules: add #[bao::every(\"30s\")] functions to `schedules: [..]` in bao::app!");
+    }
+    let pool = match crate::db::DbPool::new(&config.database_url) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = pool
+        .get()
+        .and_then(|mut c| crate::db::system::migrate(&mut c))
+    {
+        return fail(e);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let ticks: Vec<crate::task::TaskDef> = app.schedules().iter().map(|s| s.task).collect();
+    if args.once {
+        let owner = format!("scheduler:{}", std::process::id());
+        let mut scheduler = crate::task::Scheduler::new(app.schedules().to_vec(), owner);
+        let outcome = runtime.block_on(async {
+            let fired = scheduler.fire_due_once(&pool, chrono::Utc::now()).await?;
+            for f in &fired {
+                println!(
+                    "fired {} for slot {} (task {})",
+                    f.schedule,
+                    f.slot.to_rfc3339(),
+                    f.task_id
+                );
+            }
+            if fired.is_empty() {
+                println!("nothing due: every schedule's latest slot has fired");
+            }
+            crate::task::drain(&pool, &ticks).await
+        });
+        return match outcome {
+            Ok(n) => {
+                println!("ran {n} tick(s)");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let stop = stop_on_signal_flag();
+    runtime.block_on(async {
+        watch_signals(stop.clone());
+        let settings = crate::task::TaskSettings {
+            lease: config.workflow_lease,
+            poll: config.workflow_poll,
+        };
+        let workers = tokio::spawn(crate::task::work(
+            pool.clone(),
+            ticks,
+            settings,
+            config.task_concurrency,
+            stop.clone(),
+        ));
+        crate::task::run_scheduler(pool.clone(), app.schedules().to_vec(), stop).await;
+        crate::task::drain_then_release(&pool, workers, config.shutdown_drain_timeout).await;
+    });
+    ExitCode::SUCCESS
+}
+
+fn stop_on_signal_flag() -> Arc<AtomicBool> {
+    Arc::new(AtomicBool::new(false))
+}
+
+/// Sets `stop` on SIGINT or SIGTERM.
+fn watch_signals(stop: Arc<AtomicBool>) {
+    let signal_stop = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        signal_stop.store(true, Ordering::SeqCst);
+    });
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+}
+
 pub(super) fn dlq_list(conn: &mut DbConnection, args: &super::DlqListArgs) -> Result<(), DbError> {
     crate::db::system::migrate(conn)?;
     let letters = crate::task::dlq::list(conn, args.queue.as_deref(), i64::from(args.tail))?;
@@ -363,12 +508,12 @@ pub(super) fn dlq_replay(
 ) -> Result<(), DbError> {
     crate::db::system::migrate(conn)?;
     let letter = crate::task::dlq::find(conn, args.id)?.ok_or(DbError::NotFound)?;
-    let max_attempts = app
+    let task_attempts = app
         .tasks()
         .iter()
         .find(|t| t.name == letter.queue)
-        .map_or(1, |t| i32::try_from(t.max_attempts).unwrap_or(1));
-    let outcome = crate::task::dlq::replay(conn, args.id, max_attempts)?;
+        .map(|t| i32::try_from(t.max_attempts).unwrap_or(1));
+    let outcome = crate::task::dlq::replay(conn, args.id, task_attempts)?;
     println!("dead letter {}: {outcome}", args.id);
     Ok(())
 }

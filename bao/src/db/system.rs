@@ -1,4 +1,5 @@
-//! Bao's own tables (sessions, API tokens, login throttling, the audit log),
+//! Bao's own tables (sessions, API tokens, login throttling, the audit log,
+//! workflows, tasks, dead letters, schedule slots),
 //! created by migrations embedded in the framework and recorded in
 //! `bao_system_migrations`, apart from the app's. `bao migrate` (and
 //! `BAO_AUTO_MIGRATE`) applies them before the app's migrations.
@@ -135,6 +136,18 @@ CREATE TABLE bao_dead_letters (
 CREATE INDEX bao_dead_letters_queue ON bao_dead_letters (queue, id);
 ";
 
+const SCHEDULE_TABLES: &str = "
+CREATE TABLE bao_schedule_slots (
+    name VARCHAR(200) NOT NULL,
+    slot BIGINT NOT NULL,
+    claimed_by TEXT NOT NULL,
+    catch_up INTEGER NOT NULL,
+    task_id BIGINT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (name, slot)
+);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -146,6 +159,7 @@ fn migrations() -> Vec<SystemMigration> {
             ("0001_auth", AUTH_TABLES),
             ("0002_workflows", WORKFLOW_TABLES),
             ("0003_tasks", TASK_TABLES),
+            ("0004_schedules", SCHEDULE_TABLES),
         ]
         .into_iter()
         .map(|(version, sql)| {

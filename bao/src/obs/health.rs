@@ -80,6 +80,7 @@ async fn metrics(rt: web::Data<AppRuntime>) -> HttpResponse {
             }
         }
     }
+    body.push_str(&crate::fault::metrics::render());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body)

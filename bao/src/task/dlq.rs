@@ -53,12 +53,17 @@ pub fn insert(
     error: &str,
     attempts: i32,
     source_id: Option<&str>,
-) -> Result<(), DbError> {
+) -> Result<i64, DbError> {
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
     let t = now_ms();
-    on_dialect!(conn, |c, sql| {
+    let rows: Vec<Id> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(
             "INSERT INTO bao_dead_letters (queue, payload, error, attempts, source_id, first_failed_at, last_failed_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         ))
         .bind::<Text, _>(queue)
         .bind::<Text, _>(payload)
@@ -67,9 +72,11 @@ pub fn insert(
         .bind::<Nullable<Text>, _>(source_id)
         .bind::<BigInt, _>(t)
         .bind::<BigInt, _>(t)
-        .execute(c)
+        .load(c)
     })?;
-    Ok(())
+    rows.first()
+        .map(|r| r.id)
+        .ok_or_else(|| DbError::Invalid("the dead letter was not stored".into()))
 }
 
 /// The newest `limit` dead letters, of one queue or all.
@@ -122,9 +129,15 @@ pub fn purge(conn: &mut DbConnection, queue: &str) -> Result<usize, DbError> {
 }
 
 /// Replays dead letter `id`: a task's is enqueued again with its original
-/// arguments, a workflow run is started again (its completed steps kept).
-/// The outcome is recorded on the letter and returned.
-pub fn replay(conn: &mut DbConnection, id: i64, max_attempts: i32) -> Result<String, DbError> {
+/// arguments (`task_attempts`: the attempts of the app's task of that name,
+/// `None` when the app has none), a workflow run is started again (its
+/// completed steps kept), any other letter (from [`crate::fault::dead_letter`])
+/// is marked replayed. The outcome is recorded on the letter and returned.
+pub fn replay(
+    conn: &mut DbConnection,
+    id: i64,
+    task_attempts: Option<i32>,
+) -> Result<String, DbError> {
     let letter = find(conn, id)?.ok_or(DbError::NotFound)?;
     if letter.replayed_at.is_some() {
         return Err(DbError::Conflict(format!(
@@ -153,6 +166,14 @@ pub fn replay(conn: &mut DbConnection, id: i64, max_attempts: i32) -> Result<Str
             }
         }
         None => {
+            let Some(max_attempts) = task_attempts else {
+                let outcome = format!(
+                    "marked replayed (no task `{}` in this app to run it); payload: {}",
+                    letter.queue, letter.payload
+                );
+                mark_replayed(conn, id, &outcome)?;
+                return Ok(outcome);
+            };
             let Some((task, _)) = super::store::insert(
                 conn,
                 &letter.queue,

@@ -9,7 +9,10 @@
 //! attempts, where `bao dlq:replay` enqueues it again.
 
 pub mod dlq;
+pub mod schedule;
 pub mod store;
+
+pub use schedule::{run_scheduler, Missed, ScheduleDef, ScheduleSpec, Scheduler, TaskCtx};
 
 use crate::db::{DbError, DbPool};
 use futures_util::future::BoxFuture;
@@ -97,16 +100,138 @@ pub fn db() -> crate::Result<DbPool> {
     })
 }
 
-/// The bound of `BAO_MAX_INFLIGHT_TASKS` (default 500), read once.
+/// What a task or a scheduled function may return: `()` or a `Result<(), E>`
+/// whose error is shown.
+pub trait TaskOutcome {
+    /// The outcome as Bao records it.
+    fn into_task_result(self) -> Result<(), crate::Error>;
+}
+
+impl TaskOutcome for () {
+    fn into_task_result(self) -> Result<(), crate::Error> {
+        Ok(())
+    }
+}
+
+impl<E: std::fmt::Display> TaskOutcome for Result<(), E> {
+    fn into_task_result(self) -> Result<(), crate::Error> {
+        self.map_err(|e| crate::Error::Internal(e.to_string()))
+    }
+}
+
+static BACKGROUND_RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs `work` in the background, fire-and-forget: not stored, so not
+/// retried and lost if the process stops (use a `#[bao::task]` for work
+/// that must happen). At most `BAO_MAX_INFLIGHT_TASKS` run at once: over the
+/// bound the work is dropped, logged and counted
+/// (`bao_background_total{outcome="dropped"}`); an error it returns, or a
+/// panic, is logged and counted, never raised. Returns whether it was
+/// accepted.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let accepted = bao::background(async move {
+///     // warm a cache, ping a webhook..
+///     Ok::<(), std::io::Error>(())
+/// });
+/// assert!(accepted);
+/// # }
+/// ```
+pub fn background<F>(work: F) -> bool
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: TaskOutcome + Send,
+{
+    use crate::fault::metrics::{BACKGROUND_ACCEPTED, BACKGROUND_DROPPED, BACKGROUND_FAILED};
+    let bound = usize::try_from(max_inflight()).unwrap_or(usize::MAX);
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        BACKGROUND_DROPPED.fetch_add(1, Ordering::Relaxed);
+        tracing::error!("bao::background() called outside the async runtime: the work was dropped");
+        return false;
+    };
+    if BACKGROUND_RUNNING
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < bound).then_some(n + 1)
+        })
+        .is_err()
+    {
+        BACKGROUND_DROPPED.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            bound,
+            "background work dropped: BAO_MAX_INFLIGHT_TASKS pieces are running"
+        );
+        return false;
+    }
+    BACKGROUND_ACCEPTED.fetch_add(1, Ordering::Relaxed);
+    let running = handle.spawn(work);
+    handle.spawn(async move {
+        let outcome = match running.await {
+            Ok(output) => output.into_task_result().map_err(|e| e.to_string()),
+            Err(e) => Err(format!("it panicked: {e}")),
+        };
+        BACKGROUND_RUNNING.fetch_sub(1, Ordering::AcqRel);
+        if let Err(error) = outcome {
+            BACKGROUND_FAILED.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, "background work failed");
+        }
+    });
+    true
+}
+
+/// Background work running now.
+pub fn background_running() -> usize {
+    BACKGROUND_RUNNING.load(Ordering::Acquire)
+}
+
+static MAX_INFLIGHT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The bound of `BAO_MAX_INFLIGHT_TASKS` (default 500): from the app's
+/// configuration once `serve` or a worker loaded it, else from the
+/// environment.
 pub fn max_inflight() -> i64 {
-    static MAX: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| {
-        std::env::var("BAO_MAX_INFLIGHT_TASKS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|n: &i64| *n > 0)
-            .unwrap_or(500)
-    })
+    let set = MAX_INFLIGHT.load(Ordering::Relaxed);
+    if set > 0 {
+        return set;
+    }
+    let from_env = std::env::var("BAO_MAX_INFLIGHT_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &i64| *n > 0)
+        .unwrap_or(500);
+    MAX_INFLIGHT.store(from_env, Ordering::Relaxed);
+    from_env
+}
+
+/// Applies the app's configuration (`BAO_MAX_INFLIGHT_TASKS`).
+pub(crate) fn configure(config: &crate::app::Config) {
+    MAX_INFLIGHT.store(config.max_inflight_tasks, Ordering::Relaxed);
+}
+
+/// Releases the leases of tasks this process still holds (at shutdown,
+/// after the drain timeout), so another process takes them at once; the
+/// attempt is not counted. Returns how many.
+pub async fn release_unfinished(pool: &DbPool) -> Result<usize, DbError> {
+    let prefix = format!("tasks:{}:", std::process::id());
+    pool.run(move |c| store::release_owned(c, &prefix)).await
+}
+
+/// Waits up to `drain` for the task workers (already told to stop) to
+/// finish what they hold, then releases what is left.
+pub async fn drain_then_release<T>(
+    pool: &DbPool,
+    workers: tokio::task::JoinHandle<T>,
+    drain: Duration,
+) {
+    if tokio::time::timeout(drain, workers).await.is_err() {
+        match release_unfinished(pool).await {
+            Ok(n) => tracing::warn!(
+                released = n,
+                "tasks still running at the drain timeout were released for another process"
+            ),
+            Err(error) => tracing::error!(%error, "releasing unfinished tasks"),
+        }
+    }
 }
 
 /// Enqueues task `name` with `args` (what `my_task::enqueue` calls).
@@ -290,6 +415,7 @@ async fn settle_failure(
                 attempts,
                 Some(&format!("task:{id}")),
             )
+            .map(drop)
         })
         .await
     }

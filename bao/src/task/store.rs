@@ -276,6 +276,25 @@ pub fn list(
     })?)
 }
 
+/// Puts back the running tasks whose lease owner starts with `prefix`: queued,
+/// due now, the attempt not counted, the lease token moved on (so a late
+/// finish of the old holder changes nothing).
+pub(crate) fn release_owned(conn: &mut DbConnection, prefix: &str) -> Result<usize, DbError> {
+    let pattern = format!("{}%", prefix.replace('%', "").replace('_', "\\_"));
+    let t = now_ms();
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "UPDATE bao_tasks SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, \
+             lease_expires_at = NULL, lease_token = lease_token + 1, run_at = ?, updated_at = ? \
+             WHERE status = 'running' AND lease_owner LIKE ? ESCAPE '\\'",
+        ))
+        .bind::<BigInt, _>(t)
+        .bind::<BigInt, _>(t)
+        .bind::<Text, _>(&pattern)
+        .execute(c)
+    })?)
+}
+
 /// How many tasks have this status.
 pub fn count(conn: &mut DbConnection, status: &str) -> Result<i64, DbError> {
     #[derive(QueryableByName)]

@@ -58,50 +58,7 @@ pub trait Durable: Serialize + DeserializeOwned + Send + 'static {}
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> Durable for T {}
 
-/// How a step is retried.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Retry {
-    attempts: u32,
-    base: Duration,
-    max: Duration,
-}
-
-impl Retry {
-    /// One attempt only.
-    pub fn none() -> Retry {
-        Retry {
-            attempts: 1,
-            base: Duration::ZERO,
-            max: Duration::ZERO,
-        }
-    }
-
-    /// Up to `attempts` attempts, waiting `base`, then twice as long each
-    /// time (up to a minute), with up to 25% jitter.
-    pub fn exponential(attempts: u32, base: Duration) -> Retry {
-        Retry {
-            attempts: attempts.max(1),
-            base,
-            max: Duration::from_secs(60),
-        }
-    }
-
-    fn delay(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1)).min(1 << 16);
-        let delay = self.base.saturating_mul(factor).min(self.max);
-        let mut jitter = [0u8; 2];
-        let _ = getrandom::fill(&mut jitter);
-        let fraction = f64::from(u16::from_le_bytes(jitter)) / f64::from(u16::MAX) * 0.25;
-        delay.mul_f64(1.0 + fraction)
-    }
-}
-
-impl Default for Retry {
-    /// Three attempts, 200 ms apart and growing.
-    fn default() -> Retry {
-        Retry::exponential(3, Duration::from_millis(200))
-    }
-}
+pub use crate::fault::Retry;
 
 /// Why a step's attempt failed: retryable unless made with
 /// [`StepError::permanent`].
@@ -406,7 +363,7 @@ impl WorkflowCtx {
                         })
                         .await
                         .map_err(WorkflowError::from_db)?;
-                    if error.permanent || attempt >= retry.attempts {
+                    if error.permanent || attempt >= retry.attempts() {
                         return Err(WorkflowError::StepFailed {
                             step: name.to_string(),
                             message: error.message,

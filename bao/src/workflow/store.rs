@@ -503,8 +503,9 @@ pub(crate) fn drop_failed_steps(conn: &mut DbConnection, run_id: &str) -> Result
     Ok(())
 }
 
-/// Runs and steps by status, in Prometheus' text format: the gauges
-/// `bao_workflow_runs{status}` and `bao_workflow_steps{status}`, counted in
+/// Runs, steps and tasks by status, in Prometheus' text format: the gauges
+/// `bao_workflow_runs{status}`, `bao_workflow_steps{status}` and
+/// `bao_tasks{status}`, counted in
 /// the database so every process reports the same figures.
 pub(crate) fn counts(conn: &mut DbConnection) -> Result<String, DbError> {
     #[derive(QueryableByName)]
@@ -526,6 +527,7 @@ pub(crate) fn counts(conn: &mut DbConnection) -> Result<String, DbError> {
             "bao_workflow_steps",
             "Recorded workflow steps by status",
         ),
+        ("bao_tasks", "bao_tasks", "Background tasks by status"),
     ] {
         let query =
             format!("SELECT status, COUNT(*) AS n FROM {table} GROUP BY status ORDER BY status");
