@@ -31,3 +31,47 @@ async fn enqueue_over_the_bound_is_refused() {
             .expect("room again once the tasks ran");
     }
 }
+
+#[bao::test]
+async fn background_work_over_the_bound_is_dropped_and_counted() {
+    unsafe { std::env::set_var("BAO_MAX_INFLIGHT_TASKS", "2") };
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let mut accepted = 0;
+    for _ in 0..2 {
+        let gate = gate.clone();
+        accepted += usize::from(bao::background(async move {
+            let _ = gate.acquire().await;
+        }));
+    }
+    assert_eq!(accepted, 2);
+    assert_eq!(bao::task::background_running(), 2);
+    assert!(
+        !bao::background(async {}),
+        "a third piece of work is over the bound"
+    );
+    gate.add_permits(2);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while bao::task::background_running() > 0 {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(bao::background(async {
+        Err::<(), _>("the webhook answered 500")
+    }));
+    while bao::task::background_running() > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let metrics = bao::fault::metrics::render();
+    assert!(
+        metrics.contains("bao_background_total{outcome=\"accepted\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("bao_background_total{outcome=\"dropped\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("bao_background_total{outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+}

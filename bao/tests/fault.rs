@@ -1,0 +1,170 @@
+//! Fault tolerance through the public API and the HTTP stack: `#[bao::retry]`,
+//! circuit breakers (their state in `/metrics` and `bao describe`), and
+//! `bao::dead_letter` on SQLite and PostgreSQL.
+
+use bao::fault::{CircuitBreaker, CircuitError, CircuitState};
+use bao::prelude::*;
+use bao::testing::{TestClient, TestDatabase};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug, PartialEq)]
+enum FetchError {
+    Timeout,
+    NotFound,
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+fn transient(e: &FetchError) -> bool {
+    *e == FetchError::Timeout
+}
+
+/// Times out `fail_first` times, then answers.
+#[bao::retry(attempts = 3, backoff = "5ms", when = transient)]
+async fn fetch_user(id: i64, fail_first: u32) -> Result<String, FetchError> {
+    let n = CALLS.fetch_add(1, Ordering::SeqCst);
+    if id == 0 {
+        return Err(FetchError::NotFound);
+    }
+    if n < fail_first {
+        return Err(FetchError::Timeout);
+    }
+    Ok(format!("user {id}"))
+}
+
+#[bao::test]
+async fn retry_retries_transient_errors_up_to_the_attempts() {
+    CALLS.store(0, Ordering::SeqCst);
+    assert_eq!(fetch_user(7, 2).await, Ok("user 7".into()));
+    assert_eq!(
+        CALLS.load(Ordering::SeqCst),
+        3,
+        "two failures, then success"
+    );
+
+    CALLS.store(0, Ordering::SeqCst);
+    assert_eq!(fetch_user(7, 10).await, Err(FetchError::Timeout));
+    assert_eq!(CALLS.load(Ordering::SeqCst), 3, "three attempts in all");
+
+    CALLS.store(0, Ordering::SeqCst);
+    assert_eq!(fetch_user(0, 0).await, Err(FetchError::NotFound));
+    assert_eq!(
+        CALLS.load(Ordering::SeqCst),
+        1,
+        "a permanent error is not retried"
+    );
+    assert!(bao::fault::metrics::render().contains("bao_retries_total{call=\"fetch_user\"} 4"));
+}
+
+pub struct Payments;
+
+#[bao::controller("/pay")]
+impl Payments {
+    /// Charges through the `payments` breaker; `?fail=1` makes the provider fail.
+    #[post("/")]
+    #[csrf_exempt]
+    async fn charge(query: Query<std::collections::HashMap<String, String>>) -> HttpResponse {
+        let fail = query.get("fail").is_some();
+        let breaker = CircuitBreaker::named("payments");
+        match breaker
+            .call(|| async move {
+                if fail {
+                    Err("provider down")
+                } else {
+                    Ok("charged")
+                }
+            })
+            .await
+        {
+            Ok(body) => HttpResponse::Ok().body(body),
+            Err(CircuitError::Open { retry_in, .. }) => HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", retry_in.as_secs().max(1).to_string()))
+                .body("payments unavailable"),
+            Err(CircuitError::Inner(e)) => HttpResponse::BadGateway().body(e),
+        }
+    }
+}
+
+bao::app! {
+    name: "Fault Test",
+    controllers: [Payments],
+}
+
+#[bao::test]
+async fn the_breaker_opens_after_n_failures_and_half_opens_after_the_timeout() {
+    let breaker = CircuitBreaker::named("payments")
+        .failure_threshold(3)
+        .recovery_timeout(Duration::from_millis(200));
+    let client = TestClient::new(app()).await;
+    for _ in 0..3 {
+        client.post("/pay?fail=1").send().await.assert_status(502);
+    }
+    assert_eq!(breaker.state(), CircuitState::Open);
+    client
+        .post("/pay")
+        .send()
+        .await
+        .assert_status(503)
+        .assert_see("payments unavailable");
+    client
+        .get("/metrics")
+        .await
+        .assert_see("bao_circuit_state{name=\"payments\"} 1")
+        .assert_see("bao_circuit_rejected_total{name=\"payments\"} 1");
+
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    client
+        .get("/metrics")
+        .await
+        .assert_see("bao_circuit_state{name=\"payments\"} 2");
+    // The trial call succeeds: closed again.
+    client
+        .post("/pay")
+        .send()
+        .await
+        .assert_ok()
+        .assert_see("charged");
+    assert_eq!(breaker.state(), CircuitState::Closed);
+    client
+        .get("/metrics")
+        .await
+        .assert_see("bao_circuit_state{name=\"payments\"} 0")
+        .assert_see("bao_circuit_opened_total{name=\"payments\"} 1");
+}
+
+#[bao::test]
+async fn dead_letters_are_recorded_and_replay_marks_them() {
+    for db in TestDatabase::each() {
+        let pool = bao::db::DbPool::new(db.url()).unwrap();
+        let id = bao::dead_letter(
+            &pool,
+            "emails",
+            &bao::json!({"to": "alice@example.com"}),
+            "smtp failed",
+            3,
+        )
+        .await
+        .unwrap();
+        let mut conn = pool.get().unwrap();
+        let letters = bao::fault::dlq::list(&mut conn, Some("emails"), 10).unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].id, id);
+        assert_eq!(letters[0].payload, r#"{"to":"alice@example.com"}"#);
+        assert_eq!(
+            (letters[0].attempts, letters[0].error.as_str()),
+            (3, "smtp failed")
+        );
+        // No task named `emails`: the replay marks it and shows the payload.
+        let outcome = bao::fault::dlq::replay(&mut conn, id, None).unwrap();
+        assert!(outcome.contains("alice@example.com"), "{outcome}");
+        assert!(bao::fault::dlq::replay(&mut conn, id, None).is_err());
+    }
+}
