@@ -82,34 +82,29 @@ impl Retry {
 
     /// Calls `call` until it succeeds or the attempts run out; the last
     /// error is returned.
-    pub async fn run<T, E, F, Fut>(&self, call: F) -> Result<T, E>
+    pub async fn run<R, F, Fut>(&self, call: F) -> R
     where
+        R: Fallible,
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        E: std::fmt::Display,
+        Fut: Future<Output = R>,
     {
         self.run_if("call", |_| true, call).await
     }
 
     /// Like [`Retry::run`], retrying only the errors `retryable` accepts;
     /// `name` labels the log lines and the `bao_retries_total` metric.
-    pub async fn run_if<T, E, F, Fut, P>(
-        &self,
-        name: &'static str,
-        retryable: P,
-        mut call: F,
-    ) -> Result<T, E>
+    pub async fn run_if<R, F, Fut, P>(&self, name: &'static str, retryable: P, mut call: F) -> R
     where
+        R: Fallible,
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-        P: Fn(&E) -> bool,
-        E: std::fmt::Display,
+        Fut: Future<Output = R>,
+        P: Fn(&R::Error) -> bool,
     {
         let mut attempt = 1;
         loop {
-            match call().await {
-                Ok(value) => return Ok(value),
-                Err(error) if attempt < self.attempts && retryable(&error) => {
+            let outcome = call().await;
+            match outcome.error() {
+                Some(error) if attempt < self.attempts && retryable(error) => {
                     let wait = self.delay(attempt);
                     tracing::warn!(
                         call = name,
@@ -123,7 +118,7 @@ impl Retry {
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
-                Err(error) => return Err(error),
+                _ => return outcome,
             }
         }
     }
@@ -138,13 +133,23 @@ impl Default for Retry {
 
 /// What `#[bao::retry]` needs of a function's return type.
 #[diagnostic::on_unimplemented(
-    message = "#[bao::retry] retries a function that returns a `Result`; `{Self}` is not one",
-    label = "this is not a `Result`",
+    message = "#[bao::retry] retries a function that returns a `Result` whose error implements `Display`; `{Self}` is not one",
+    label = "not a `Result<T, E>` with `E: Display`",
     note = "return `Result<T, E>` (for example `bao::Result<T>`) so that failures can be told apart and retried"
 )]
-pub trait Fallible {}
+pub trait Fallible {
+    /// The error type.
+    type Error: std::fmt::Display;
+    /// The error, when it failed.
+    fn error(&self) -> Option<&Self::Error>;
+}
 
-impl<T, E> Fallible for Result<T, E> {}
+impl<T, E: std::fmt::Display> Fallible for Result<T, E> {
+    type Error = E;
+    fn error(&self) -> Option<&E> {
+        self.as_ref().err()
+    }
+}
 
 #[doc(hidden)]
 pub fn assert_fallible<R: Fallible>() {}
