@@ -146,7 +146,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         let _ = ::bao::fault::assert_fallible::<#output_ty>;
     };
     let predicate = match &when {
-        Some(expr) => quote_spanned! {expr.span()=> |__bao_error| (#expr)(__bao_error) },
+        Some(expr) => quote_spanned! {expr.span()=> #expr },
         None => quote!(|_| true),
     };
     let label = ident.to_string();
