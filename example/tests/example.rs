@@ -864,3 +864,127 @@ fn two_scheduler_processes_fire_each_slot_once() {
         );
     }
 }
+
+/// SIGTERM while a task runs past the drain timeout: the worker releases
+/// its lease on the way out, so a new worker takes the task at once instead
+/// of waiting for the lease to expire.
+#[test]
+fn a_stopping_worker_releases_unfinished_tasks() {
+    let mut databases = vec![bao::testing::TestDatabase::sqlite()];
+    databases.extend(bao::testing::TestDatabase::postgres());
+    for db in &databases {
+        let pool = migrated_pool(db);
+        let id = bao::testing::block_on(example::workflows::slow_mark::enqueue(&pool, 7, 3000))
+            .unwrap()
+            .id;
+        let spawn = || {
+            example_binary()
+                .arg("worker")
+                .env("BAO_DATABASE_URL", db.url())
+                .env("BAO_WORKFLOW_LEASE", "60s")
+                .env("BAO_WORKFLOW_POLL", "20ms")
+                .env("BAO_SHUTDOWN_DRAIN_TIMEOUT", "200ms")
+                .env("BAO_LOG_LEVEL", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let task = |id: i64| {
+            let mut conn = pool.get().unwrap();
+            bao::task::store::find(&mut conn, id).unwrap().unwrap()
+        };
+        let mut worker = spawn();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while task_marks(&pool, 7) == 0 {
+            assert!(Instant::now() < deadline, "the worker starts the task");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let stopping = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &worker.id().to_string()])
+            .status();
+        assert!(worker.wait().unwrap().success());
+        assert!(
+            stopping.elapsed() < Duration::from_secs(2),
+            "the worker stops after the drain timeout, not after the task: {:?}",
+            stopping.elapsed()
+        );
+        let released = task(id);
+        assert_eq!(released.status, "queued", "released, not left running");
+        assert_eq!(
+            released.attempts, 0,
+            "the interrupted attempt is not counted"
+        );
+
+        // A new worker takes it at once (the 60 s lease is not waited out).
+        let mut worker = spawn();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while task(id).status != "done" {
+            assert!(
+                Instant::now() < deadline,
+                "the task finishes on the new worker"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &worker.id().to_string()])
+            .status();
+        let _ = worker.wait();
+    }
+}
+
+/// `scheduler:run --once` fires what is due and runs it; `tasks:list` shows
+/// the tasks and schedules with their last slot.
+#[test]
+fn scheduler_once_and_tasks_list_from_the_cli() {
+    let mut databases = vec![bao::testing::TestDatabase::sqlite()];
+    databases.extend(bao::testing::TestDatabase::postgres());
+    for db in &databases {
+        let pool = migrated_pool(db);
+        let once = example_binary()
+            .args(["scheduler:run", "--once"])
+            .env("BAO_DATABASE_URL", db.url())
+            .env("BAO_LOG_LEVEL", "warn")
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&once.stdout);
+        assert!(
+            once.status.success(),
+            "{out}{}",
+            String::from_utf8_lossy(&once.stderr)
+        );
+        assert!(out.contains("fired beat for slot"), "{out}");
+        assert!(out.contains("ran 1 tick(s)"), "{out}");
+        assert_eq!(tally_marks(&pool, "beat").0, 1);
+
+        let list = example_binary()
+            .args(["tasks:list", "--json"])
+            .env("BAO_DATABASE_URL", db.url())
+            .output()
+            .unwrap();
+        assert!(list.status.success());
+        let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+        assert_eq!(listed["tasks"][0]["name"], "slow_mark");
+        assert_eq!(listed["tasks"][0]["kind"], "cpu");
+        assert_eq!(listed["schedules"][0]["name"], "beat");
+        assert_eq!(listed["schedules"][0]["schedule"], "1s");
+        assert!(listed["schedules"][0]["last_slot"].is_string(), "{listed}");
+        assert_eq!(listed["recent"][0]["name"], "every:beat");
+        assert_eq!(listed["recent"][0]["status"], "done");
+
+        let text = example_binary()
+            .arg("tasks:list")
+            .env("BAO_DATABASE_URL", db.url())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("SCHEDULE") && text.contains("beat"), "{text}");
+
+        let help = example_binary()
+            .args(["scheduler:run", "--help"])
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&help.stdout).contains("--once"));
+    }
+}

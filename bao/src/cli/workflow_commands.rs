@@ -70,6 +70,8 @@ pub(super) fn worker(app: App) -> ExitCode {
         let _ = workflows.await;
         crate::task::drain_then_release(&pool, tasks, config.shutdown_drain_timeout).await;
     });
+    // Work still on the blocking pool was released above: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     ExitCode::SUCCESS
 }
 
@@ -446,6 +448,7 @@ pub(super) fn scheduler_run(app: App, args: &super::SchedulerRunArgs) -> ExitCod
         crate::task::run_scheduler(pool.clone(), app.schedules().to_vec(), stop).await;
         crate::task::drain_then_release(&pool, workers, config.shutdown_drain_timeout).await;
     });
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     ExitCode::SUCCESS
 }
 
