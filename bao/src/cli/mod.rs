@@ -117,7 +117,7 @@ pub enum Command {
     SchedulerRun(SchedulerRunArgs),
     /// List the app's tasks and schedules (with their next slot), then recent tasks, newest first
     #[command(name = "tasks:list")]
-    TasksList(WorkflowsListArgs),
+    TasksList(TasksListArgs),
     /// Enqueue a task by name with its arguments as a JSON array
     #[command(name = "tasks:run")]
     TasksRun(TasksRunArgs),
@@ -148,6 +148,20 @@ pub struct TasksRunArgs {
     /// Its arguments as a JSON array, in order, e.g. '[42]'
     #[arg(default_value = "[]")]
     pub args: String,
+}
+
+/// `bao tasks:list`.
+#[derive(Debug, Args)]
+pub struct TasksListArgs {
+    /// Only tasks with this status (queued, running, done, dead)
+    #[arg(long, value_parser = ["queued", "running", "done", "dead"])]
+    pub status: Option<String>,
+    /// How many of the newest tasks
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `bao dlq:list`.

@@ -249,7 +249,7 @@ pub(super) fn change(
 pub(super) fn tasks_list(
     app: &App,
     conn: &mut DbConnection,
-    args: &WorkflowsListArgs,
+    args: &super::TasksListArgs,
 ) -> Result<(), DbError> {
     crate::db::system::migrate(conn)?;
     let tasks = crate::task::store::list(conn, args.status.as_deref(), i64::from(args.limit))?;
