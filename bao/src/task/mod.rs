@@ -349,28 +349,27 @@ async fn run_batch(
             }
         })
     };
-    let outcomes = futures_util::future::join_all(tasks.iter().map(|task| async move {
-        let def = defs.iter().find(|d| d.name == task.name).copied()?;
+    // Each task is settled as soon as it ends: a finished task is marked
+    // done before its batch-mates finish, so a crash never repeats it.
+    let settled = futures_util::future::join_all(tasks.iter().map(|task| async move {
+        let Some(def) = defs.iter().find(|d| d.name == task.name).copied() else {
+            return Ok(());
+        };
         running.change(def.name, 1);
         let outcome = execute(pool, def, &task.args).await;
         running.change(def.name, -1);
-        Some((def, outcome))
+        match outcome {
+            Ok(()) => {
+                let lease = [(task.id, task.lease_token)];
+                pool.run(move |c| store::finish(c, &lease)).await
+            }
+            Err(error) => settle_failure(pool, def, task, error.to_string()).await,
+        }
     }))
     .await;
     beat.abort();
-    let mut done = Vec::new();
-    for (task, outcome) in tasks.iter().zip(outcomes) {
-        let Some((def, outcome)) = outcome else {
-            continue;
-        };
-        match outcome {
-            Ok(()) => done.push((task.id, task.lease_token)),
-            Err(error) => settle_failure(pool, def, task, error.to_string()).await?,
-        }
-    }
-    let n = tasks.len();
-    pool.run(move |c| store::finish(c, &done)).await?;
-    Ok(n)
+    settled.into_iter().collect::<Result<Vec<()>, DbError>>()?;
+    Ok(tasks.len())
 }
 
 /// Runs one task's function where its kind says.
