@@ -100,6 +100,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Parses the item under a function attribute; anything else is an error
+/// (`usage` says what the attribute goes on) returned with the item as it
+/// was, so the rest of the crate still sees it.
+pub fn parse_fn_item(item: TokenStream, usage: &str) -> Result<syn::ItemFn, TokenStream> {
+    syn::parse2(item.clone()).map_err(|_| {
+        let error = syn::Error::new(proc_macro2::Span::call_site(), usage).to_compile_error();
+        quote::quote!(#error #item)
+    })
+}
+
 /// One option of an attribute: `"30s"` (no key), `retries = 3`, or a bare
 /// `flag`.
 pub struct LitOption {

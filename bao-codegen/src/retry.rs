@@ -5,27 +5,23 @@
 
 use crate::diag::{closest, literal_options, Diagnostics};
 use crate::schedule::parse_duration_ms;
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, ItemFn, Lit, Pat, ReturnType};
+use syn::{Expr, FnArg, Lit, Pat, ReturnType};
 
 const OPTIONS: &[&str] = &["attempts", "backoff", "max_backoff", "jitter", "when"];
 
 /// Expands `#[retry(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut diag = Diagnostics::new();
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match crate::diag::parse_fn_item(
+        item,
+        "#[bao::retry] goes on an `async fn` that returns a `Result`",
+    ) {
         Ok(f) => f,
-        Err(_) => {
-            diag.error_span(
-                Span::call_site(),
-                "#[bao::retry] goes on an `async fn` that returns a `Result`",
-            );
-            let errors = diag.to_compile_errors();
-            return quote!(#errors #item);
-        }
+        Err(errors) => return errors,
     };
+    let mut diag = Diagnostics::new();
     let ident = &func.sig.ident;
     let mut attempts: u32 = 3;
     let mut backoff_ms: u64 = 200;

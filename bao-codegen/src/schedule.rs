@@ -7,7 +7,7 @@ use crate::diag::{closest, literal_options, Diagnostics};
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use std::str::FromStr;
-use syn::{FnArg, ItemFn, Lit, ReturnType, Type};
+use syn::{FnArg, Lit, ReturnType, Type};
 
 const OPTIONS: &[&str] = &["cron", "tz", "missed", "retries"];
 
@@ -163,18 +163,14 @@ pub fn parse_cron(text: &str) -> Result<String, String> {
 
 /// Expands `#[every(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut diag = Diagnostics::new();
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match crate::diag::parse_fn_item(
+        item,
+        "#[bao::every] goes on an `async fn name(ctx: TaskCtx)`",
+    ) {
         Ok(f) => f,
-        Err(_) => {
-            diag.error_span(
-                Span::call_site(),
-                "#[bao::every] goes on an `async fn name(ctx: TaskCtx)`",
-            );
-            let errors = diag.to_compile_errors();
-            return quote!(#errors #item);
-        }
+        Err(errors) => return errors,
     };
+    let mut diag = Diagnostics::new();
     let ident = &func.sig.ident;
     let name = ident.to_string();
     let mut text: Option<String> = None;

@@ -4,27 +4,23 @@
 //! `enqueue_with` and its definition.
 
 use crate::diag::{closest, Diagnostics};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, ItemFn, Lit, Meta, Pat};
+use syn::{Expr, FnArg, Lit, Meta, Pat};
 
 const OPTIONS: &[&str] = &["kind", "max_concurrency", "retries"];
 
 /// Expands `#[task(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut diag = Diagnostics::new();
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match crate::diag::parse_fn_item(
+        item,
+        "#[bao::task] goes on an `async fn name(args..) -> bao::Result<()>`",
+    ) {
         Ok(f) => f,
-        Err(_) => {
-            diag.error_span(
-                Span::call_site(),
-                "#[bao::task] goes on an `async fn name(args..) -> bao::Result<()>`",
-            );
-            let errors = diag.to_compile_errors();
-            return quote!(#errors #item);
-        }
+        Err(errors) => return errors,
     };
+    let mut diag = Diagnostics::new();
     let ident = &func.sig.ident;
     let name = ident.to_string();
     let mut kind = quote!(::bao::task::TaskKind::Io);

@@ -4,27 +4,20 @@
 //! definition, `start` and `start_with_id`.
 
 use crate::diag::{closest, Diagnostics};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, ItemFn, Lit, Meta, ReturnType, Type};
+use syn::{Expr, FnArg, Lit, Meta, ReturnType, Type};
 
 const OPTIONS: &[&str] = &["name", "retries", "version"];
 
 /// Expands `#[workflow(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut diag = Diagnostics::new();
-    let func: ItemFn = match syn::parse2(item.clone()) {
+    let func = match crate::diag::parse_fn_item(item, "#[bao::workflow] goes on an `async fn name(ctx: WorkflowCtx, input: Input) -> bao::Result<Output>`") {
         Ok(f) => f,
-        Err(_) => {
-            diag.error_span(
-                Span::call_site(),
-                "#[bao::workflow] goes on an `async fn name(ctx: WorkflowCtx, input: Input) -> bao::Result<Output>`",
-            );
-            let errors = diag.to_compile_errors();
-            return quote!(#errors #item);
-        }
+        Err(errors) => return errors,
     };
+    let mut diag = Diagnostics::new();
     let ident = &func.sig.ident;
     let mut name = ident.to_string();
     let mut retries: i64 = 0;

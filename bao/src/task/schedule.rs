@@ -348,20 +348,28 @@ impl Scheduler {
                 tracing::warn!(schedule = def.name, from = %next, to = %slot, "the scheduler fell behind: skipping to the latest slot");
             }
             self.next[i] = def.next_after(now);
-            let owner = self.owner.clone();
-            let claimed = pool
-                .run(move |c| claim(c, &def, slot, &owner, false))
-                .await?;
-            if let Some(task_id) = claimed {
-                fired.push(Fired {
-                    schedule: def.name,
-                    slot,
-                    task_id,
-                    catch_up: false,
-                });
-            }
+            fired.extend(self.claim_slot(pool, def, slot).await?);
         }
         Ok(fired)
+    }
+
+    /// Claims one slot on time (not a catch-up).
+    async fn claim_slot(
+        &self,
+        pool: &DbPool,
+        def: ScheduleDef,
+        slot: DateTime<Utc>,
+    ) -> Result<Option<Fired>, DbError> {
+        let owner = self.owner.clone();
+        let claimed = pool
+            .run(move |c| claim(c, &def, slot, &owner, false))
+            .await?;
+        Ok(claimed.map(|task_id| Fired {
+            schedule: def.name,
+            slot,
+            task_id,
+            catch_up: false,
+        }))
     }
 
     /// Claims the latest slot at or before `now` of every schedule, unless
@@ -376,18 +384,7 @@ impl Scheduler {
             let Some(slot) = def.latest_at(now) else {
                 continue;
             };
-            let owner = self.owner.clone();
-            if let Some(task_id) = pool
-                .run(move |c| claim(c, &def, slot, &owner, false))
-                .await?
-            {
-                fired.push(Fired {
-                    schedule: def.name,
-                    slot,
-                    task_id,
-                    catch_up: false,
-                });
-            }
+            fired.extend(self.claim_slot(pool, def, slot).await?);
         }
         Ok(fired)
     }
