@@ -65,6 +65,9 @@ pub use serde_json;
 /// Builds a `serde_json::Value`, e.g. for `TestResponse::assert_json`.
 pub use serde_json::json;
 pub use task::background;
+/// Structured logging through Bao's logger (JSON or pretty, with the request
+/// id): `bao::tracing::info!(order_id, "receipt sent")`.
+pub use tracing;
 pub use view::View;
 pub use workflow::{Retry, StepError, WorkflowCtx};
 

@@ -302,8 +302,8 @@ pub(super) fn tasks_list(
             "{:<24} {:<5} {:<9} {}",
             d["name"].as_str().unwrap_or_default(),
             d["kind"].as_str().unwrap_or_default(),
-            d["max_attempts"],
-            d["max_concurrency"]
+            d["max_attempts"].to_string(),
+            d["max_concurrency"].to_string()
         );
     }
     if !schedules.is_empty() {

@@ -405,7 +405,7 @@ pub async fn run_scheduler(pool: DbPool, defs: Vec<ScheduleDef>, stop: Arc<Atomi
         match scheduler.tick(&pool, Utc::now()).await {
             Ok(fired) => {
                 for f in fired {
-                    tracing::info!(schedule = f.schedule, slot = %f.slot, task = f.task_id, "schedule fired");
+                    tracing::debug!(schedule = f.schedule, slot = %f.slot, task = f.task_id, "schedule fired");
                 }
             }
             Err(error) => tracing::error!(%error, "scheduler"),
