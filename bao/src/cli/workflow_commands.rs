@@ -303,7 +303,7 @@ pub(super) fn tasks_list(
             d["name"].as_str().unwrap_or_default(),
             d["kind"].as_str().unwrap_or_default(),
             d["max_attempts"].to_string(),
-            d["max_concurrency"].to_string()
+            d["max_concurrency"]
         );
     }
     if !schedules.is_empty() {
