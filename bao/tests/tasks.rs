@@ -162,3 +162,48 @@ async fn priorities_delays_and_dedup_keys() {
         );
     }
 }
+
+#[bao::task(max_concurrency = 4)]
+async fn nap(n: i64, ms: u64) -> bao::Result<()> {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    SEEN.lock().unwrap().push(n);
+    Ok(())
+}
+
+#[bao::test]
+async fn a_slow_task_does_not_hold_up_the_others_of_its_worker() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        nap::enqueue(&pool, 0, 1500).await.unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let settings = task::TaskSettings {
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(10),
+        };
+        // One worker loop.
+        let worker = tokio::spawn(task::work(
+            pool.clone(),
+            vec![nap::definition()],
+            settings,
+            1,
+            stop.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for n in 1..=3 {
+            nap::enqueue(&pool, n, 10).await.unwrap();
+        }
+        let started = std::time::Instant::now();
+        while SEEN.lock().unwrap().len() < 3 {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "the quick tasks ran beside the slow one: {:?}",
+                SEEN.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!SEEN.lock().unwrap().contains(&0), "the slow one is still running");
+        stop.store(true, Ordering::SeqCst);
+        worker.await.unwrap();
+        assert_eq!(SEEN.lock().unwrap().len(), 4, "stopping lets the task in hand finish");
+    }
+}

@@ -302,74 +302,159 @@ impl Running {
     }
 }
 
-/// Most tasks one worker loop claims at once.
+/// Most tasks one worker loop holds at once.
 const BATCH: usize = 16;
 
-/// Claims due tasks (highest priority first, up to [`BATCH`] and within each
-/// task's free slots in this process), runs them concurrently and settles
-/// them; the number run (0: nothing was due).
-async fn run_batch(
+/// The leases a worker loop holds, renewed together by its heartbeat.
+type Held = Arc<Mutex<Vec<(i64, i64)>>>;
+
+/// Claims up to `room` due tasks (highest priority first) within each
+/// task's free slots in this process, counting them as running.
+async fn claim_some(
     pool: &DbPool,
     defs: &[TaskDef],
     owner: &str,
-    settings: TaskSettings,
+    lease_ms: i64,
     running: &Running,
-) -> Result<usize, DbError> {
+    room: usize,
+) -> Result<Vec<(TaskDef, store::TaskRow)>, DbError> {
     let free = running.free(defs);
     let names: Vec<&'static str> = free.iter().map(|(n, _)| *n).collect();
     // One statement may return any mix of names: claim no more than the
     // tightest of their free slots.
-    let limit = free.iter().map(|(_, f)| *f).min().unwrap_or(0).min(BATCH);
+    let limit = free.iter().map(|(_, f)| *f).min().unwrap_or(0).min(room);
     if limit == 0 {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
-    let owner_name = owner.to_string();
+    let owner = owner.to_string();
     let tasks = pool
-        .run(move |c| store::claim(c, &names, &owner_name, lease_ms, limit))
+        .run(move |c| store::claim(c, &names, &owner, lease_ms, limit))
         .await?;
-    if tasks.is_empty() {
-        return Ok(0);
+    Ok(tasks
+        .into_iter()
+        .filter_map(|task| {
+            let def = defs.iter().find(|d| d.name == task.name).copied()?;
+            running.change(def.name, 1);
+            Some((def, task))
+        })
+        .collect())
+}
+
+/// Runs one claimed task and settles it as soon as it ends: done (fenced by
+/// its lease), retried later, or dead-lettered.
+async fn run_claimed(
+    pool: &DbPool,
+    def: TaskDef,
+    task: store::TaskRow,
+    running: &Running,
+    held: &Held,
+) {
+    let outcome = execute(pool, def, &task.args).await;
+    running.change(def.name, -1);
+    let settled = match outcome {
+        Ok(()) => {
+            let lease = [(task.id, task.lease_token)];
+            pool.run(move |c| store::finish(c, &lease)).await
+        }
+        Err(error) => settle_failure(pool, def, &task, error.to_string()).await,
+    };
+    held.lock()
+        .expect("the held leases are not poisoned")
+        .retain(|l| *l != (task.id, task.lease_token));
+    if let Err(error) = settled {
+        tracing::error!(task = def.name, id = task.id, %error, "settling a task");
     }
-    let leases: Vec<(i64, i64)> = tasks.iter().map(|t| (t.id, t.lease_token)).collect();
+}
+
+/// One worker loop: keeps up to [`BATCH`] tasks running, claiming more as
+/// soon as some end (not when all have), until `stop`; then lets those in
+/// hand finish.
+async fn worker_loop(
+    pool: DbPool,
+    defs: Vec<TaskDef>,
+    owner: String,
+    settings: TaskSettings,
+    running: Arc<Running>,
+    stop: Arc<AtomicBool>,
+) {
+    use futures_util::StreamExt;
+    let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
+    let held: Held = Arc::default();
     let beat = {
-        let (pool, leases) = (pool.clone(), leases.clone());
+        let (pool, held) = (pool.clone(), held.clone());
         let every = settings.lease / 3;
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let (p, l) = (pool.clone(), leases.clone());
-                if p.run(move |c| store::heartbeat(c, &l, lease_ms))
-                    .await
-                    .unwrap_or(0)
-                    == 0
-                {
-                    return;
+                let leases = held
+                    .lock()
+                    .expect("the held leases are not poisoned")
+                    .clone();
+                if !leases.is_empty() {
+                    let p = pool.clone();
+                    if let Err(error) = p.run(move |c| store::heartbeat(c, &leases, lease_ms)).await
+                    {
+                        tracing::warn!(%error, "task heartbeat");
+                    }
                 }
             }
         })
     };
-    // Each task is settled as soon as it ends: a finished task is marked
-    // done before its batch-mates finish, so a crash never repeats it.
-    let settled = futures_util::future::join_all(tasks.iter().map(|task| async move {
-        let Some(def) = defs.iter().find(|d| d.name == task.name).copied() else {
-            return Ok(());
-        };
-        running.change(def.name, 1);
-        let outcome = execute(pool, def, &task.args).await;
-        running.change(def.name, -1);
-        match outcome {
-            Ok(()) => {
-                let lease = [(task.id, task.lease_token)];
-                pool.run(move |c| store::finish(c, &lease)).await
-            }
-            Err(error) => settle_failure(pool, def, task, error.to_string()).await,
+    let mut inflight = futures_util::stream::FuturesUnordered::new();
+    loop {
+        let stopping = stop.load(Ordering::SeqCst);
+        if stopping && inflight.is_empty() {
+            break;
         }
-    }))
-    .await;
+        // Claim when half the loop's room is free (or more): claims come in
+        // batches instead of one statement per finished task.
+        let mut claimed = 0;
+        if !stopping && inflight.len() <= BATCH / 2 {
+            match claim_some(
+                &pool,
+                &defs,
+                &owner,
+                lease_ms,
+                &running,
+                BATCH - inflight.len(),
+            )
+            .await
+            {
+                Ok(tasks) => {
+                    claimed = tasks.len();
+                    for (def, task) in tasks {
+                        held.lock()
+                            .expect("the held leases are not poisoned")
+                            .push((task.id, task.lease_token));
+                        let (pool, running, held) = (&pool, &running, &held);
+                        inflight
+                            .push(async move { run_claimed(pool, def, task, running, held).await });
+                    }
+                }
+                Err(error) => tracing::error!(%error, "task worker"),
+            }
+        }
+        if claimed > 0 && inflight.len() <= BATCH / 2 {
+            // There may be more due: claim again at once.
+            continue;
+        }
+        if inflight.is_empty() {
+            tokio::time::sleep(settings.poll).await;
+            continue;
+        }
+        if stopping || inflight.len() > BATCH / 2 || claimed > 0 {
+            // Busy: wait for a task to end.
+            inflight.next().await;
+        } else {
+            // Room, but nothing was due: wait for a task to end or for the
+            // next look at the queue.
+            tokio::select! {
+                _ = inflight.next() => {}
+                _ = tokio::time::sleep(settings.poll) => {}
+            }
+        }
+    }
     beat.abort();
-    settled.into_iter().collect::<Result<Vec<()>, DbError>>()?;
-    Ok(tasks.len())
 }
 
 /// Runs one task's function where its kind says.
@@ -443,24 +528,18 @@ pub async fn work(
         return;
     }
     let running = Arc::new(Running::default());
-    let mut loops = Vec::new();
-    for i in 0..concurrency.max(1) {
-        let (pool, defs, stop, running) =
-            (pool.clone(), defs.clone(), stop.clone(), running.clone());
-        let owner = format!("tasks:{}:{i}", std::process::id());
-        loops.push(tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                match run_batch(&pool, &defs, &owner, settings, &running).await {
-                    Ok(0) => tokio::time::sleep(settings.poll).await,
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::error!(%error, "task worker");
-                        tokio::time::sleep(settings.poll).await;
-                    }
-                }
-            }
-        }));
-    }
+    let loops: Vec<_> = (0..concurrency.max(1))
+        .map(|i| {
+            tokio::spawn(worker_loop(
+                pool.clone(),
+                defs.clone(),
+                format!("tasks:{}:{i}", std::process::id()),
+                settings,
+                running.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
     for l in loops {
         let _ = l.await;
     }
@@ -469,15 +548,19 @@ pub async fn work(
 /// Runs every due task until none is left (tests, `tasks:run`).
 pub async fn drain(pool: &DbPool, defs: &[TaskDef]) -> Result<usize, DbError> {
     let running = Running::default();
-    let settings = TaskSettings {
-        lease: Duration::from_secs(30),
-        poll: Duration::from_millis(10),
-    };
+    let held: Held = Arc::default();
     let mut n = 0;
     loop {
-        match run_batch(pool, defs, "drain", settings, &running).await? {
-            0 => return Ok(n),
-            ran => n += ran,
+        let tasks = claim_some(pool, defs, "drain", 30_000, &running, BATCH).await?;
+        if tasks.is_empty() {
+            return Ok(n);
         }
+        n += tasks.len();
+        futures_util::future::join_all(
+            tasks
+                .into_iter()
+                .map(|(def, task)| run_claimed(pool, def, task, &running, &held)),
+        )
+        .await;
     }
 }
