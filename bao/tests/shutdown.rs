@@ -1,5 +1,6 @@
 //! Graceful shutdown of a real server: probes report it, new requests are
-//! shed, in-flight requests finish, hooks run in reverse order.
+//! shed, in-flight requests and background work finish, hooks run in
+//! reverse order.
 
 use bao::testing::{free_port, http_get, wait_until_healthy};
 use bao::Config;
@@ -20,7 +21,21 @@ impl Slow {
     async fn fast() -> &'static str {
         "fast"
     }
+
+    /// Starts background work that outlives the request.
+    #[get("/later")]
+    async fn later() -> &'static str {
+        bao::background(async {
+            // Longer than the slowest request: only the wait at shutdown
+            // lets it finish.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            BACKGROUND_DONE.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        "started"
+    }
 }
+
+static BACKGROUND_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 bao::app! { controllers: [Slow] }
 
@@ -59,6 +74,7 @@ fn shutdown_drains_in_flight_requests_and_runs_hooks_in_reverse() {
         "server came up"
     );
 
+    assert_eq!(http_get(&addr, "/later").unwrap().body, "started");
     let slow_addr = addr.clone();
     let in_flight = std::thread::spawn(move || http_get(&slow_addr, "/slow"));
     std::thread::sleep(Duration::from_millis(200));
@@ -75,6 +91,10 @@ fn shutdown_drains_in_flight_requests_and_runs_hooks_in_reverse() {
     assert_eq!((slow.status, slow.body.as_str()), (200, "finished"));
     server.join().unwrap().unwrap();
     assert_eq!(*order.lock().unwrap(), vec!["second", "first"]);
+    assert!(
+        BACKGROUND_DONE.load(std::sync::atomic::Ordering::SeqCst),
+        "background work finished within the drain timeout"
+    );
     assert!(
         http_get(&addr, "/healthz").is_err(),
         "the server stopped listening"

@@ -201,9 +201,41 @@ async fn a_slow_task_does_not_hold_up_the_others_of_its_worker() {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert!(!SEEN.lock().unwrap().contains(&0), "the slow one is still running");
+        assert!(
+            !SEEN.lock().unwrap().contains(&0),
+            "the slow one is still running"
+        );
         stop.store(true, Ordering::SeqCst);
         worker.await.unwrap();
-        assert_eq!(SEEN.lock().unwrap().len(), 4, "stopping lets the task in hand finish");
+        assert_eq!(
+            SEEN.lock().unwrap().len(),
+            4,
+            "stopping lets the task in hand finish"
+        );
+    }
+}
+
+#[bao::test]
+async fn finished_tasks_are_pruned_after_the_retention() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        FAILURES_LEFT.store(0, Ordering::SeqCst);
+        record::enqueue(&pool, 1, "done soon".into()).await.unwrap();
+        task::drain(&pool, &[record::definition()]).await.unwrap();
+        record::enqueue(&pool, 2, "still queued".into())
+            .await
+            .unwrap();
+        assert_eq!(
+            task::prune(&pool, Duration::from_secs(3600)).await.unwrap(),
+            0
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            task::prune(&pool, Duration::from_millis(10)).await.unwrap(),
+            1
+        );
+        let left = task::store::list(&mut pool.get().unwrap(), None, 10).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].status, "queued");
     }
 }

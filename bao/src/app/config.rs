@@ -176,6 +176,12 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Tasks queued or running before enqueue answers QueueFull; also the bound of bao::background() work running at once",
     ),
     key(
+        "BAO_TASK_RETENTION",
+        Some("7d"),
+        "a duration: 12h, 7d, 30d",
+        "How long finished and dead tasks stay in bao_tasks (dead letters stay until purged)",
+    ),
+    key(
         "BAO_ENABLE_SCHEDULER",
         Some("false"),
         "true | false",
@@ -308,6 +314,8 @@ pub struct Config {
     pub max_inflight_tasks: i64,
     /// `BAO_ENABLE_SCHEDULER`.
     pub enable_scheduler: bool,
+    /// `BAO_TASK_RETENTION`.
+    pub task_retention: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -536,8 +544,10 @@ impl Config {
             None => false,
             Some(v) => parse_bool(v)?,
         };
+        let task_retention = duration("BAO_TASK_RETENTION", Duration::from_secs(7 * 86_400))?;
         Ok(Config {
             task_concurrency,
+            task_retention,
             max_inflight_tasks,
             enable_scheduler,
             workflow_lease,

@@ -296,6 +296,7 @@ pub async fn serve_until(
     if let (Some(handle), Some(pool)) = (task_workers, rt.db.clone()) {
         crate::task::drain_then_release(&pool, handle, drain_timeout).await;
     }
+    crate::task::wait_background(drain_timeout).await;
     for (name, hook) in app.shutdown_hooks.iter().rev() {
         tracing::info!(hook = %name, "running shutdown hook");
         hook().await;

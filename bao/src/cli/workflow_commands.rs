@@ -69,6 +69,7 @@ pub(super) fn worker(app: App) -> ExitCode {
         }
         let _ = workflows.await;
         crate::task::drain_then_release(&pool, tasks, config.shutdown_drain_timeout).await;
+        crate::task::wait_background(config.shutdown_drain_timeout).await;
     });
     // Work still on the blocking pool was released above: do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -126,11 +126,13 @@ static BACKGROUND_RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::A
 /// that must happen). At most `BAO_MAX_INFLIGHT_TASKS` run at once: over the
 /// bound the work is dropped, logged and counted
 /// (`bao_background_total{outcome="dropped"}`); an error it returns, or a
-/// panic, is logged and counted, never raised. Returns whether it was
+/// panic, is logged and counted, never raised. It runs on Bao's own
+/// background threads (callable from any thread, async or not); `serve` and
+/// `bao worker` give it the drain timeout at shutdown. Returns whether it was
 /// accepted.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # fn main() {
 /// let accepted = bao::background(async move {
 ///     // warm a cache, ping a webhook..
 ///     Ok::<(), std::io::Error>(())
@@ -145,9 +147,9 @@ where
 {
     use crate::fault::metrics::{BACKGROUND_ACCEPTED, BACKGROUND_DROPPED, BACKGROUND_FAILED};
     let bound = usize::try_from(max_inflight()).unwrap_or(usize::MAX);
-    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+    let Some(runtime) = background_runtime() else {
         BACKGROUND_DROPPED.fetch_add(1, Ordering::Relaxed);
-        tracing::error!("bao::background() called outside the async runtime: the work was dropped");
+        tracing::error!("the background runtime could not start: the work was dropped");
         return false;
     };
     if BACKGROUND_RUNNING
@@ -164,18 +166,60 @@ where
         return false;
     }
     BACKGROUND_ACCEPTED.fetch_add(1, Ordering::Relaxed);
-    let running = handle.spawn(work);
-    handle.spawn(async move {
-        let outcome = match running.await {
+    /// Counts the work as ended however it ends (done, failed, dropped).
+    struct Running;
+    impl Drop for Running {
+        fn drop(&mut self) {
+            BACKGROUND_RUNNING.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let running = Running;
+    let handle = runtime.spawn(work);
+    runtime.spawn(async move {
+        let _running = running;
+        let outcome = match handle.await {
             Ok(output) => output.into_task_result().map_err(|e| e.to_string()),
             Err(e) => Err(format!("it panicked: {e}")),
         };
-        BACKGROUND_RUNNING.fetch_sub(1, Ordering::AcqRel);
         if let Err(error) = outcome {
             BACKGROUND_FAILED.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%error, "background work failed");
         }
     });
+    true
+}
+
+/// The runtime background work runs on: its own two threads, so the work
+/// does not depend on the request's worker (which stops at shutdown).
+fn background_runtime() -> Option<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("bao-background")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Waits up to `timeout` for running background work to end; whether it
+/// all did.
+pub async fn wait_background(timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while background_running() > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                running = background_running(),
+                "background work was still running at the drain timeout"
+            );
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     true
 }
 
@@ -203,9 +247,25 @@ pub fn max_inflight() -> i64 {
     from_env
 }
 
-/// Applies the app's configuration (`BAO_MAX_INFLIGHT_TASKS`).
+static RETENTION_MS: std::sync::atomic::AtomicI64 =
+    std::sync::atomic::AtomicI64::new(7 * 86_400_000);
+
+/// Applies the app's configuration (`BAO_MAX_INFLIGHT_TASKS`,
+/// `BAO_TASK_RETENTION`).
 pub(crate) fn configure(config: &crate::app::Config) {
     MAX_INFLIGHT.store(config.max_inflight_tasks, Ordering::Relaxed);
+    RETENTION_MS.store(
+        i64::try_from(config.task_retention.as_millis()).unwrap_or(i64::MAX),
+        Ordering::Relaxed,
+    );
+}
+
+/// Deletes finished and dead tasks last changed more than `retention` ago
+/// (what workers do every hour with `BAO_TASK_RETENTION`); how many.
+pub async fn prune(pool: &DbPool, retention: Duration) -> Result<usize, DbError> {
+    let before =
+        crate::workflow::store::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    pool.run(move |c| store::prune(c, before)).await
 }
 
 /// Releases the leases of tasks this process still holds (at shutdown,
@@ -528,6 +588,26 @@ pub async fn work(
         return;
     }
     let running = Arc::new(Running::default());
+    let pruner = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::SeqCst) {
+                if tokio::time::Instant::now() >= next {
+                    next += Duration::from_secs(3600);
+                    let retention = Duration::from_millis(
+                        u64::try_from(RETENTION_MS.load(Ordering::Relaxed)).unwrap_or(0),
+                    );
+                    match prune(&pool, retention).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "old finished tasks pruned"),
+                        Err(error) => tracing::warn!(%error, "pruning finished tasks"),
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
     let loops: Vec<_> = (0..concurrency.max(1))
         .map(|i| {
             tokio::spawn(worker_loop(
@@ -543,6 +623,7 @@ pub async fn work(
     for l in loops {
         let _ = l.await;
     }
+    pruner.abort();
 }
 
 /// Runs every due task until none is left (tests, `tasks:run`).

@@ -295,6 +295,17 @@ pub(crate) fn release_owned(conn: &mut DbConnection, prefix: &str) -> Result<usi
     })?)
 }
 
+/// Deletes `done` and `dead` tasks last changed before `before` (Unix ms).
+pub(crate) fn prune(conn: &mut DbConnection, before: i64) -> Result<usize, DbError> {
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "DELETE FROM bao_tasks WHERE status IN ('done', 'dead') AND updated_at < ?",
+        ))
+        .bind::<BigInt, _>(before)
+        .execute(c)
+    })?)
+}
+
 /// How many tasks have this status.
 pub fn count(conn: &mut DbConnection, status: &str) -> Result<i64, DbError> {
     #[derive(QueryableByName)]
