@@ -71,9 +71,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::TasksList(args) => with_database(&app, |_, conn| {
             super::workflow_commands::tasks_list(&app, conn, &args)
         }),
-        Command::TasksRun(args) => with_database(&app, |_, conn| {
-            super::workflow_commands::tasks_run(&app, conn, &args)
-        }),
+        Command::TasksRun(args) => super::workflow_commands::tasks_run(&app, &args),
         Command::DlqList(args) => with_database(&app, |_, conn| {
             super::workflow_commands::dlq_list(conn, &args)
         }),

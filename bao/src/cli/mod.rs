@@ -118,7 +118,7 @@ pub enum Command {
     /// List the app's tasks and schedules (with their next slot), then recent tasks, newest first
     #[command(name = "tasks:list")]
     TasksList(TasksListArgs),
-    /// Enqueue a task by name with its arguments as a JSON array
+    /// Run a task now (stored like any task; its outcome printed), or only enqueue it with --enqueue
     #[command(name = "tasks:run")]
     TasksRun(TasksRunArgs),
     /// List dead letters (failed-for-good tasks and workflow runs), newest first
@@ -148,6 +148,9 @@ pub struct TasksRunArgs {
     /// Its arguments as a JSON array, in order, e.g. '[42]'
     #[arg(default_value = "[]")]
     pub args: String,
+    /// Only enqueue it (a worker runs it); by default it also runs here, now
+    #[arg(long)]
+    pub enqueue: bool,
 }
 
 /// `bao tasks:list`.

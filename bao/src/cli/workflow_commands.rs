@@ -340,13 +340,77 @@ pub(super) fn tasks_list(
     Ok(())
 }
 
-pub(super) fn tasks_run(
+/// `bao tasks:run NAME [ARGS] [--enqueue]`.
+pub(super) fn tasks_run(app: &App, args: &super::TasksRunArgs) -> ExitCode {
+    let config = match super::app_commands::load_config(app) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::obs::init_logging(&config);
+    crate::task::configure(&config);
+    let pool = match crate::db::DbPool::new(&config.database_url) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let enqueued = pool
+        .get()
+        .and_then(|mut conn| enqueue_by_name(app, &mut conn, args));
+    let (def, id) = match enqueued {
+        Ok(found) => found,
+        Err(e) => return fail(e),
+    };
+    if args.enqueue {
+        println!("enqueued task {id} ({})", def.name);
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match runtime.block_on(crate::task::run_now(&pool, def, id)) {
+        Ok(Some(row)) if row.status == "done" => {
+            println!("task {id} ({}) done", def.name);
+            ExitCode::SUCCESS
+        }
+        Ok(Some(row)) => fail(format!(
+            "task {id} ({}) failed: {}; it is {} ({} of {} attempts{})",
+            def.name,
+            row.error.unwrap_or_default(),
+            row.status,
+            row.attempts,
+            row.max_attempts,
+            if row.status == "dead" {
+                ", see `bao dlq:list`"
+            } else {
+                ", a worker retries it"
+            }
+        )),
+        Ok(None) => fail(format!(
+            "task {id} was taken by a worker before it could run here"
+        )),
+        Err(e) => fail(e),
+    }
+}
+
+fn enqueue_by_name(
     app: &App,
     conn: &mut DbConnection,
     args: &super::TasksRunArgs,
-) -> Result<(), DbError> {
-    let Some(def) = app.tasks().iter().find(|t| t.name == args.name) else {
-        let names: Vec<&str> = app.tasks().iter().map(|t| t.name).collect();
+) -> Result<(crate::task::TaskDef, i64), DbError> {
+    // A schedule's name runs one tick of it, for the current time.
+    let schedule = app
+        .schedules()
+        .iter()
+        .find(|s| s.name == args.name || s.task.name == args.name);
+    let def = schedule
+        .map(|s| &s.task)
+        .or_else(|| app.tasks().iter().find(|t| t.name == args.name));
+    let Some(def) = def else {
+        let names: Vec<&str> = app
+            .tasks()
+            .iter()
+            .map(|t| t.name.strip_prefix("every:").unwrap_or(t.name))
+            .collect();
         return Err(DbError::Config(format!(
             "no task `{}`: the tasks are {}",
             args.name,
@@ -357,9 +421,14 @@ pub(super) fn tasks_run(
             }
         )));
     };
-    let value: serde_json::Value = serde_json::from_str(&args.args)
-        .map_err(|e| DbError::Config(format!("the arguments `{}` are not JSON: {e}", args.args)))?;
-    if !value.is_array() {
+    let value: serde_json::Value = if schedule.is_some() {
+        serde_json::json!({ "slot": crate::workflow::store::now_ms(), "catch_up": false })
+    } else {
+        serde_json::from_str(&args.args).map_err(|e| {
+            DbError::Config(format!("the arguments `{}` are not JSON: {e}", args.args))
+        })?
+    };
+    if schedule.is_none() && !value.is_array() {
         return Err(DbError::Config(
             "the arguments are a JSON array, in order: '[42]'".into(),
         ));
@@ -376,8 +445,7 @@ pub(super) fn tasks_run(
         crate::task::max_inflight(),
     )?
     .ok_or_else(|| DbError::Conflict("the task queue is full: try again later".into()))?;
-    println!("enqueued task {id} ({})", def.name);
-    Ok(())
+    Ok((*def, id))
 }
 
 /// `bao scheduler:run [--once]`.

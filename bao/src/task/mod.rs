@@ -626,6 +626,27 @@ pub async fn work(
     pruner.abort();
 }
 
+/// Runs queued task `id` (of `def`) now, in this process, however far its
+/// start is (`bao tasks:run`); its row afterwards, or `None` when it was not
+/// queued.
+pub async fn run_now(
+    pool: &DbPool,
+    def: TaskDef,
+    id: i64,
+) -> Result<Option<store::TaskRow>, DbError> {
+    let owner = format!("tasks:{}:now", std::process::id());
+    let Some(task) = pool
+        .run(move |c| store::claim_id(c, id, &owner, 60_000))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let running = Running::default();
+    running.change(def.name, 1);
+    run_claimed(pool, def, task, &running, &Held::default()).await;
+    pool.run(move |c| store::find(c, id)).await
+}
+
 /// Runs every due task until none is left (tests, `tasks:run`).
 pub async fn drain(pool: &DbPool, defs: &[TaskDef]) -> Result<usize, DbError> {
     let running = Running::default();

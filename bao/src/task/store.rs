@@ -159,6 +159,30 @@ pub(crate) fn claim(
     Ok(rows)
 }
 
+/// Claims task `id` if it is queued (whether due or not).
+pub(crate) fn claim_id(
+    conn: &mut DbConnection,
+    id: i64,
+    owner: &str,
+    lease_ms: i64,
+) -> Result<Option<TaskRow>, DbError> {
+    let t = now_ms();
+    let query = format!(
+        "UPDATE bao_tasks SET status = 'running', attempts = attempts + 1, lease_owner = ?, \
+         lease_token = lease_token + 1, lease_expires_at = ?, updated_at = ? \
+         WHERE id = ? AND status = 'queued' RETURNING {COLUMNS}"
+    );
+    let rows: Vec<TaskRow> = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query))
+            .bind::<Text, _>(owner)
+            .bind::<BigInt, _>(t + lease_ms)
+            .bind::<BigInt, _>(t)
+            .bind::<BigInt, _>(id)
+            .load(c)
+    })?;
+    Ok(rows.into_iter().next())
+}
+
 /// `(id = 1 AND lease_token = 2) OR ..`: the leases a statement is fenced by
 /// (integers only, so they are written into the SQL).
 fn fenced(leases: &[(i64, i64)]) -> String {
