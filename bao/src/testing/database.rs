@@ -46,8 +46,10 @@ impl TestDatabase {
     /// warning, except under CI (`CI` set), where it panics: a PostgreSQL test
     /// must not pass by skipping there.
     pub fn postgres() -> Option<TestDatabase> {
-        let admin_url = std::env::var("BAO_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.to_string());
+        let admin_url = without_tls(
+            std::env::var("BAO_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.to_string()),
+        );
         let mut admin = match PgConnection::establish(&admin_url) {
             Ok(conn) => conn,
             Err(e) => {
@@ -66,8 +68,12 @@ impl TestDatabase {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
-        let url = match admin_url.rsplit_once('/') {
-            Some((server, _)) => format!("{server}/{name}"),
+        let (base, query) = admin_url
+            .split_once('?')
+            .map_or((admin_url.as_str(), ""), |(b, q)| (b, q));
+        let url = match base.rsplit_once('/') {
+            Some((server, _)) if query.is_empty() => format!("{server}/{name}"),
+            Some((server, _)) => format!("{server}/{name}?{query}"),
             None => panic!("BAO_TEST_POSTGRES_URL must end with /DATABASE"),
         };
         Some(TestDatabase {
@@ -109,5 +115,18 @@ impl Drop for TestDatabase {
                 }
             }
         }
+    }
+}
+
+/// The test server is local: connect without TLS unless the URL asks for it.
+/// (libpq's TLS handshakes in the pool's background threads would otherwise
+/// race OpenSSL's clean-up when a test process exits, and crash it.)
+fn without_tls(url: String) -> String {
+    if url.contains("sslmode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
     }
 }
