@@ -587,6 +587,10 @@ pub async fn work(
     if defs.is_empty() {
         return;
     }
+    let ready = pool.clone();
+    if let Err(error) = pool.run(move |c| ready.ensure_system_tables(c)).await {
+        tracing::error!(%error, "the task workers cannot prepare their tables");
+    }
     let running = Arc::new(Running::default());
     let pruner = {
         let (pool, stop) = (pool.clone(), stop.clone());

@@ -396,6 +396,10 @@ pub async fn run_scheduler(pool: DbPool, defs: Vec<ScheduleDef>, stop: Arc<Atomi
     if defs.is_empty() {
         return;
     }
+    let ready = pool.clone();
+    if let Err(error) = pool.run(move |c| ready.ensure_system_tables(c)).await {
+        tracing::error!(%error, "the scheduler cannot prepare its tables");
+    }
     let owner = format!("scheduler:{}", std::process::id());
     let names: Vec<&'static str> = defs.iter().map(|d| d.name).collect();
     let mut scheduler = Scheduler::new(defs, owner);
