@@ -239,3 +239,38 @@ async fn finished_tasks_are_pruned_after_the_retention() {
         assert_eq!(left[0].status, "queued");
     }
 }
+
+#[bao::test]
+async fn postgres_workers_wake_on_enqueue_without_waiting_for_their_poll() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let pool = setup(&db);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let settings = task::TaskSettings {
+        lease: Duration::from_secs(30),
+        poll: Duration::from_secs(30),
+    };
+    let worker = tokio::spawn(task::work(
+        pool.clone(),
+        vec![nap::definition()],
+        settings,
+        1,
+        stop.clone(),
+    ));
+    // Let the worker find the queue empty and go idle.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    nap::enqueue(&pool, 42, 0).await.unwrap();
+    while !SEEN.lock().unwrap().contains(&42) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the NOTIFY woke the worker (its poll is 30 s)"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!("enqueue to done: {:?}", started.elapsed());
+    stop.store(true, Ordering::SeqCst);
+    // The idle loop sleeps up to its poll: do not wait for it.
+    worker.abort();
+}

@@ -3,6 +3,7 @@
 
 mod connection;
 mod error;
+mod listen;
 mod migrate;
 mod model;
 mod pool;
@@ -13,6 +14,7 @@ pub mod system;
 
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
 pub use error::DbError;
+pub(crate) use listen::listen;
 pub use migrate::{
     new_migration_files, read_snapshot, Migration, MigrationStatus, Migrator, SNAPSHOT,
 };

@@ -436,6 +436,7 @@ async fn worker_loop(
     settings: TaskSettings,
     running: Arc<Running>,
     stop: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
 ) {
     use futures_util::StreamExt;
     let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
@@ -499,7 +500,11 @@ async fn worker_loop(
             continue;
         }
         if inflight.is_empty() {
-            tokio::time::sleep(settings.poll).await;
+            // A NOTIFY (PostgreSQL) or the poll interval, whichever first.
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(settings.poll) => {}
+            }
             continue;
         }
         if stopping || inflight.len() > BATCH / 2 || claimed > 0 {
@@ -510,6 +515,7 @@ async fn worker_loop(
             // next look at the queue.
             tokio::select! {
                 _ = inflight.next() => {}
+                _ = wake.notified() => {}
                 _ = tokio::time::sleep(settings.poll) => {}
             }
         }
@@ -591,6 +597,10 @@ pub async fn work(
     if let Err(error) = pool.run(move |c| ready.ensure_system_tables(c)).await {
         tracing::error!(%error, "the task workers cannot prepare their tables");
     }
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if pool.dialect() == crate::db::Dialect::Postgres {
+        crate::db::listen(&pool, store::CHANNEL, wake.clone(), stop.clone());
+    }
     let running = Arc::new(Running::default());
     let pruner = {
         let (pool, stop) = (pool.clone(), stop.clone());
@@ -621,6 +631,7 @@ pub async fn work(
                 settings,
                 running.clone(),
                 stop.clone(),
+                wake.clone(),
             ))
         })
         .collect();

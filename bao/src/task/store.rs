@@ -81,23 +81,35 @@ pub(crate) fn insert(
             return Ok(Some((found.id, false)));
         }
     }
+    // On PostgreSQL a task due now also wakes idle workers (NOTIFY at
+    // commit), in the same statement, when no other due task is waiting:
+    // then workers are busy and claim it next anyway, and the NOTIFY (which
+    // serializes commits) is saved.
+    let returning = match (conn.dialect(), delay_ms) {
+        (Dialect::Postgres, 0) => format!(
+            " RETURNING id, (CASE WHEN EXISTS (SELECT 1 FROM bao_tasks WHERE status = 'queued' AND run_at <= {t}) \
+             THEN NULL ELSE pg_notify('{CHANNEL}', '') END) IS NULL AS quiet"
+        ),
+        _ => " RETURNING id".to_string(),
+    };
+    let query = format!(
+        "INSERT INTO bao_tasks (name, args, status, priority, attempts, max_attempts, run_at, dedup_key, lease_token, created_at, updated_at) \
+         SELECT ?, ?, 'queued', ?, 0, ?, ?, ?, 0, ?, ? \
+         WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM bao_tasks WHERE status IN ('queued', 'running') LIMIT ?) AS inflight) < ?{returning}"
+    );
     let rows: Result<Vec<Id>, diesel::result::Error> = on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql(
-            "INSERT INTO bao_tasks (name, args, status, priority, attempts, max_attempts, run_at, dedup_key, lease_token, created_at, updated_at) \
-             SELECT ?, ?, 'queued', ?, 0, ?, ?, ?, 0, ?, ? \
-             WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM bao_tasks WHERE status IN ('queued', 'running') LIMIT ?) AS inflight) < ? RETURNING id",
-        ))
-        .bind::<Text, _>(name)
-        .bind::<Text, _>(args)
-        .bind::<Integer, _>(priority)
-        .bind::<Integer, _>(max_attempts)
-        .bind::<BigInt, _>(t + delay_ms)
-        .bind::<Nullable<Text>, _>(dedup_key)
-        .bind::<BigInt, _>(t)
-        .bind::<BigInt, _>(t)
-        .bind::<BigInt, _>(bound)
-        .bind::<BigInt, _>(bound)
-        .load(c)
+        diesel::sql_query(sql(&query))
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(args)
+            .bind::<Integer, _>(priority)
+            .bind::<Integer, _>(max_attempts)
+            .bind::<BigInt, _>(t + delay_ms)
+            .bind::<Nullable<Text>, _>(dedup_key)
+            .bind::<BigInt, _>(t)
+            .bind::<BigInt, _>(t)
+            .bind::<BigInt, _>(bound)
+            .bind::<BigInt, _>(bound)
+            .load(c)
     });
     match rows {
         Ok(rows) => Ok(rows.first().map(|r| (r.id, true))),
@@ -118,6 +130,9 @@ pub(crate) fn insert(
         Err(e) => Err(e.into()),
     }
 }
+
+/// The channel on which PostgreSQL tells idle task workers there is work.
+pub(crate) const CHANNEL: &str = "bao_tasks";
 
 /// Claims up to `limit` due tasks of `names`, highest priority first,
 /// including those whose worker's lease expired.

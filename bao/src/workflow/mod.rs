@@ -710,7 +710,7 @@ pub async fn work(
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "bao".into());
     let wake = Arc::new(tokio::sync::Notify::new());
     if pool.dialect() == crate::db::Dialect::Postgres {
-        listen(&pool, wake.clone(), stop.clone());
+        crate::db::listen(&pool, store::CHANNEL, wake.clone(), stop.clone());
     }
     let mut loops = Vec::new();
     for i in 0..concurrency.max(1) {
@@ -738,45 +738,6 @@ pub async fn work(
     for l in loops {
         let _ = l.await;
     }
-}
-
-/// On PostgreSQL, a thread LISTENs on a connection of its own and wakes
-/// idle workers when a run is started or signalled (NOTIFY arrives at
-/// commit), so they need not wait for their next poll.
-fn listen(pool: &DbPool, wake: Arc<tokio::sync::Notify>, stop: Arc<AtomicBool>) {
-    let mut conn = match pool.open_dedicated() {
-        Ok(DbConnection::Postgres(c)) => c,
-        Ok(_) => return,
-        Err(error) => {
-            tracing::warn!(%error, "no LISTEN connection: workflow workers poll");
-            return;
-        }
-    };
-    if let Err(error) = diesel::connection::SimpleConnection::batch_execute(
-        &mut conn,
-        &format!("LISTEN {}", store::CHANNEL),
-    ) {
-        tracing::warn!(%error, "LISTEN failed: workflow workers poll");
-        return;
-    }
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::SeqCst) {
-            let mut woke = false;
-            for notification in conn.notifications_iter() {
-                match notification {
-                    Ok(_) => woke = true,
-                    Err(error) => {
-                        tracing::warn!(%error, "the LISTEN connection failed: workflow workers poll");
-                        return;
-                    }
-                }
-            }
-            if woke {
-                wake.notify_waiters();
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    });
 }
 
 /// Re-executes run `run_id` without writing anything: each completed
