@@ -168,3 +168,45 @@ async fn dead_letters_are_recorded_and_replay_marks_them() {
         assert!(bao::fault::dlq::replay(&mut conn, id, None).is_err());
     }
 }
+
+#[test]
+fn a_running_servers_breakers_are_read_from_its_metrics() {
+    use bao::testing::{free_port, wait_until_healthy};
+    let breaker = CircuitBreaker::named("ledger")
+        .failure_threshold(1)
+        .recovery_timeout(Duration::from_secs(60));
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let port_text = port.to_string();
+    let config = bao::Config::from_vars(&[("BAO_PORT", &port_text), ("BAO_WORKERS", "1")]).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        bao::__private::block_on(bao::serve_until(app(), config, async move {
+            while rx.try_recv().is_err() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }))
+    });
+    assert!(wait_until_healthy(&addr, Duration::from_secs(10)));
+    // Open "ledger" in this process (the server's), then read it over HTTP.
+    let permit = breaker.permit().unwrap();
+    permit.failure();
+    let refused = bao::__private::block_on(breaker.call(|| async { Ok::<_, &str>(()) }));
+    assert!(matches!(refused, Err(CircuitError::Open { .. })));
+    let live = bao::fault::metrics::live_breakers(&addr).unwrap();
+    let ledger = live.iter().find(|b| b.name == "ledger").expect("listed");
+    assert_eq!(
+        (
+            ledger.state.as_str(),
+            ledger.opened_total,
+            ledger.rejected_total
+        ),
+        ("open", 1, 1)
+    );
+    tx.send(()).unwrap();
+    server.join().unwrap().unwrap();
+    assert!(
+        bao::fault::metrics::live_breakers(&addr).is_err(),
+        "nothing answers once the server stopped"
+    );
+}

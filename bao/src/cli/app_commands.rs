@@ -229,6 +229,13 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         .get_subcommands()
         .map(|c| json!({"name": c.get_name(), "about": c.get_about().map(|a| a.to_string())}))
         .collect();
+    // When the app is running at its configured address, its breakers' live
+    // state comes from its /metrics.
+    let address = format!("{}:{}", config.host, config.port);
+    let live = match crate::fault::metrics::live_breakers(&address) {
+        Ok(breakers) => json!({"from": format!("http://{address}/metrics"), "breakers": breakers}),
+        Err(_) => serde_json::Value::Null,
+    };
     let description = json!({
         "app": {"name": app.name(), "version": app.version()},
         "bao": {"version": env!("CARGO_PKG_VERSION")},
@@ -252,6 +259,7 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         })).collect::<Vec<_>>(),
         "scheduler_enabled": config.enable_scheduler,
         "circuit_breakers": crate::fault::CircuitBreaker::all(),
+        "circuit_breakers_live": live,
     });
     if args.json {
         println!("{description:#}");
@@ -268,6 +276,21 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
             println!("\nSchedules:");
             for s in app.schedules() {
                 println!("  {:<24} {}", s.name, s.text);
+            }
+        }
+        if let Some(breakers) = live["breakers"].as_array().filter(|b| !b.is_empty()) {
+            println!(
+                "\nCircuit breakers of the server at {}:",
+                live["from"].as_str().unwrap_or_default()
+            );
+            for b in breakers {
+                println!(
+                    "  {:<24} {:<9} opened {} times, {} calls refused",
+                    b["name"].as_str().unwrap_or_default(),
+                    b["state"].as_str().unwrap_or_default(),
+                    b["opened_total"],
+                    b["rejected_total"]
+                );
             }
         }
         let breakers = crate::fault::CircuitBreaker::all();
