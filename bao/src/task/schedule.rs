@@ -302,7 +302,8 @@ impl Scheduler {
     pub async fn tick(&mut self, pool: &DbPool, now: DateTime<Utc>) -> Result<Vec<Fired>, DbError> {
         let mut fired = Vec::new();
         if !self.started {
-            self.started = true;
+            // Marked started only when every catch-up was settled: after a
+            // database error the next tick tries again.
             for (i, def) in self.defs.iter().enumerate() {
                 self.next[i] = def.next_after(now);
                 if def.missed != Missed::CatchUp {
@@ -336,6 +337,7 @@ impl Scheduler {
                     });
                 }
             }
+            self.started = true;
         }
         for i in 0..self.defs.len() {
             let def = self.defs[i];
@@ -347,8 +349,10 @@ impl Scheduler {
             if slot > next {
                 tracing::warn!(schedule = def.name, from = %next, to = %slot, "the scheduler fell behind: skipping to the latest slot");
             }
-            self.next[i] = def.next_after(now);
+            // Claimed before moving on: after a database error the next tick
+            // tries this slot again.
             fired.extend(self.claim_slot(pool, def, slot).await?);
+            self.next[i] = def.next_after(now);
         }
         Ok(fired)
     }
