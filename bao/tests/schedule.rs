@@ -174,3 +174,25 @@ async fn a_failing_tick_is_dead_lettered_and_replays() {
         assert_eq!(ticks(), vec![("minutely", 1_800_000_000, false)]);
     }
 }
+
+#[bao::test]
+async fn a_slot_whose_claim_failed_is_claimed_on_the_next_tick() {
+    use diesel::connection::SimpleConnection;
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        let mut s = Scheduler::new(vec![every_ten::definition()], "flaky-db");
+        let t0 = 1_800_000_005;
+        s.tick(&pool, at(t0)).await.unwrap();
+        let hide = "ALTER TABLE bao_schedule_slots RENAME TO bao_schedule_slots_hidden";
+        let show = "ALTER TABLE bao_schedule_slots_hidden RENAME TO bao_schedule_slots";
+        pool.get().unwrap().batch_execute(hide).unwrap();
+        assert!(
+            s.tick(&pool, at(t0 + 6)).await.is_err(),
+            "the database failed"
+        );
+        pool.get().unwrap().batch_execute(show).unwrap();
+        let fired = s.tick(&pool, at(t0 + 7)).await.unwrap();
+        assert_eq!(fired.len(), 1, "the slot was not lost");
+        assert_eq!(fired[0].slot, at(t0 + 5));
+    }
+}
