@@ -389,7 +389,8 @@ fn form_body(fields: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// Every generator on one new app: `make:auth`, `make:crud` with every field
-/// type, `make:controller`, `make:api`, `make:migration`, `make:dockerfile`.
+/// type, `make:controller`, `make:api`, `make:task` (a task and two
+/// schedules), `make:migration`, `make:dockerfile`.
 /// Bad arguments write nothing; the result is formatted, lint-free, its
 /// generated tests pass on SQLite and PostgreSQL, and the CRUD pages work
 /// through a live server on each database.
@@ -418,6 +419,11 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
             "run `bao make:auth` first, or pass --public",
         ),
         (vec!["make:controller", "reports"], "UpperCamelCase"),
+        (vec!["make:task", "SendReceipt"], "snake_case function name"),
+        (
+            vec!["make:task", "digest", "--every", "fortnightly"],
+            "accepted forms",
+        ),
     ] {
         let out = bao(&app).args(&args).output().unwrap();
         assert!(!out.status.success(), "{args:?} must fail");
@@ -464,6 +470,14 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
 
     run(bao(&app).args(["make:controller", "Reports", "--actions", "index,show"]));
     run(bao(&app).args(["make:api", "Task"]));
+    run(bao(&app).args(["make:task", "send_receipt"]));
+    run(bao(&app).args([
+        "make:task",
+        "nightly_digest",
+        "--every",
+        "every day at 02:00",
+    ]));
+    run(bao(&app).args(["make:task", "sync_prices", "--cron", "*/5 * * * *"]));
     // Everything generated is formatted.
     let fmt = Command::new("cargo")
         .args(["fmt", "--check"])
@@ -553,6 +567,9 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
         "invalid_input_is_shown_again",
         "every_reports_page_renders",
         "lists_tasks_a_page_at_a_time",
+        "send_receipt_runs",
+        "nightly_digest_fires_once_per_slot",
+        "sync_prices_fires_once_per_slot",
     ] {
         assert!(tested.contains(test), "{test} in\n{tested}");
     }

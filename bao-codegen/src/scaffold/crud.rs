@@ -2,6 +2,7 @@
 //! the seven actions, its views and its tests, from field specs checked
 //! before anything is written.
 
+use super::names::KEYWORDS;
 use super::GeneratedFile;
 use cruet::string::pluralize::to_plural;
 use cruet::string::singularize::to_singular;
@@ -49,16 +50,7 @@ pub const FIELD_TYPES: &str =
 
 const RESERVED_FIELDS: &[&str] = &["id", "created_at", "updated_at", "tenant_id"];
 
-/// Rust's keywords, which cannot name a field.
-const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
-    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
-    "ref", "return", "self", "static", "struct", "super", "trait", "true", "type", "union",
-    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
-    "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
-];
-
-fn is_snake_identifier(name: &str) -> bool {
+pub(super) fn is_snake_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
         && name

@@ -6,6 +6,7 @@ mod auth;
 mod crud;
 mod extras;
 mod names;
+mod task;
 
 pub use api::{api_files, find_model, ModelSource};
 pub use auth::{add_module, add_to_app_list, app_has_auth, auth_files, register_auth};
@@ -15,6 +16,7 @@ pub use crud::{
 pub use extras::{check_controller_name, controller_files, docker_files, parse_actions};
 
 pub use names::{AppNames, NameError};
+pub use task::{check_task, task_files, TaskSchedule};
 
 /// A file to write, relative to the app's root.
 #[derive(Debug, Clone, PartialEq, Eq)]

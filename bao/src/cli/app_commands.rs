@@ -82,6 +82,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
             super::workflow_commands::dlq_purge(conn, &args)
         }),
         Command::MakeController(args) => super::project::make_controller(&args),
+        Command::MakeTask(args) => super::project::make_task(&args),
         Command::MakeDockerfile(args) => super::project::make_dockerfile(&args),
         Command::Openapi(args) => openapi(&app, &args),
         Command::TokensIssue(args) => with_database(&app, |_, conn| {

@@ -89,6 +89,9 @@ pub enum Command {
     /// Generate a controller with one page per action, its views and tests
     #[command(name = "make:controller")]
     MakeController(MakeControllerArgs),
+    /// Generate a background task (or, with --every/--cron, a schedule) and its test
+    #[command(name = "make:task")]
+    MakeTask(MakeTaskArgs),
     /// Generate a Dockerfile (cached dependency layer, slim non-root image, health check) and .dockerignore
     #[command(name = "make:dockerfile")]
     MakeDockerfile(GenerateArgs),
@@ -257,6 +260,24 @@ pub struct MakeControllerArgs {
     /// Serve the pages without login (the default requires a signed-in user)
     #[arg(long)]
     pub public: bool,
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+}
+
+/// `bao make:task`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Schedules: --every \"30s\", \"5m\", \"1h\", \"every day at 06:30\", \"monday at 9am\", \"weekdays at 17:45\"; or --cron \"0 */5 * * * *\" (seconds first; a 5-field crontab line works too)"
+)]
+pub struct MakeTaskArgs {
+    /// The task's function, snake_case, e.g. send_receipt
+    pub name: String,
+    /// Make it a schedule that fires this often
+    #[arg(long, conflicts_with = "cron")]
+    pub every: Option<String>,
+    /// Make it a schedule with this cron expression
+    #[arg(long)]
+    pub cron: Option<String>,
     #[command(flatten)]
     pub generate: GenerateArgs,
 }
@@ -464,6 +485,7 @@ pub fn installed_main() -> ExitCode {
         Command::MakeApi(args) => project::make_api(&args),
         Command::MakeCrud(args) => project::make_crud(&args),
         Command::MakeController(args) => project::make_controller(&args),
+        Command::MakeTask(args) => project::make_task(&args),
         Command::MakeDockerfile(args) => project::make_dockerfile(&args),
         _ => project::forward(),
     }

@@ -494,6 +494,51 @@ pub(super) fn make_controller(args: &super::MakeControllerArgs) -> ExitCode {
     }
 }
 
+/// `bao make:task NAME [--every S | --cron E]`.
+pub(super) fn make_task(args: &super::MakeTaskArgs) -> ExitCode {
+    use bao_codegen::scaffold::{self, TaskSchedule};
+    let schedule = match (&args.every, &args.cron) {
+        (Some(every), _) => TaskSchedule::Every(every.clone()),
+        (None, Some(cron)) => TaskSchedule::Cron(cron.clone()),
+        (None, None) => TaskSchedule::None,
+    };
+    let plan = (|| -> Result<Vec<(PathBuf, String)>, String> {
+        scaffold::check_task(&args.name, &schedule)?;
+        let root = find_app_root()?;
+        let crate_name = crate_name(&root)?;
+        let src = root.join("src");
+        let lib = std::fs::read_to_string(src.join("lib.rs"))
+            .map_err(|e| format!("cannot read src/lib.rs: {e}"))?;
+        let (files, path, list) = scaffold::task_files(&crate_name, &args.name, &schedule);
+        let mut plan = place(&root, files, args.generate.force)?;
+        let lib = scaffold::add_module(&scaffold::add_to_app_list(&lib, list, &path)?, "tasks");
+        plan.push((src.join("lib.rs"), lib));
+        let tasks = std::fs::read_to_string(src.join("tasks/mod.rs")).unwrap_or_else(|_| {
+            "//! The app's background tasks and schedules, one module each.\n".to_string()
+        });
+        plan.push((
+            src.join("tasks/mod.rs"),
+            scaffold::add_module(&tasks, &args.name),
+        ));
+        Ok(plan)
+    })();
+    let next = if schedule == TaskSchedule::None {
+        format!(
+            "The task is registered in bao::app!; enqueue it with `tasks::{0}::{0}::enqueue(&db, id)`, and `bao serve` or `bao worker` runs it (`bao tasks:run {0} '[1]'` runs it now).",
+            args.name
+        )
+    } else {
+        format!(
+            "The schedule is registered in bao::app!; it fires with BAO_ENABLE_SCHEDULER=1 in `bao serve`, or under `bao scheduler:run` (`bao tasks:run {}` runs one tick now).",
+            args.name
+        )
+    };
+    match plan {
+        Ok(files) => write_plan(&files, &args.generate, &next),
+        Err(e) => fail(e),
+    }
+}
+
 /// `bao make:dockerfile`.
 pub(super) fn make_dockerfile(args: &super::GenerateArgs) -> ExitCode {
     let plan = (|| -> Result<Vec<(PathBuf, String)>, String> {
