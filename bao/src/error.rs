@@ -34,6 +34,10 @@ pub enum Error {
     Auth(#[from] crate::auth::AuthError),
     #[error(transparent)]
     Workflow(#[from] crate::workflow::WorkflowError),
+    /// A task could not be enqueued: 503 with `Retry-After` when the queue
+    /// is full.
+    #[error(transparent)]
+    Task(#[from] crate::task::TaskError),
     /// 500: anything else; the message is logged, never shown to the client.
     #[error("{0}")]
     Internal(String),
@@ -56,6 +60,10 @@ impl ResponseError for Error {
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Error::Auth(e) => e.status_code(),
+            Error::Task(crate::task::TaskError::QueueFull(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Task(crate::task::TaskError::Database(e)) => {
+                Error::Database(e.clone()).status_code()
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,6 +71,20 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         if let Error::Auth(e) = self {
             return e.error_response();
+        }
+        if let Error::Task(crate::task::TaskError::Database(e)) = self {
+            return Error::Database(e.clone()).error_response();
+        }
+        if let Error::Task(crate::task::TaskError::QueueFull(n)) = self {
+            tracing::warn!(queued = n, "task queue full: answering 503");
+            return HttpResponse::ServiceUnavailable()
+                .insert_header((actix_web::http::header::RETRY_AFTER, "5"))
+                .content_type("text/html; charset=utf-8")
+                .body(crate::view::error_page(
+                    503,
+                    "Busy",
+                    "Too much background work is waiting; try again in a few seconds.",
+                ));
         }
         let status = self.status_code();
         let (title, detail) = match self {

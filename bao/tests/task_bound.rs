@@ -75,3 +75,55 @@ async fn background_work_over_the_bound_is_dropped_and_counted() {
         "{metrics}"
     );
 }
+
+pub struct Orders;
+
+#[bao::controller("/orders")]
+impl Orders {
+    /// Queues the order's receipt: 202 with the task's id.
+    #[post("/{id}/receipt")]
+    #[csrf_exempt]
+    async fn receipt(id: i64, db: bao::Db) -> bao::Result<bao::web::HttpResponse> {
+        let task = noop::enqueue(&db, id).await?;
+        Ok(bao::web::HttpResponse::Accepted().json(bao::json!({ "task": task.id })))
+    }
+}
+
+bao::app! { controllers: [Orders], tasks: [noop] }
+
+#[bao::test]
+async fn handlers_enqueue_and_a_full_queue_answers_503() {
+    unsafe { std::env::set_var("BAO_MAX_INFLIGHT_TASKS", "2") };
+    for db in TestDatabase::each() {
+        let config = bao::Config::from_vars(&[("BAO_DATABASE_URL", db.url())]).unwrap();
+        let client = bao::testing::TestClient::with_config(app(), config).await;
+        for id in 1..=2 {
+            client
+                .post(&format!("/orders/{id}/receipt"))
+                .send()
+                .await
+                .assert_status(202)
+                .assert_see("\"task\":");
+        }
+        client
+            .post("/orders/3/receipt")
+            .send()
+            .await
+            .assert_status(503)
+            .assert_header("retry-after", "5")
+            .assert_see("try again");
+        let pool = bao::db::DbPool::new(db.url()).unwrap();
+        assert_eq!(
+            bao::task::drain(&pool, &[noop::definition()])
+                .await
+                .unwrap(),
+            2,
+            "what the handlers enqueued runs"
+        );
+        client
+            .post("/orders/3/receipt")
+            .send()
+            .await
+            .assert_status(202);
+    }
+}
