@@ -142,12 +142,21 @@ pub(crate) fn build_service(
         .app_data(web::FormConfig::default().limit(limit))
         .app_data(web::JsonConfig::default().limit(limit))
         .configure(|cfg| crate::obs::health::configure(cfg, rt.config.metrics_enabled))
-        .configure(crate::http::static_files::configure)
-        .configure(crate::auth::configure)
         .configure(|cfg| crate::api::docs::configure(cfg, rt.openapi_json.clone()));
-    if !app.workflows.is_empty() {
-        service = service.configure(crate::workflow::page::configure);
-    }
+    // Bao's pages and assets under `/_bao` share one scope: a request
+    // elsewhere skips them all with one prefix check instead of matching
+    // each (dynamic) path.
+    let workflow_pages = !app.workflows.is_empty();
+    service = service.service(
+        web::scope(crate::http::FRAMEWORK_SCOPE)
+            .configure(crate::http::static_files::configure)
+            .configure(crate::auth::configure)
+            .configure(|cfg| {
+                if workflow_pages {
+                    crate::workflow::page::configure(cfg);
+                }
+            }),
+    );
     for state in &app.states {
         let state = state.clone();
         service = service.configure(move |cfg| state(cfg));

@@ -642,7 +642,7 @@ pub async fn purge_expired_sessions(pool: &crate::db::DbPool) -> Result<usize, D
 /// sets the session cookie when the browser has none, for single-page apps
 /// and API clients that post with the session.
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::get_resource("/_bao/csrf").to(csrf_endpoint));
+    cfg.service(crate::http::framework_get("/_bao/csrf").to(csrf_endpoint));
 }
 
 async fn csrf_endpoint(req: HttpRequest) -> HttpResponse {

@@ -52,6 +52,25 @@ pub(crate) fn get_resource(path: &'static str) -> actix_web::Resource {
         .guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
+/// The prefix of Bao's own pages and assets: one scope, so other requests
+/// skip all of them with one prefix check.
+pub(crate) const FRAMEWORK_SCOPE: &str = "/_bao";
+
+/// A resource inside the [`FRAMEWORK_SCOPE`] scope: `path` is the full path
+/// (its name, as metrics and `bao routes` show it).
+pub(crate) fn framework_resource(path: &'static str) -> actix_web::Resource {
+    let relative = path
+        .strip_prefix(FRAMEWORK_SCOPE)
+        .expect("framework resources live under /_bao");
+    actix_web::web::resource(relative).name(path)
+}
+
+/// Like [`framework_resource`], answering GET and HEAD.
+pub(crate) fn framework_get(path: &'static str) -> actix_web::Resource {
+    use actix_web::guard;
+    framework_resource(path).guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// No route matched: 405 with `Allow` when the path exists under other
 /// methods, 404 otherwise.
 pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {

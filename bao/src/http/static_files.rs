@@ -68,8 +68,9 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
+/// Registers the assets route (inside the `/_bao` scope).
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::get_resource("/_bao/static/{file}").to(serve));
+    cfg.service(super::framework_get("/_bao/static/{file}").to(serve));
 }
 
 async fn serve(req: HttpRequest, file: web::Path<String>) -> HttpResponse {

@@ -36,11 +36,10 @@ impl RunPage {
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::get_resource("/_bao/workflows/{run_id}").to(show))
-        .service(crate::http::get_resource("/_bao/workflows/{run_id}/events").to(events))
+    cfg.service(crate::http::framework_get("/_bao/workflows/{run_id}").to(show))
+        .service(crate::http::framework_get("/_bao/workflows/{run_id}/events").to(events))
         .service(
-            web::resource("/_bao/workflows/{run_id}/replay")
-                .name("/_bao/workflows/{run_id}/replay")
+            crate::http::framework_resource("/_bao/workflows/{run_id}/replay")
                 .route(web::post().to(replay)),
         );
 }
