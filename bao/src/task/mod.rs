@@ -523,12 +523,26 @@ async fn worker_loop(
     beat.abort();
 }
 
+/// The process-wide bound on CPU tasks running at once: one per core.
+fn cpu_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
+}
+
 /// Runs one task's function where its kind says.
 async fn execute(pool: &DbPool, def: TaskDef, args: &str) -> Result<(), crate::Error> {
     let args: serde_json::Value = serde_json::from_str(args).unwrap_or(serde_json::Value::Null);
     match def.kind {
         TaskKind::Io => POOL.scope(pool.clone(), (def.run)(args)).await,
         TaskKind::Cpu => {
+            // At most one CPU task per core runs at once in a process,
+            // whatever the tasks' own `max_concurrency`.
+            let _slot = cpu_slots()
+                .acquire()
+                .await
+                .map_err(|_| crate::Error::Internal("the CPU task pool is closed".into()))?;
             let handle = tokio::runtime::Handle::current();
             let (run, scoped) = (def.run, pool.clone());
             tokio::task::spawn_blocking(move || handle.block_on(POOL.scope(scoped, run(args))))
