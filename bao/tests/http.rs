@@ -427,3 +427,15 @@ fn the_route_table_is_const_and_complete() {
         .iter()
         .any(|r| r.path == "/healthz" && r.controller == "bao"));
 }
+
+#[test]
+fn the_route_table_follows_the_configuration() {
+    let off = Config::from_vars(&[("BAO_METRICS_ENABLED", "false")]).unwrap();
+    let on = Config::from_vars(&[]).unwrap();
+    let paths = |config: &Config| -> Vec<&'static str> {
+        app().served_routes(config).iter().map(|r| r.path).collect()
+    };
+    assert!(!paths(&off).contains(&"/metrics"));
+    assert!(paths(&on).contains(&"/metrics"));
+    assert!(paths(&off).contains(&"/posts/{id}"));
+}

@@ -284,4 +284,15 @@ impl App {
             )
             .collect()
     }
+
+    /// The routes this app serves under `config`: [`App::routes`] without
+    /// `/metrics` when `BAO_METRICS_ENABLED=false`, nor `/docs` when the
+    /// explorer is off.
+    pub fn served_routes(&self, config: &Config) -> Vec<RouteInfo> {
+        self.routes()
+            .into_iter()
+            .filter(|r| config.metrics_enabled || r.path != "/metrics")
+            .filter(|r| config.docs_enabled || r.path != "/docs")
+            .collect()
+    }
 }

@@ -17,7 +17,13 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
             },
         ),
         Command::Routes(args) => {
-            print_routes(&app.routes(), args.json);
+            // A configuration that does not load is reported by `bao check`;
+            // the route table is still worth showing.
+            let routes = match Config::from_env() {
+                Ok(config) => app.served_routes(&app.resolve_config(config)),
+                Err(_) => app.routes(),
+            };
+            print_routes(&routes, args.json);
             ExitCode::SUCCESS
         }
         Command::Check(args) => check(app, &args),
@@ -240,7 +246,7 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
     let description = json!({
         "app": {"name": app.name(), "version": app.version()},
         "bao": {"version": env!("CARGO_PKG_VERSION")},
-        "routes": app.routes(),
+        "routes": app.served_routes(&config),
         "models": app.model_infos(),
         "config": keys,
         "commands": commands,
@@ -272,7 +278,7 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
             env!("CARGO_PKG_VERSION")
         );
         println!("\nRoutes:");
-        print_routes(&app.routes(), false);
+        print_routes(&app.served_routes(&config), false);
         if !app.schedules().is_empty() {
             println!("\nSchedules:");
             for s in app.schedules() {
