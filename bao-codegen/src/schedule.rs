@@ -176,6 +176,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut text: Option<String> = None;
     let mut spec: Option<Spec> = None;
     let mut tz = "UTC".to_string();
+    let mut tz_span = Span::call_site();
     let mut catch_up = false;
     let mut retries: u32 = 0;
     let options = literal_options(args, &mut diag);
@@ -202,7 +203,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 Err(why) => diag.error_at(s, why),
             },
             (Some("tz"), Some(Lit::Str(s))) => match chrono_tz::Tz::from_str(&s.value()) {
-                Ok(_) => tz = s.value(),
+                Ok(_) => {
+                    tz = s.value();
+                    tz_span = s.span();
+                }
                 Err(_) => diag.error_at(
                     s,
                     format!(
@@ -257,8 +261,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     if matches!(spec, Some(Spec::Every(_))) && tz != "UTC" {
         diag.error_span(
-            Span::call_site(),
-            "`tz` applies to times of day and cron expressions, not to intervals",
+            tz_span,
+            "`tz` applies to times of day and cron expressions, not to intervals (which are the same everywhere): remove it",
         );
     }
     let sig = &func.sig;
