@@ -42,6 +42,32 @@ pub struct FieldSpec {
     pub name: String,
     /// Its type.
     pub kind: FieldKind,
+    /// For a `ref:Model`, the target's field that names a row in selects
+    /// (see [`label_field`]); its id otherwise.
+    pub ref_label: Option<String>,
+}
+
+/// The field of `model` that best names one of its rows in a select: `name`,
+/// `title`, `email`, `label` or `username` when it has one, else its first
+/// text field.
+pub fn label_field(model: &super::ModelSource) -> Option<String> {
+    let text = |ty: &str| ty.replace(' ', "") == "String";
+    ["name", "title", "email", "label", "username"]
+        .iter()
+        .find_map(|want| {
+            model
+                .fields
+                .iter()
+                .find(|(name, ty, _)| name == want && text(ty))
+                .map(|(name, _, _)| name.clone())
+        })
+        .or_else(|| {
+            model
+                .fields
+                .iter()
+                .find(|(_, ty, _)| text(ty))
+                .map(|(name, _, _)| name.clone())
+        })
 }
 
 /// The types `make:crud` knows, for error messages.
@@ -158,6 +184,7 @@ pub fn parse_fields(specs: &[String]) -> Result<Vec<FieldSpec>, String> {
         fields.push(FieldSpec {
             name: name.to_string(),
             kind,
+            ref_label: None,
         });
     }
     if fields.is_empty() && problems.is_empty() {
@@ -452,7 +479,7 @@ fn controller_source(n: &CrudNames, fields: &[FieldSpec], public: bool) -> Strin
         .collect();
     let option_fields: String = refs
         .iter()
-        .map(|(f, _)| format!("    /// The rows `{}` may point at.\n    pub {}_options: Vec<i64>,\n", f.name, f.name))
+        .map(|(f, _)| format!("    /// The rows `{}` may point at: id and label.\n    pub {}_options: Vec<(i64, String)>,\n", f.name, f.name))
         .chain(fields.iter().filter(|f| matches!(f.kind, FieldKind::Enum(_))).map(|f| {
             format!("    /// The values `{}` may take.\n    pub {}_values: &'static [&'static str],\n", f.name, f.name)
         }))
@@ -460,8 +487,12 @@ fn controller_source(n: &CrudNames, fields: &[FieldSpec], public: bool) -> Strin
     let option_loads: String = refs
         .iter()
         .map(|(f, target)| {
+            let label = match &f.ref_label {
+                Some(field) => format!("r.{field}.clone()"),
+                None => format!("format!(\"{target} #{{}}\", r.id)"),
+            };
             format!(
-                "        {name}_options: {target}::all(db).await?.iter().map(|r| r.id).collect(),\n",
+                "        {name}_options: {target}::all(db).await?.iter().map(|r| (r.id, {label})).collect(),\n",
                 name = f.name
             )
         })
@@ -758,7 +789,7 @@ fn input(f: &FieldSpec) -> String {
             "<select name=\"{name}\" required>\n      {{% for v in {name}_values %}}<option value=\"{{{{ v }}}}\" {{% if form.{name} == **v %}}selected{{% endif %}}>{{{{ v }}}}</option>{{% endfor %}}\n    </select>"
         ),
         FieldKind::Ref(target) => format!(
-            "<select name=\"{name}\" required>\n      <option value=\"\">Choose a {target}</option>\n      {{% for id in {name}_options %}}<option value=\"{{{{ id }}}}\" {{% if form.{name} == id.to_string() %}}selected{{% endif %}}>{target} #{{{{ id }}}}</option>{{% endfor %}}\n    </select>"
+            "<select name=\"{name}\" required>\n      <option value=\"\">Choose a {target}</option>\n      {{% for (id, label) in {name}_options %}}<option value=\"{{{{ id }}}}\" {{% if form.{name} == id.to_string() %}}selected{{% endif %}}>{{{{ label }}}}</option>{{% endfor %}}\n    </select>"
         ),
     }
 }

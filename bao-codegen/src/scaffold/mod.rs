@@ -11,7 +11,8 @@ mod task;
 pub use api::{api_files, find_model, ModelSource};
 pub use auth::{add_module, add_to_app_list, app_has_auth, auth_files, register_auth};
 pub use crud::{
-    check_model_name, crud_files, parse_fields, CrudNames, FieldKind, FieldSpec, FIELD_TYPES,
+    check_model_name, crud_files, label_field, parse_fields, CrudNames, FieldKind, FieldSpec,
+    FIELD_TYPES,
 };
 pub use extras::{check_controller_name, controller_files, docker_files, parse_actions};
 

@@ -355,7 +355,7 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
     if !problems.is_empty() {
         return Err(problems.join("\n"));
     }
-    let fields = fields.unwrap_or_default();
+    let mut fields = fields.unwrap_or_default();
     let root = find_app_root()?;
     let crate_name = crate_name(&root)?;
     let src = root.join("src");
@@ -381,12 +381,12 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
             names.model, names.model
         ));
     }
-    for field in &fields {
+    for field in &mut fields {
         if let FieldKind::Ref(target) = &field.kind {
-            let exists = texts
-                .iter()
-                .any(|t| scaffold::find_model(t, target).is_some());
-            if !exists {
+            let found = texts.iter().find_map(|t| scaffold::find_model(t, target));
+            // Selects name each row by its best text field.
+            field.ref_label = found.as_ref().and_then(scaffold::label_field);
+            if found.is_none() {
                 return Err(format!(
                     "`{}:ref:{target}` points at no #[bao::model] struct `{target}` in src/{}",
                     field.name,
