@@ -19,7 +19,7 @@ pub enum Error {
     Forbidden,
     /// 500: a configuration value is invalid.
     #[error(transparent)]
-    Config(#[from] crate::app::ConfigError),
+    Config(#[from] crate::config::ConfigError),
     /// 500: a template failed to render.
     #[error("template failed to render: {0}")]
     Template(#[from] askama::Error),

@@ -349,26 +349,26 @@ pub const fn check_columns(
         let mut found = false;
         let mut j = 0;
         while j < columns.len() {
-            if crate::app::str_eq(names[i], columns[j].name) {
+            if crate::support::konst::str_eq(names[i], columns[j].name) {
                 found = true;
             }
             j += 1;
         }
         if !found {
-            let mut buf = [0u8; crate::app::MESSAGE_LEN];
+            let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
             let mut n = 0;
-            n = crate::app::push(&mut buf, n, "`");
-            n = crate::app::push(&mut buf, n, kind);
-            n = crate::app::push(&mut buf, n, "(");
-            n = crate::app::push(&mut buf, n, names[i]);
-            n = crate::app::push(&mut buf, n, ")` of API `");
-            n = crate::app::push(&mut buf, n, resource);
-            n = crate::app::push(
+            n = crate::support::konst::push(&mut buf, n, "`");
+            n = crate::support::konst::push(&mut buf, n, kind);
+            n = crate::support::konst::push(&mut buf, n, "(");
+            n = crate::support::konst::push(&mut buf, n, names[i]);
+            n = crate::support::konst::push(&mut buf, n, ")` of API `");
+            n = crate::support::konst::push(&mut buf, n, resource);
+            n = crate::support::konst::push(
                 &mut buf,
                 n,
                 "` names no column of its model: use one of the model's fields",
             );
-            crate::app::panic_with(&buf, n);
+            crate::support::konst::panic_with(&buf, n);
         }
         i += 1;
     }

@@ -1,15 +1,11 @@
 //! The app: its builder, configuration, route table and server.
 
-mod config;
 mod routes;
 mod server;
 
-pub(crate) use config::{parse_duration, redact_url};
-pub use config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
-pub use routes::{
-    check_auth_configured, check_auth_model, check_route_clashes, const_contains, RouteInfo,
-};
-pub(crate) use routes::{panic_with, push, str_eq, MESSAGE_LEN};
+pub use crate::config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
+pub use crate::support::konst::const_contains;
+pub use routes::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
 pub(crate) use server::{build_service, AppRuntime};
 pub use server::{serve, serve_until};
 

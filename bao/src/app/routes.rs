@@ -1,5 +1,6 @@
 //! The route table, and the compile-time check that no two routes clash.
 
+use crate::support::konst::{panic_with, push, str_eq, MESSAGE_LEN};
 use serde::Serialize;
 
 /// One route of an app, as declared in its source.
@@ -139,20 +140,6 @@ pub const fn check_route_clashes(tables: &[&[RouteInfo]]) {
     }
 }
 
-pub(crate) const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
 
 /// Same literal segments, parameters (without a custom regex) in the same places.
 const fn same_shape(a: &str, b: &str) -> bool {
@@ -202,7 +189,6 @@ const fn bytes_eq(a: &[u8], i: usize, b: &[u8], j: usize, len: usize) -> bool {
     true
 }
 
-pub(crate) const MESSAGE_LEN: usize = 512;
 
 const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
     let mut buf = [0u8; MESSAGE_LEN];
@@ -229,41 +215,8 @@ const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
     panic_with(&buf, n)
 }
 
-/// Panics (at compile time, in a `const`) with the first `n` bytes of `buf`.
-pub(crate) const fn panic_with(buf: &[u8; MESSAGE_LEN], n: usize) -> ! {
-    let (used, _) = buf.split_at(n);
-    match core::str::from_utf8(used) {
-        Ok(message) => panic!("{}", message),
-        Err(_) => panic!("a compile-time check of bao::app! failed"),
-    }
-}
 
-/// Appends `s` (cut on a character boundary if the buffer is full).
-pub(crate) const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> usize {
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() && n < MESSAGE_LEN {
-        if n + 4 > MESSAGE_LEN && bytes[i] >= 0x80 {
-            break;
-        }
-        buf[n] = bytes[i];
-        n += 1;
-        i += 1;
-    }
-    n
-}
 
-/// Whether `values` holds `value` (for compile-time checks of generated code).
-pub const fn const_contains(values: &[&str], value: &str) -> bool {
-    let mut i = 0;
-    while i < values.len() {
-        if str_eq(values[i], value) {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
 
 /// Fails the build when a route needs a login but the app names no user
 /// model. `bao::app!` calls it in a `const` when `auth:` is absent.

@@ -33,7 +33,7 @@ pub(crate) struct AppRuntime {
     /// The OpenAPI document as JSON, when the app has API resources.
     pub(crate) openapi_json: Option<String>,
     /// Signs session keys, CSRF tokens and flash cookies.
-    pub(crate) signer: crate::auth::crypto::Signer,
+    pub(crate) signer: crate::support::crypto::Signer,
     shutting_down: AtomicBool,
     inflight: AtomicUsize,
 }
@@ -42,7 +42,7 @@ impl AppRuntime {
     pub(crate) fn new(app: &App, config: Config) -> Self {
         let config = app.resolve_config(config);
         let csp = HeaderValue::from_str(&config.csp)
-            .unwrap_or_else(|_| HeaderValue::from_static(super::config::DEFAULT_CSP));
+            .unwrap_or_else(|_| HeaderValue::from_static(crate::config::DEFAULT_CSP));
         let db = match crate::db::DbPool::new(&config.database_url) {
             Ok(pool) => Some(pool),
             Err(error) => {
@@ -78,7 +78,7 @@ impl AppRuntime {
                 .openapi_document()
                 .map(|doc| doc.to_pretty_json().unwrap_or_default()),
             users: app.users,
-            signer: crate::auth::crypto::Signer::new(&config.secret_key),
+            signer: crate::support::crypto::Signer::new(&config.secret_key),
             db,
             route_patterns,
             config,

@@ -8,7 +8,7 @@
 //! controllers declare `requires_login` or `requires_role("admin")`.
 
 mod audit;
-pub(crate) mod crypto;
+
 pub mod password;
 pub mod session;
 pub mod store;
@@ -110,7 +110,7 @@ async fn resolve(rt: &AppRuntime, req: &HttpRequest) -> Result<Option<CurrentUse
         return Ok(None);
     };
     if let Some(token) = session::bearer_token(req) {
-        let hash = crypto::sha256_hex(token);
+        let hash = crate::support::crypto::sha256_hex(token);
         let row = pool.run(move |c| store::use_token(c, users, &hash)).await?;
         return Ok(row.map(|r| identity(r, true)));
     }

@@ -89,7 +89,7 @@ pub fn verify_password_blocking(password: &str, hash: &str) -> Verified {
 /// wrong password.
 pub(crate) fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password_blocking(&super::crypto::random_hex(16)))
+    DUMMY.get_or_init(|| hash_password_blocking(&crate::support::crypto::random_hex(16)))
 }
 
 /// Hashes `password` on the blocking pool.

@@ -8,7 +8,7 @@
 //! so a copied cookie is dead afterwards. Login and logout both issue a new
 //! value, which rotates the CSRF token too.
 
-use super::crypto::{is_hex, random_hex, Signer};
+use crate::support::crypto::{is_hex, random_hex, Signer};
 use crate::app::{AppRuntime, Environment};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;

@@ -65,10 +65,7 @@ pub(crate) fn numbered(sql: &str) -> String {
     out
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
+pub(crate) use crate::support::clock::now_secs as now;
 
 /// Who a session or token belongs to.
 #[derive(QueryableByName, Debug, Clone)]

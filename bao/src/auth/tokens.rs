@@ -2,7 +2,7 @@
 //! issued and stored only as a SHA-256 hash, with a name, an optional expiry,
 //! `last_used_at`, and revocation by id or by the token itself.
 
-use super::crypto::{random_hex, sha256_hex};
+use crate::support::crypto::{random_hex, sha256_hex};
 use super::store::{self, AuditEntry, TokenInfo, UsersTable};
 use crate::db::{DbConnection, DbError};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Commands served by the app binary itself: it knows its routes and config.
 
 use super::{fail, Command, JsonArgs, ServeArgs};
-use crate::app::{Config, CONFIG_KEYS};
+use crate::config::{Config, CONFIG_KEYS};
 use crate::{App, RouteInfo};
 use serde_json::json;
 use std::process::ExitCode;

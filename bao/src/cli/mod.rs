@@ -351,7 +351,7 @@ pub struct TokensIssueArgs {
 }
 
 fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
-    crate::app::parse_duration(text)
+    crate::support::units::parse_duration(text)
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("`{text}` is not a duration: write 30d, 12h, 90m or 3600s"))
 }

@@ -422,7 +422,7 @@ fn enqueue_by_name(
         )));
     };
     let value: serde_json::Value = if schedule.is_some() {
-        serde_json::json!({ "slot": crate::workflow::store::now_ms(), "catch_up": false })
+        serde_json::json!({ "slot": crate::support::clock::now_ms(), "catch_up": false })
     } else {
         serde_json::from_str(&args.args).map_err(|e| {
             DbError::Config(format!("the arguments `{}` are not JSON: {e}", args.args))

@@ -54,7 +54,7 @@ impl DatabaseUrl {
             .ok_or_else(|| {
                 format!(
                     "unsupported database URL `{}`: use sqlite://PATH or postgres://USER@HOST/DB",
-                    crate::app::redact_url(url)
+                    crate::support::units::redact_url(url)
                 )
             })?;
         if path.is_empty() {

@@ -494,7 +494,7 @@ pub const fn check_table_clashes(models: &[ModelInfo]) {
     while i < models.len() {
         let mut j = i + 1;
         while j < models.len() {
-            if crate::app::str_eq(models[i].table, models[j].table) {
+            if crate::support::konst::str_eq(models[i].table, models[j].table) {
                 table_clash(models[i].name, models[j].name, models[i].table);
             }
             j += 1;
@@ -504,18 +504,18 @@ pub const fn check_table_clashes(models: &[ModelInfo]) {
 }
 
 const fn table_clash(a: &str, b: &str, table: &str) -> ! {
-    let mut buf = [0u8; crate::app::MESSAGE_LEN];
+    let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
     let mut n = 0;
-    n = crate::app::push(&mut buf, n, "table clash: models `");
-    n = crate::app::push(&mut buf, n, a);
-    n = crate::app::push(&mut buf, n, "` and `");
-    n = crate::app::push(&mut buf, n, b);
-    n = crate::app::push(&mut buf, n, "` both map to table `");
-    n = crate::app::push(&mut buf, n, table);
-    n = crate::app::push(
+    n = crate::support::konst::push(&mut buf, n, "table clash: models `");
+    n = crate::support::konst::push(&mut buf, n, a);
+    n = crate::support::konst::push(&mut buf, n, "` and `");
+    n = crate::support::konst::push(&mut buf, n, b);
+    n = crate::support::konst::push(&mut buf, n, "` both map to table `");
+    n = crate::support::konst::push(&mut buf, n, table);
+    n = crate::support::konst::push(
         &mut buf,
         n,
         "`: give one of them another name with #[bao::model(table = \"...\")]",
     );
-    crate::app::panic_with(&buf, n)
+    crate::support::konst::panic_with(&buf, n)
 }

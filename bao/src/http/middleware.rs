@@ -228,7 +228,7 @@ fn set_headers<B>(rt: &AppRuntime, res: &mut ServiceResponse<B>, request_id: &He
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    if rt.config.env == crate::app::Environment::Production {
+    if rt.config.env == crate::config::Environment::Production {
         // Production is served over TLS (Secure cookies need it): browsers
         // should never try plain HTTP again.
         headers.insert(

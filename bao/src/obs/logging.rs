@@ -2,7 +2,7 @@
 //! commands printing data on stdout (`bao routes --json`) stay parseable.
 //! Every line written while serving a request carries its `request_id`.
 
-use crate::app::{Config, LogFormat};
+use crate::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global log subscriber once; later calls do nothing.

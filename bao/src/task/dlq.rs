@@ -4,7 +4,7 @@
 
 use crate::auth::store::on_dialect;
 use crate::db::{DbConnection, DbError};
-use crate::workflow::store::now_ms;
+use crate::support::clock::now_ms;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 

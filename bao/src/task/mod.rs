@@ -252,7 +252,7 @@ static RETENTION_MS: std::sync::atomic::AtomicI64 =
 
 /// Applies the app's configuration (`BAO_MAX_INFLIGHT_TASKS`,
 /// `BAO_TASK_RETENTION`).
-pub(crate) fn configure(config: &crate::app::Config) {
+pub(crate) fn configure(config: &crate::config::Config) {
     MAX_INFLIGHT.store(config.max_inflight_tasks, Ordering::Relaxed);
     RETENTION_MS.store(
         i64::try_from(config.task_retention.as_millis()).unwrap_or(i64::MAX),
@@ -264,7 +264,7 @@ pub(crate) fn configure(config: &crate::app::Config) {
 /// (what workers do every hour with `BAO_TASK_RETENTION`); how many.
 pub async fn prune(pool: &DbPool, retention: Duration) -> Result<usize, DbError> {
     let before =
-        crate::workflow::store::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        crate::support::clock::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     pool.run(move |c| store::prune(c, before)).await
 }
 

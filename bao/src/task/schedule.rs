@@ -208,7 +208,7 @@ pub fn claim(
             .bind::<BigInt, _>(slot_ms)
             .bind::<Text, _>(owner)
             .bind::<Integer, _>(i32::from(catch_up))
-            .bind::<BigInt, _>(crate::workflow::store::now_ms())
+            .bind::<BigInt, _>(crate::support::clock::now_ms())
             .execute(c)
         })?;
         if inserted == 0 {
@@ -420,7 +420,7 @@ pub async fn run_scheduler(pool: DbPool, defs: Vec<ScheduleDef>, stop: Arc<Atomi
         }
         if last_prune.elapsed() > Duration::from_secs(3600) {
             last_prune = std::time::Instant::now();
-            let week_ago = crate::workflow::store::now_ms() - 7 * 86_400_000;
+            let week_ago = crate::support::clock::now_ms() - 7 * 86_400_000;
             let names = names.clone();
             let pruned = pool
                 .run(move |c| {

@@ -55,7 +55,7 @@ impl TestDatabase {
             Err(e) => {
                 let message = format!(
                     "PostgreSQL at {} is unreachable ({e}); start it or set BAO_TEST_POSTGRES_URL",
-                    crate::app::redact_url(&admin_url)
+                    crate::support::units::redact_url(&admin_url)
                 );
                 if std::env::var_os("CI").is_some() {
                     panic!("{message}");

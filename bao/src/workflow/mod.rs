@@ -828,13 +828,13 @@ pub const fn check_workflow_names(names: &[&str]) {
     while i < names.len() {
         let mut j = i + 1;
         while j < names.len() {
-            if crate::app::str_eq(names[i], names[j]) {
-                let mut buf = [0u8; crate::app::MESSAGE_LEN];
+            if crate::support::konst::str_eq(names[i], names[j]) {
+                let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
                 let mut n = 0;
-                n = crate::app::push(&mut buf, n, "two workflows are named `");
-                n = crate::app::push(&mut buf, n, names[i]);
-                n = crate::app::push(&mut buf, n, "`: runs are found by name, so each workflow needs its own; give one `#[bao::workflow(name = \"...\")]`");
-                crate::app::panic_with(&buf, n);
+                n = crate::support::konst::push(&mut buf, n, "two workflows are named `");
+                n = crate::support::konst::push(&mut buf, n, names[i]);
+                n = crate::support::konst::push(&mut buf, n, "`: runs are found by name, so each workflow needs its own; give one `#[bao::workflow(name = \"...\")]`");
+                crate::support::konst::panic_with(&buf, n);
             }
             j += 1;
         }

@@ -75,10 +75,7 @@ pub struct StepRow {
     pub finished_at: i64,
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub(crate) use crate::support::clock::now_ms;
 
 const RUN_COLUMNS: &str = "id, workflow, version, status, input, output, error, attempts, lease_token, wake_at, created_at, updated_at";
 

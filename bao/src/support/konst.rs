@@ -1,0 +1,57 @@
+//! Helpers for checks that run in `const` items: `bao::app!` calls them at
+//! compile time, so a clash fails the build with a message naming both sides.
+
+/// Whether two strings are equal (usable in `const fn`).
+pub(crate) const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The size of a compile-time error message buffer.
+pub(crate) const MESSAGE_LEN: usize = 512;
+
+/// Panics (at compile time, in a `const`) with the first `n` bytes of `buf`.
+pub(crate) const fn panic_with(buf: &[u8; MESSAGE_LEN], n: usize) -> ! {
+    let (used, _) = buf.split_at(n);
+    match core::str::from_utf8(used) {
+        Ok(message) => panic!("{}", message),
+        Err(_) => panic!("a compile-time check of bao::app! failed"),
+    }
+}
+
+/// Appends `s` (cut on a character boundary if the buffer is full).
+pub(crate) const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && n < MESSAGE_LEN {
+        if n + 4 > MESSAGE_LEN && bytes[i] >= 0x80 {
+            break;
+        }
+        buf[n] = bytes[i];
+        n += 1;
+        i += 1;
+    }
+    n
+}
+
+/// Whether `values` holds `value` (for compile-time checks of generated code).
+pub const fn const_contains(values: &[&str], value: &str) -> bool {
+    let mut i = 0;
+    while i < values.len() {
+        if str_eq(values[i], value) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}

@@ -1,0 +1,7 @@
+//! The leaf of Bao's module graph: helpers every layer may use and that use
+//! no other part of Bao (the clock, units, signing, const-eval checks).
+
+pub mod clock;
+pub(crate) mod crypto;
+pub(crate) mod konst;
+pub mod units;
