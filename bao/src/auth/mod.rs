@@ -66,12 +66,7 @@ impl CurrentUser {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionalUser(pub Option<CurrentUser>);
 
-/// The tenant whose rows a tenant-scoped model's queries may touch. Taken as
-/// a handler argument, it is the signed-in user's tenant (login required;
-/// `403` for a user without one). Build one explicitly with `Tenant(id)` in
-/// jobs and the CLI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Tenant(pub i64);
+pub use crate::db::Tenant;
 
 /// What resolving the request's user found, kept for the request's other
 /// extractors.

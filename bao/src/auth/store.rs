@@ -31,39 +31,7 @@ impl UsersTable {
     }
 }
 
-/// Runs `$body` with `$c` bound to the dialect's connection and `$sql` a
-/// function turning `?` placeholders into the dialect's.
-macro_rules! on_dialect {
-    ($conn:expr, |$c:ident, $sql:ident| $body:expr) => {
-        match $conn {
-            $crate::db::DbConnection::Sqlite($c) => {
-                let $sql = |s: &str| s.to_string();
-                $body
-            }
-            $crate::db::DbConnection::Postgres($c) => {
-                let $sql = |s: &str| $crate::auth::store::numbered(s);
-                $body
-            }
-        }
-    };
-}
-pub(crate) use on_dialect;
-
-/// `?` placeholders as PostgreSQL's `$1, $2, ..`.
-pub(crate) fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub(crate) use crate::db::on_dialect;
 
 pub(crate) use crate::support::clock::now_secs as now;
 
@@ -551,6 +519,6 @@ pub(crate) fn use_token(
 mod tests {
     #[test]
     fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(super::numbered("a = ? AND b = ?"), "a = $1 AND b = $2");
+        assert_eq!(crate::db::numbered("a = ? AND b = ?"), "a = $1 AND b = $2");
     }
 }

@@ -2,6 +2,7 @@
 //! `Db` extractor, typed errors and SQL migrations.
 
 mod connection;
+mod dialect;
 mod error;
 mod listen;
 mod migrate;
@@ -13,6 +14,8 @@ mod storable;
 pub mod system;
 
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
+pub(crate) use dialect::{numbered, on_dialect};
+pub use model::Tenant;
 pub use error::DbError;
 pub(crate) use listen::listen;
 pub use migrate::{

@@ -377,7 +377,7 @@ pub mod ops {
 /// another tenant.
 pub mod scoped_ops {
     use super::*;
-    use crate::auth::Tenant;
+    use super::Tenant;
 
     pub async fn create<M: TenantScoped>(
         db: &DbPool,
@@ -519,3 +519,10 @@ const fn table_clash(a: &str, b: &str, table: &str) -> ! {
     );
     crate::support::konst::panic_with(&buf, n)
 }
+
+/// The tenant whose rows a tenant-scoped model's queries may touch. Taken as
+/// a handler argument, it is the signed-in user's tenant (login required;
+/// `403` for a user without one). Build one explicitly with `Tenant(id)` in
+/// jobs and the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tenant(pub i64);

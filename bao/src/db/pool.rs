@@ -150,8 +150,8 @@ impl FromRequest for Db {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let pool = req
-            .app_data::<web::Data<crate::app::AppRuntime>>()
-            .and_then(|rt| rt.db.clone());
+            .app_data::<web::Data<DbPool>>()
+            .map(|pool| pool.get_ref().clone());
         ready(match pool {
             Some(pool) => Ok(Db(pool)),
             None => Err(crate::Error::from(DbError::Config(

@@ -2,7 +2,7 @@
 //! their attempts, workflow runs that exhausted their retries) with its
 //! payload, error and attempts, until it is replayed or purged.
 
-use crate::auth::store::on_dialect;
+use crate::db::on_dialect;
 use crate::db::{DbConnection, DbError};
 use crate::support::clock::now_ms;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};

@@ -9,7 +9,7 @@
 //! task: a worker that dies mid-tick is replaced like for any task.
 
 use super::{store, TaskDef};
-use crate::auth::store::on_dialect;
+use crate::db::on_dialect;
 use crate::db::{DbConnection, DbError, DbPool};
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};

@@ -1,7 +1,7 @@
 //! SQL of `bao_tasks`, on either dialect, fenced by lease tokens like the
 //! workflow tables.
 
-use crate::auth::store::on_dialect;
+use crate::db::on_dialect;
 use crate::db::{DbConnection, DbError, Dialect};
 use crate::support::clock::now_ms;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};

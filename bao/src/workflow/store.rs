@@ -3,7 +3,7 @@
 //! progress is fenced by its lease token: a worker that lost its lease
 //! changes nothing.
 
-use crate::auth::store::on_dialect;
+use crate::db::on_dialect;
 use crate::db::{DbConnection, DbError, Dialect};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl};
