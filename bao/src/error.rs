@@ -80,7 +80,7 @@ impl ResponseError for Error {
             return HttpResponse::ServiceUnavailable()
                 .insert_header((actix_web::http::header::RETRY_AFTER, "5"))
                 .content_type("text/html; charset=utf-8")
-                .body(crate::view::error_page(
+                .body(crate::http::page::error_page(
                     503,
                     "Busy",
                     "Too much background work is waiting; try again in a few seconds.",
@@ -117,6 +117,6 @@ impl ResponseError for Error {
         };
         HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
-            .body(crate::view::error_page(status.as_u16(), title, &detail))
+            .body(crate::http::page::error_page(status.as_u16(), title, &detail))
     }
 }

@@ -44,6 +44,7 @@ pub mod fault;
 pub mod forms;
 pub mod http;
 pub mod obs;
+pub mod subsystem;
 pub mod support;
 pub mod task;
 pub mod testing;
@@ -152,8 +153,8 @@ pub mod __private {
         Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
         Error = actix_web::Error,
     > {
-        let rt = std::sync::Arc::new(crate::app::AppRuntime::new(&app, config));
-        actix_web::test::init_service(crate::app::build_service(&app, rt)).await
+        let running = crate::app::Running::new(&app, config);
+        actix_web::test::init_service(crate::app::build_service(&app, &running)).await
     }
 
     pub use crate::testing::block_on;

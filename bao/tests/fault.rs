@@ -163,9 +163,9 @@ async fn dead_letters_are_recorded_and_replay_marks_them() {
             (3, "smtp failed")
         );
         // No task named `emails`: the replay marks it and shows the payload.
-        let outcome = bao::fault::dlq::replay(&mut conn, id, None).unwrap();
+        let outcome = bao::task::replay_dead_letter(&mut conn, id, None).unwrap();
         assert!(outcome.contains("alice@example.com"), "{outcome}");
-        assert!(bao::fault::dlq::replay(&mut conn, id, None).is_err());
+        assert!(bao::task::replay_dead_letter(&mut conn, id, None).is_err());
     }
 }
 

@@ -2,7 +2,6 @@
 //! routes that call them.
 
 use super::{ApiConfig, ApiModel, ApiQueryError, FieldError, Problem, RowJson};
-use crate::app::AppRuntime;
 use crate::db::{DbError, DbPool};
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
@@ -20,13 +19,7 @@ async fn prepare<M: ApiModel>(
     req: &HttpRequest,
     config: &ApiConfig,
 ) -> Result<Context, HttpResponse> {
-    let Some(rt) = req.app_data::<web::Data<AppRuntime>>() else {
-        return Err(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the app runtime is missing",
-        )
-        .response());
-    };
+
     let required = config.required();
     let user = if required.is_some() || M::TENANT_SCOPED {
         // API clients get problem details, never a login redirect.
@@ -74,7 +67,7 @@ async fn prepare<M: ApiModel>(
         },
         (true, None) => unreachable!("a tenant-scoped resource resolved its user above"),
     };
-    let Some(pool) = rt.db.clone() else {
+    let Some(pool) = req.app_data::<web::Data<DbPool>>().map(|p| p.get_ref().clone()) else {
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the database is not configured: set BAO_DATABASE_URL",
@@ -294,8 +287,8 @@ async fn read_object(
         .response());
     }
     let limit = req
-        .app_data::<web::Data<AppRuntime>>()
-        .map_or(2 * 1024 * 1024, |rt| rt.config.max_body_size);
+        .app_data::<web::Data<crate::config::Config>>()
+        .map_or(2 * 1024 * 1024, |config| config.max_body_size);
     let bytes = crate::auth::session::read_body(payload, limit)
         .await
         .map_err(|status| {

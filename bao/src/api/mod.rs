@@ -6,6 +6,7 @@
 //! 3.1 document from the same metadata.
 
 pub(crate) mod docs;
+pub use docs::ApiSubsystem;
 mod handlers;
 pub mod openapi;
 mod problem;

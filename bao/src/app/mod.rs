@@ -1,15 +1,15 @@
 //! The app: its builder, configuration, route table and server.
 
-mod routes;
 mod server;
 
 pub use crate::config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
+pub use crate::http::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
+pub use crate::subsystem::{ReadinessCheck, ShutdownHook};
 pub use crate::support::konst::const_contains;
-pub use routes::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
-pub(crate) use server::{build_service, AppRuntime};
+pub(crate) use server::{build_service, Running};
 pub use server::{serve, serve_until};
 
-use futures_util::future::BoxFuture;
+use crate::subsystem::{self as seam, Subsystem};
 use std::sync::Arc;
 
 /// Implemented by `#[bao::controller]` for the controller's type.
@@ -31,10 +31,6 @@ pub trait Controller {
     fn configure(cfg: &mut actix_web::web::ServiceConfig);
 }
 
-/// A readiness check: `Ok(())` when the dependency it probes can serve.
-pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
-/// A shutdown hook, run once the server has drained.
-pub type ShutdownHook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 
 #[derive(Clone)]
 pub(crate) struct ControllerEntry {
@@ -60,11 +56,9 @@ pub struct App {
     pub(crate) states: Vec<StateRegistration>,
     models: &'static [crate::db::ModelInfo],
     source_dir: Option<&'static str>,
-    pub(crate) users: Option<crate::auth::UsersTable>,
-    pub(crate) openapi: Option<fn() -> crate::api::OpenApi>,
-    pub(crate) workflows: Vec<crate::workflow::WorkflowDef>,
-    pub(crate) tasks: Vec<crate::task::TaskDef>,
-    pub(crate) schedules: Vec<crate::task::ScheduleDef>,
+    /// Auth, fault tolerance, and whatever the app uses or adds: the server
+    /// mounts each and loops over what they contribute.
+    pub(crate) subsystems: Vec<seam::Entry>,
 }
 
 /// Registers one piece of shared state on each worker's service.
@@ -82,12 +76,33 @@ impl App {
             states: Vec::new(),
             models: &[],
             source_dir: None,
-            users: None,
-            openapi: None,
-            workflows: Vec::new(),
-            tasks: Vec::new(),
-            schedules: Vec::new(),
+            subsystems: vec![
+                Arc::new(crate::auth::AuthSubsystem::default()),
+                Arc::new(crate::fault::FaultSubsystem),
+            ],
         }
+    }
+
+    /// Adds a subsystem (a plugin): it is mounted when the app starts and
+    /// contributes state, routes, readiness checks, metrics, background
+    /// workers and shutdown hooks (see [`crate::subsystem`]).
+    pub fn subsystem<S: Subsystem>(mut self, subsystem: S) -> Self {
+        self.subsystems.push(Arc::new(subsystem));
+        self
+    }
+
+    /// The app's subsystems, in mount order.
+    pub fn subsystem_names(&self) -> Vec<&'static str> {
+        self.subsystems.iter().map(|s| s.name()).collect()
+    }
+
+    fn with<S: Subsystem + Clone + Default>(mut self, f: impl FnOnce(&mut S)) -> Self {
+        seam::update::<S>(&mut self.subsystems, f);
+        self
+    }
+
+    fn get<S: Subsystem>(&self) -> Option<&S> {
+        seam::find::<S>(&self.subsystems)
     }
 
     /// Adds a controller's routes.
@@ -159,71 +174,75 @@ impl App {
     /// Names the user model that sessions, API tokens and `CurrentUser` read
     /// (what `bao::app! { auth: User }` does). Its table needs `id`, `email`,
     /// `password_hash` and `role` columns; `tenant_id` is used when present.
-    pub fn auth<M: crate::db::Model>(mut self) -> Self {
+    pub fn auth<M: crate::db::Model>(self) -> Self {
         let has = |name: &str| M::COLUMNS.iter().any(|c| c.name == name);
-        self.users = Some(crate::auth::UsersTable {
+        let users = crate::auth::UsersTable {
             table: M::TABLE,
             has_tenant: has("tenant_id"),
             has_created_at: has("created_at"),
             has_updated_at: has("updated_at"),
-        });
-        self
+        };
+        self.with(|auth: &mut crate::auth::AuthSubsystem| auth.users = Some(users))
     }
 
     /// Registers a durable workflow (what `bao::app! { workflows: [..] }`
     /// does); `serve` and `bao worker` run it.
-    pub fn workflow(mut self, definition: crate::workflow::WorkflowDef) -> Self {
-        self.workflows.push(definition);
-        self
+    pub fn workflow(self, definition: crate::workflow::WorkflowDef) -> Self {
+        self.with(|w: &mut crate::workflow::Workflows| w.defs.push(definition))
     }
 
     /// Registers a durable task (what `bao::app! { tasks: [..] }` does);
     /// `serve` and `bao worker` run it.
-    pub fn task(mut self, definition: crate::task::TaskDef) -> Self {
-        self.tasks.push(definition);
-        self
+    pub fn task(self, definition: crate::task::TaskDef) -> Self {
+        self.with(|t: &mut crate::task::Tasks| t.defs.push(definition))
     }
 
     /// Registers a `#[bao::every]` schedule (what `bao::app! { schedules:
     /// [..] }` does): its ticks are tasks named `every:<name>`, claimed by the
     /// scheduler (`BAO_ENABLE_SCHEDULER=1` or `bao scheduler:run`) and run by
     /// the task workers.
-    pub fn schedule(mut self, definition: crate::task::ScheduleDef) -> Self {
-        self.tasks.push(definition.task);
-        self.schedules.push(definition);
-        self
+    pub fn schedule(self, definition: crate::task::ScheduleDef) -> Self {
+        self.with(|t: &mut crate::task::Tasks| {
+            t.defs.push(definition.task);
+            t.schedules.push(definition);
+        })
     }
 
     /// The app's schedules.
     pub fn schedules(&self) -> &[crate::task::ScheduleDef] {
-        &self.schedules
+        self.get::<crate::task::Tasks>()
+            .map_or(&[], |t| t.schedules.as_slice())
     }
 
     /// The app's tasks (the ticks of its schedules included).
     pub fn tasks(&self) -> &[crate::task::TaskDef] {
-        &self.tasks
+        self.get::<crate::task::Tasks>()
+            .map_or(&[], |t| t.defs.as_slice())
     }
 
     /// The app's workflows.
     pub fn workflows(&self) -> &[crate::workflow::WorkflowDef] {
-        &self.workflows
+        self.get::<crate::workflow::Workflows>()
+            .map_or(&[], |w| w.defs.as_slice())
     }
 
     /// Sets the OpenAPI document of the app's API resources (what
     /// `bao::app! { apis: [..] }` does); `/openapi.json` and `/docs` serve it.
-    pub fn openapi(mut self, document: fn() -> crate::api::OpenApi) -> Self {
-        self.openapi = Some(document);
-        self
+    pub fn openapi(self, document: fn() -> crate::api::OpenApi) -> Self {
+        self.with(|api: &mut crate::api::ApiSubsystem| api.document = Some(document))
     }
 
     /// The app's OpenAPI document, when it has API resources.
     pub fn openapi_document(&self) -> Option<crate::api::OpenApi> {
-        self.openapi.map(|f| f())
+        self.get::<crate::api::ApiSubsystem>()
+            .and_then(|api| api.document)
+            .map(|f| f())
     }
 
     /// The user model's table, when the app has one.
     pub fn users_table(&self) -> Option<crate::auth::UsersTable> {
-        self.users
+        self.get::<crate::auth::AuthSubsystem>()
+            .and_then(|auth| auth.users)
     }
 
     /// The app's models, with their tables and columns.
@@ -266,18 +285,11 @@ impl App {
 
     /// Every route: the app's controllers' first, then Bao's own.
     pub fn routes(&self) -> Vec<RouteInfo> {
-        let docs = self.openapi.is_some();
         self.controllers
             .iter()
             .flat_map(|c| c.routes.iter().copied())
-            .chain(routes::FRAMEWORK_ROUTES.iter().copied())
-            .chain(routes::DOCS_ROUTES.iter().copied().filter(|_| docs))
-            .chain(
-                routes::WORKFLOW_ROUTES
-                    .iter()
-                    .copied()
-                    .filter(|_| !self.workflows.is_empty()),
-            )
+            .chain(crate::http::FRAMEWORK_ROUTES.iter().copied())
+            .chain(self.subsystems.iter().flat_map(|s| s.routes()))
             .collect()
     }
 

@@ -1,48 +1,35 @@
 //! Building the actix-web service for an app, serving it, and shutting down
 //! gracefully: shed new requests, drain in-flight ones, run shutdown hooks.
 
-use super::{App, Config, ReadinessCheck};
+use super::{App, Config};
 use crate::http::middleware::BaoMiddleware;
+use crate::http::state::ServerState;
+use crate::obs::health::{Health, Lifecycle};
 use crate::obs::metrics::Metrics;
+use crate::subsystem::{AppInfo, Core, Mounted, StopFlag, Worker};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header::HeaderValue;
 use actix_web::{web, HttpServer};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// State shared by every worker of one running app.
-pub(crate) struct AppRuntime {
-    pub(crate) config: Config,
-    /// The database pool (connections open on first use).
-    pub(crate) db: Option<crate::db::DbPool>,
-    pub(crate) metrics: Metrics,
-    pub(crate) readiness: Vec<(String, ReadinessCheck)>,
-    pub(crate) csp: HeaderValue,
-    /// Every route's pattern and method, to answer 405 with `Allow` when a
-    /// path exists under other methods.
-    pub(crate) route_patterns: Vec<(actix_web::dev::ResourceDef, &'static str)>,
-    /// The user model's table, for sessions, tokens and `CurrentUser`.
-    pub(crate) users: Option<crate::auth::UsersTable>,
-    /// Whether the app has workflows (their gauges join `/metrics`).
-    /// The app has workflows or tasks: `/metrics` counts them in the database.
-    pub(crate) has_workflows: bool,
-    /// The app's name (page titles).
-    pub(crate) app_name: &'static str,
-    /// The OpenAPI document as JSON, when the app has API resources.
-    pub(crate) openapi_json: Option<String>,
-    /// Signs session keys, CSRF tokens and flash cookies.
-    pub(crate) signer: crate::support::crypto::Signer,
-    shutting_down: AtomicBool,
-    inflight: AtomicUsize,
+/// One running instance of an app: the core services and what every
+/// subsystem contributed when mounted.
+pub(crate) struct Running {
+    pub(crate) core: Core,
+    pub(crate) server: Arc<ServerState>,
+    health: Arc<Health>,
+    pub(crate) signer: Arc<crate::support::crypto::Signer>,
+    configure: Vec<crate::subsystem::Configure>,
+    framework: Vec<crate::subsystem::Configure>,
+    pub(crate) workers: std::sync::Mutex<Vec<Worker>>,
+    pub(crate) shutdown_hooks: Vec<(String, crate::subsystem::ShutdownHook)>,
 }
 
-impl AppRuntime {
+impl Running {
     pub(crate) fn new(app: &App, config: Config) -> Self {
-        let config = app.resolve_config(config);
-        let csp = HeaderValue::from_str(&config.csp)
-            .unwrap_or_else(|_| HeaderValue::from_static(crate::config::DEFAULT_CSP));
+        let config = Arc::new(app.resolve_config(config));
         let db = match crate::db::DbPool::new(&config.database_url) {
             Ok(pool) => Some(pool),
             Err(error) => {
@@ -50,9 +37,23 @@ impl AppRuntime {
                 None
             }
         };
+        let metrics = Arc::new(Metrics::new());
+        let core = Core {
+            config: config.clone(),
+            db: db.clone(),
+            app: AppInfo {
+                name: app.name(),
+                version: app.version(),
+            },
+            metrics: metrics.clone(),
+        };
+        let mut mounted = Mounted::new();
+        for subsystem in &app.subsystems {
+            mounted.merge(subsystem.mount(&core));
+        }
         let mut readiness = app.readiness.clone();
         // An app with migrations uses its database: readiness depends on it.
-        if let Some(pool) = db.clone().filter(|_| has_migrations(&config)) {
+        if let Some(pool) = db.filter(|_| has_migrations(&config)) {
             readiness.insert(
                 0,
                 (
@@ -61,59 +62,112 @@ impl AppRuntime {
                         let pool = pool.clone();
                         Box::pin(async move { pool.ping().await.map_err(|e| e.to_string()) })
                             as futures_util::future::BoxFuture<'static, Result<(), String>>
-                    }) as ReadinessCheck,
+                    }) as crate::subsystem::ReadinessCheck,
                 ),
             );
         }
-        let route_patterns = app
+        readiness.extend(mounted.readiness);
+        let lifecycle = Arc::new(Lifecycle::default());
+        let routes: Vec<_> = app
             .routes()
-            .iter()
+            .into_iter()
             .filter(|r| config.metrics_enabled || r.path != "/metrics")
-            .map(|r| (actix_web::dev::ResourceDef::new(r.path), r.method))
             .collect();
-        AppRuntime {
-            has_workflows: !app.workflows.is_empty() || !app.tasks.is_empty(),
-            app_name: app.name(),
-            openapi_json: app
-                .openapi_document()
-                .map(|doc| doc.to_pretty_json().unwrap_or_default()),
-            users: app.users,
-            signer: crate::support::crypto::Signer::new(&config.secret_key),
-            db,
-            route_patterns,
-            config,
-            metrics: Metrics::new(),
+        let server = Arc::new(ServerState::new(
+            config.clone(),
+            metrics.clone(),
+            lifecycle.clone(),
+            &routes,
+        ));
+        let health = Arc::new(Health {
+            lifecycle,
             readiness,
-            csp,
-            shutting_down: AtomicBool::new(false),
-            inflight: AtomicUsize::new(0),
+            metrics,
+            sources: mounted.metrics,
+        });
+        let mut shutdown_hooks = app.shutdown_hooks.clone();
+        shutdown_hooks.extend(mounted.shutdown);
+        Running {
+            signer: Arc::new(crate::support::crypto::Signer::new(&config.secret_key)),
+            core,
+            server,
+            health,
+            configure: mounted.configure,
+            framework: mounted.framework,
+            workers: std::sync::Mutex::new(mounted.workers),
+            shutdown_hooks,
         }
     }
 
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Relaxed)
+    pub(crate) fn config(&self) -> &Config {
+        &self.core.config
     }
 
-    pub(crate) fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
+    /// Starts the subsystems' background workers (once).
+    pub(crate) fn start_workers(&self, stop: StopFlag) -> std::io::Result<Option<Background>> {
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        Background::start(workers, stop)
     }
+}
 
-    pub(crate) fn inflight(&self) -> &AtomicUsize {
-        &self.inflight
-    }
+/// The subsystems' background loops, on a multi-threaded runtime of their
+/// own so that they use every core whatever the HTTP server does.
+pub(crate) struct Background {
+    runtime: tokio::runtime::Runtime,
+    running: Vec<RunningWorker>,
+    stop: StopFlag,
+}
 
-    /// Waits until no request is in flight or `timeout` passed; true if drained.
-    pub(crate) async fn drain(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.inflight.load(Ordering::SeqCst) == 0 {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+type OnTimeout = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send>;
+
+struct RunningWorker {
+    name: &'static str,
+    handle: tokio::task::JoinHandle<()>,
+    on_timeout: Option<OnTimeout>,
+}
+
+impl Background {
+    fn start(workers: Vec<Worker>, stop: StopFlag) -> std::io::Result<Option<Background>> {
+        if workers.is_empty() {
+            return Ok(None);
         }
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("bao-worker")
+            .enable_all()
+            .build()?;
+        let running = workers
+            .into_iter()
+            .map(|w| RunningWorker {
+                name: w.name,
+                handle: runtime.spawn((w.run)(stop.clone())),
+                on_timeout: w.on_timeout,
+            })
+            .collect();
+        Ok(Some(Background {
+            runtime,
+            running,
+            stop,
+        }))
+    }
+
+    /// Tells the loops to stop, gives them until `drain` to finish what they
+    /// hold, then runs the timeout handler of each one still going.
+    pub(crate) async fn finish(self, drain: Duration) {
+        self.stop.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + drain;
+        for worker in self.running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, worker.handle).await.is_err() {
+                tracing::debug!(worker = worker.name, "still running at the drain timeout");
+                if let Some(on_timeout) = worker.on_timeout {
+                    on_timeout().await;
+                }
+            }
+        }
+        // Work still on its threads was released above: do not wait for it.
+        self.runtime.shutdown_background();
     }
 }
 
@@ -121,11 +175,11 @@ fn has_migrations(config: &Config) -> bool {
     std::fs::read_dir(&config.migrations_dir).is_ok_and(|mut d| d.next().is_some())
 }
 
-/// The actix-web app for `app`: framework routes, the app's controllers and
-/// Bao's middleware, with the configured body limits.
+/// The actix-web app for `app`: framework routes, the subsystems' and the
+/// app's controllers, and Bao's middleware, with the configured body limits.
 pub(crate) fn build_service(
     app: &App,
-    rt: Arc<AppRuntime>,
+    running: &Running,
 ) -> actix_web::App<
     impl ServiceFactory<
         ServiceRequest,
@@ -135,28 +189,38 @@ pub(crate) fn build_service(
         InitError = (),
     >,
 > {
-    let limit = rt.config.max_body_size;
+    let config = running.core.config.clone();
+    let limit = config.max_body_size;
+    let metrics_enabled = config.metrics_enabled;
     let mut service = actix_web::App::new()
-        .app_data(web::Data::from(rt.clone()))
+        .app_data(web::Data::from(running.server.clone()))
+        .app_data(web::Data::from(running.health.clone()))
+        .app_data(web::Data::from(config))
+        .app_data(web::Data::from(running.signer.clone()))
         .app_data(web::PayloadConfig::new(limit))
         .app_data(web::FormConfig::default().limit(limit))
         .app_data(web::JsonConfig::default().limit(limit))
-        .configure(|cfg| crate::obs::health::configure(cfg, rt.config.metrics_enabled))
-        .configure(|cfg| crate::api::docs::configure(cfg, rt.openapi_json.clone()));
+        .configure(|cfg| crate::obs::health::configure(cfg, metrics_enabled));
+    if let Some(pool) = running.core.db.clone() {
+        service = service.app_data(web::Data::new(pool));
+    }
     // Bao's pages and assets under `/_bao` share one scope: a request
     // elsewhere skips them all with one prefix check instead of matching
     // each (dynamic) path.
-    let workflow_pages = !app.workflows.is_empty();
+    let framework = running.framework.clone();
     service = service.service(
         web::scope(crate::http::FRAMEWORK_SCOPE)
             .configure(crate::http::static_files::configure)
-            .configure(crate::auth::configure)
-            .configure(|cfg| {
-                if workflow_pages {
-                    crate::workflow::page::configure(cfg);
+            .configure(move |cfg| {
+                for f in &framework {
+                    f(cfg);
                 }
             }),
     );
+    for f in &running.configure {
+        let f = f.clone();
+        service = service.configure(move |cfg| f(cfg));
+    }
     for state in &app.states {
         let state = state.clone();
         service = service.configure(move |cfg| state(cfg));
@@ -166,7 +230,7 @@ pub(crate) fn build_service(
     }
     service
         .default_service(web::to(crate::http::not_found))
-        .wrap(BaoMiddleware::new(rt))
+        .wrap(BaoMiddleware::new(running.server.clone()))
 }
 
 /// Serves `app` until SIGTERM or SIGINT, then shuts down gracefully: new
@@ -188,13 +252,14 @@ pub async fn serve_until(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
-    let rt = Arc::new(AppRuntime::new(&app, config));
-    let drain_timeout = rt.config.shutdown_drain_timeout;
-    let address = rt.config.bind_address();
+    let running = Arc::new(Running::new(&app, config));
+    let config = running.core.config.clone();
+    let drain_timeout = config.shutdown_drain_timeout;
+    let address = config.bind_address();
     let factory_app = app.clone();
-    let factory_rt = rt.clone();
-    let server = HttpServer::new(move || build_service(&factory_app, factory_rt.clone()))
-        .workers(rt.config.workers)
+    let factory_running = running.clone();
+    let server = HttpServer::new(move || build_service(&factory_app, &factory_running))
+        .workers(config.workers)
         .disable_signals()
         .shutdown_timeout(drain_timeout.as_secs().max(1))
         .bind(&address)
@@ -208,105 +273,43 @@ pub async fn serve_until(
         })?
         .run();
     let handle = server.handle();
-    if rt.config.secret_key_generated {
+    if config.secret_key_generated {
         tracing::warn!("BAO_SECRET_KEY is not set: using a key generated for this process; sessions end when it restarts");
     }
     tracing::info!(
         app = app.name(),
         version = app.version(),
         address = %format!("http://{address}"),
-        workers = rt.config.workers,
+        workers = config.workers,
         "listening"
     );
-    // Workflow workers run beside the server and stop claiming at shutdown.
-    let workers_stop = Arc::new(AtomicBool::new(false));
-    let mut workers = None;
-    if let (Some(pool), false) = (rt.db.clone(), app.workflows.is_empty()) {
-        let settings = crate::workflow::WorkerSettings {
-            lease: rt.config.workflow_lease,
-            poll: rt.config.workflow_poll,
-        };
-        let (defs, stop, concurrency) = (
-            app.workflows.clone(),
-            workers_stop.clone(),
-            rt.config.workflow_concurrency,
-        );
-        tracing::info!(
-            workflows = defs.len(),
-            concurrency,
-            "workflow workers started"
-        );
-        workers = Some(actix_web::rt::spawn(crate::workflow::work(
-            pool,
-            defs,
-            settings,
-            concurrency,
-            stop,
-        )));
-    }
-    crate::task::configure(&rt.config);
-    let mut task_workers = None;
-    if let (Some(pool), false) = (rt.db.clone(), app.tasks.is_empty()) {
-        let settings = crate::task::TaskSettings {
-            lease: rt.config.workflow_lease,
-            poll: rt.config.workflow_poll,
-        };
-        tracing::info!(tasks = app.tasks.len(), "task workers started");
-        task_workers = Some(actix_web::rt::spawn(crate::task::work(
-            pool,
-            app.tasks.clone(),
-            settings,
-            rt.config.task_concurrency,
-            workers_stop.clone(),
-        )));
-    }
-    let mut scheduler = None;
-    match (rt.db.clone(), app.schedules.is_empty(), rt.config.enable_scheduler) {
-        (Some(pool), false, true) => {
-            scheduler = Some(actix_web::rt::spawn(crate::task::run_scheduler(
-                pool,
-                app.schedules.clone(),
-                workers_stop.clone(),
-            )));
-        }
-        (_, false, false) => tracing::info!(
-            schedules = app.schedules.len(),
-            "the scheduler is off: set BAO_ENABLE_SCHEDULER=1 or run `bao scheduler:run` so #[bao::every] functions fire"
-        ),
-        _ => {}
-    }
-    let signal_rt = rt.clone();
-    let signal_stop = workers_stop.clone();
+    crate::task::configure(&config);
+    // Background workers stop claiming at shutdown.
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = running.start_workers(stop.clone())?;
+    let lifecycle = running.health.lifecycle.clone();
+    let signal_stop = stop.clone();
     actix_web::rt::spawn(async move {
         shutdown.await;
         signal_stop.store(true, Ordering::SeqCst);
         tracing::info!("shutdown started: shedding new requests and draining");
-        signal_rt.begin_shutdown();
-        if !signal_rt.drain(drain_timeout).await {
+        lifecycle.begin_shutdown();
+        if !lifecycle.drain(drain_timeout).await {
             tracing::warn!(
-                inflight = signal_rt.inflight().load(Ordering::SeqCst),
+                inflight = lifecycle.inflight().load(Ordering::SeqCst),
                 "drain timeout passed with requests still in flight"
             );
         }
         handle.stop(true).await;
     });
     server.await?;
-    // Workers stopped claiming at shutdown; let the runs in hand finish their
-    // step (or park) within the drain timeout. A run still going after that
-    // is taken over when its lease expires.
-    if let Some(handle) = workers {
-        if tokio::time::timeout(drain_timeout, handle).await.is_err() {
-            tracing::warn!("workflow runs were still executing at the drain timeout");
-        }
-    }
-    if let Some(handle) = scheduler {
-        let _ = handle.await;
-    }
-    if let (Some(handle), Some(pool)) = (task_workers, rt.db.clone()) {
-        crate::task::drain_then_release(&pool, handle, drain_timeout).await;
+    // Workers let the work in hand finish within the drain timeout; what is
+    // still going after that is released or taken over by lease.
+    if let Some(background) = background {
+        background.finish(drain_timeout).await;
     }
     crate::task::wait_background(drain_timeout).await;
-    for (name, hook) in app.shutdown_hooks.iter().rev() {
+    for (name, hook) in running.shutdown_hooks.iter().rev() {
         tracing::info!(hook = %name, "running shutdown hook");
         hook().await;
     }

@@ -2,7 +2,7 @@
 //! when, the request id and the client's address.
 
 use super::store::{insert_audit, AuditEntry};
-use crate::app::AppRuntime;
+use super::AuthState;
 use crate::http::middleware::REQUEST_ID;
 use actix_web::HttpRequest;
 
@@ -34,7 +34,7 @@ pub(crate) fn entry(
 }
 
 /// Writes an entry now; a failure is logged, never shown to the user.
-pub(crate) async fn record(rt: &AppRuntime, entry: AuditEntry) {
+pub(crate) async fn record(rt: &AuthState, entry: AuditEntry) {
     let Some(pool) = rt.db.clone() else { return };
     let action = entry.action.clone();
     if let Err(error) = pool.run(move |c| insert_audit(c, &entry)).await {

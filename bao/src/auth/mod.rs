@@ -16,12 +16,11 @@ pub mod tokens;
 
 pub use password::{hash_password, verify_password, Verified};
 pub use session::{
-    csrf_for_request, is_local_path, safe_next, FlashMessage, CSRF_FIELD, CSRF_HEADER,
+    csrf_for_request, is_local_path, safe_next, CSRF_FIELD, CSRF_HEADER,
     SESSION_COOKIE,
 };
 pub use store::{AuditEntry, AuditRow, TokenInfo, UsersTable};
 
-use crate::app::AppRuntime;
 use crate::db::DbError;
 use actix_web::cookie::Cookie;
 use actix_web::dev::Payload;
@@ -67,14 +66,57 @@ impl CurrentUser {
 pub struct OptionalUser(pub Option<CurrentUser>);
 
 pub use crate::db::Tenant;
+pub use crate::http::FlashMessage;
 
 /// What resolving the request's user found, kept for the request's other
 /// extractors.
 #[derive(Clone)]
 struct Resolved(Option<CurrentUser>);
 
-fn rt_of(req: &HttpRequest) -> Option<Arc<AppRuntime>> {
-    req.app_data::<web::Data<AppRuntime>>()
+/// What auth keeps for one running app, shared with handlers as
+/// `web::Data<AuthState>`.
+pub(crate) struct AuthState {
+    pub(crate) config: Arc<crate::config::Config>,
+    pub(crate) db: Option<crate::db::DbPool>,
+    /// The user model's table, for sessions, tokens and `CurrentUser`.
+    pub(crate) users: Option<UsersTable>,
+    /// Signs session keys, CSRF tokens and flash cookies.
+    pub(crate) signer: crate::support::crypto::Signer,
+}
+
+/// Auth as a subsystem: sessions, CSRF and the user model named in
+/// `bao::app! { auth: User }`. Every app has it.
+#[derive(Clone, Default)]
+pub struct AuthSubsystem {
+    pub(crate) users: Option<UsersTable>,
+}
+
+impl crate::subsystem::Subsystem for AuthSubsystem {
+    fn name(&self) -> &'static str {
+        "auth"
+    }
+
+    fn mount(&self, core: &crate::subsystem::Core) -> crate::subsystem::Mounted {
+        let state = Arc::new(AuthState {
+            config: core.config.clone(),
+            db: core.db.clone(),
+            users: self.users,
+            signer: crate::support::crypto::Signer::new(&core.config.secret_key),
+        });
+        crate::subsystem::Mounted::new()
+            .data(state)
+            .framework_routes(configure)
+    }
+}
+
+/// Whether the app names a user model (`bao::app! { auth: User }`).
+pub(crate) fn has_users(req: &HttpRequest) -> bool {
+    req.app_data::<web::Data<AuthState>>()
+        .is_some_and(|state| state.users.is_some())
+}
+
+fn rt_of(req: &HttpRequest) -> Option<Arc<AuthState>> {
+    req.app_data::<web::Data<AuthState>>()
         .map(|d| d.clone().into_inner())
 }
 
@@ -91,7 +133,7 @@ pub async fn current_user(req: &HttpRequest) -> Result<Option<CurrentUser>, crat
     Ok(user)
 }
 
-async fn resolve(rt: &AppRuntime, req: &HttpRequest) -> Result<Option<CurrentUser>, crate::Error> {
+async fn resolve(rt: &AuthState, req: &HttpRequest) -> Result<Option<CurrentUser>, crate::Error> {
     let users = match rt.users {
         Some(users) => users,
         None => {
@@ -186,7 +228,7 @@ fn forbidden(req: &HttpRequest, detail: &str) -> HttpResponse {
     }
     HttpResponse::Forbidden()
         .content_type("text/html; charset=utf-8")
-        .body(crate::view::error_page(403, "Forbidden", detail))
+        .body(crate::http::page::error_page(403, "Forbidden", detail))
 }
 
 /// What `requires_login` and `requires_role(..)` run before a handler.
@@ -329,7 +371,7 @@ impl ResponseError for AuthError {
         }
         response
             .content_type("text/html; charset=utf-8")
-            .body(crate::view::error_page(
+            .body(crate::http::page::error_page(
                 status.as_u16(),
                 status.canonical_reason().unwrap_or("Error"),
                 &detail,
@@ -340,7 +382,7 @@ impl ResponseError for AuthError {
 /// Registration, login, logout and password changes, as a handler argument.
 pub struct Auth {
     req: HttpRequest,
-    rt: Arc<AppRuntime>,
+    rt: Arc<AuthState>,
 }
 
 impl FromRequest for Auth {

@@ -9,25 +9,25 @@
 //! value, which rotates the CSRF token too.
 
 use crate::support::crypto::{is_hex, random_hex, Signer};
-use crate::app::{AppRuntime, Environment};
+use super::AuthState;
+use crate::config::Environment;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "bao_session";
-/// The flash cookie's name.
-pub const FLASH_COOKIE: &str = "bao_flash";
+pub use crate::http::flash::FLASH_COOKIE;
 /// The form field holding the CSRF token.
 pub const CSRF_FIELD: &str = "_csrf";
 /// The header holding the CSRF token (for `fetch` and htmx).
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-pub(crate) fn runtime(req: &HttpRequest) -> Option<&AppRuntime> {
-    req.app_data::<web::Data<AppRuntime>>().map(|d| d.get_ref())
+pub(crate) fn runtime(req: &HttpRequest) -> Option<&AuthState> {
+    req.app_data::<web::Data<AuthState>>().map(|d| d.get_ref())
 }
 
 /// The request's session value, if its cookie holds a well-formed one.
@@ -59,7 +59,7 @@ pub(crate) fn new_session_value() -> String {
 /// The `bao_session` cookie carrying `value`; `max_age` for a login session,
 /// none (ends with the browser) for an anonymous one.
 pub(crate) fn session_cookie(
-    rt: &AppRuntime,
+    rt: &AuthState,
     value: String,
     max_age: Option<std::time::Duration>,
 ) -> Cookie<'static> {
@@ -159,7 +159,7 @@ pub async fn csrf_guard(req: &HttpRequest, payload: &mut Payload) -> Result<(), 
                 .map_err(|status| {
                     HttpResponse::build(status)
                         .content_type("text/html; charset=utf-8")
-                        .body(crate::view::error_page(
+                        .body(crate::http::page::error_page(
                             status.as_u16(),
                             "Payload too large",
                             "The request body is larger than this server accepts.",
@@ -228,7 +228,7 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-async fn csrf_failure(req: &HttpRequest, rt: &AppRuntime, reason: &str) -> HttpResponse {
+async fn csrf_failure(req: &HttpRequest, rt: &AuthState, reason: &str) -> HttpResponse {
     tracing::warn!(reason, path = %req.path(), "CSRF check failed");
     let entry = super::audit::entry(
         req,
@@ -250,85 +250,11 @@ async fn csrf_failure(req: &HttpRequest, rt: &AppRuntime, reason: &str) -> HttpR
     }
     HttpResponse::Forbidden()
         .content_type("text/html; charset=utf-8")
-        .body(crate::view::error_page(
+        .body(crate::http::page::error_page(
             403,
             "Forbidden",
             &format!("CSRF check failed: {reason}. Reload the page and try again."),
         ))
-}
-
-/// One flash message: shown once, on the next page rendered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FlashMessage {
-    /// `notice`, `alert`, `error` or any level the app styles.
-    pub level: String,
-    /// The text.
-    pub message: String,
-}
-
-/// The flash messages a request brought (signed, so nobody can plant one).
-pub(crate) fn read_flash(req: &HttpRequest) -> Vec<FlashMessage> {
-    let (Some(rt), Some(cookie)) = (runtime(req), req.cookie(FLASH_COOKIE)) else {
-        return Vec::new();
-    };
-    let Some((mac, data)) = cookie.value().split_once('.') else {
-        return Vec::new();
-    };
-    if !rt.signer.verify("flash", data, mac) {
-        return Vec::new();
-    }
-    percent_decode(data)
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .unwrap_or_default()
-}
-
-/// The cookie carrying `messages` to the next request.
-pub(crate) fn flash_cookie(rt: &AppRuntime, messages: &[FlashMessage]) -> Cookie<'static> {
-    let data = percent_encode(&serde_json::to_string(messages).unwrap_or_default());
-    let mac = rt.signer.sign("flash", &data);
-    Cookie::build(FLASH_COOKIE, format!("{mac}.{data}"))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(rt.config.env != Environment::Development)
-        .max_age(actix_web::cookie::time::Duration::minutes(5))
-        .finish()
-}
-
-/// The cookie that removes the flash once shown.
-pub(crate) fn flash_removal() -> Cookie<'static> {
-    let mut cookie = Cookie::build(FLASH_COOKIE, "").path("/").finish();
-    cookie.make_removal();
-    cookie
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Whether `next` is a path on this site (`/notes?page=2`), not an absolute
@@ -362,11 +288,5 @@ mod tests {
         assert!(!is_local_path("javascript:alert(1)"));
         assert_eq!(safe_next(Some("https://evil.example/x")), "/");
         assert_eq!(safe_next(None), "/");
-    }
-
-    #[test]
-    fn flash_text_round_trips_through_the_cookie_encoding() {
-        let text = r#"[{"level":"notice","message":"Saved; ok, \"quoted\" é"}]"#;
-        assert_eq!(percent_decode(&percent_encode(text)).as_deref(), Some(text));
     }
 }

@@ -237,7 +237,7 @@ fn error_page(errors: &str) -> String {
          pre{{background:#1d2330;color:#f3f4f6;padding:1rem;border-radius:6px;overflow-x:auto;white-space:pre-wrap}}</style></head>\
          <body><h1>The app does not build</h1><p>Fix the errors below and save; this page reloads when the build succeeds.</p>\
          <pre>{}</pre></body></html>",
-        crate::view::escape_html(errors)
+        crate::http::page::escape_html(errors)
     )
 }
 

@@ -25,53 +25,36 @@ pub(super) fn worker(app: App) -> ExitCode {
     if app.workflows().is_empty() && app.tasks().is_empty() {
         return fail("this app has no workflows or tasks: add #[bao::workflow] functions to `workflows: [..]` or #[bao::task] functions to `tasks: [..]` in bao::app!");
     }
-    let pool = match crate::db::DbPool::new(&config.database_url) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let settings = crate::workflow::WorkerSettings {
-        lease: config.workflow_lease,
-        poll: config.workflow_poll,
-    };
-    let stop = Arc::new(AtomicBool::new(false));
+    let drain = config.shutdown_drain_timeout;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
     crate::task::configure(&config);
+    let running = crate::app::Running::new(&app, config);
+    if running.core.db.is_none() {
+        return fail("the database is not usable: check BAO_DATABASE_URL");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = match running.start_workers(stop.clone()) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
     runtime.block_on(async {
-        watch_signals(stop.clone());
         tracing::info!(
             workflows = app.workflows().len(),
             tasks = app.tasks().len(),
             "worker started"
         );
-        let task_settings = crate::task::TaskSettings {
-            lease: settings.lease,
-            poll: settings.poll,
-        };
-        let workflows = tokio::spawn(crate::workflow::work(
-            pool.clone(),
-            app.workflows().to_vec(),
-            settings,
-            config.workflow_concurrency,
-            stop.clone(),
-        ));
-        let tasks = tokio::spawn(crate::task::work(
-            pool.clone(),
-            app.tasks().to_vec(),
-            task_settings,
-            config.task_concurrency,
-            stop.clone(),
-        ));
-        if config.enable_scheduler && !app.schedules().is_empty() {
-            crate::task::run_scheduler(pool.clone(), app.schedules().to_vec(), stop.clone()).await;
+        watch_signals(stop.clone());
+        while !stop.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        let _ = workflows.await;
-        crate::task::drain_then_release(&pool, tasks, config.shutdown_drain_timeout).await;
-        crate::task::wait_background(config.shutdown_drain_timeout).await;
+        if let Some(background) = background {
+            background.finish(drain).await;
+        }
+        crate::task::wait_background(drain).await;
     });
-    // Work still on the blocking pool was released above: do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     ExitCode::SUCCESS
 }
@@ -585,7 +568,7 @@ pub(super) fn dlq_replay(
         .iter()
         .find(|t| t.name == letter.queue)
         .map(|t| i32::try_from(t.max_attempts).unwrap_or(1));
-    let outcome = crate::task::dlq::replay(conn, args.id, task_attempts)?;
+    let outcome = crate::task::replay_dead_letter(conn, args.id, task_attempts)?;
     println!("dead letter {}: {outcome}", args.id);
     Ok(())
 }

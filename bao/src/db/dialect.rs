@@ -33,3 +33,23 @@ pub(crate) fn numbered(sql: &str) -> String {
     }
     out
 }
+
+/// `SELECT status, COUNT(*) FROM table GROUP BY status`, for the gauges of
+/// durable subsystems (`table` is one of Bao's own, never user input).
+pub(crate) fn count_by_status(
+    conn: &mut super::DbConnection,
+    table: &'static str,
+) -> Result<Vec<(String, i64)>, super::DbError> {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let query = format!("SELECT status, COUNT(*) AS n FROM {table} GROUP BY status ORDER BY status");
+    let rows: Vec<Count> = on_dialect!(conn, |c, sql| diesel::sql_query(sql(&query)).load(c))?;
+    Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
+}

@@ -14,7 +14,7 @@ mod storable;
 pub mod system;
 
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
-pub(crate) use dialect::{numbered, on_dialect};
+pub(crate) use dialect::{count_by_status, numbered, on_dialect};
 pub use model::Tenant;
 pub use error::DbError;
 pub(crate) use listen::listen;

@@ -6,7 +6,7 @@ mod circuit;
 pub mod metrics;
 mod retry;
 
-pub use crate::task::dlq;
+pub mod dlq;
 pub use circuit::{CircuitBreaker, CircuitError, CircuitSnapshot, CircuitState, Permit};
 pub use retry::{Fallible, Retry};
 
@@ -46,4 +46,19 @@ pub async fn dead_letter<P: Serialize>(
         )
     })
     .await
+}
+
+/// Fault tolerance as a subsystem: the breakers', retries' and background
+/// work's figures on `/metrics`. Every app has it.
+#[derive(Clone, Default)]
+pub struct FaultSubsystem;
+
+impl crate::subsystem::Subsystem for FaultSubsystem {
+    fn name(&self) -> &'static str {
+        "fault"
+    }
+
+    fn mount(&self, _core: &crate::subsystem::Core) -> crate::subsystem::Mounted {
+        crate::subsystem::Mounted::new().metrics(|| async { metrics::render() })
+    }
 }

@@ -3,7 +3,7 @@
 //! One layer instead of five keeps the per-request cost to a few hundred
 //! nanoseconds.
 
-use crate::app::AppRuntime;
+use super::state::ServerState;
 use crate::obs::metrics::WorkerMetrics;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
@@ -45,11 +45,11 @@ impl actix_web::FromRequest for RequestId {
 }
 
 pub(crate) struct BaoMiddleware {
-    rt: Arc<AppRuntime>,
+    rt: Arc<ServerState>,
 }
 
 impl BaoMiddleware {
-    pub(crate) fn new(rt: Arc<AppRuntime>) -> Self {
+    pub(crate) fn new(rt: Arc<ServerState>) -> Self {
         BaoMiddleware { rt }
     }
 }
@@ -76,12 +76,12 @@ where
 
 pub(crate) struct BaoService<S> {
     service: Rc<S>,
-    rt: Arc<AppRuntime>,
+    rt: Arc<ServerState>,
     metrics: Rc<RefCell<WorkerMetrics>>,
 }
 
 /// Decrements the in-flight count however the request ends.
-struct InflightGuard(Arc<AppRuntime>);
+struct InflightGuard(Arc<ServerState>);
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
@@ -193,7 +193,7 @@ where
 
 /// Records the request's metrics and its access log line.
 fn record(
-    rt: &AppRuntime,
+    rt: &ServerState,
     metrics: &RefCell<WorkerMetrics>,
     method: &actix_web::http::Method,
     route: &str,
@@ -213,7 +213,7 @@ fn record(
 }
 
 /// Sets the request id and the security headers (a CSP set by the handler wins).
-fn set_headers<B>(rt: &AppRuntime, res: &mut ServiceResponse<B>, request_id: &HeaderValue) {
+fn set_headers<B>(rt: &ServerState, res: &mut ServiceResponse<B>, request_id: &HeaderValue) {
     let headers = res.headers_mut();
     headers.insert(REQUEST_ID, request_id.clone());
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {

@@ -1,11 +1,18 @@
 //! HTTP plumbing: the middleware, the handler glue used by generated code,
 //! vendored static files and common responses.
 
+pub(crate) mod flash;
 pub(crate) mod handler;
 pub(crate) mod middleware;
+pub(crate) mod page;
+mod routes;
+pub(crate) mod state;
 pub(crate) mod static_files;
 
+pub use flash::FlashMessage;
 pub use middleware::RequestId;
+pub(crate) use routes::{DOCS_ROUTES, FRAMEWORK_ROUTES, WORKFLOW_ROUTES};
+pub use routes::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Responder};
@@ -34,7 +41,7 @@ pub(crate) fn not_found_response(req: &HttpRequest) -> HttpResponse {
     } else {
         HttpResponse::NotFound()
             .content_type("text/html; charset=utf-8")
-            .body(crate::view::error_page(
+            .body(crate::http::page::error_page(
                 404,
                 "Not found",
                 "There is nothing at this address.",
@@ -75,7 +82,7 @@ pub(crate) fn framework_get(path: &'static str) -> actix_web::Resource {
 /// methods, 404 otherwise.
 pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
     let allowed = req
-        .app_data::<actix_web::web::Data<crate::app::AppRuntime>>()
+        .app_data::<actix_web::web::Data<state::ServerState>>()
         .map(|rt| allowed_methods(&rt.route_patterns, req.path()))
         .unwrap_or_default();
     if allowed.is_empty() || allowed.contains(&req.method().as_str()) {
@@ -91,7 +98,7 @@ pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
     } else {
         HttpResponse::MethodNotAllowed()
             .content_type("text/html; charset=utf-8")
-            .body(crate::view::error_page(
+            .body(crate::http::page::error_page(
                 405,
                 "Method not allowed",
                 &format!("This address answers {allow}."),
@@ -135,7 +142,7 @@ fn allowed_methods(
 pub struct Redirect {
     location: String,
     status: actix_web::http::StatusCode,
-    flash: Vec<crate::auth::FlashMessage>,
+    flash: Vec<FlashMessage>,
     cookies: Vec<actix_web::cookie::Cookie<'static>>,
 }
 
@@ -175,7 +182,7 @@ impl Redirect {
     /// Shows `message` once on the next page rendered (`level` is how the
     /// page styles it: `notice`, `alert`, `error`, ...).
     pub fn flash(mut self, level: &str, message: impl Into<String>) -> Self {
-        self.flash.push(crate::auth::FlashMessage {
+        self.flash.push(FlashMessage {
             level: level.to_string(),
             message: message.into(),
         });
@@ -199,8 +206,8 @@ impl Responder for Redirect {
             response.cookie(cookie);
         }
         if !self.flash.is_empty() {
-            if let Some(rt) = crate::auth::session::runtime(req) {
-                response.cookie(crate::auth::session::flash_cookie(rt, &self.flash));
+            if let Some(cookie) = flash::flash_cookie(req, &self.flash) {
+                response.cookie(cookie);
             }
         }
         response.finish()

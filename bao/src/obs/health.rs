@@ -1,9 +1,65 @@
 //! `/healthz` (liveness), `/readyz` (readiness) and `/metrics`.
 
-use crate::app::AppRuntime;
+use super::metrics::Metrics;
 use actix_web::{web, HttpResponse};
+use futures_util::future::BoxFuture;
 use serde_json::{json, Map, Value};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A readiness check: `Ok(())` when the dependency it probes can serve.
+pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// Run before each scrape of `/metrics`: it refreshes the gauges its
+/// subsystem registered (counts kept in the database) and returns any text
+/// to append in Prometheus' format (empty when everything is in the
+/// registry).
+pub type MetricsSource = Arc<dyn Fn() -> BoxFuture<'static, String> + Send + Sync>;
+
+/// Whether the server is shutting down, and how many requests are in flight.
+#[derive(Default)]
+pub(crate) struct Lifecycle {
+    shutting_down: AtomicBool,
+    inflight: AtomicUsize,
+}
+
+impl Lifecycle {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn inflight(&self) -> &AtomicUsize {
+        &self.inflight
+    }
+
+    /// Waits until no request is in flight or `timeout` passed; true if drained.
+    pub(crate) async fn drain(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.inflight.load(Ordering::SeqCst) == 0 {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// What the health endpoints read: the lifecycle, every subsystem's
+/// readiness checks and metrics.
+pub(crate) struct Health {
+    pub(crate) lifecycle: Arc<Lifecycle>,
+    pub(crate) readiness: Vec<(String, ReadinessCheck)>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) sources: Vec<MetricsSource>,
+}
 
 /// How long one readiness check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -17,15 +73,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
     }
 }
 
-async fn healthz(rt: web::Data<AppRuntime>) -> HttpResponse {
-    if rt.is_shutting_down() {
+async fn healthz(rt: web::Data<Health>) -> HttpResponse {
+    if rt.lifecycle.is_shutting_down() {
         HttpResponse::ServiceUnavailable().json(json!({"ok": false, "reason": "shutting_down"}))
     } else {
         HttpResponse::Ok().json(json!({"ok": true}))
     }
 }
 
-async fn readyz(rt: web::Data<AppRuntime>) -> HttpResponse {
+async fn readyz(rt: web::Data<Health>) -> HttpResponse {
     let runs = rt.readiness.iter().map(|(name, check)| {
         let check = check.clone();
         async move {
@@ -52,7 +108,7 @@ async fn readyz(rt: web::Data<AppRuntime>) -> HttpResponse {
         checks.insert(name, value);
     }
     let mut body = json!({"ok": ok, "checks": checks});
-    if rt.is_shutting_down() {
+    if rt.lifecycle.is_shutting_down() {
         body["ok"] = Value::from(false);
         body["reason"] = Value::from("shutting_down");
         ok = false;
@@ -64,23 +120,19 @@ async fn readyz(rt: web::Data<AppRuntime>) -> HttpResponse {
     }
 }
 
-async fn metrics(rt: web::Data<AppRuntime>) -> HttpResponse {
+async fn metrics(rt: web::Data<Health>) -> HttpResponse {
     // The in-flight gauge is read from the counter the middleware keeps
     // anyway, instead of being updated twice per request.
-    let inflight = rt.inflight().load(std::sync::atomic::Ordering::Relaxed);
+    let inflight = rt.lifecycle.inflight().load(std::sync::atomic::Ordering::Relaxed);
     rt.metrics
         .inflight
         .set(i64::try_from(inflight).unwrap_or(i64::MAX));
+    // Sources refresh their gauges in the registry first, then it renders.
+    let extra = futures_util::future::join_all(rt.sources.iter().map(|source| source())).await;
     let mut body = rt.metrics.render();
-    if rt.has_workflows {
-        if let Some(pool) = rt.db.clone() {
-            match pool.run(crate::workflow::store::counts).await {
-                Ok(text) => body.push_str(&text),
-                Err(error) => tracing::warn!(%error, "workflow metrics unavailable"),
-            }
-        }
+    for text in extra {
+        body.push_str(&text);
     }
-    body.push_str(&crate::fault::metrics::render());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body)

@@ -9,7 +9,9 @@ use prometheus::{Histogram, IntCounter};
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub(crate) struct Metrics {
+/// One app's Prometheus registry, with the HTTP metrics Bao keeps for
+/// every request; subsystems register their own collectors in it.
+pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -68,11 +70,57 @@ impl Metrics {
         )
     }
 
+    /// The registry, for subsystems' own collectors.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The Prometheus text exposition of every metric.
     pub(crate) fn render(&self) -> String {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// A gauge of rows by status in one of Bao's tables (workflow runs and
+/// steps, tasks), registered in the app's registry and counted in the
+/// database before each scrape.
+#[derive(Clone)]
+pub(crate) struct StatusGauge {
+    table: &'static str,
+    gauge: prometheus::IntGaugeVec,
+}
+
+impl StatusGauge {
+    /// Registers `name` (labelled by `status`) for `table`.
+    pub(crate) fn register(
+        metrics: &Metrics,
+        table: &'static str,
+        name: &str,
+        help: &str,
+    ) -> Option<StatusGauge> {
+        let gauge = prometheus::IntGaugeVec::new(Opts::new(name, help), &["status"]).ok()?;
+        metrics.registry.register(Box::new(gauge.clone())).ok()?;
+        Some(StatusGauge { table, gauge })
+    }
+
+    /// Counts the table's rows by status into the gauge; on a database
+    /// error the gauge keeps its last values.
+    pub(crate) async fn refresh(&self, pool: &crate::db::DbPool) {
+        let table = self.table;
+        match pool
+            .run(move |c| crate::db::count_by_status(c, table))
+            .await
+        {
+            Ok(rows) => {
+                self.gauge.reset();
+                for (status, n) in rows {
+                    self.gauge.with_label_values(&[status.as_str()]).set(n);
+                }
+            }
+            Err(error) => tracing::warn!(%error, table, "metrics unavailable"),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Observability: logs, metrics and the health endpoints.
 
-pub(crate) mod health;
+pub mod health;
 pub(crate) mod logging;
-pub(crate) mod metrics;
+pub mod metrics;
 
 pub use logging::init_logging;
+pub use health::{MetricsSource, ReadinessCheck};

@@ -1,4 +1,4 @@
-//! The few primitives auth needs: random tokens, keyed hashes checked in
+//! The few primitives sessions, flash messages and tokens need: random tokens, keyed hashes checked in
 //! constant time, plain hashes.
 
 use hmac::{Hmac, Mac};
@@ -52,23 +52,12 @@ impl Signer {
 }
 
 fn unhex(text: &str, out: &mut [u8; 32]) -> bool {
-    let digits = text.as_bytes();
-    if digits.len() != 64 {
-        return false;
-    }
-    let value = |d: u8| match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        b'A'..=b'F' => Some(d - b'A' + 10),
-        _ => None,
-    };
-    for (i, pair) in digits.chunks_exact(2).enumerate() {
-        match (value(pair[0]), value(pair[1])) {
-            (Some(h), Some(l)) => out[i] = (h << 4) | l,
-            _ => return false,
-        }
-    }
-    true
+    ::hex::decode_to_slice(text, out).is_ok()
+}
+
+/// The bytes a hex string stands for, or `None` when it is not hex.
+pub(crate) fn unhex_bytes(text: &str) -> Option<Vec<u8>> {
+    ::hex::decode(text).ok()
 }
 
 /// SHA-256 of `value` as hex: enough for high-entropy secrets like API tokens.
@@ -76,14 +65,9 @@ pub(crate) fn sha256_hex(value: &str) -> String {
     hex(&Sha256::digest(value.as_bytes()))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
+/// `bytes` as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    ::hex::encode(bytes)
 }
 
 /// Whether `value` is `len` lowercase hex digits.

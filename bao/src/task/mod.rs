@@ -8,9 +8,11 @@
 //! attempts lands in `bao_dead_letters` with its payload, error and
 //! attempts, where `bao dlq:replay` enqueues it again.
 
-pub mod dlq;
+pub use crate::fault::dlq;
 pub mod schedule;
 pub mod store;
+mod subsystem;
+pub use subsystem::Tasks;
 
 pub use schedule::{run_scheduler, Missed, ScheduleDef, ScheduleSpec, Scheduler, TaskCtx};
 
@@ -694,4 +696,72 @@ pub async fn drain(pool: &DbPool, defs: &[TaskDef]) -> Result<usize, DbError> {
         )
         .await;
     }
+}
+
+/// Replays dead letter `id`: a task's is enqueued again with its original
+/// arguments (`task_attempts`: the attempts of the app's task of that name,
+/// `None` when the app has none), a workflow run is started again (its
+/// completed steps kept), any other letter (from [`crate::fault::dead_letter`])
+/// is marked replayed. The outcome is recorded on the letter and returned.
+pub fn replay_dead_letter(
+    conn: &mut crate::db::DbConnection,
+    id: i64,
+    task_attempts: Option<i32>,
+) -> Result<String, DbError> {
+    let letter = crate::fault::dlq::find(conn, id)?.ok_or(DbError::NotFound)?;
+    if letter.replayed_at.is_some() {
+        return Err(DbError::Conflict(format!(
+            "dead letter {id} was replayed already ({})",
+            letter.replay_outcome.unwrap_or_default()
+        )));
+    }
+    let outcome = match letter
+        .source_id
+        .as_deref()
+        .and_then(|s| s.strip_prefix("workflow:"))
+    {
+        Some(run_id) => {
+            crate::workflow::store::drop_failed_steps(conn, run_id)?;
+            if crate::workflow::store::set_status(
+                conn,
+                run_id,
+                &["failed", "cancelled"],
+                "pending",
+            )? {
+                format!("workflow run {run_id} started again")
+            } else {
+                return Err(DbError::Conflict(format!(
+                    "workflow run {run_id} is not failed"
+                )));
+            }
+        }
+        None => {
+            let Some(max_attempts) = task_attempts else {
+                let outcome = format!(
+                    "marked replayed (no task `{}` in this app to run it); payload: {}",
+                    letter.queue, letter.payload
+                );
+                crate::fault::dlq::mark_replayed(conn, id, &outcome)?;
+                return Ok(outcome);
+            };
+            let Some((task, _)) = store::insert(
+                conn,
+                &letter.queue,
+                &letter.payload,
+                0,
+                max_attempts,
+                0,
+                None,
+                max_inflight(),
+            )?
+            else {
+                return Err(DbError::Conflict(
+                    "the task queue is full (BAO_MAX_INFLIGHT_TASKS); replay again later".into(),
+                ));
+            };
+            format!("re-enqueued as task {task}")
+        }
+    };
+    crate::fault::dlq::mark_replayed(conn, id, &outcome)?;
+    Ok(outcome)
 }

@@ -44,7 +44,7 @@ pub use database::{TestDatabase, DEFAULT_POSTGRES_ADMIN_URL};
 pub use live::{free_port, http_get, http_request, wait_until_healthy, LiveResponse};
 pub use response::TestResponse;
 
-use crate::app::{build_service, AppRuntime};
+use crate::app::{build_service, Running};
 use crate::{App, Config};
 use actix_web::body::BoxBody;
 use actix_web::cookie::Cookie;
@@ -98,7 +98,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// later requests, like a browser.
 pub struct TestClient {
     service: BoxedService,
-    runtime: Arc<AppRuntime>,
+    runtime: Arc<Running>,
     cookies: RefCell<BTreeMap<String, String>>,
     /// A database made for this client (`BAO_TEST_DATABASE=postgres`),
     /// dropped with it.
@@ -143,10 +143,10 @@ impl TestClient {
     /// # Panics
     /// If a migration fails: the test cannot run against a half-built schema.
     pub async fn with_config(app: App, config: Config) -> TestClient {
-        let runtime = Arc::new(AppRuntime::new(&app, config));
-        if runtime.config.auto_migrate {
-            if let Some(pool) = &runtime.db {
-                let migrator = crate::db::Migrator::new(runtime.config.migrations_dir.clone());
+        let runtime = Arc::new(Running::new(&app, config));
+        if runtime.config().auto_migrate {
+            if let Some(pool) = &runtime.core.db {
+                let migrator = crate::db::Migrator::new(runtime.config().migrations_dir.clone());
                 let pending = migrator.discover().map(|m| !m.is_empty()).unwrap_or(true);
                 if pending {
                     pool.run(move |conn| migrator.migrate(conn).map(|_| ()))
@@ -155,7 +155,7 @@ impl TestClient {
                 }
             }
         }
-        let service = actix_web::test::init_service(build_service(&app, runtime.clone())).await;
+        let service = actix_web::test::init_service(build_service(&app, &runtime)).await;
         TestClient {
             service: Rc::new(Boxed { inner: service }),
             runtime,
@@ -234,7 +234,7 @@ impl TestClient {
     /// Starts graceful shutdown, as SIGTERM does: probes answer 503 with
     /// `shutting_down`, other requests are shed with 503.
     pub fn begin_shutdown(&self) {
-        self.runtime.begin_shutdown();
+        self.runtime.server.lifecycle.begin_shutdown();
     }
 
     async fn send(&self, mut request: TestRequest<'_>) -> TestResponse {

@@ -28,7 +28,7 @@ pub struct PageContext {
     /// This browser's CSRF token.
     pub csrf_token: String,
     /// Messages to show once.
-    pub flash: Vec<crate::auth::FlashMessage>,
+    pub flash: Vec<crate::http::FlashMessage>,
 }
 
 /// A typed template with Bao's page context; `#[bao::view]` implements it.
@@ -104,7 +104,7 @@ impl<T: Page> Responder for View<T> {
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         let (csrf_token, new_cookie) = crate::auth::csrf_for_request(req);
-        let flash = crate::auth::session::read_flash(req);
+        let flash = crate::http::flash::read_flash(req);
         let ctx = PageContext { csrf_token, flash };
         match self.0.render_page(&ctx) {
             Ok(html) => {
@@ -116,7 +116,7 @@ impl<T: Page> Responder for View<T> {
                     response.cookie(cookie);
                 }
                 if !ctx.flash.is_empty() {
-                    response.cookie(crate::auth::session::flash_removal());
+                    response.cookie(crate::http::flash::flash_removal());
                 }
                 response.body(html)
             }
@@ -134,43 +134,4 @@ impl<T: Page> Responder for View<T> {
     }
 }
 
-/// A self-contained error page (no template of the app needed).
-pub(crate) fn error_page(status: u16, title: &str, detail: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} {title}</title>\
-         <link rel=\"stylesheet\" href=\"{css}\"></head><body><main class=\"bao-container\">\
-         <h1>{status} {title}</h1><p class=\"bao-muted\">{detail}</p></main></body></html>",
-        css = crate::http::static_files::CSS_URL,
-        title = escape_html(title),
-        detail = escape_html(detail),
-    )
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape_html("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
-    }
-}
+pub(crate) use crate::http::page::{error_page, escape_html};

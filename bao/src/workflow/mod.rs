@@ -12,6 +12,8 @@
 
 pub(crate) mod page;
 pub mod store;
+mod subsystem;
+pub use subsystem::Workflows;
 
 use crate::db::{DbConnection, DbError, DbPool};
 use futures_util::future::BoxFuture;
@@ -677,7 +679,7 @@ pub async fn run_one(
             )?;
             if released && status == "failed" {
                 // Out of retries: the run joins the dead-letter queue.
-                crate::task::dlq::insert(
+                crate::fault::dlq::insert(
                     c,
                     &queue,
                     &input,

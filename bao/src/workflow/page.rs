@@ -4,7 +4,8 @@
 //! users; without them, outside production only.
 
 use super::store::{self, RunRow, StepRow};
-use crate::app::{AppRuntime, Environment};
+use crate::config::Environment;
+use crate::db::DbPool;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use askama::Template;
@@ -35,6 +36,12 @@ impl RunPage {
     }
 }
 
+/// What the run pages read.
+pub(crate) struct Pages {
+    pub(crate) db: Option<DbPool>,
+    pub(crate) env: Environment,
+}
+
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::http::framework_get("/_bao/workflows/{run_id}").to(show))
         .service(crate::http::framework_get("/_bao/workflows/{run_id}/events").to(events))
@@ -46,17 +53,17 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Admins of an app with users; anyone outside production otherwise.
 #[allow(clippy::result_large_err)]
-async fn allowed(req: &HttpRequest, rt: &AppRuntime) -> Result<(), HttpResponse> {
-    if rt.users.is_some() {
+async fn allowed(req: &HttpRequest, rt: &Pages) -> Result<(), HttpResponse> {
+    if crate::auth::has_users(req) {
         crate::auth::require(req, Some("admin")).await.map(|_| ())
-    } else if rt.config.env == Environment::Production {
+    } else if rt.env == Environment::Production {
         Err(crate::http::not_found_response(req))
     } else {
         Ok(())
     }
 }
 
-async fn load(rt: &AppRuntime, run_id: String) -> Option<(RunRow, Vec<StepRow>)> {
+async fn load(rt: &Pages, run_id: String) -> Option<(RunRow, Vec<StepRow>)> {
     let pool = rt.db.clone()?;
     pool.run(move |c| {
         crate::db::system::migrate(c)?;
@@ -73,7 +80,7 @@ async fn load(rt: &AppRuntime, run_id: String) -> Option<(RunRow, Vec<StepRow>)>
 
 async fn show(
     req: HttpRequest,
-    rt: web::Data<AppRuntime>,
+    rt: web::Data<Pages>,
     run_id: web::Path<String>,
 ) -> HttpResponse {
     if let Err(response) = allowed(&req, &rt).await {
@@ -112,7 +119,7 @@ async fn show(
 /// change, until the run is over.
 async fn events(
     req: HttpRequest,
-    rt: web::Data<AppRuntime>,
+    rt: web::Data<Pages>,
     run_id: web::Path<String>,
 ) -> HttpResponse {
     if let Err(response) = allowed(&req, &rt).await {
@@ -153,7 +160,7 @@ async fn events(
 async fn replay(
     req: HttpRequest,
     body: web::Payload,
-    rt: web::Data<AppRuntime>,
+    rt: web::Data<Pages>,
     run_id: web::Path<String>,
 ) -> HttpResponse {
     let mut payload = body.into_inner();
@@ -173,7 +180,7 @@ async fn replay(
             .respond_to(&req),
         Ok(false) => HttpResponse::Conflict()
             .content_type("text/html; charset=utf-8")
-            .body(crate::view::error_page(
+            .body(crate::http::page::error_page(
                 409,
                 "Conflict",
                 "Only failed or cancelled runs can be replayed.",

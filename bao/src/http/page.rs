@@ -1,0 +1,43 @@
+//! Bao's own HTML error page, for answers given before or without the
+//! app's templates.
+
+/// A self-contained error page (no template of the app needed).
+pub(crate) fn error_page(status: u16, title: &str, detail: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status} {title}</title>\
+         <link rel=\"stylesheet\" href=\"{css}\"></head><body><main class=\"bao-container\">\
+         <h1>{status} {title}</h1><p class=\"bao-muted\">{detail}</p></main></body></html>",
+        css = crate::http::static_files::CSS_URL,
+        title = escape_html(title),
+        detail = escape_html(detail),
+    )
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
