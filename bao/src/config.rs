@@ -1,9 +1,9 @@
 //! `Config`: the app's settings, typed from `BAO_*` variables and `.env`.
 
+use crate::support::units::{parse_duration, parse_size, redact_url};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
-use crate::support::units::{parse_duration, parse_size, redact_url};
 use std::time::Duration;
 
 /// One configuration variable: its name, default and meaning.
@@ -661,9 +661,6 @@ fn parse_bool((var, v): (&'static str, String)) -> Result<bool, ConfigError> {
         _ => Err(invalid(var, v)),
     }
 }
-
-
-
 
 fn generate_secret() -> String {
     format!(

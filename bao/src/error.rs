@@ -117,6 +117,10 @@ impl ResponseError for Error {
         };
         HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
-            .body(crate::http::page::error_page(status.as_u16(), title, &detail))
+            .body(crate::http::page::error_page(
+                status.as_u16(),
+                title,
+                &detail,
+            ))
     }
 }

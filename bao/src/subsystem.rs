@@ -42,9 +42,9 @@
 
 use crate::config::Config;
 use crate::db::DbPool;
+pub use crate::http::health::{MetricsSource, ReadinessCheck};
 use crate::http::RouteInfo;
 use crate::obs::metrics::Metrics;
-pub use crate::obs::{MetricsSource, ReadinessCheck};
 use actix_web::web::ServiceConfig;
 use futures_util::future::BoxFuture;
 use std::any::Any;
@@ -230,10 +230,11 @@ pub(crate) fn find<S: Subsystem>(list: &[Entry]) -> Option<&S> {
 
 /// Changes the subsystem of type `S` in `list` (adding `S::default()` first
 /// when there is none).
-pub(crate) fn update<S: Subsystem + Clone + Default>(list: &mut Vec<Entry>, f: impl FnOnce(&mut S)) {
-    let at = list
-        .iter()
-        .position(|s| (s.as_ref() as &dyn Any).is::<S>());
+pub(crate) fn update<S: Subsystem + Clone + Default>(
+    list: &mut Vec<Entry>,
+    f: impl FnOnce(&mut S),
+) {
+    let at = list.iter().position(|s| (s.as_ref() as &dyn Any).is::<S>());
     let mut value = at
         .and_then(|i| (list[i].as_ref() as &dyn Any).downcast_ref::<S>().cloned())
         .unwrap_or_default();

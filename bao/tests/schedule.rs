@@ -168,7 +168,9 @@ async fn a_failing_tick_is_dead_lettered_and_replays() {
         assert_eq!(letters.len(), 1);
         assert!(letters[0].error.contains("report service is down"));
         FAIL.store(false, Ordering::SeqCst);
-        let outcome = bao::task::replay_dead_letter(&mut pool.get().unwrap(), letters[0].id, Some(1)).unwrap();
+        let outcome =
+            bao::task::replay_dead_letter(&mut pool.get().unwrap(), letters[0].id, Some(1))
+                .unwrap();
         assert!(outcome.starts_with("re-enqueued"), "{outcome}");
         bao::task::drain(&pool, &[def.task]).await.unwrap();
         assert_eq!(ticks(), vec![("minutely", 1_800_000_000, false)]);

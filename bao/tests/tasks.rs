@@ -94,7 +94,9 @@ async fn tasks_run_retry_and_land_in_the_dead_letter_queue() {
         assert_eq!(letters[0].payload, "[4,\"four\"]");
         assert_eq!(letters[0].attempts, 3);
         assert!(letters[0].error.contains("flaky failure for 4"));
-        let outcome = bao::task::replay_dead_letter(&mut pool.get().unwrap(), letters[0].id, Some(3)).unwrap();
+        let outcome =
+            bao::task::replay_dead_letter(&mut pool.get().unwrap(), letters[0].id, Some(3))
+                .unwrap();
         assert!(outcome.starts_with("re-enqueued as task"), "{outcome}");
         task::drain(&pool, &defs).await.unwrap();
         assert_eq!(*SEEN.lock().unwrap(), [4], "the replayed task ran");

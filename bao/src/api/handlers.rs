@@ -19,7 +19,6 @@ async fn prepare<M: ApiModel>(
     req: &HttpRequest,
     config: &ApiConfig,
 ) -> Result<Context, HttpResponse> {
-
     let required = config.required();
     let user = if required.is_some() || M::TENANT_SCOPED {
         // API clients get problem details, never a login redirect.
@@ -67,7 +66,10 @@ async fn prepare<M: ApiModel>(
         },
         (true, None) => unreachable!("a tenant-scoped resource resolved its user above"),
     };
-    let Some(pool) = req.app_data::<web::Data<DbPool>>().map(|p| p.get_ref().clone()) else {
+    let Some(pool) = req
+        .app_data::<web::Data<DbPool>>()
+        .map(|p| p.get_ref().clone())
+    else {
         return Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the database is not configured: set BAO_DATABASE_URL",

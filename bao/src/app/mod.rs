@@ -31,7 +31,6 @@ pub trait Controller {
     fn configure(cfg: &mut actix_web::web::ServiceConfig);
 }
 
-
 #[derive(Clone)]
 pub(crate) struct ControllerEntry {
     pub(crate) routes: &'static [RouteInfo],

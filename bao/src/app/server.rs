@@ -2,9 +2,9 @@
 //! gracefully: shed new requests, drain in-flight ones, run shutdown hooks.
 
 use super::{App, Config};
+use crate::http::health::{Health, Lifecycle};
 use crate::http::middleware::BaoMiddleware;
 use crate::http::state::ServerState;
-use crate::obs::health::{Health, Lifecycle};
 use crate::obs::metrics::Metrics;
 use crate::subsystem::{AppInfo, Core, Mounted, StopFlag, Worker};
 use actix_web::body::MessageBody;
@@ -200,7 +200,7 @@ pub(crate) fn build_service(
         .app_data(web::PayloadConfig::new(limit))
         .app_data(web::FormConfig::default().limit(limit))
         .app_data(web::JsonConfig::default().limit(limit))
-        .configure(|cfg| crate::obs::health::configure(cfg, metrics_enabled));
+        .configure(|cfg| crate::http::health::configure(cfg, metrics_enabled));
     if let Some(pool) = running.core.db.clone() {
         service = service.app_data(web::Data::new(pool));
     }

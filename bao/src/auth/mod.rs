@@ -16,8 +16,7 @@ pub mod tokens;
 
 pub use password::{hash_password, verify_password, Verified};
 pub use session::{
-    csrf_for_request, is_local_path, safe_next, CSRF_FIELD, CSRF_HEADER,
-    SESSION_COOKIE,
+    csrf_for_request, is_local_path, safe_next, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE,
 };
 pub use store::{AuditEntry, AuditRow, TokenInfo, UsersTable};
 

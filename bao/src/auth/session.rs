@@ -8,15 +8,14 @@
 //! so a copied cookie is dead afterwards. Login and logout both issue a new
 //! value, which rotates the CSRF token too.
 
-use crate::support::crypto::{is_hex, random_hex, Signer};
 use super::AuthState;
 use crate::config::Environment;
+use crate::support::crypto::{is_hex, random_hex, Signer};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "bao_session";

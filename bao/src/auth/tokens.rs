@@ -2,9 +2,9 @@
 //! issued and stored only as a SHA-256 hash, with a name, an optional expiry,
 //! `last_used_at`, and revocation by id or by the token itself.
 
-use crate::support::crypto::{random_hex, sha256_hex};
 use super::store::{self, AuditEntry, TokenInfo, UsersTable};
 use crate::db::{DbConnection, DbError};
+use crate::support::crypto::{random_hex, sha256_hex};
 use std::time::Duration;
 
 /// Every token starts with this, so secret scanners and people recognise it.

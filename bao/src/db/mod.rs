@@ -15,12 +15,12 @@ pub mod system;
 
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
 pub(crate) use dialect::{count_by_status, numbered, on_dialect};
-pub use model::Tenant;
 pub use error::DbError;
 pub(crate) use listen::listen;
 pub use migrate::{
     new_migration_files, read_snapshot, Migration, MigrationStatus, Migrator, SNAPSHOT,
 };
+pub use model::Tenant;
 pub use model::{
     check_table_clashes, ops, scoped_ops, BelongsTo, ColumnInfo, ForeignKey, Model, ModelInfo,
     ModelQueries, Rule, TenantScoped, Unscoped,

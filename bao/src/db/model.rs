@@ -376,8 +376,8 @@ pub mod ops {
 /// filters on the tenant, every insert stamps it, no update can move a row to
 /// another tenant.
 pub mod scoped_ops {
-    use super::*;
     use super::Tenant;
+    use super::*;
 
     pub async fn create<M: TenantScoped>(
         db: &DbPool,

@@ -127,4 +127,3 @@ pub fn purge(conn: &mut DbConnection, queue: &str) -> Result<usize, DbError> {
             .execute(c)
     })?)
 }
-

@@ -43,7 +43,10 @@ fn decode(signer: &Signer, value: &str) -> Option<Vec<FlashMessage>> {
 
 /// The cookie carrying `messages` to the next request, or `None` when the
 /// app state is missing (a bare actix-web service).
-pub(crate) fn flash_cookie(req: &HttpRequest, messages: &[FlashMessage]) -> Option<Cookie<'static>> {
+pub(crate) fn flash_cookie(
+    req: &HttpRequest,
+    messages: &[FlashMessage],
+) -> Option<Cookie<'static>> {
     let signer = req.app_data::<web::Data<Signer>>()?;
     let secure = req
         .app_data::<web::Data<Config>>()
@@ -95,7 +98,10 @@ mod tests {
         let signer = Signer::new("k".repeat(64).as_str());
         let cookie = build_cookie(&signer, false, &[]);
         let (mac, _) = cookie.value().split_once('.').expect("mac.data");
-        let forged = format!("{mac}.{}", crate::support::crypto::hex(b"[{\"level\":\"x\",\"message\":\"y\"}]"));
+        let forged = format!(
+            "{mac}.{}",
+            crate::support::crypto::hex(b"[{\"level\":\"x\",\"message\":\"y\"}]")
+        );
         assert_eq!(decode(&signer, &forged), None);
     }
 }

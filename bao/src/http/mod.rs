@@ -3,6 +3,7 @@
 
 pub(crate) mod flash;
 pub(crate) mod handler;
+pub mod health;
 pub(crate) mod middleware;
 pub(crate) mod page;
 mod routes;
@@ -11,8 +12,8 @@ pub(crate) mod static_files;
 
 pub use flash::FlashMessage;
 pub use middleware::RequestId;
-pub(crate) use routes::{DOCS_ROUTES, FRAMEWORK_ROUTES, WORKFLOW_ROUTES};
 pub use routes::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
+pub(crate) use routes::{DOCS_ROUTES, FRAMEWORK_ROUTES, WORKFLOW_ROUTES};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Responder};

@@ -140,7 +140,6 @@ pub const fn check_route_clashes(tables: &[&[RouteInfo]]) {
     }
 }
 
-
 /// Same literal segments, parameters (without a custom regex) in the same places.
 const fn same_shape(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -189,7 +188,6 @@ const fn bytes_eq(a: &[u8], i: usize, b: &[u8], j: usize, len: usize) -> bool {
     true
 }
 
-
 const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
     let mut buf = [0u8; MESSAGE_LEN];
     let mut n = 0;
@@ -214,9 +212,6 @@ const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
     );
     panic_with(&buf, n)
 }
-
-
-
 
 /// Fails the build when a route needs a login but the app names no user
 /// model. `bao::app!` calls it in a `const` when `auth:` is absent.

@@ -1,7 +1,7 @@
 //! What Bao's middleware and fallback handler read on every request.
 
 use crate::config::Config;
-use crate::obs::health::Lifecycle;
+use crate::http::health::Lifecycle;
 use crate::obs::metrics::Metrics;
 use actix_web::dev::ResourceDef;
 use actix_web::http::header::HeaderValue;

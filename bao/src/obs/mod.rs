@@ -1,8 +1,6 @@
-//! Observability: logs, metrics and the health endpoints.
+//! Observability: logs and the metrics registry (the health endpoints are in `http::health`).
 
-pub mod health;
 pub(crate) mod logging;
 pub mod metrics;
 
 pub use logging::init_logging;
-pub use health::{MetricsSource, ReadinessCheck};

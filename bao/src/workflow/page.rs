@@ -78,11 +78,7 @@ async fn load(rt: &Pages, run_id: String) -> Option<(RunRow, Vec<StepRow>)> {
     .flatten()
 }
 
-async fn show(
-    req: HttpRequest,
-    rt: web::Data<Pages>,
-    run_id: web::Path<String>,
-) -> HttpResponse {
+async fn show(req: HttpRequest, rt: web::Data<Pages>, run_id: web::Path<String>) -> HttpResponse {
     if let Err(response) = allowed(&req, &rt).await {
         return response;
     }
@@ -117,11 +113,7 @@ async fn show(
 
 /// `text/event-stream`: the run and its steps as JSON each time they
 /// change, until the run is over.
-async fn events(
-    req: HttpRequest,
-    rt: web::Data<Pages>,
-    run_id: web::Path<String>,
-) -> HttpResponse {
+async fn events(req: HttpRequest, rt: web::Data<Pages>, run_id: web::Path<String>) -> HttpResponse {
     if let Err(response) = allowed(&req, &rt).await {
         return response;
     }

@@ -499,4 +499,3 @@ pub(crate) fn drop_failed_steps(conn: &mut DbConnection, run_id: &str) -> Result
     })?;
     Ok(())
 }
-

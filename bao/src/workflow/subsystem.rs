@@ -26,14 +26,16 @@ impl Subsystem for Workflows {
             db: core.db.clone(),
             env: core.config.env,
         });
-        let mut mounted = Mounted::new()
-            .data(pages)
-            .framework_routes(page::configure);
+        let mut mounted = Mounted::new().data(pages).framework_routes(page::configure);
         let Some(pool) = core.db.clone() else {
             return mounted;
         };
         let gauges: Vec<StatusGauge> = [
-            ("bao_workflow_runs", "bao_workflow_runs", "Workflow runs by status"),
+            (
+                "bao_workflow_runs",
+                "bao_workflow_runs",
+                "Workflow runs by status",
+            ),
             (
                 "bao_workflow_steps",
                 "bao_workflow_steps",
@@ -60,7 +62,11 @@ impl Subsystem for Workflows {
         let (defs, concurrency) = (self.defs.clone(), core.config.workflow_concurrency);
         mounted.worker(
             Worker::new("workflows", move |stop| {
-                tracing::info!(workflows = defs.len(), concurrency, "workflow workers started");
+                tracing::info!(
+                    workflows = defs.len(),
+                    concurrency,
+                    "workflow workers started"
+                );
                 super::work(pool, defs, settings, concurrency, stop)
             })
             .on_timeout(|| async {

@@ -1,6 +1,6 @@
 //! `/healthz` (liveness), `/readyz` (readiness) and `/metrics`.
 
-use super::metrics::Metrics;
+use crate::obs::metrics::Metrics;
 use actix_web::{web, HttpResponse};
 use futures_util::future::BoxFuture;
 use serde_json::{json, Map, Value};
@@ -123,7 +123,10 @@ async fn readyz(rt: web::Data<Health>) -> HttpResponse {
 async fn metrics(rt: web::Data<Health>) -> HttpResponse {
     // The in-flight gauge is read from the counter the middleware keeps
     // anyway, instead of being updated twice per request.
-    let inflight = rt.lifecycle.inflight().load(std::sync::atomic::Ordering::Relaxed);
+    let inflight = rt
+        .lifecycle
+        .inflight()
+        .load(std::sync::atomic::Ordering::Relaxed);
     rt.metrics
         .inflight
         .set(i64::try_from(inflight).unwrap_or(i64::MAX));
