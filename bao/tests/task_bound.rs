@@ -93,9 +93,13 @@ bao::app! { controllers: [Orders], tasks: [noop] }
 
 #[bao::test]
 async fn handlers_enqueue_and_a_full_queue_answers_503() {
-    unsafe { std::env::set_var("BAO_MAX_INFLIGHT_TASKS", "2") };
     for db in TestDatabase::each() {
-        let config = bao::Config::from_vars(&[("BAO_DATABASE_URL", db.url())]).unwrap();
+        // The app's configuration sets the bound when the app starts.
+        let config = bao::Config::from_vars(&[
+            ("BAO_DATABASE_URL", db.url()),
+            ("BAO_MAX_INFLIGHT_TASKS", "2"),
+        ])
+        .unwrap();
         let client = bao::testing::TestClient::with_config(app(), config).await;
         for id in 1..=2 {
             client
