@@ -104,7 +104,7 @@ impl ResponseError for Error {
                     .to_string(),
             ),
             Error::Database(DbError::Unavailable(e)) => {
-                tracing::error!(error = %e, "database unavailable");
+                tracing::warn!(error = %e, "database unavailable: answering 503");
                 (
                     "Service unavailable",
                     "The database cannot be reached; try again shortly.".to_string(),
@@ -115,12 +115,18 @@ impl ResponseError for Error {
                 ("Something went wrong", "The error was logged.".to_string())
             }
         };
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(crate::http::page::error_page(
-                status.as_u16(),
-                title,
-                &detail,
-            ))
+        let mut response = HttpResponse::build(status);
+        response.content_type("text/html; charset=utf-8");
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+        }
+        response.body(crate::http::page::error_page(
+            status.as_u16(),
+            title,
+            &detail,
+        ))
     }
 }
+
+/// The `Retry-After` of a 503 for an unreachable or busy database.
+pub(crate) const RETRY_AFTER_SECS: &str = "2";

@@ -63,9 +63,13 @@ impl Problem {
     pub fn response(&self) -> HttpResponse {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_string(self).unwrap_or_default();
-        HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, "application/problem+json"))
-            .body(body)
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 here is temporary (the database or a queue).
+            response.insert_header((header::RETRY_AFTER, crate::error::RETRY_AFTER_SECS));
+        }
+        response.body(body)
     }
 }
 
@@ -83,7 +87,7 @@ impl From<crate::db::DbError> for Problem {
                 "the data breaks a rule of the database (a missing reference or a required value)",
             ),
             DbError::Unavailable(error) => {
-                tracing::error!(%error, "database unavailable");
+                tracing::warn!(%error, "database unavailable: answering 503");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the database cannot be reached; try again shortly",

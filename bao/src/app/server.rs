@@ -52,8 +52,13 @@ impl Running {
             mounted.merge(subsystem.mount(&core));
         }
         let mut readiness = app.readiness.clone();
-        // An app with migrations uses its database: readiness depends on it.
-        if let Some(pool) = db.filter(|_| has_migrations(&config)) {
+        // An app with migrations or background work uses its database:
+        // readiness depends on it.
+        let uses_database = has_migrations(&config)
+            || !app.workflows().is_empty()
+            || !app.tasks().is_empty()
+            || !app.schedules().is_empty();
+        if let Some(pool) = db.filter(|_| uses_database) {
             readiness.insert(
                 0,
                 (

@@ -40,7 +40,11 @@ impl From<DieselError> for DbError {
                     DatabaseErrorKind::ForeignKeyViolation
                     | DatabaseErrorKind::NotNullViolation
                     | DatabaseErrorKind::CheckViolation => DbError::Invalid(message),
-                    DatabaseErrorKind::ClosedConnection => DbError::Unavailable(message),
+                    DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand => {
+                        mark_connection_lost();
+                        DbError::Unavailable(message)
+                    }
                     _ => classify_sqlite_message(message),
                 }
             }
@@ -58,9 +62,30 @@ fn classify_sqlite_message(message: String) -> DbError {
         || message.starts_with("CHECK constraint failed")
     {
         DbError::Invalid(message)
+    } else if message.starts_with("database is locked") || message.starts_with("database is busy") {
+        // The busy timeout ran out: the write lock is held elsewhere. Worth
+        // retrying, so it answers 503 + Retry-After, never 500.
+        DbError::Unavailable(message)
     } else {
         DbError::Query(message)
     }
+}
+
+std::thread_local! {
+    /// Set when an error on this thread showed that its connection is gone;
+    /// the pool reads it when the connection comes back (see
+    /// `ConnectionManager::has_broken`) and opens a new one instead.
+    static CONNECTION_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn mark_connection_lost() {
+    CONNECTION_LOST.with(|lost| lost.set(true));
+}
+
+/// Whether an error since the last call showed this thread's connection is
+/// gone; clears the mark.
+pub(crate) fn take_connection_lost() -> bool {
+    CONNECTION_LOST.with(|lost| lost.replace(false))
 }
 
 impl From<diesel::r2d2::PoolError> for DbError {

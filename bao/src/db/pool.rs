@@ -8,12 +8,16 @@ use actix_web::{web, FromRequest, HttpRequest};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
 use futures_util::future::{ready, Ready};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Opens connections for the pool.
+/// Opens connections for the pool, and remembers whether the last attempt
+/// failed (the database is down) so that requests fail fast meanwhile.
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    down: Arc<AtomicBool>,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -21,7 +25,16 @@ impl ManageConnection for ConnectionManager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
-        DbConnection::open(&self.url).map_err(diesel::r2d2::Error::ConnectionError)
+        let result = DbConnection::open(&self.url);
+        let was_down = self.down.swap(result.is_err(), Ordering::AcqRel);
+        match &result {
+            Err(error) if !was_down => {
+                tracing::error!(error = %error, "the database cannot be reached");
+            }
+            Ok(_) if was_down => tracing::info!("the database is reachable again"),
+            _ => {}
+        }
+        result.map_err(diesel::r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
@@ -29,10 +42,28 @@ impl ManageConnection for ConnectionManager {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _: &mut DbConnection) -> bool {
-        false
+    /// Called as a connection returns to the pool, on the thread that used
+    /// it: a connection whose last error showed it is gone (the server
+    /// restarted, the network dropped it, an administrator terminated it) or
+    /// that was left inside a failed transaction is closed instead of being
+    /// handed to the next request.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        let lost = super::error::take_connection_lost();
+        lost || match conn {
+            DbConnection::Postgres(c) => c.is_broken(),
+            DbConnection::Sqlite(c) => c.is_broken(),
+        }
     }
 }
+
+/// How long a request waits for a connection while the database is known to
+/// be down: long enough to notice it is back, short enough that the answer
+/// (503 + Retry-After) comes at once.
+const DOWN_WAIT: Duration = Duration::from_millis(250);
+
+/// How long a request waits for a free connection when the database is up.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pool of connections to the app's database. Cheap to clone.
 #[derive(Clone)]
@@ -40,8 +71,14 @@ pub struct DbPool {
     pool: r2d2::Pool<ConnectionManager>,
     dialect: Dialect,
     url: DatabaseUrl,
+    /// The last attempt to connect failed.
+    down: Arc<AtomicBool>,
+    /// Opens connections for the probes while `down`.
+    manager: ConnectionManager,
+    /// When a caller last tried to connect while `down` (ms since the epoch).
+    last_probe: Arc<std::sync::atomic::AtomicI64>,
     /// Bao's own tables are known to exist (checked once per pool).
-    system_ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    system_ready: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for DbPool {
@@ -66,24 +103,31 @@ impl DbPool {
             DatabaseUrl::Sqlite(_) => 4,
             DatabaseUrl::Postgres(_) => 16,
         };
+        let down = Arc::new(AtomicBool::new(false));
+        let manager = ConnectionManager {
+            url: url.clone(),
+            down: down.clone(),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(max)
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(CHECKOUT_TIMEOUT)
             .test_on_check_out(false)
-            .build_unchecked(ConnectionManager { url: url.clone() });
+            .build_unchecked(manager.clone());
         Ok(DbPool {
             pool,
             dialect,
             url,
-            system_ready: std::sync::Arc::default(),
+            down,
+            manager,
+            last_probe: Arc::default(),
+            system_ready: Arc::default(),
         })
     }
 
     /// Applies Bao's system migrations once per pool (callers that write
     /// Bao's tables use it, so an app need not run `bao migrate` first).
     pub(crate) fn ensure_system_tables(&self, conn: &mut DbConnection) -> Result<(), DbError> {
-        use std::sync::atomic::Ordering;
         if !self.system_ready.load(Ordering::Acquire) {
             super::system::migrate(conn)?;
             self.system_ready.store(true, Ordering::Release);
@@ -101,11 +145,51 @@ impl DbPool {
         self.dialect
     }
 
+    /// Whether the last attempt to connect failed: the database is down or
+    /// unreachable, and requests fail fast until a connection succeeds.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Acquire)
+    }
+
     /// A connection for blocking code (CLI commands, migrations, tests).
+    ///
+    /// Waits up to 5 s for a free connection; while the database is down,
+    /// only briefly, so callers answer 503 at once instead of piling up.
     pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, DbError> {
-        self.pool
-            .get()
-            .map_err(|e| DbError::Unavailable(e.to_string()))
+        if self.is_down() {
+            // One caller in each DOWN_WAIT tries to connect (refused at once
+            // while the server is away); the others get an idle connection
+            // if there is one, else an answer at once.
+            let now = crate::support::clock::now_ms();
+            let last = self.last_probe.load(Ordering::Acquire);
+            let probe_due = now.saturating_sub(last) >= DOWN_WAIT.as_millis() as i64
+                && self
+                    .last_probe
+                    .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+            if !probe_due {
+                return self
+                    .pool
+                    .try_get()
+                    .ok_or_else(|| DbError::Unavailable("the database cannot be reached".into()));
+            }
+            // Back: the pool's own attempts succeed from here on.
+            self.manager
+                .connect()
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        }
+        // In slices, so that a wait which began before the outage was
+        // noticed ends as soon as it is.
+        let deadline = std::time::Instant::now() + CHECKOUT_TIMEOUT;
+        loop {
+            match self.pool.get_timeout(DOWN_WAIT) {
+                Ok(conn) => return Ok(conn),
+                Err(error) if self.is_down() || std::time::Instant::now() >= deadline => {
+                    return Err(DbError::Unavailable(error.to_string()));
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Runs `work` with a connection on the blocking thread pool.

@@ -64,6 +64,9 @@ pub(crate) struct Health {
 /// How long one readiness check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long one metrics source may take during a scrape.
+const SOURCE_TIMEOUT: Duration = Duration::from_secs(1);
+
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, metrics_enabled: bool) {
     use crate::http::get_resource;
     cfg.service(get_resource("/healthz").to(healthz))
@@ -131,7 +134,14 @@ async fn metrics(rt: web::Data<Health>) -> HttpResponse {
         .inflight
         .set(i64::try_from(inflight).unwrap_or(i64::MAX));
     // Sources refresh their gauges in the registry first, then it renders.
-    let extra = futures_util::future::join_all(rt.sources.iter().map(|source| source())).await;
+    // Each within a bound: with the database down, a scrape answers at once
+    // and the database-backed gauges keep their last values.
+    let extra = futures_util::future::join_all(rt.sources.iter().map(|source| async move {
+        tokio::time::timeout(SOURCE_TIMEOUT, source())
+            .await
+            .unwrap_or_default()
+    }))
+    .await;
     let mut body = rt.metrics.render();
     for text in extra {
         body.push_str(&text);

@@ -38,10 +38,12 @@
 
 mod database;
 mod live;
+mod proxy;
 mod response;
 
 pub use database::{TestDatabase, DEFAULT_POSTGRES_ADMIN_URL};
 pub use live::{free_port, http_get, http_request, wait_until_healthy, LiveResponse};
+pub use proxy::TcpProxy;
 pub use response::TestResponse;
 
 use crate::app::{build_service, Running};
