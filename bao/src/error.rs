@@ -38,6 +38,11 @@ pub enum Error {
     /// is full.
     #[error(transparent)]
     Task(#[from] crate::task::TaskError),
+    /// An AI call failed: 503 (unavailable), 429 (rate limited), 402 (over
+    /// budget) or 400 (rejected by the provider), with `Retry-After` where
+    /// trying again later helps.
+    #[error(transparent)]
+    Ai(#[from] crate::ai::AiError),
     /// 500: anything else; the message is logged, never shown to the client.
     #[error("{0}")]
     Internal(String),
@@ -61,6 +66,9 @@ impl ResponseError for Error {
             },
             Error::Auth(e) => e.status_code(),
             Error::Task(crate::task::TaskError::QueueFull(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Ai(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            }
             Error::Task(crate::task::TaskError::Database(e)) => {
                 Error::Database(e.clone()).status_code()
             }
@@ -85,6 +93,35 @@ impl ResponseError for Error {
                     "Busy",
                     "Too much background work is waiting; try again in a few seconds.",
                 ));
+        }
+        if let Error::Ai(e) = self {
+            tracing::warn!(error = %e, "AI call failed");
+            let mut response = HttpResponse::build(self.status_code());
+            response.content_type("text/html; charset=utf-8");
+            if let Some(secs) = e.retry_after_secs() {
+                response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+            }
+            let (title, detail) = match e {
+                crate::ai::AiError::BudgetExceeded(_) => {
+                    ("Over budget", "This request would exceed its AI budget.")
+                }
+                crate::ai::AiError::RateLimited { .. } => {
+                    ("Busy", "The AI service is busy; try again shortly.")
+                }
+                crate::ai::AiError::BadRequest { .. } => (
+                    "Bad request",
+                    "The AI service could not answer this request.",
+                ),
+                _ => (
+                    "Service unavailable",
+                    "The AI service cannot be reached; try again shortly.",
+                ),
+            };
+            return response.body(crate::http::page::error_page(
+                self.status_code().as_u16(),
+                title,
+                detail,
+            ));
         }
         let status = self.status_code();
         let (title, detail) = match self {

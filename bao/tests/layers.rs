@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["view"],
     &["fault"],
-    &["api", "forms", "workflow"],
+    &["ai", "api", "forms", "workflow"],
     &["task"],
     &["app"],
     &["testing", "cli"],

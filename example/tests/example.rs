@@ -988,3 +988,121 @@ fn scheduler_once_and_tasks_list_from_the_cli() {
         assert!(String::from_utf8_lossy(&help.stdout).contains("--once"));
     }
 }
+
+/// A one-connection-at-a-time HTTP stub on a free port: every request gets
+/// `body` with `content_type`. Enough for the CLI's single calls.
+fn http_stub(content_type: &'static str, body: String) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // Read the head, then as much body as Content-Length says.
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn ai_commands_answer_offline_with_echo_and_speak_to_a_provider() {
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut command = example_binary();
+        command
+            .args(args)
+            .env_remove("BAO_AI_PROVIDERS")
+            .env_remove("BAO_AI_DEFAULT")
+            .env("BAO_LOG_LEVEL", "off");
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).to_string();
+
+    let out = run(&["ai:ask", "hello"], &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text(&out), "olleh\n", "offline, the router is Echo");
+    let out = run(&["ai:stream", "abc"], &[]);
+    assert_eq!(text(&out), "cba\n");
+    let out = run(&["ai:providers", "--json"], &[]);
+    let providers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(providers[0]["name"], "echo");
+    assert_eq!(providers[0]["price"], serde_json::json!([0.0, 0.0]));
+
+    let reply = serde_json::json!({
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "from the stub"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 4, "completion_tokens": 3}
+    });
+    let base = http_stub("application/json", reply.to_string());
+    let openai = [
+        ("BAO_AI_PROVIDERS", "openai"),
+        ("OPENAI_API_KEY", "sk-cli-test"),
+        ("OPENAI_BASE_URL", base.as_str()),
+    ];
+    let out = run(&["ai:ask", "hi", "--json"], &openai);
+    assert!(out.status.success(), "{out:?}");
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["text"], "from the stub");
+    assert_eq!(reply["provider"], "openai");
+    assert_eq!(reply["usage"]["output_tokens"], 3);
+    assert!(reply["cost_usd"].as_f64().unwrap() > 0.0);
+
+    let stream = concat!(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"stre\"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"amed\"}}]}\n\n",
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":2}}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let base = http_stub("text/event-stream", stream.to_string());
+    let openai = [
+        ("BAO_AI_PROVIDERS", "openai"),
+        ("OPENAI_API_KEY", "sk-cli-test"),
+        ("OPENAI_BASE_URL", base.as_str()),
+    ];
+    let out = run(&["ai:stream", "hi"], &openai);
+    assert_eq!(text(&out), "streamed\n", "{out:?}");
+
+    // A provider listed without its key: a clear error, the key's name.
+    let out = run(
+        &["ai:ask", "hi"],
+        &[("BAO_AI_PROVIDERS", "anthropic"), ("ANTHROPIC_API_KEY", "")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ANTHROPIC_API_KEY"),
+        "{out:?}"
+    );
+    let out = run(&["ai:ask", "--help"], &[]);
+    assert!(text(&out).contains("--provider"));
+}

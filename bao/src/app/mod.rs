@@ -78,6 +78,7 @@ impl App {
             subsystems: vec![
                 Arc::new(crate::auth::AuthSubsystem::default()),
                 Arc::new(crate::fault::FaultSubsystem),
+                Arc::new(crate::ai::AiSubsystem::default()),
             ],
         }
     }
@@ -88,6 +89,25 @@ impl App {
     pub fn subsystem<S: Subsystem>(mut self, subsystem: S) -> Self {
         self.subsystems.push(Arc::new(subsystem));
         self
+    }
+
+    /// The AI router `bao::ai::ask` and friends use once the app starts
+    /// (else one built from `BAO_AI_*`).
+    ///
+    /// ```
+    /// use bao::ai::{Echo, Router, Scripted};
+    /// let app = bao::App::new("Hello", "1.0.0")
+    ///     .ai(Router::new().provider(Scripted::new(["hi"])).provider(Echo::new()));
+    /// assert_eq!(app.ai_router().unwrap().provider_names(), ["scripted", "echo"]);
+    /// ```
+    pub fn ai(self, router: crate::ai::Router) -> Self {
+        self.with::<crate::ai::AiSubsystem>(|ai| *ai = crate::ai::AiSubsystem::new(router))
+    }
+
+    /// The router given to [`App::ai`], if any.
+    pub fn ai_router(&self) -> Option<&crate::ai::Router> {
+        self.get::<crate::ai::AiSubsystem>()
+            .and_then(|ai| ai.configured())
     }
 
     /// The app's subsystems, in mount order.

@@ -6,6 +6,7 @@
 //! - the app binary calls [`main`] with its `App` and serves `serve`, `routes`,
 //!   `describe`, `config` and `check` directly.
 
+mod ai_commands;
 mod app_commands;
 mod auth_commands;
 mod dev;
@@ -133,6 +134,40 @@ pub enum Command {
     /// Delete every dead letter of a queue
     #[command(name = "dlq:purge")]
     DlqPurge(DlqPurgeArgs),
+    /// Ask the app's AI router and print the answer
+    #[command(name = "ai:ask")]
+    AiAsk(AiAskArgs),
+    /// Ask the app's AI router and print the answer as it streams
+    #[command(name = "ai:stream")]
+    AiStream(AiAskArgs),
+    /// List the AI providers in the order they are tried, with models, prices and circuit state
+    #[command(name = "ai:providers")]
+    AiProviders(JsonArgs),
+}
+
+/// `bao ai:ask` and `bao ai:stream`.
+#[derive(Debug, Args)]
+pub struct AiAskArgs {
+    /// The prompt
+    pub prompt: String,
+    /// A system message before it
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Ask only this provider (no fallback)
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Use this model instead of the provider's configured one
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The longest answer, in tokens
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Print JSON (text, usage, cost, provider, model) instead of the text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `bao scheduler:run`.
