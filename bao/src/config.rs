@@ -218,6 +218,18 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "an integer, 8 or more",
         "Shortest password `Auth::register` and `Auth::change_password` accept",
     ),
+    key(
+        "BAO_AI_PROVIDERS",
+        Some("echo"),
+        "provider names separated by commas: anthropic, openai, ollama, echo",
+        "AI providers in fallback order (keys from ANTHROPIC_API_KEY, OPENAI_API_KEY; OLLAMA_HOST); unless setup calls App::ai",
+    ),
+    key(
+        "BAO_AI_DEFAULT",
+        None,
+        "one of the names in BAO_AI_PROVIDERS",
+        "The AI provider tried first",
+    ),
 ];
 
 /// Which defaults apply.
@@ -303,6 +315,10 @@ pub struct Config {
     pub password_min_length: usize,
     /// `BAO_DOCS_ENABLED`: serve `/docs`.
     pub docs_enabled: bool,
+    /// `BAO_AI_PROVIDERS`: AI provider names in fallback order.
+    pub ai_providers: Vec<String>,
+    /// `BAO_AI_DEFAULT`: the AI provider tried first.
+    pub ai_default: Option<String>,
     /// `BAO_WORKFLOW_LEASE`.
     pub workflow_lease: Duration,
     /// `BAO_WORKFLOW_POLL`.
@@ -546,7 +562,41 @@ impl Config {
             Some(v) => parse_bool(v)?,
         };
         let task_retention = duration("BAO_TASK_RETENTION", Duration::from_secs(7 * 86_400))?;
+        let ai_providers = match get("BAO_AI_PROVIDERS") {
+            None => vec!["echo".to_string()],
+            Some((var, v)) => {
+                let names: Vec<String> = v
+                    .split(',')
+                    .map(|n| n.trim().to_ascii_lowercase())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                let known = ["anthropic", "openai", "ollama", "echo"];
+                if names.is_empty() || names.iter().any(|n| !known.contains(&n.as_str())) {
+                    return Err(invalid(var, v));
+                }
+                names
+            }
+        };
+        let ai_default = match get("BAO_AI_DEFAULT") {
+            None => None,
+            Some((var, v)) => {
+                let name = v.to_ascii_lowercase();
+                if !ai_providers.contains(&name) {
+                    return Err(ConfigError {
+                        var,
+                        value: v,
+                        expected: format!(
+                            "one of the names in BAO_AI_PROVIDERS ({})",
+                            ai_providers.join(", ")
+                        ),
+                    });
+                }
+                Some(name)
+            }
+        };
         Ok(Config {
+            ai_providers,
+            ai_default,
             task_concurrency,
             task_retention,
             max_inflight_tasks,
@@ -637,6 +687,11 @@ impl Config {
         out.insert(
             "BAO_PASSWORD_MIN_LENGTH",
             self.password_min_length.to_string(),
+        );
+        out.insert("BAO_AI_PROVIDERS", self.ai_providers.join(","));
+        out.insert(
+            "BAO_AI_DEFAULT",
+            self.ai_default.clone().unwrap_or_default(),
         );
         out
     }
@@ -741,5 +796,18 @@ mod tests {
         let c = with(&[("BAO_DATABASE_URL", "postgres://bob:hunter2@db/app")]).unwrap();
         assert!(!format!("{:?}", c).contains("hunter2"));
         assert!(!c.resolved()["BAO_DATABASE_URL"].contains("hunter2"));
+    }
+
+    #[test]
+    fn ai_provider_names_are_checked_at_start() {
+        let config = Config::from_vars(&[("BAO_AI_PROVIDERS", "Anthropic, echo")]).unwrap();
+        assert_eq!(config.ai_providers, ["anthropic", "echo"]);
+        let error = Config::from_vars(&[("BAO_AI_PROVIDERS", "openai,gpt")]).unwrap_err();
+        assert_eq!(error.var, "BAO_AI_PROVIDERS");
+        let error =
+            Config::from_vars(&[("BAO_AI_PROVIDERS", "echo"), ("BAO_AI_DEFAULT", "ollama")])
+                .unwrap_err();
+        assert_eq!(error.var, "BAO_AI_DEFAULT");
+        assert!(error.expected.contains("echo"), "{}", error.expected);
     }
 }

@@ -803,3 +803,76 @@ async fn the_router_from_the_environment_checks_its_names_and_keys() {
     let router = Router::from_names(Some("echo, ollama"), Some("ollama")).unwrap();
     assert_eq!(router.provider_names(), ["ollama", "echo"]);
 }
+
+#[bao::test]
+async fn mock_native_calls_the_named_tool_then_answers_from_its_result() {
+    let search = ToolSpec {
+        name: "search".into(),
+        description: "Searches.".into(),
+        parameters: json!({"type": "object", "properties": {"q": {"type": "string"}, "limit": {"type": "integer"}}, "required": ["q", "limit"]}),
+    };
+    let post = ToolSpec {
+        name: "post".into(),
+        description: "Posts.".into(),
+        parameters: json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+    };
+    let router = Router::new().provider(bao::ai::MockNative::new());
+    let chat = Chat::from("please post this").tool(search).tool(post);
+    let reply = router.complete(&chat).await.unwrap();
+    assert_eq!(reply.tool_calls.len(), 1);
+    assert_eq!(reply.tool_calls[0].name, "post");
+    assert_eq!(
+        reply.tool_calls[0].arguments,
+        json!({"text": "please post this"})
+    );
+    let call = reply.tool_calls[0].clone();
+    let chat = chat
+        .assistant_calls("", vec![call.clone()])
+        .tool_result(call.id, "posted #7");
+    let reply = router.complete(&chat).await.unwrap();
+    assert_eq!(reply.text, "done: posted #7");
+    assert!(reply.tool_calls.is_empty());
+}
+
+pub struct Assistant;
+
+#[bao::controller("/assistant")]
+impl Assistant {
+    /// Answers a prompt within a tiny budget, or with the router's error.
+    #[get("/{budget}/{prompt}")]
+    async fn ask(budget: u64, prompt: String) -> bao::Result<String> {
+        let answer = ai::with_budget(Budget::tokens(budget), ai::ask(&prompt)).await?;
+        Ok(answer)
+    }
+}
+
+bao::app! { controllers: [Assistant] }
+
+#[bao::test]
+async fn ai_errors_answer_with_their_http_status() {
+    let (base, _) = stub(vec![error_answer(
+        503,
+        json!({"error": {"message": "down"}}),
+        None,
+    )]);
+    let client = bao::testing::TestClient::new(app().ai(Router::new().provider(
+        OpenAi::new("k").base_url(&base).http(HttpSettings {
+            retries: 0,
+            ..quick()
+        }),
+    )))
+    .await;
+    let response = client.get("/assistant/1000/hello").await;
+    response.assert_status(503);
+    assert_eq!(response.header("retry-after"), Some("5"));
+    let client = bao::testing::TestClient::new(app().ai(Router::new().provider(Echo::new()))).await;
+    client
+        .get("/assistant/1000/hello")
+        .await
+        .assert_ok()
+        .assert_see("olleh");
+    client
+        .get("/assistant/1/a%20long%20prompt%20that%20cannot%20fit")
+        .await
+        .assert_status(402);
+}

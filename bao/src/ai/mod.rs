@@ -38,7 +38,7 @@ pub use metrics::render as render_metrics;
 pub use prices::{Price, Prices};
 pub use provider::{ChunkStream, Provider};
 pub use providers::anthropic::Anthropic;
-pub use providers::local::{Echo, ScriptStep, Scripted};
+pub use providers::local::{Echo, MockNative, ScriptStep, Scripted};
 pub use providers::ollama::Ollama;
 pub use providers::openai::OpenAi;
 pub use router::{ProviderInfo, Router, TextStream};
@@ -122,10 +122,19 @@ impl crate::subsystem::Subsystem for AiSubsystem {
         "ai"
     }
 
-    fn mount(&self, _core: &crate::subsystem::Core) -> crate::subsystem::Mounted {
-        if let Some(router) = &self.router {
-            install(router.clone());
-        }
+    fn mount(&self, core: &crate::subsystem::Core) -> crate::subsystem::Mounted {
+        let router = match &self.router {
+            Some(router) => router.clone(),
+            None => {
+                let providers = core.config.ai_providers.join(",");
+                Router::from_names(Some(&providers), core.config.ai_default.as_deref())
+                    .unwrap_or_else(|error| {
+                        tracing::error!(%error, "AI router: answering with Echo until this is fixed");
+                        Router::new()
+                    })
+            }
+        };
+        install(router);
         crate::subsystem::Mounted::new().metrics(|| async { metrics::render() })
     }
 }

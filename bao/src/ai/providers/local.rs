@@ -270,3 +270,100 @@ impl Provider for Scripted {
         })
     }
 }
+
+/// A test provider that speaks native tool calls, deterministically: offered
+/// tools and no tool result yet, it calls the tool whose name the last user
+/// message mentions (else the first), filling each required string argument
+/// with that message; once a tool result is in the conversation, it answers
+/// `done: RESULT`. Without tools it answers like [`Echo`].
+#[derive(Debug, Clone, Default)]
+pub struct MockNative;
+
+impl MockNative {
+    /// The mock.
+    pub fn new() -> MockNative {
+        MockNative
+    }
+
+    fn arguments(tool: &crate::ai::ToolSpec, text: &str) -> serde_json::Value {
+        let mut arguments = serde_json::Map::new();
+        let required = tool.parameters["required"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for name in required.iter().filter_map(|n| n.as_str()) {
+            let kind = tool.parameters["properties"][name]["type"]
+                .as_str()
+                .unwrap_or("string");
+            let value = match kind {
+                "integer" | "number" => serde_json::json!(1),
+                "boolean" => serde_json::json!(true),
+                _ => serde_json::json!(text),
+            };
+            arguments.insert(name.to_string(), value);
+        }
+        serde_json::Value::Object(arguments)
+    }
+}
+
+impl Provider for MockNative {
+    fn name(&self) -> &str {
+        "mock"
+    }
+
+    fn model(&self) -> &str {
+        "mock-native"
+    }
+
+    fn free(&self) -> bool {
+        true
+    }
+
+    fn complete<'a>(&'a self, chat: &'a Chat) -> BoxFuture<'a, Result<Reply, AiError>> {
+        Box::pin(async move {
+            let last_result = chat
+                .messages
+                .iter()
+                .rev()
+                .take_while(|m| m.role != crate::ai::Role::User)
+                .find(|m| m.role == crate::ai::Role::Tool)
+                .map(|m| m.content.clone());
+            let user = chat.last_user_text();
+            let (text, tool_calls) = match (last_result, chat.tools.is_empty()) {
+                (Some(result), _) => (format!("done: {result}"), Vec::new()),
+                (None, true) => (user.chars().rev().collect(), Vec::new()),
+                (None, false) => {
+                    let tool = chat
+                        .tools
+                        .iter()
+                        .find(|t| user.contains(&t.name))
+                        .unwrap_or(&chat.tools[0]);
+                    let call = ToolCall {
+                        id: format!("mock_{}", chat.messages.len()),
+                        name: tool.name.clone(),
+                        arguments: MockNative::arguments(tool, user),
+                    };
+                    (String::new(), vec![call])
+                }
+            };
+            let stop = if tool_calls.is_empty() {
+                "end_turn"
+            } else {
+                "tool_use"
+            };
+            Ok(Reply {
+                usage: Usage {
+                    input_tokens: chat.estimated_input_tokens(),
+                    output_tokens: estimate_tokens(text.chars().count())
+                        + tool_calls.len() as u64 * 8,
+                },
+                text,
+                tool_calls,
+                provider: "mock".into(),
+                model: "mock-native".into(),
+                cost_usd: Some(0.0),
+                stop_reason: Some(stop.into()),
+            })
+        })
+    }
+}
