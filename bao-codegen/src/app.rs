@@ -17,6 +17,7 @@ const KEYS: &[&str] = &[
     "workflows",
     "tasks",
     "schedules",
+    "agents",
     "auth",
     "setup",
 ];
@@ -85,6 +86,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut workflows: Vec<Path> = Vec::new();
     let mut tasks: Vec<Path> = Vec::new();
     let mut schedules: Vec<Path> = Vec::new();
+    let mut agents: Vec<Path> = Vec::new();
     let mut workflows_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
     let mut models_span = Span::call_site();
@@ -116,6 +118,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
             ("schedules", Value::List(list)) => {
                 push_unique(&mut schedules, list, "schedule", &mut diag)
             }
+            ("agents", Value::List(list)) => push_unique(&mut agents, list, "agent", &mut diag),
+            ("agents", _) => diag.error_at(
+                &entry.key,
+                "`agents` is a list of #[bao::agent] types: `agents: [ResearchBot]`",
+            ),
             ("schedules", _) => diag.error_at(
                 &entry.key,
                 "`schedules` is a list of #[bao::every] functions: `schedules: [heartbeat]`",
@@ -228,13 +235,19 @@ pub fn expand(input: TokenStream) -> TokenStream {
     };
     let workflow_names = workflows
         .iter()
-        .map(|w| quote_spanned! {w.span()=> #w::NAME });
+        .map(|w| quote_spanned! {w.span()=> #w::NAME })
+        .chain(agents.iter().map(|a| {
+            quote_spanned! {a.span()=> <#a as ::bao::agent::Agent>::DEFINITION.workflow }
+        }));
     let workflow_check = quote_spanned! {workflows_span=>
         const _: () = ::bao::workflow::check_workflow_names(&[#(#workflow_names),*]);
     };
     let workflow_registrations = workflows
         .iter()
         .map(|w| quote_spanned! {w.span()=> .workflow(#w::definition()) });
+    let agent_registrations = agents
+        .iter()
+        .map(|a| quote_spanned! {a.span()=> .agent::<#a>() });
     let task_registrations = tasks
         .iter()
         .map(|t| quote_spanned! {t.span()=> .task(#t::definition()) });
@@ -296,6 +309,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 .source_dir(::core::env!("CARGO_MANIFEST_DIR"))
                 #auth_registration
                 #(#workflow_registrations)*
+                #(#agent_registrations)*
                 #(#task_registrations)*
                 #(#schedule_registrations)*
                 #(#registrations)*;

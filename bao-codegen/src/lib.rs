@@ -4,6 +4,7 @@
 //! Everything here is plain Rust over `proc_macro2` tokens: no I/O and no
 //! `proc_macro` types, so every expansion is unit- and snapshot-tested.
 
+pub mod agent;
 pub mod api;
 pub mod app;
 pub mod controller;

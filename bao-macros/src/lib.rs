@@ -22,6 +22,19 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
     bao_codegen::workflow::expand(args.into(), item.into()).into()
 }
 
+/// An AI agent: `#[bao::agent(name = "research", max_steps = 10)] impl ResearchBot { #[tool] async fn search(&self, q: String) -> bao::Result<String> { .. } }`.
+#[proc_macro_attribute]
+pub fn agent(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::agent::expand(args.into(), item.into()).into()
+}
+
+/// `#[tool]` marks a method of a `#[bao::agent]` impl block as a tool; on
+/// its own it is an error that says so.
+#[proc_macro_attribute]
+pub fn tool(_args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::agent::stray_tool(item.into()).into()
+}
+
 /// A durable background task: `#[bao::task(retries = 3)] async fn send_receipt(order_id: i64) -> bao::Result<()>`.
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {

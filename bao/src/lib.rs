@@ -33,6 +33,7 @@
 //! with `bao init --name "My App"`; `ARCHITECTURE.md` in the repository maps
 //! every feature to its module.
 
+pub mod agent;
 pub mod ai;
 pub mod api;
 pub mod app;
@@ -55,7 +56,7 @@ pub mod workflow;
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
 pub use bao_macros::{
-    api, app, controller, every, model, retry, task, test, view, workflow, TextEnum,
+    agent, api, app, controller, every, model, retry, task, test, tool, view, workflow, TextEnum,
 };
 /// Exact decimals for model fields (`bigdecimal::BigDecimal`).
 pub use bigdecimal;
@@ -130,6 +131,7 @@ pub mod __private {
     pub use actix_web::{web, HttpRequest, HttpResponse};
     pub use askama;
     pub use diesel;
+    pub use futures_util::future::BoxFuture;
     pub use serde;
     pub use serde_json;
 

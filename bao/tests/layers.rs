@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["view"],
     &["fault"],
     &["ai", "api", "forms", "workflow"],
-    &["task"],
+    &["task", "agent"],
     &["app"],
     &["testing", "cli"],
 ];

@@ -22,6 +22,12 @@ pub trait Provider: Send + Sync + 'static {
         None
     }
 
+    /// Whether it takes tools and answers with tool calls natively (else an
+    /// agent speaks a text protocol with it).
+    fn native_tools(&self) -> bool {
+        false
+    }
+
     /// Whether its calls cost nothing (local models, test providers).
     fn free(&self) -> bool {
         false

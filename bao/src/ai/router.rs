@@ -154,6 +154,15 @@ impl Router {
         )
     }
 
+    /// Whether the provider that would answer `chat` first takes tools
+    /// natively.
+    pub fn native_tools(&self, chat: &Chat) -> bool {
+        self.order(chat.provider.as_deref())
+            .ok()
+            .and_then(|providers| providers.first().map(|p| p.native_tools()))
+            .unwrap_or(false)
+    }
+
     /// The providers as `bao ai:providers` lists them.
     pub fn providers(&self) -> Vec<ProviderInfo> {
         let circuits = crate::fault::CircuitBreaker::all();

@@ -210,6 +210,21 @@ impl App {
         self.with(|w: &mut crate::workflow::Workflows| w.defs.push(definition))
     }
 
+    /// Registers agent `A` (what `bao::app! { agents: [..] }` does): its runs
+    /// are workflow runs that `serve` and `bao worker` carry on.
+    pub fn agent<A: crate::agent::Agent>(self) -> Self {
+        let entry = crate::agent::AgentEntry::of::<A>();
+        let workflow = entry.workflow;
+        self.workflow(workflow)
+            .with(|a: &mut crate::agent::Agents| a.entries.push(entry))
+    }
+
+    /// The app's agents.
+    pub fn agents(&self) -> &[crate::agent::AgentEntry] {
+        self.get::<crate::agent::Agents>()
+            .map_or(&[], |a| a.entries())
+    }
+
     /// Registers a durable task (what `bao::app! { tasks: [..] }` does);
     /// `serve` and `bao worker` run it.
     pub fn task(self, definition: crate::task::TaskDef) -> Self {

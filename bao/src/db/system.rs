@@ -148,6 +148,27 @@ CREATE TABLE bao_schedule_slots (
 );
 ";
 
+const AGENT_TABLES: &str = "
+CREATE TABLE bao_agent_approvals (
+    id {ID},
+    run_id VARCHAR(200) NOT NULL,
+    agent VARCHAR(200) NOT NULL,
+    call_id VARCHAR(200) NOT NULL,
+    tool VARCHAR(200) NOT NULL,
+    arguments TEXT NOT NULL,
+    arguments_hash VARCHAR(64) NOT NULL,
+    status VARCHAR(20) NOT NULL,
+    requested_by TEXT,
+    requested_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    decided_by TEXT,
+    decided_at BIGINT,
+    reason TEXT
+);
+CREATE UNIQUE INDEX bao_agent_approvals_call ON bao_agent_approvals (run_id, call_id);
+CREATE INDEX bao_agent_approvals_status ON bao_agent_approvals (status, id);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -160,6 +181,7 @@ fn migrations() -> Vec<SystemMigration> {
             ("0002_workflows", WORKFLOW_TABLES),
             ("0003_tasks", TASK_TABLES),
             ("0004_schedules", SCHEDULE_TABLES),
+            ("0005_agents", AGENT_TABLES),
         ]
         .into_iter()
         .map(|(version, sql)| {

@@ -557,11 +557,35 @@ pub async fn run_one(
     owner: &str,
     settings: WorkerSettings,
 ) -> Result<bool, DbError> {
+    execute(pool, defs, owner, settings, None).await
+}
+
+/// Executes run `run_id` here and now, if it is runnable (pending, due, or
+/// its lease expired), until it completes, fails or parks; false when it
+/// was not (finished, parked and not due, or running elsewhere).
+pub async fn run_now(
+    pool: &DbPool,
+    defs: &[WorkflowDef],
+    run_id: &str,
+    settings: WorkerSettings,
+) -> Result<bool, DbError> {
+    let owner = format!("inline:{}", std::process::id());
+    execute(pool, defs, &owner, settings, Some(run_id)).await
+}
+
+async fn execute(
+    pool: &DbPool,
+    defs: &[WorkflowDef],
+    owner: &str,
+    settings: WorkerSettings,
+    only: Option<&str>,
+) -> Result<bool, DbError> {
     let names: Vec<&'static str> = defs.iter().map(|d| d.name).collect();
     let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
     let owner_name = owner.to_string();
+    let only = only.map(str::to_string);
     let claimed = pool
-        .run(move |c| store::claim(c, &names, &owner_name, lease_ms))
+        .run(move |c| store::claim(c, &names, &owner_name, lease_ms, only.as_deref()))
         .await?;
     let Some(run) = claimed else { return Ok(false) };
     let Some(def) = defs.iter().find(|d| d.name == run.workflow).copied() else {

@@ -169,6 +169,7 @@ pub(crate) fn claim(
     workflows: &[&str],
     owner: &str,
     lease_ms: i64,
+    only: Option<&str>,
 ) -> Result<Option<RunRow>, DbError> {
     if workflows.is_empty() {
         return Ok(None);
@@ -183,10 +184,14 @@ pub(crate) fn claim(
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
+    let only_run = match only {
+        Some(id) => format!(" AND id = '{}'", id.replace('\'', "''")),
+        None => String::new(),
+    };
     let query = format!(
         "UPDATE bao_workflow_runs SET status = 'running', lease_owner = ?, lease_token = lease_token + 1, \
          lease_expires_at = ?, wake_at = NULL, updated_at = ? \
-         WHERE id = (SELECT id FROM bao_workflow_runs WHERE workflow IN ({names}) AND ( \
+         WHERE id = (SELECT id FROM bao_workflow_runs WHERE workflow IN ({names}){only_run} AND ( \
             (status = 'pending') \
             OR (status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL AND wake_at <= ?) \
             OR (status = 'running' AND lease_expires_at < ?)) \

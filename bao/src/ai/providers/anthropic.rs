@@ -152,6 +152,10 @@ impl Provider for Anthropic {
         &self.model
     }
 
+    fn native_tools(&self) -> bool {
+        true
+    }
+
     fn complete<'a>(&'a self, chat: &'a Chat) -> BoxFuture<'a, Result<Reply, AiError>> {
         Box::pin(async move {
             let response = self

@@ -315,6 +315,10 @@ impl Provider for MockNative {
         "mock-native"
     }
 
+    fn native_tools(&self) -> bool {
+        true
+    }
+
     fn free(&self) -> bool {
         true
     }

@@ -194,6 +194,10 @@ impl Provider for OpenAi {
         Some(&self.embedding_model)
     }
 
+    fn native_tools(&self) -> bool {
+        true
+    }
+
     fn complete<'a>(&'a self, chat: &'a Chat) -> BoxFuture<'a, Result<Reply, AiError>> {
         Box::pin(async move {
             let response = self

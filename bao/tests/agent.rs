@@ -1,0 +1,307 @@
+//! Agents as durable runs, on SQLite and PostgreSQL: both loops (the text
+//! protocol with Scripted, native tool calls with MockNative and the
+//! OpenAI wire format), tool errors and bad arguments fed back, max_steps
+//! and budget stops, approvals approved, denied, expired and decided once,
+//! and no model turn or finished tool run twice.
+
+use bao::agent::{approvals, AgentEvent, DecideError};
+use bao::ai::{self, MockNative, Router, Scripted};
+use bao::db::DbPool;
+use bao::testing::TestDatabase;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static SEARCHES: AtomicUsize = AtomicUsize::new(0);
+static POSTS: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(Default)]
+pub struct ResearchBot;
+
+/// You research questions with the knowledge base and answer briefly.
+#[bao::agent(name = "research", max_steps = 4)]
+impl ResearchBot {
+    /// Searches the knowledge base.
+    #[tool]
+    async fn search(&self, q: String, limit: Option<u32>) -> bao::Result<String> {
+        SEARCHES.fetch_add(1, Ordering::SeqCst);
+        if q == "fail" {
+            return Err(bao::Error::BadRequest("the index is offline".into()));
+        }
+        Ok(format!("{} hits for {q}", limit.unwrap_or(3)))
+    }
+
+    /// Posts a message to a channel.
+    #[tool(requires_approval, scope = "write")]
+    async fn post(&self, channel: String, text: String) -> bao::Result<String> {
+        POSTS.fetch_add(1, Ordering::SeqCst);
+        Ok(format!("posted to #{channel}: {text}"))
+    }
+}
+
+#[derive(Default)]
+pub struct Frugal;
+
+#[bao::agent(name = "frugal", max_tokens = 400, approval_timeout = "1s")]
+impl Frugal {
+    /// Posts a message.
+    #[tool(requires_approval)]
+    async fn post(&self, text: String) -> bao::Result<String> {
+        POSTS.fetch_add(1, Ordering::SeqCst);
+        Ok(text)
+    }
+}
+
+bao::app! { agents: [ResearchBot, Frugal] }
+
+fn pool(db: &TestDatabase) -> DbPool {
+    DbPool::new(db.url()).unwrap()
+}
+
+#[bao::test]
+async fn the_text_protocol_calls_tools_and_ends_with_final() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        SEARCHES.store(0, Ordering::SeqCst);
+        ai::install(Router::new().provider(Scripted::new([
+            "Let me look.\nCALL: search({\"q\": \"retry docs\", \"limit\": 2})",
+            "FINAL: The retry docs are in chapter 4.",
+        ])));
+        let run = ResearchBot::run(&pool, "where are the retry docs?")
+            .await
+            .unwrap();
+        assert_eq!(run.status, "completed", "{run:?}");
+        let outcome = run.outcome.unwrap();
+        assert_eq!(outcome.answer, "The retry docs are in chapter 4.");
+        assert_eq!(
+            (outcome.stopped.as_str(), outcome.steps, outcome.tool_calls),
+            ("final", 2, 1)
+        );
+        assert_eq!(SEARCHES.load(Ordering::SeqCst), 1);
+        assert_eq!(outcome.cost_usd, Some(0.0));
+
+        // Resuming a finished run asks nothing again.
+        let again = ResearchBot::resume(&pool, &run.id).await.unwrap();
+        assert_eq!(
+            again.outcome.unwrap().answer,
+            "The retry docs are in chapter 4."
+        );
+        assert_eq!(SEARCHES.load(Ordering::SeqCst), 1, "no tool ran twice");
+    }
+}
+
+#[bao::test]
+async fn tool_errors_and_bad_arguments_go_back_to_the_model() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        SEARCHES.store(0, Ordering::SeqCst);
+        ai::install(Router::new().provider(Scripted::new([
+            "CALL: search({\"q\": \"fail\"})",
+            "CALL: search({\"limit\": 2})",
+            "CALL: searhc({\"q\": \"x\"})",
+            "FINAL: I could not search.",
+        ])));
+        let run_id = ResearchBot::start(&pool, "search please").await.unwrap();
+        let mut events = bao::agent::events::subscribe(&run_id);
+        let run = ResearchBot::resume(&pool, &run_id).await.unwrap();
+        let outcome = run.outcome.expect("completed");
+        assert_eq!(outcome.answer, "I could not search.");
+        assert_eq!(
+            SEARCHES.load(Ordering::SeqCst),
+            1,
+            "bad calls never reach the tool"
+        );
+        let mut results = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let AgentEvent::ToolResult { output, error, .. } = event {
+                results.push((output, error));
+            }
+        }
+        assert_eq!(results.len(), 3, "{results:?}");
+        assert!(results[0].1 && results[0].0.contains("the index is offline"));
+        assert!(results[1].1 && results[1].0.contains("`q` is required"));
+        assert!(results[2].1 && results[2].0.contains("no tool `searhc`"));
+    }
+}
+
+#[bao::test]
+async fn native_tool_calls_with_mock_native() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        SEARCHES.store(0, Ordering::SeqCst);
+        ai::install(Router::new().provider(MockNative::new()));
+        let run = ResearchBot::run(&pool, "search for the retry docs")
+            .await
+            .unwrap();
+        let outcome = run.outcome.expect("completed");
+        assert_eq!(outcome.answer, "done: 3 hits for search for the retry docs");
+        assert_eq!(SEARCHES.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[bao::test]
+async fn runs_stop_at_max_steps_and_at_their_budget() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        ai::install(
+            Router::new().provider(Scripted::new(vec!["CALL: search({\"q\": \"again\"})"; 10])),
+        );
+        let run = ResearchBot::run(&pool, "loop").await.unwrap();
+        let outcome = run.outcome.unwrap();
+        assert_eq!((outcome.stopped.as_str(), outcome.steps), ("max_steps", 4));
+
+        // Frugal has 400 tokens: a 2,000-character message cannot fit.
+        ai::install(Router::new().provider(ai::Echo::new()));
+        let long = "x".repeat(2_000);
+        let run = Frugal::run(&pool, &long).await.unwrap();
+        assert_eq!(run.outcome.unwrap().stopped, "budget");
+    }
+}
+
+#[bao::test]
+async fn an_approval_is_bound_to_its_call_and_used_once() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        POSTS.store(0, Ordering::SeqCst);
+        ai::install(Router::new().provider(Scripted::new([
+            "CALL: post({\"channel\": \"ops\", \"text\": \"deploy done\"})",
+            "FINAL: Posted.",
+        ])));
+        let run = ResearchBot::run(&pool, "tell ops").await.unwrap();
+        assert_eq!(run.status, "waiting", "{run:?}");
+        assert_eq!(
+            POSTS.load(Ordering::SeqCst),
+            0,
+            "nothing posted before approval"
+        );
+        let request = run.pending[0].clone();
+        assert_eq!(request.tool, "post");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&request.arguments).unwrap(),
+            serde_json::json!({"channel": "ops", "text": "deploy done"})
+        );
+
+        let mut conn = pool.get().unwrap();
+        let decided = approvals::decide(&mut conn, request.id, true, "alice", None).unwrap();
+        assert_eq!(
+            (decided.status.as_str(), decided.decided_by.as_deref()),
+            ("approved", Some("alice"))
+        );
+        assert!(matches!(
+            approvals::decide(&mut conn, request.id, true, "mallory", None),
+            Err(DecideError::Decided { .. })
+        ));
+        drop(conn);
+
+        let run = ResearchBot::resume(&pool, &run.id).await.unwrap();
+        assert_eq!(run.status, "completed", "{run:?}");
+        assert_eq!(run.outcome.unwrap().answer, "Posted.");
+        assert_eq!(POSTS.load(Ordering::SeqCst), 1);
+        let again = ResearchBot::resume(&pool, &run.id).await.unwrap();
+        assert_eq!(again.status, "completed");
+        assert_eq!(
+            POSTS.load(Ordering::SeqCst),
+            1,
+            "an approved call runs once"
+        );
+
+        let mut conn = pool.get().unwrap();
+        let audit: i64 = {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let n: N = match &mut *conn {
+                bao::db::DbConnection::Sqlite(c) => diesel::sql_query(
+                    "SELECT count(*) AS n FROM bao_audit_log WHERE action = 'agent.approve'",
+                )
+                .get_result(c),
+                bao::db::DbConnection::Postgres(c) => diesel::sql_query(
+                    "SELECT count(*) AS n FROM bao_audit_log WHERE action = 'agent.approve'",
+                )
+                .get_result(c),
+            }
+            .unwrap();
+            n.n
+        };
+        assert_eq!(audit, 1, "the decision is audited once");
+    }
+}
+
+#[bao::test]
+async fn a_denied_call_is_refused_to_the_model_and_an_unanswered_one_expires() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        POSTS.store(0, Ordering::SeqCst);
+        ai::install(Router::new().provider(Scripted::new([
+            "CALL: post({\"channel\": \"ops\", \"text\": \"rm -rf\"})",
+            "FINAL: The operator refused.",
+        ])));
+        let run = ResearchBot::run(&pool, "tell ops").await.unwrap();
+        let request = run.pending[0].id;
+        let mut conn = pool.get().unwrap();
+        approvals::decide(&mut conn, request, false, "bob", Some("not now")).unwrap();
+        drop(conn);
+        let mut events = bao::agent::events::subscribe(&run.id);
+        let run = ResearchBot::resume(&pool, &run.id).await.unwrap();
+        assert_eq!(run.outcome.unwrap().answer, "The operator refused.");
+        assert_eq!(POSTS.load(Ordering::SeqCst), 0);
+        let refusal = std::iter::from_fn(|| events.try_recv().ok()).find_map(|e| match e {
+            AgentEvent::ToolResult { output, .. } => Some(output),
+            _ => None,
+        });
+        assert!(refusal
+            .unwrap()
+            .contains("refused this call (bob): not now"));
+
+        // Frugal's approvals expire after 1 s.
+        ai::install(Router::new().provider(Scripted::new([
+            "CALL: post({\"text\": \"hi\"})",
+            "FINAL: Nobody answered.",
+        ])));
+        let run = Frugal::run(&pool, "post hi").await.unwrap();
+        assert_eq!(run.status, "waiting");
+        let request = run.pending[0].id;
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let run = Frugal::resume(&pool, &run.id).await.unwrap();
+        assert_eq!(run.outcome.unwrap().answer, "Nobody answered.");
+        let mut conn = pool.get().unwrap();
+        assert_eq!(
+            approvals::find(&mut conn, request).unwrap().unwrap().status,
+            "expired"
+        );
+        assert!(matches!(
+            approvals::decide(&mut conn, request, true, "late", None),
+            Err(DecideError::Decided { .. })
+        ));
+        assert_eq!(POSTS.load(Ordering::SeqCst), 0);
+    }
+}
+
+#[bao::test]
+async fn the_app_lists_its_agents_and_their_tool_schemas() {
+    let app = app();
+    let names: Vec<&str> = app.agents().iter().map(|a| a.def.name).collect();
+    assert_eq!(names, ["research", "frugal"]);
+    let research = &app.agents()[0].def;
+    assert_eq!(
+        research.instructions,
+        "You research questions with the knowledge base and answer briefly."
+    );
+    assert_eq!(
+        research.tools[0].description,
+        "Searches the knowledge base."
+    );
+    assert_eq!(
+        research.tools[0].schema(),
+        serde_json::json!({
+            "type": "object",
+            "properties": {"q": {"type": "string"}, "limit": {"type": "integer"}},
+            "required": ["q"],
+            "additionalProperties": false
+        })
+    );
+    assert!(research.tools[1].requires_approval);
+    assert_eq!(research.tools[1].scope, Some("write"));
+    assert!(app.workflows().iter().any(|w| w.name == "agent:research"));
+}
