@@ -1,6 +1,7 @@
 //! The Bao tutorial app: a home page, a guestbook (a form over a model), and
 //! two small endpoints used by the benchmarks.
 
+pub mod agents;
 pub mod controllers;
 pub mod workflows;
 
@@ -15,5 +16,6 @@ bao::app! {
     workflows: [workflows::tally],
     tasks: [workflows::slow_mark],
     schedules: [workflows::beat],
+    agents: [agents::Librarian],
     models: [controllers::guestbook::Entry],
 }

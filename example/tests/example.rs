@@ -1106,3 +1106,287 @@ fn ai_commands_answer_offline_with_echo_and_speak_to_a_provider() {
     let out = run(&["ai:ask", "--help"], &[]);
     assert!(text(&out).contains("--provider"));
 }
+
+/// An OpenAI-compatible stub: answer `n` is `answers[n]` (the last one
+/// repeats) after its delay; every request body is kept.
+struct ModelStub {
+    base: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn model_stub(answers: Vec<(u64, serde_json::Value)>) -> ModelStub {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let seen = seen.clone();
+            let answers = answers.clone();
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 8192];
+                let body = loop {
+                    let n = stream.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break text[end + 4..].to_string();
+                        }
+                    }
+                };
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(body);
+                    seen.len() - 1
+                };
+                let (delay, answer) = answers[n.min(answers.len() - 1)].clone();
+                std::thread::sleep(Duration::from_millis(delay));
+                let streamed = seen.lock().unwrap()[n].contains("\"stream\":true");
+                let (content_type, answer) = if streamed {
+                    ("text/event-stream", as_sse(&answer))
+                } else {
+                    ("application/json", answer.to_string())
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    answer.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(answer.as_bytes());
+            });
+        }
+    });
+    ModelStub { base, bodies }
+}
+
+/// A Chat Completions answer as the SSE stream the API sends for it.
+fn as_sse(answer: &serde_json::Value) -> String {
+    let message = &answer["choices"][0]["message"];
+    let mut events = Vec::new();
+    if let Some(text) = message["content"].as_str() {
+        events.push(serde_json::json!({"choices": [{"index": 0, "delta": {"content": text}}]}));
+    }
+    for (i, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        events.push(serde_json::json!({"choices": [{"index": 0, "delta": {"tool_calls": [{
+            "index": i, "id": call["id"], "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": call["function"]["arguments"]}
+        }]}}]}));
+    }
+    events.push(
+        serde_json::json!({"choices": [], "model": answer["model"], "usage": answer["usage"]}),
+    );
+    let mut out: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    out.push_str("data: [DONE]\n\n");
+    out
+}
+
+fn tool_call_answer(tool: &str, arguments: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": null,
+            "tool_calls": [{"id": "call_1", "type": "function",
+                "function": {"name": tool, "arguments": arguments.to_string()}}]}}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 10}
+    })
+}
+
+fn text_answer(text: &str) -> serde_json::Value {
+    serde_json::json!({
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        "usage": {"prompt_tokens": 60, "completion_tokens": 5}
+    })
+}
+
+#[test]
+fn agents_run_through_the_cli_with_approvals_decided_once() {
+    let db = bao::testing::TestDatabase::sqlite();
+    let run = |args: &[&str], base: &str| {
+        example_binary()
+            .args(args)
+            .env("BAO_DATABASE_URL", db.url())
+            .env("BAO_LOG_LEVEL", "off")
+            .env("BAO_AI_PROVIDERS", "openai")
+            .env("OPENAI_API_KEY", "sk-agent-test")
+            .env("OPENAI_BASE_URL", base)
+            .output()
+            .unwrap()
+    };
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).to_string();
+
+    let out = run(&["agents:list", "--json"], "http://127.0.0.1:9");
+    let agents: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(agents[0]["name"], "librarian");
+    assert_eq!(agents[0]["tools"][0]["name"], "count_words");
+    assert_eq!(
+        agents[0]["tools"][0]["parameters"]["required"],
+        serde_json::json!(["text"])
+    );
+    assert_eq!(agents[0]["tools"][1]["requires_approval"], true);
+
+    // A tool round trip in OpenAI's format.
+    let stub = model_stub(vec![
+        (
+            0,
+            tool_call_answer("count_words", serde_json::json!({"text": "a b c"})),
+        ),
+        (0, text_answer("There are 3 words.")),
+    ]);
+    let out = run(
+        &["agents:run", "librarian", "how many words in: a b c"],
+        &stub.base,
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(text(&out).contains("There are 3 words."), "{}", text(&out));
+    let bodies = stub.bodies.lock().unwrap();
+    let second: serde_json::Value = serde_json::from_str(&bodies[1]).unwrap();
+    let tool_message = second["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .expect("the tool's result goes back as a tool message");
+    assert_eq!(tool_message["tool_call_id"], "call_1");
+    assert_eq!(tool_message["content"], "{\"words\":3}");
+    drop(bodies);
+
+    // An approval: the run waits, one operator approves, a second cannot.
+    let stub = model_stub(vec![
+        (
+            0,
+            tool_call_answer("announce", serde_json::json!({"text": "hello"})),
+        ),
+        (0, text_answer("Announced.")),
+    ]);
+    let out = run(&["agents:run", "librarian", "announce hello"], &stub.base);
+    assert!(text(&out).contains("waiting"), "{}", text(&out));
+    let out = run(&["agents:pending", "--json"], &stub.base);
+    let pending: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(pending[0]["tool"], "announce");
+    assert_eq!(pending[0]["arguments"], "{\"text\":\"hello\"}");
+    let id = pending[0]["id"].to_string();
+    let out = run(&["agents:approve", &id, "--by", "alice"], &stub.base);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text(&out).contains("Announced."), "{}", text(&out));
+    let out = run(&["agents:approve", &id, "--by", "mallory"], &stub.base);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("decided once"),
+        "{out:?}"
+    );
+    let out = run(&["audit", "--json"], &stub.base);
+    assert!(text(&out).contains("agent.approve"), "{}", text(&out));
+}
+
+#[test]
+fn a_run_killed_between_a_tool_call_and_the_next_turn_resumes_without_repeating_either() {
+    use std::io::BufRead;
+    let db = bao::testing::TestDatabase::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let tool_log = dir.path().join("tools.log");
+    // Turn 1 asks for the tool; turn 2 hangs long enough to be killed; its
+    // retry after the restart answers.
+    let stub = model_stub(vec![
+        (
+            0,
+            tool_call_answer("count_words", serde_json::json!({"text": "one two"})),
+        ),
+        (30_000, text_answer("never delivered")),
+        (0, text_answer("Two words.")),
+    ]);
+    let command = |args: &[&str]| {
+        let mut command = example_binary();
+        command
+            .args(args)
+            .env("BAO_DATABASE_URL", db.url())
+            .env("BAO_LOG_LEVEL", "off")
+            .env("BAO_AI_PROVIDERS", "openai")
+            .env("OPENAI_API_KEY", "sk-agent-test")
+            .env("OPENAI_BASE_URL", &stub.base)
+            .env("EXAMPLE_TOOL_LOG", &tool_log)
+            .env("BAO_WORKFLOW_LEASE", "2s")
+            .env("BAO_WORKFLOW_POLL", "100ms");
+        command
+    };
+    let mut child = command(&["agents:run", "librarian", "count: one two"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let run_id = first
+        .strip_prefix("run ")
+        .and_then(|r| r.strip_suffix(" started"))
+        .unwrap_or_else(|| panic!("the run id first: {first}"))
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stub.bodies.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the second turn was asked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    assert_eq!(
+        std::fs::read_to_string(&tool_log).unwrap().lines().count(),
+        1
+    );
+
+    // A worker takes the run over once its lease expires.
+    let mut worker = command(&["worker"]).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let outcome = loop {
+        let out = command(&["agents:show", &run_id, "--json"])
+            .output()
+            .unwrap();
+        let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if run["status"] == "completed" {
+            break run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run completed after the restart: {run}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status();
+    let _ = worker.wait();
+    assert_eq!(outcome["outcome"]["answer"], "Two words.");
+    assert_eq!(
+        std::fs::read_to_string(&tool_log).unwrap().lines().count(),
+        1,
+        "the finished tool call did not run again"
+    );
+    let bodies = stub.bodies.lock().unwrap();
+    let first_turns = bodies
+        .iter()
+        .filter(|b| !b.contains("\"role\":\"tool\""))
+        .count();
+    assert_eq!(
+        first_turns, 1,
+        "the finished first turn was not asked again"
+    );
+    assert_eq!(bodies.len(), 3, "only the turn in flight was asked again");
+}

@@ -81,6 +81,12 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::AiAsk(args) => super::ai_commands::ask(&app, &args),
         Command::AiStream(args) => super::ai_commands::stream(&app, &args),
         Command::AiProviders(args) => super::ai_commands::providers(&app, &args),
+        Command::AgentsList(args) => super::agent_commands::list(&app, &args),
+        Command::AgentsRun(args) => super::agent_commands::run(&app, &args),
+        Command::AgentsShow(args) => super::agent_commands::show(&app, &args),
+        Command::AgentsPending(args) => super::agent_commands::pending(&app, &args),
+        Command::AgentsApprove(args) => super::agent_commands::decide(&app, &args, true),
+        Command::AgentsDeny(args) => super::agent_commands::decide(&app, &args, false),
         Command::DlqList(args) => with_database(&app, |_, conn| {
             super::workflow_commands::dlq_list(conn, &args)
         }),

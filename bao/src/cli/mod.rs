@@ -6,6 +6,7 @@
 //! - the app binary calls [`main`] with its `App` and serves `serve`, `routes`,
 //!   `describe`, `config` and `check` directly.
 
+mod agent_commands;
 mod ai_commands;
 mod app_commands;
 mod auth_commands;
@@ -143,6 +144,69 @@ pub enum Command {
     /// List the AI providers in the order they are tried, with models, prices and circuit state
     #[command(name = "ai:providers")]
     AiProviders(JsonArgs),
+    /// List the app's agents and their tools (with the JSON schemas of their arguments in --json)
+    #[command(name = "agents:list")]
+    AgentsList(JsonArgs),
+    /// Run an agent on a message here until it answers or waits for an approval
+    #[command(name = "agents:run")]
+    AgentsRun(AgentRunArgs),
+    /// Show an agent run: status, answer, usage, pending approvals
+    #[command(name = "agents:show")]
+    AgentsShow(WorkflowRunArgs),
+    /// List approval requests of tools that require one, newest first
+    #[command(name = "agents:pending")]
+    AgentsPending(AgentsPendingArgs),
+    /// Approve a tool call (once), then carry its run on
+    #[command(name = "agents:approve")]
+    AgentsApprove(AgentDecideArgs),
+    /// Deny a tool call (once): the model is told it was refused
+    #[command(name = "agents:deny")]
+    AgentsDeny(AgentDecideArgs),
+}
+
+/// `bao agents:run`.
+#[derive(Debug, Args)]
+pub struct AgentRunArgs {
+    /// The agent's name (see agents:list)
+    pub name: String,
+    /// The user's message
+    pub message: String,
+    /// Print the run's events (text, tool calls, results) as they happen
+    #[arg(long)]
+    pub stream: bool,
+    /// Print the run as JSON at the end
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao agents:pending`.
+#[derive(Debug, Args)]
+pub struct AgentsPendingArgs {
+    /// Every request (approved, denied, expired too), not only pending ones
+    #[arg(long)]
+    pub all: bool,
+    /// How many, newest first
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao agents:approve` and `bao agents:deny`.
+#[derive(Debug, Args)]
+pub struct AgentDecideArgs {
+    /// The request's id (see agents:pending)
+    pub id: i64,
+    /// Who decides, recorded and audited (default: $USER)
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Why (shown to the model with a denial)
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Only record the decision; a worker carries the run on
+    #[arg(long)]
+    pub no_resume: bool,
 }
 
 /// `bao ai:ask` and `bao ai:stream`.
