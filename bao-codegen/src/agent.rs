@@ -250,9 +250,6 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 format!("tool `{ident}` returns `bao::Result<String>` (or any `Result<T, E>` with `T: Serialize`, `E: Display`): its output goes back to the model"),
             ),
         }
-        if let Some(first) = tools.iter().find(|t| t.name == tool.name) {
-            diag.error_at(&ident, format!("two tools named `{}`", first.name));
-        }
         tools.push(tool);
     }
     let errors = diag.to_compile_errors();

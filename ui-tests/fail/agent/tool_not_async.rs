@@ -1,0 +1,13 @@
+#[derive(Default)]
+pub struct Planner;
+
+#[bao::agent(name = "planner")]
+impl Planner {
+    /// Plans.
+    #[tool]
+    fn plan(&self, goal: String) -> bao::Result<String> {
+        Ok(goal)
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+/// Posts.
+#[bao::tool]
+async fn post(text: String) -> bao::Result<String> {
+    Ok(text)
+}
+
+fn main() {}
