@@ -276,6 +276,11 @@ fn routes_and_describe_are_machine_readable() {
         .any(|c| c["name"] == "serve"));
     assert!(described["bao"]["version"].is_string());
     assert_eq!(described["models"][0]["table"], "entries");
+    assert_eq!(described["agents"][0]["name"], "librarian");
+    assert_eq!(
+        described["agents"][0]["tools"][0]["parameters"]["properties"]["text"]["type"], "string",
+        "tool schemas are part of the description"
+    );
     assert_eq!(described["models"][0]["columns"][0]["primary_key"], true);
 }
 

@@ -584,6 +584,31 @@ impl AgentEntry {
     }
 }
 
+impl AgentEntry {
+    /// As `bao describe --json` and `bao agents:list --json` show it: its
+    /// settings and its tools with their JSON schemas.
+    pub fn describe(&self) -> serde_json::Value {
+        let d = &self.def;
+        serde_json::json!({
+            "name": d.name,
+            "workflow": d.workflow,
+            "instructions": d.instructions,
+            "max_steps": d.max_steps,
+            "max_tokens": d.max_tokens,
+            "max_cost_usd": d.max_cost_usd,
+            "rag": d.rag,
+            "approval_timeout_ms": u64::try_from(d.approval_timeout.as_millis()).unwrap_or(u64::MAX),
+            "tools": d.tools.iter().map(|t| serde_json::json!({
+                "name": t.name,
+                "description": t.description,
+                "requires_approval": t.requires_approval,
+                "scope": t.scope,
+                "parameters": t.schema(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 impl Agents {
     /// The registered agents.
     pub fn entries(&self) -> &[AgentEntry] {
@@ -596,7 +621,25 @@ impl crate::subsystem::Subsystem for Agents {
         "agents"
     }
 
-    fn mount(&self, _core: &crate::subsystem::Core) -> crate::subsystem::Mounted {
-        crate::subsystem::Mounted::new()
+    fn mount(&self, core: &crate::subsystem::Core) -> crate::subsystem::Mounted {
+        let mounted = crate::subsystem::Mounted::new();
+        let (Some(pool), false) = (core.db.clone(), self.entries.is_empty()) else {
+            return mounted;
+        };
+        let Some(gauge) = crate::obs::metrics::StatusGauge::register(
+            &core.metrics,
+            "bao_agent_approvals",
+            "bao_agent_approvals",
+            "Approval requests of agent tools by status",
+        ) else {
+            return mounted;
+        };
+        mounted.metrics(move || {
+            let (gauge, pool) = (gauge.clone(), pool.clone());
+            async move {
+                gauge.refresh(&pool).await;
+                String::new()
+            }
+        })
     }
 }

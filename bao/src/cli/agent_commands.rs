@@ -53,30 +53,7 @@ fn prepare(
 }
 
 pub(super) fn list(app: &App, args: &JsonArgs) -> ExitCode {
-    let agents: Vec<serde_json::Value> = app
-        .agents()
-        .iter()
-        .map(|a| {
-            let d = &a.def;
-            serde_json::json!({
-                "name": d.name,
-                "workflow": d.workflow,
-                "instructions": d.instructions,
-                "max_steps": d.max_steps,
-                "max_tokens": d.max_tokens,
-                "max_cost_usd": d.max_cost_usd,
-                "rag": d.rag,
-                "approval_timeout_ms": d.approval_timeout.as_millis() as u64,
-                "tools": d.tools.iter().map(|t| serde_json::json!({
-                    "name": t.name,
-                    "description": t.description,
-                    "requires_approval": t.requires_approval,
-                    "scope": t.scope,
-                    "parameters": t.schema(),
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let agents: Vec<serde_json::Value> = app.agents().iter().map(|a| a.describe()).collect();
     if args.json {
         println!(
             "{}",

@@ -261,6 +261,8 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         "commands": commands,
         "endpoints": {"health": "/healthz", "ready": "/readyz", "metrics": if config.metrics_enabled { Some("/metrics") } else { None }},
         "workflows": app.workflows().iter().map(|w| json!({"name": w.name, "version": w.version})).collect::<Vec<_>>(),
+        "agents": app.agents().iter().map(|a| a.describe()).collect::<Vec<_>>(),
+        "ai_providers": app.ai_router().map(|r| r.provider_names()),
         "tasks": app.tasks().iter().map(|t| json!({
             "name": t.name,
             "kind": if t.kind == crate::task::TaskKind::Cpu { "cpu" } else { "io" },
