@@ -165,10 +165,12 @@ impl WorkflowError {
 }
 
 /// Where a parked run waits, and until when.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Park {
     status: &'static str,
     wake_at: i64,
+    /// The signal a `waiting` run waits for.
+    signal: Option<String>,
 }
 
 /// A run's handle on its own history, passed to the workflow function.
@@ -411,12 +413,16 @@ impl WorkflowCtx {
             })
     }
 
-    fn park(&self, status: &'static str, wake_at: i64) -> WorkflowError {
+    fn park(&self, status: &'static str, wake_at: i64, signal: Option<&str>) -> WorkflowError {
         *self
             .inner
             .park
             .lock()
-            .expect("the park slot is not poisoned") = Some(Park { status, wake_at });
+            .expect("the park slot is not poisoned") = Some(Park {
+            status,
+            wake_at,
+            signal: signal.map(str::to_string),
+        });
         WorkflowError::Suspended
     }
 
@@ -433,7 +439,7 @@ impl WorkflowCtx {
         if self.is_checking() || now_ms() >= wake_at {
             Ok(())
         } else {
-            Err(self.park("sleeping", wake_at))
+            Err(self.park("sleeping", wake_at, None))
         }
     }
 
@@ -480,7 +486,7 @@ impl WorkflowCtx {
             None if now_ms() >= deadline => Err(WorkflowError::Timeout {
                 signal: name.to_string(),
             }),
-            None => Err(self.park("waiting", deadline)),
+            None => Err(self.park("waiting", deadline, Some(name))),
         }
     }
 }
@@ -600,7 +606,7 @@ async fn execute(
             run.version, def.name, def.version, run_id
         );
         let id = run_id.clone();
-        pool.run(move |c| store::release(c, &id, token, "failed", None, Some(&error), None))
+        pool.run(move |c| store::release(c, &id, token, "failed", None, Some(&error), None, None))
             .await?;
         return Ok(true);
     }
@@ -645,17 +651,22 @@ async fn execute(
     let input = serde_json::from_str(&run.input).unwrap_or(serde_json::Value::Null);
     let outcome = (def.run)(ctx.clone(), input).await;
     beat.abort();
+    let mut waiting_for: Option<String> = None;
     let (status, output, error, wake_at): (&str, Option<String>, Option<String>, Option<i64>) =
         match outcome {
             Ok(value) => ("completed", Some(value.to_string()), None, None),
             Err(crate::Error::Workflow(WorkflowError::Suspended)) => {
-                let park = *ctx
+                let park = ctx
                     .inner
                     .park
                     .lock()
-                    .expect("the park slot is not poisoned");
+                    .expect("the park slot is not poisoned")
+                    .take();
                 match park {
-                    Some(p) => (p.status, None, None, Some(p.wake_at)),
+                    Some(p) => {
+                        waiting_for = p.signal;
+                        (p.status, None, None, Some(p.wake_at))
+                    }
                     None => ("pending", None, None, Some(now_ms())),
                 }
             }
@@ -700,6 +711,7 @@ async fn execute(
                 output.as_deref(),
                 error.as_deref(),
                 wake_at,
+                waiting_for.as_deref(),
             )?;
             if released && status == "failed" {
                 // Out of retries: the run joins the dead-letter queue.

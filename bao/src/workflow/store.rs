@@ -326,22 +326,50 @@ pub(crate) fn release(
     output: Option<&str>,
     error: Option<&str>,
     wake_at: Option<i64>,
+    waiting_for: Option<&str>,
 ) -> Result<bool, DbError> {
-    let n = on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql(
-            "UPDATE bao_workflow_runs SET status = ?, output = COALESCE(?, output), error = ?, wake_at = ?, \
-             lease_owner = NULL, lease_expires_at = NULL, updated_at = ? \
-             WHERE id = ? AND lease_token = ? AND status = 'running'",
-        ))
-        .bind::<Text, _>(status)
-        .bind::<Nullable<Text>, _>(output)
-        .bind::<Nullable<Text>, _>(error)
-        .bind::<Nullable<BigInt>, _>(wake_at)
-        .bind::<BigInt, _>(now_ms())
-        .bind::<Text, _>(run_id)
-        .bind::<BigInt, _>(token)
-        .execute(c)
-    })?;
+    let now = now_ms();
+    let n = match waiting_for {
+        // Parking to wait for signal `name`: if it arrived after the run
+        // looked (sent while the run was still `running`, so nothing woke
+        // it), the run is due at once instead of at its deadline. Checked
+        // in the statement that parks the run, so no signal falls between.
+        Some(name) => on_dialect!(conn, |c, sql| {
+            diesel::sql_query(sql(
+                "UPDATE bao_workflow_runs SET status = ?, output = COALESCE(?, output), error = ?, \
+                 wake_at = CASE WHEN EXISTS (SELECT 1 FROM bao_workflow_signals s \
+                    WHERE s.run_id = ? AND s.name = ? AND s.consumed_at IS NULL) THEN ? ELSE ? END, \
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ? \
+                 WHERE id = ? AND lease_token = ? AND status = 'running'",
+            ))
+            .bind::<Text, _>(status)
+            .bind::<Nullable<Text>, _>(output)
+            .bind::<Nullable<Text>, _>(error)
+            .bind::<Text, _>(run_id)
+            .bind::<Text, _>(name)
+            .bind::<BigInt, _>(now)
+            .bind::<Nullable<BigInt>, _>(wake_at)
+            .bind::<BigInt, _>(now)
+            .bind::<Text, _>(run_id)
+            .bind::<BigInt, _>(token)
+            .execute(c)
+        })?,
+        None => on_dialect!(conn, |c, sql| {
+            diesel::sql_query(sql(
+                "UPDATE bao_workflow_runs SET status = ?, output = COALESCE(?, output), error = ?, wake_at = ?, \
+                 lease_owner = NULL, lease_expires_at = NULL, updated_at = ? \
+                 WHERE id = ? AND lease_token = ? AND status = 'running'",
+            ))
+            .bind::<Text, _>(status)
+            .bind::<Nullable<Text>, _>(output)
+            .bind::<Nullable<Text>, _>(error)
+            .bind::<Nullable<BigInt>, _>(wake_at)
+            .bind::<BigInt, _>(now)
+            .bind::<Text, _>(run_id)
+            .bind::<BigInt, _>(token)
+            .execute(c)
+        })?,
+    };
     Ok(n == 1)
 }
 
@@ -503,4 +531,35 @@ pub(crate) fn drop_failed_steps(conn: &mut DbConnection, run_id: &str) -> Result
         .execute(c)
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signal_sent_while_the_run_parks_makes_it_due_at_once() {
+        let mut conn = DbConnection::open(&crate::db::DatabaseUrl::parse("sqlite::memory:").unwrap()).unwrap();
+        crate::db::system::migrate(&mut conn).unwrap();
+        insert_run(&mut conn, "r1", "flow", 1, "null").unwrap();
+        let run = claim(&mut conn, &["flow"], "me", 60_000, None).unwrap().unwrap();
+        // The run looked for signal `go`, found none, and is about to park;
+        // the signal arrives now (the run is still `running`: no wake-up).
+        assert_eq!(take_signal(&mut conn, "r1", run.lease_token, 0, "signal:go", "go").unwrap(), None);
+        send_signal(&mut conn, "r1", "go", "1").unwrap();
+        let deadline = now_ms() + 86_400_000;
+        assert!(release(&mut conn, "r1", run.lease_token, "waiting", None, None, Some(deadline), Some("go")).unwrap());
+        let parked = find_run(&mut conn, "r1").unwrap().unwrap();
+        assert_eq!(parked.status, "waiting");
+        assert!(
+            parked.wake_at.unwrap() <= now_ms(),
+            "due at once, not at the deadline a day later"
+        );
+        // Another signal name does not wake it early.
+        insert_run(&mut conn, "r2", "flow", 1, "null").unwrap();
+        let run = claim(&mut conn, &["flow"], "me", 60_000, Some("r2")).unwrap().unwrap();
+        send_signal(&mut conn, "r2", "other", "1").unwrap();
+        release(&mut conn, "r2", run.lease_token, "waiting", None, None, Some(deadline), Some("go")).unwrap();
+        assert_eq!(find_run(&mut conn, "r2").unwrap().unwrap().wake_at, Some(deadline));
+    }
 }
