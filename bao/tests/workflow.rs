@@ -503,3 +503,48 @@ async fn a_deterministic_check_reports_divergences_and_writes_nothing() {
         );
     }
 }
+
+static NAPPER_FAILURES: AtomicU32 = AtomicU32::new(0);
+
+/// Sleeps three times, then fails once, then succeeds.
+#[bao::workflow(name = "napper", retries = 1)]
+async fn napper(ctx: WorkflowCtx, _input: ()) -> bao::Result<String> {
+    for i in 0..3 {
+        ctx.sleep(&format!("nap {i}"), Duration::from_millis(5))
+            .await?;
+    }
+    if NAPPER_FAILURES.fetch_add(1, Ordering::SeqCst) == 0 {
+        return Err(bao::Error::Internal("the first real failure".into()));
+    }
+    Ok("rested".into())
+}
+
+#[bao::test]
+async fn sleeps_and_takeovers_do_not_use_up_retries() {
+    for db in TestDatabase::each() {
+        let pool = DbPool::new(db.url()).unwrap();
+        NAPPER_FAILURES.store(0, Ordering::SeqCst);
+        let defs = [napper::definition()];
+        let run = napper::start(&pool, ()).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            drain(&pool, &defs).await;
+            let (state, output, _) = status(&pool, &run.id).await;
+            if state == "completed" {
+                assert_eq!(output.as_deref(), Some("\"rested\""));
+                break;
+            }
+            assert_ne!(state, "failed", "three sleeps used up the one retry");
+            assert!(std::time::Instant::now() < deadline, "{state}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let attempts = pool
+            .run({
+                let id = run.id.clone();
+                move |c| Ok(workflow::store::find_run(c, &id)?.unwrap().attempts)
+            })
+            .await
+            .unwrap();
+        assert_eq!(attempts, 1, "one failure of the body, counted once");
+    }
+}

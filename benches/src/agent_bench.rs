@@ -61,7 +61,10 @@ fn main() {
                 assert_eq!(run.status, "completed");
                 agent.push(started.elapsed() / (STEPS + 1));
 
-                let id = bench_plain::start(&pool, Steps { n: STEPS * 2 }).await.unwrap().id;
+                let id = bench_plain::start(&pool, Steps { n: STEPS * 2 })
+                    .await
+                    .unwrap()
+                    .id;
                 let settings = WorkerSettings {
                     lease: Duration::from_secs(30),
                     poll: Duration::from_millis(10),

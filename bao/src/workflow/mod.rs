@@ -610,13 +610,14 @@ async fn execute(
             .await?;
         return Ok(true);
     }
-    let (id, t) = (run_id.clone(), token);
-    let loaded = pool
-        .run(move |c| Ok((store::bump_attempts(c, &id, t)?, store::steps(c, &id)?)))
-        .await;
-    let Ok((attempts, recorded)) = loaded else {
+    let id = run_id.clone();
+    let Ok(recorded) = pool.run(move |c| store::steps(c, &id)).await else {
         return Ok(true);
     };
+    // Only failures of the workflow body count against its retries: a
+    // claim after a sleep, a signal wait or a crash takeover does not.
+    let attempts = run.attempts + 1;
+    let mut failed_body = false;
     let ctx = WorkflowCtx {
         inner: Arc::new(CtxInner {
             run_id: run_id.clone(),
@@ -686,6 +687,7 @@ async fn execute(
                     )
                 );
                 let message = error.to_string();
+                failed_body = true;
                 if !permanent && attempts <= i32::try_from(def.retries).unwrap_or(i32::MAX) {
                     // Start again later; completed steps are not re-run.
                     let backoff = Retry::exponential(def.retries + 1, Duration::from_millis(500))
@@ -703,6 +705,9 @@ async fn execute(
     let (queue, input) = (format!("workflow:{}", def.name), run.input.clone());
     let released = pool
         .run(move |c| {
+            if failed_body {
+                store::bump_attempts(c, &id, token)?;
+            }
             let released = store::release(
                 c,
                 &id,

@@ -539,16 +539,32 @@ mod tests {
 
     #[test]
     fn a_signal_sent_while_the_run_parks_makes_it_due_at_once() {
-        let mut conn = DbConnection::open(&crate::db::DatabaseUrl::parse("sqlite::memory:").unwrap()).unwrap();
+        let mut conn =
+            DbConnection::open(&crate::db::DatabaseUrl::parse("sqlite::memory:").unwrap()).unwrap();
         crate::db::system::migrate(&mut conn).unwrap();
         insert_run(&mut conn, "r1", "flow", 1, "null").unwrap();
-        let run = claim(&mut conn, &["flow"], "me", 60_000, None).unwrap().unwrap();
+        let run = claim(&mut conn, &["flow"], "me", 60_000, None)
+            .unwrap()
+            .unwrap();
         // The run looked for signal `go`, found none, and is about to park;
         // the signal arrives now (the run is still `running`: no wake-up).
-        assert_eq!(take_signal(&mut conn, "r1", run.lease_token, 0, "signal:go", "go").unwrap(), None);
+        assert_eq!(
+            take_signal(&mut conn, "r1", run.lease_token, 0, "signal:go", "go").unwrap(),
+            None
+        );
         send_signal(&mut conn, "r1", "go", "1").unwrap();
         let deadline = now_ms() + 86_400_000;
-        assert!(release(&mut conn, "r1", run.lease_token, "waiting", None, None, Some(deadline), Some("go")).unwrap());
+        assert!(release(
+            &mut conn,
+            "r1",
+            run.lease_token,
+            "waiting",
+            None,
+            None,
+            Some(deadline),
+            Some("go")
+        )
+        .unwrap());
         let parked = find_run(&mut conn, "r1").unwrap().unwrap();
         assert_eq!(parked.status, "waiting");
         assert!(
@@ -557,9 +573,24 @@ mod tests {
         );
         // Another signal name does not wake it early.
         insert_run(&mut conn, "r2", "flow", 1, "null").unwrap();
-        let run = claim(&mut conn, &["flow"], "me", 60_000, Some("r2")).unwrap().unwrap();
+        let run = claim(&mut conn, &["flow"], "me", 60_000, Some("r2"))
+            .unwrap()
+            .unwrap();
         send_signal(&mut conn, "r2", "other", "1").unwrap();
-        release(&mut conn, "r2", run.lease_token, "waiting", None, None, Some(deadline), Some("go")).unwrap();
-        assert_eq!(find_run(&mut conn, "r2").unwrap().unwrap().wake_at, Some(deadline));
+        release(
+            &mut conn,
+            "r2",
+            run.lease_token,
+            "waiting",
+            None,
+            None,
+            Some(deadline),
+            Some("go"),
+        )
+        .unwrap();
+        assert_eq!(
+            find_run(&mut conn, "r2").unwrap().unwrap().wake_at,
+            Some(deadline)
+        );
     }
 }
