@@ -210,3 +210,46 @@ fn a_running_servers_breakers_are_read_from_its_metrics() {
         "nothing answers once the server stopped"
     );
 }
+
+#[bao::test]
+async fn concurrent_replays_of_one_letter_enqueue_it_once() {
+    for db in TestDatabase::each() {
+        let pool = bao::db::DbPool::new(db.url()).unwrap();
+        let id = bao::dead_letter(&pool, "receipts", &bao::json!([7]), "smtp failed", 3)
+            .await
+            .unwrap();
+        // SQLite allows few connections: fewer racers there, same promise.
+        let racers = match db.dialect() {
+            bao::db::Dialect::Sqlite => 4,
+            bao::db::Dialect::Postgres => 16,
+        };
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(racers));
+        let handles: Vec<_> = (0..racers)
+            .map(|_| {
+                let (pool, barrier) = (pool.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut conn = pool.get().unwrap();
+                    barrier.wait();
+                    bao::task::replay_dead_letter(&mut conn, id, Some(3))
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "{results:?}");
+        for loser in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(
+                loser.to_string().contains("replayed already")
+                    || loser.to_string().contains("locked"),
+                "{loser}"
+            );
+        }
+        let mut conn = pool.get().unwrap();
+        let queued = bao::task::store::list(&mut conn, None, 100).unwrap();
+        assert_eq!(
+            queued.iter().filter(|t| t.name == "receipts").count(),
+            1,
+            "the letter was enqueued once"
+        );
+    }
+}

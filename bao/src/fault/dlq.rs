@@ -119,6 +119,22 @@ pub fn mark_replayed(conn: &mut DbConnection, id: i64, outcome: &str) -> Result<
     Ok(())
 }
 
+/// Claims letter `id` for a replay: true for exactly one caller, however
+/// many replay it at once (a conditional update). Call it first in the
+/// transaction that replays, so a failed replay releases the claim.
+pub fn claim_replay(conn: &mut DbConnection, id: i64) -> Result<bool, DbError> {
+    let n = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "UPDATE bao_dead_letters SET replayed_at = ?, replay_outcome = 'replaying' \
+             WHERE id = ? AND replayed_at IS NULL",
+        ))
+        .bind::<BigInt, _>(now_ms())
+        .bind::<BigInt, _>(id)
+        .execute(c)
+    })?;
+    Ok(n == 1)
+}
+
 /// Deletes every dead letter of `queue`; how many.
 pub fn purge(conn: &mut DbConnection, queue: &str) -> Result<usize, DbError> {
     Ok(on_dialect!(conn, |c, sql| {

@@ -708,13 +708,26 @@ pub fn replay_dead_letter(
     id: i64,
     task_attempts: Option<i32>,
 ) -> Result<String, DbError> {
-    let letter = crate::fault::dlq::find(conn, id)?.ok_or(DbError::NotFound)?;
-    if letter.replayed_at.is_some() {
+    use diesel::Connection;
+    // One transaction whose first statement claims the letter: of two
+    // concurrent replays one wins, the other sees it replayed; a replay
+    // that fails rolls its claim back.
+    conn.transaction(|conn| replay_claimed(conn, id, task_attempts))
+}
+
+fn replay_claimed(
+    conn: &mut crate::db::DbConnection,
+    id: i64,
+    task_attempts: Option<i32>,
+) -> Result<String, DbError> {
+    if !crate::fault::dlq::claim_replay(conn, id)? {
+        let letter = crate::fault::dlq::find(conn, id)?.ok_or(DbError::NotFound)?;
         return Err(DbError::Conflict(format!(
             "dead letter {id} was replayed already ({})",
             letter.replay_outcome.unwrap_or_default()
         )));
     }
+    let letter = crate::fault::dlq::find(conn, id)?.ok_or(DbError::NotFound)?;
     let outcome = match letter
         .source_id
         .as_deref()
