@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["view"],
     &["fault"],
-    &["ai", "api", "forms", "workflow"],
+    &["ai", "api", "forms", "memory", "rag", "workflow"],
     &["task", "agent"],
     &["app"],
     &["testing", "cli"],

@@ -96,6 +96,24 @@ pub async fn embed<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Vec<f32>>, AiError>
     router().embed(&texts).await
 }
 
+static POOL: RwLock<Option<crate::db::DbPool>> = RwLock::new(None);
+
+/// Answers `question` from the `k` chunks of the app's ingested documents
+/// that best match it (see [`crate::rag`]), with the sources used. Uses the
+/// app's database (set when the app starts).
+pub async fn ask_with_context(question: &str, k: usize) -> crate::Result<crate::rag::Answer> {
+    let pool = POOL
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .ok_or_else(|| {
+            crate::Error::Internal(
+                "ask_with_context needs the app's database: call it in a running app, or use bao::rag::ask(&db, ..)".into(),
+            )
+        })?;
+    crate::rag::ask(&pool, question, k).await
+}
+
 /// The AI subsystem: installs the app's router when the app starts and adds
 /// the AI metrics to `/metrics`.
 #[derive(Clone, Default)]
@@ -123,6 +141,9 @@ impl crate::subsystem::Subsystem for AiSubsystem {
     }
 
     fn mount(&self, core: &crate::subsystem::Core) -> crate::subsystem::Mounted {
+        if let Some(db) = &core.db {
+            *POOL.write().unwrap_or_else(|e| e.into_inner()) = Some(db.clone());
+        }
         let router = match &self.router {
             Some(router) => router.clone(),
             None => {

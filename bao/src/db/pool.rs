@@ -140,6 +140,12 @@ impl DbPool {
         DbConnection::open(&self.url).map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
+    /// The same number for this pool and its clones: a key for caches kept
+    /// per database.
+    pub(crate) fn cache_key(&self) -> usize {
+        Arc::as_ptr(&self.down) as usize
+    }
+
     /// The database's dialect.
     pub fn dialect(&self) -> Dialect {
         self.dialect

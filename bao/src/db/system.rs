@@ -169,6 +169,38 @@ CREATE UNIQUE INDEX bao_agent_approvals_call ON bao_agent_approvals (run_id, cal
 CREATE INDEX bao_agent_approvals_status ON bao_agent_approvals (status, id);
 ";
 
+const MEMORY_TABLES: &str = "
+CREATE TABLE bao_memory_notes (
+    id {ID},
+    scope VARCHAR(200) NOT NULL,
+    text TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX bao_memory_notes_scope ON bao_memory_notes (scope, id);
+CREATE TABLE bao_vector_collections (
+    name VARCHAR(200) PRIMARY KEY NOT NULL,
+    dims BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE bao_vector_items (
+    id {ID},
+    collection VARCHAR(200) NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    embedding {BLOB} NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX bao_vector_items_collection ON bao_vector_items (collection, id);
+CREATE TABLE bao_rag_documents (
+    id {ID},
+    title TEXT NOT NULL,
+    source VARCHAR(1000) NOT NULL UNIQUE,
+    chunks BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -182,13 +214,14 @@ fn migrations() -> Vec<SystemMigration> {
             ("0003_tasks", TASK_TABLES),
             ("0004_schedules", SCHEDULE_TABLES),
             ("0005_agents", AGENT_TABLES),
+            ("0006_memory", MEMORY_TABLES),
         ]
         .into_iter()
         .map(|(version, sql)| {
             (
                 version,
-                sql.replace("{ID}", SQLITE_ID),
-                sql.replace("{ID}", POSTGRES_ID),
+                sql.replace("{ID}", SQLITE_ID).replace("{BLOB}", "BLOB"),
+                sql.replace("{ID}", POSTGRES_ID).replace("{BLOB}", "BYTEA"),
             )
         })
         .collect()

@@ -606,8 +606,21 @@ async fn execute(
             run.version, def.name, def.version, run_id
         );
         let id = run_id.clone();
-        pool.run(move |c| store::release(c, &id, token, "failed", None, Some(&error), None, None))
-            .await?;
+        pool.run(move |c| {
+            store::release(
+                c,
+                &id,
+                token,
+                store::Release {
+                    status: "failed",
+                    output: None,
+                    error: Some(&error),
+                    wake_at: None,
+                    waiting_for: None,
+                },
+            )
+        })
+        .await?;
         return Ok(true);
     }
     let id = run_id.clone();
@@ -712,11 +725,13 @@ async fn execute(
                 c,
                 &id,
                 token,
-                status,
-                output.as_deref(),
-                error.as_deref(),
-                wake_at,
-                waiting_for.as_deref(),
+                store::Release {
+                    status,
+                    output: output.as_deref(),
+                    error: error.as_deref(),
+                    wake_at,
+                    waiting_for: waiting_for.as_deref(),
+                },
             )?;
             if released && status == "failed" {
                 // Out of retries: the run joins the dead-letter queue.

@@ -318,16 +318,30 @@ pub(crate) fn fail_step(
 /// Ends our lease with a new status (fenced): `completed` with `output`,
 /// `failed` with `error`, or parked (`sleeping`/`waiting`/`pending`) until
 /// `wake_at`.
+/// Where a run goes when its worker lets it go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Release<'a> {
+    pub(crate) status: &'a str,
+    pub(crate) output: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) wake_at: Option<i64>,
+    /// The signal a `waiting` run waits for.
+    pub(crate) waiting_for: Option<&'a str>,
+}
+
 pub(crate) fn release(
     conn: &mut DbConnection,
     run_id: &str,
     token: i64,
-    status: &str,
-    output: Option<&str>,
-    error: Option<&str>,
-    wake_at: Option<i64>,
-    waiting_for: Option<&str>,
+    to: Release<'_>,
 ) -> Result<bool, DbError> {
+    let Release {
+        status,
+        output,
+        error,
+        wake_at,
+        waiting_for,
+    } = to;
     let now = now_ms();
     let n = match waiting_for {
         // Parking to wait for signal `name`: if it arrived after the run
@@ -554,17 +568,14 @@ mod tests {
         );
         send_signal(&mut conn, "r1", "go", "1").unwrap();
         let deadline = now_ms() + 86_400_000;
-        assert!(release(
-            &mut conn,
-            "r1",
-            run.lease_token,
-            "waiting",
-            None,
-            None,
-            Some(deadline),
-            Some("go")
-        )
-        .unwrap());
+        let parking = Release {
+            status: "waiting",
+            output: None,
+            error: None,
+            wake_at: Some(deadline),
+            waiting_for: Some("go"),
+        };
+        assert!(release(&mut conn, "r1", run.lease_token, parking).unwrap());
         let parked = find_run(&mut conn, "r1").unwrap().unwrap();
         assert_eq!(parked.status, "waiting");
         assert!(
@@ -577,17 +588,7 @@ mod tests {
             .unwrap()
             .unwrap();
         send_signal(&mut conn, "r2", "other", "1").unwrap();
-        release(
-            &mut conn,
-            "r2",
-            run.lease_token,
-            "waiting",
-            None,
-            None,
-            Some(deadline),
-            Some("go"),
-        )
-        .unwrap();
+        release(&mut conn, "r2", run.lease_token, parking).unwrap();
         assert_eq!(
             find_run(&mut conn, "r2").unwrap().unwrap().wake_at,
             Some(deadline)

@@ -1,0 +1,333 @@
+//! `bao::memory`: short-term notes per scope, and vector memories searched
+//! by meaning, by keywords, or both, in the app's own database.
+//!
+//! ```
+//! # bao::testing::block_on(async {
+//! use bao::memory::{self, VectorMemory};
+//! let db = bao::db::DbPool::new("sqlite::memory:").unwrap();
+//! memory::remember(&db, "session:42", "the user asked about retries").await?;
+//! assert_eq!(memory::recall(&db, "session:42", 10).await?.len(), 1);
+//!
+//! let kb = VectorMemory::open(&db, "kb", 384).await?;
+//! kb.add("Bao bounds every background task.", bao::json!({"source": "docs"})).await?;
+//! kb.add("Bread needs flour and water.", bao::json!({"source": "recipes"})).await?;
+//! let hits = kb.search("how are background tasks bounded?", 1).filter("source", "docs").await?;
+//! assert_eq!(hits[0].text, "Bao bounds every background task.");
+//! # Ok::<(), bao::Error>(()) }).unwrap();
+//! ```
+//!
+//! Search is an exact scan in process over vectors cached from the table
+//! (reloaded when another process changed it), with metadata filters
+//! applied inside the scan, so a filtered top-k returns k rows when k
+//! exist. Keyword search scores terms with BM25 over the same rows; hybrid
+//! fuses both rankings with reciprocal rank fusion.
+
+mod index;
+mod store;
+
+pub use index::Mode;
+
+use crate::db::DbPool;
+use crate::Error;
+use serde::Serialize;
+use serde_json::Value;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+/// How many notes a scope keeps (the oldest go first).
+pub const NOTES_PER_SCOPE: i64 = 200;
+
+/// A short-term note.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Note {
+    /// Its id.
+    pub id: i64,
+    /// Its text.
+    pub text: String,
+    /// When it was written (ms since the epoch).
+    pub created_at: i64,
+}
+
+/// Adds `text` to the notes of `scope` (a session, a user, a ticket),
+/// keeping the newest [`NOTES_PER_SCOPE`].
+pub async fn remember(db: &DbPool, scope: &str, text: &str) -> crate::Result<i64> {
+    let (scope, text, pool) = (scope.to_string(), text.to_string(), db.clone());
+    Ok(db
+        .run(move |c| {
+            pool.ensure_system_tables(c)?;
+            store::add_note(c, &scope, &text, NOTES_PER_SCOPE)
+        })
+        .await?)
+}
+
+/// The newest `limit` notes of `scope`, oldest first (the order to hand a
+/// model).
+pub async fn recall(db: &DbPool, scope: &str, limit: usize) -> crate::Result<Vec<Note>> {
+    let (scope, pool) = (scope.to_string(), db.clone());
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    Ok(db
+        .run(move |c| {
+            pool.ensure_system_tables(c)?;
+            store::notes(c, &scope, limit)
+        })
+        .await?)
+}
+
+/// Forgets the notes of `scope`; how many.
+pub async fn forget(db: &DbPool, scope: &str) -> crate::Result<usize> {
+    let scope = scope.to_string();
+    Ok(db.run(move |c| store::forget_notes(c, &scope)).await?)
+}
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// The item's id.
+    pub id: i64,
+    /// Its text.
+    pub text: String,
+    /// Its metadata.
+    pub metadata: Value,
+    /// Its score: cosine similarity (vector), BM25 (keyword) or the fused
+    /// reciprocal-rank score (hybrid); higher is closer.
+    pub score: f32,
+}
+
+/// A named collection of texts with embeddings of `dims` numbers.
+#[derive(Debug, Clone)]
+pub struct VectorMemory {
+    pool: DbPool,
+    name: String,
+    dims: usize,
+}
+
+impl VectorMemory {
+    /// Opens (creating it the first time) the memory `name` of `dims`
+    /// dimensions; an existing memory of another dimension is an error.
+    pub async fn open(db: &DbPool, name: &str, dims: usize) -> crate::Result<VectorMemory> {
+        if dims == 0 || dims > 16_384 {
+            return Err(Error::BadRequest(format!(
+                "a vector memory has 1 to 16384 dimensions, not {dims}"
+            )));
+        }
+        let (pool, n) = (db.clone(), name.to_string());
+        let existing = db
+            .run(move |c| {
+                pool.ensure_system_tables(c)?;
+                store::open_collection(c, &n, dims)
+            })
+            .await?;
+        if existing != dims {
+            return Err(Error::BadRequest(format!(
+                "vector memory `{name}` has {existing} dimensions; it was opened with {dims}"
+            )));
+        }
+        Ok(VectorMemory {
+            pool: db.clone(),
+            name: name.to_string(),
+            dims,
+        })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its dimensions.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Adds `text` with `metadata` (a JSON object); its id.
+    pub async fn add(&self, text: &str, metadata: Value) -> crate::Result<i64> {
+        let ids = self.add_batch(vec![(text.to_string(), metadata)]).await?;
+        Ok(ids[0])
+    }
+
+    /// Adds many texts, embedded in batches of 64; their ids in order.
+    /// Nothing is stored when an embedding has the wrong dimension.
+    pub async fn add_batch(&self, items: Vec<(String, Value)>) -> crate::Result<Vec<i64>> {
+        let mut rows = Vec::with_capacity(items.len());
+        for chunk in items.chunks(64) {
+            let texts: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
+            let vectors = crate::ai::embed(&texts).await?;
+            for ((text, metadata), vector) in chunk.iter().zip(vectors) {
+                if vector.len() != self.dims {
+                    return Err(Error::BadRequest(format!(
+                        "the embedder made {} dimensions and memory `{}` has {}: nothing was stored",
+                        vector.len(),
+                        self.name,
+                        self.dims
+                    )));
+                }
+                if !metadata.is_object() && !metadata.is_null() {
+                    return Err(Error::BadRequest(format!(
+                        "metadata is a JSON object, not {metadata}"
+                    )));
+                }
+                rows.push((text.clone(), metadata.clone(), vector));
+            }
+        }
+        self.add_vectors(rows).await
+    }
+
+    /// Adds texts with vectors made elsewhere; their ids.
+    pub async fn add_vectors(
+        &self,
+        rows: Vec<(String, Value, Vec<f32>)>,
+    ) -> crate::Result<Vec<i64>> {
+        if let Some((_, _, v)) = rows.iter().find(|(_, _, v)| v.len() != self.dims) {
+            return Err(Error::BadRequest(format!(
+                "a vector of {} dimensions for memory `{}` of {}: nothing was stored",
+                v.len(),
+                self.name,
+                self.dims
+            )));
+        }
+        let name = self.name.clone();
+        let ids = self
+            .pool
+            .run(move |c| store::add_items(c, &name, &rows))
+            .await?;
+        Ok(ids)
+    }
+
+    /// The `k` items closest to `query`: `.filter(key, value)` to keep
+    /// only items whose metadata has that value, `.mode(..)` for vector,
+    /// keyword or hybrid (default vector), then `.await`.
+    pub fn search(&self, query: &str, k: usize) -> Search<'_> {
+        Search {
+            memory: self,
+            query: query.to_string(),
+            vector: None,
+            k,
+            filters: Vec::new(),
+            mode: Mode::Vector,
+        }
+    }
+
+    /// Deletes items older than `max_age`, then the oldest beyond
+    /// `max_items`; how many.
+    pub async fn prune(
+        &self,
+        max_age: Option<Duration>,
+        max_items: Option<usize>,
+    ) -> crate::Result<usize> {
+        let name = self.name.clone();
+        let cutoff = max_age.map(|age| {
+            crate::support::clock::now_ms() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX)
+        });
+        let keep = max_items.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        Ok(self
+            .pool
+            .run(move |c| store::prune(c, &name, cutoff, keep))
+            .await?)
+    }
+
+    /// Deletes the items whose metadata `key` is `value`; how many.
+    pub async fn delete_where(&self, key: &str, value: Value) -> crate::Result<usize> {
+        let (name, key) = (self.name.clone(), key.to_string());
+        Ok(self
+            .pool
+            .run(move |c| store::delete_where(c, &name, &key, &value))
+            .await?)
+    }
+
+    /// How many items it holds.
+    pub async fn len(&self) -> crate::Result<i64> {
+        let name = self.name.clone();
+        Ok(self.pool.run(move |c| store::count(c, &name)).await?)
+    }
+
+    /// Whether it holds nothing.
+    pub async fn is_empty(&self) -> crate::Result<bool> {
+        Ok(self.len().await? == 0)
+    }
+}
+
+/// A search being built; `.await` runs it.
+#[derive(Debug)]
+pub struct Search<'a> {
+    memory: &'a VectorMemory,
+    query: String,
+    vector: Option<Vec<f32>>,
+    k: usize,
+    filters: Vec<(String, Value)>,
+    mode: Mode,
+}
+
+impl Search<'_> {
+    /// Keeps only items whose metadata `key` equals `value` (applied inside
+    /// the search: k results when k such items exist).
+    pub fn filter(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.filters.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Vector, keyword or hybrid search.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Searches by this vector instead of embedding the query text (the
+    /// text still drives keyword and hybrid search).
+    pub fn vector(mut self, vector: Vec<f32>) -> Self {
+        self.vector = Some(vector);
+        self
+    }
+
+    async fn run(self) -> crate::Result<Vec<Hit>> {
+        let memory = self.memory;
+        let vector = match (self.mode, self.vector) {
+            (Mode::Keyword, _) => None,
+            (_, Some(v)) => Some(v),
+            (_, None) => Some(
+                crate::ai::embed(&[self.query.as_str()])
+                    .await?
+                    .pop()
+                    .unwrap_or_default(),
+            ),
+        };
+        if let Some(v) = &vector {
+            if v.len() != memory.dims {
+                return Err(Error::BadRequest(format!(
+                    "the query's embedding has {} dimensions and memory `{}` has {}",
+                    v.len(),
+                    memory.name,
+                    memory.dims
+                )));
+            }
+        }
+        let index = index::load(&memory.pool, &memory.name).await?;
+        Ok(index.search(
+            &self.query,
+            vector.as_deref(),
+            self.k,
+            &self.filters,
+            self.mode,
+        ))
+    }
+}
+
+impl<'a> IntoFuture for Search<'a> {
+    type Output = crate::Result<Vec<Hit>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}
+
+/// The memories in the database, with their sizes (for the CLI).
+pub async fn collections(db: &DbPool) -> crate::Result<Vec<(String, usize, i64)>> {
+    let pool = db.clone();
+    Ok(db
+        .run(move |c| {
+            pool.ensure_system_tables(c)?;
+            store::collections(c)
+        })
+        .await?)
+}
