@@ -1395,3 +1395,93 @@ fn a_run_killed_between_a_tool_call_and_the_next_turn_resumes_without_repeating_
     );
     assert_eq!(bodies.len(), 3, "only the turn in flight was asked again");
 }
+
+#[test]
+fn memory_and_rag_commands_work_through_the_binary() {
+    let db = bao::testing::TestDatabase::sqlite();
+    let run = |args: &[&str]| {
+        example_binary()
+            .args(args)
+            .env("BAO_DATABASE_URL", db.url())
+            .env("BAO_LOG_LEVEL", "off")
+            .env_remove("BAO_AI_PROVIDERS")
+            .output()
+            .unwrap()
+    };
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    run(&[
+        "memory:add",
+        "kb",
+        "Bao bounds every background task.",
+        "--metadata",
+        "{\"source\": \"docs\"}",
+    ]);
+    run(&[
+        "memory:add",
+        "kb",
+        "Background music plays in the lobby.",
+        "--metadata",
+        "{\"source\": \"venue\"}",
+    ]);
+    let hits = json(&run(&[
+        "memory:search",
+        "kb",
+        "background task bounds",
+        "--k",
+        "5",
+        "--filter",
+        "source=docs",
+        "--json",
+    ]));
+    assert_eq!(hits.as_array().unwrap().len(), 1);
+    assert_eq!(hits[0]["text"], "Bao bounds every background task.");
+    let out = run(&[
+        "memory:search",
+        "kb",
+        "lobby",
+        "--mode",
+        "keyword",
+        "--explain",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("lobby"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exact scan"));
+    let pruned = json(&run(&["memory:prune", "kb", "--max-items", "1", "--json"]));
+    assert_eq!(pruned["removed"], 1);
+    let out = run(&["memory:prune", "kb"]);
+    assert!(!out.status.success(), "prune needs a limit");
+
+    let docs = tempfile::tempdir().unwrap();
+    std::fs::write(
+        docs.path().join("tasks.md"),
+        "Tasks are bounded by BAO_MAX_INFLIGHT_TASKS.\n\nOver the bound, enqueue fails.",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.path().join("bread.txt"),
+        "Bread needs flour and water.",
+    )
+    .unwrap();
+    let ingested = json(&run(&[
+        "rag:ingest",
+        "--from-file",
+        &docs.path().display().to_string(),
+        "--json",
+    ]));
+    assert_eq!(ingested.as_array().unwrap().len(), 2);
+    let chunks = json(&run(&[
+        "rag:retrieve",
+        "how are tasks bounded?",
+        "--k",
+        "1",
+        "--json",
+    ]));
+    assert!(
+        chunks[0]["source"].as_str().unwrap().ends_with("tasks.md"),
+        "{chunks}"
+    );
+    let answer = json(&run(&["rag:ask", "how are tasks bounded?", "--json"]));
+    assert!(answer["sources"].as_array().unwrap().len() >= 1);
+}

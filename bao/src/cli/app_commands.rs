@@ -87,6 +87,12 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::AgentsPending(args) => super::agent_commands::pending(&app, &args),
         Command::AgentsApprove(args) => super::agent_commands::decide(&app, &args, true),
         Command::AgentsDeny(args) => super::agent_commands::decide(&app, &args, false),
+        Command::MemoryAdd(args) => super::memory_commands::add(&app, &args),
+        Command::MemorySearch(args) => super::memory_commands::search(&app, &args),
+        Command::MemoryPrune(args) => super::memory_commands::prune(&app, &args),
+        Command::RagIngest(args) => super::memory_commands::ingest(&app, &args),
+        Command::RagRetrieve(args) => super::memory_commands::retrieve(&app, &args),
+        Command::RagAsk(args) => super::memory_commands::ask(&app, &args),
         Command::DlqList(args) => with_database(&app, |_, conn| {
             super::workflow_commands::dlq_list(conn, &args)
         }),

@@ -12,6 +12,7 @@ mod app_commands;
 mod auth_commands;
 mod dev;
 mod init;
+mod memory_commands;
 mod migrations;
 mod project;
 mod workflow_commands;
@@ -162,6 +163,122 @@ pub enum Command {
     /// Deny a tool call (once): the model is told it was refused
     #[command(name = "agents:deny")]
     AgentsDeny(AgentDecideArgs),
+    /// Add a text to a vector memory (made on first use with the embedder's dimensions)
+    #[command(name = "memory:add")]
+    MemoryAdd(MemoryAddArgs),
+    /// Search a vector memory by meaning, keywords or both
+    #[command(name = "memory:search")]
+    MemorySearch(MemorySearchArgs),
+    /// Delete a vector memory's oldest items by age and/or count
+    #[command(name = "memory:prune")]
+    MemoryPrune(MemoryPruneArgs),
+    /// Split a file (or each .md/.txt file of a folder) into chunks and store them for retrieval
+    #[command(name = "rag:ingest")]
+    RagIngest(RagIngestArgs),
+    /// The chunks that best match a query
+    #[command(name = "rag:retrieve")]
+    RagRetrieve(RagRetrieveArgs),
+    /// Answer a question from the ingested documents, with sources
+    #[command(name = "rag:ask")]
+    RagAsk(RagAskArgs),
+}
+
+/// `bao memory:add`.
+#[derive(Debug, Args)]
+pub struct MemoryAddArgs {
+    /// The memory's name
+    pub name: String,
+    /// The text
+    pub text: String,
+    /// Metadata, a JSON object (filter on it in searches)
+    #[arg(long, default_value = "{}")]
+    pub metadata: String,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao memory:search`.
+#[derive(Debug, Args)]
+pub struct MemorySearchArgs {
+    /// The memory's name
+    pub name: String,
+    /// What to look for
+    pub query: String,
+    /// How many results
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    /// Keep only items whose metadata has key=value (repeatable)
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// vector, keyword or hybrid
+    #[arg(long, default_value = "vector")]
+    pub mode: crate::memory::Mode,
+    /// Say on stderr how the search ran (index, filters, time)
+    #[arg(long)]
+    pub explain: bool,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao memory:prune`.
+#[derive(Debug, Args)]
+pub struct MemoryPruneArgs {
+    /// The memory's name
+    pub name: String,
+    /// Delete items older than this, e.g. 30d, 12h
+    #[arg(long, value_parser = parse_lifetime)]
+    pub max_age: Option<std::time::Duration>,
+    /// Keep at most this many of the newest items
+    #[arg(long)]
+    pub max_items: Option<usize>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao rag:ingest`.
+#[derive(Debug, Args)]
+pub struct RagIngestArgs {
+    /// A title (default: the file's name; each file's name for a folder)
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The file, or a folder of .md and .txt files; ingesting a file again replaces its chunks
+    #[arg(long)]
+    pub from_file: std::path::PathBuf,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao rag:retrieve`.
+#[derive(Debug, Args)]
+pub struct RagRetrieveArgs {
+    /// What to look for
+    pub query: String,
+    /// How many chunks
+    #[arg(long, default_value_t = 5)]
+    pub k: usize,
+    /// hybrid (default), vector or keyword
+    #[arg(long, default_value = "hybrid")]
+    pub mode: crate::memory::Mode,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao rag:ask`.
+#[derive(Debug, Args)]
+pub struct RagAskArgs {
+    /// The question
+    pub question: String,
+    /// How many chunks to give the model
+    #[arg(long, default_value_t = 4)]
+    pub k: usize,
+    /// Print JSON (answer and sources) instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `bao agents:run`.

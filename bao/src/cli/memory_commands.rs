@@ -1,0 +1,279 @@
+//! `bao memory:*` and `bao rag:*`: the app's vector memories and documents
+//! from the command line.
+
+use super::app_commands::load_config;
+use super::{
+    fail, MemoryAddArgs, MemoryPruneArgs, MemorySearchArgs, RagAskArgs, RagIngestArgs,
+    RagRetrieveArgs,
+};
+use crate::db::DbPool;
+use crate::memory::VectorMemory;
+use crate::App;
+use std::process::ExitCode;
+
+/// The pool and a runtime, with the app's AI router installed (the
+/// embedder).
+fn prepare(app: &App) -> Result<(DbPool, tokio::runtime::Runtime), ExitCode> {
+    let config = load_config(app)?;
+    crate::obs::init_logging(&crate::Config {
+        log_level: "warn".into(),
+        ..config.clone()
+    });
+    let pool = DbPool::new(&config.database_url).map_err(fail)?;
+    let router = match app.ai_router() {
+        Some(router) => router.clone(),
+        None => crate::ai::Router::from_names(
+            Some(&config.ai_providers.join(",")),
+            config.ai_default.as_deref(),
+        )
+        .map_err(fail)?,
+    };
+    crate::ai::install(router);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the runtime: {e}")))?;
+    Ok((pool, runtime))
+}
+
+/// The memory `name`, with the dimensions it was made with (or the
+/// embedder's, to make it).
+async fn open(pool: &DbPool, name: &str) -> crate::Result<VectorMemory> {
+    let existing = crate::memory::collections(pool)
+        .await?
+        .into_iter()
+        .find(|(n, _, _)| n == name);
+    let dims = match existing {
+        Some((_, dims, _)) => dims,
+        None => crate::ai::embed(&["dimension probe"])
+            .await?
+            .pop()
+            .map_or(0, |v| v.len()),
+    };
+    VectorMemory::open(pool, name, dims).await
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn parse_filters(filters: &[String]) -> Result<Vec<(String, serde_json::Value)>, String> {
+    filters
+        .iter()
+        .map(|f| {
+            let (key, value) = f
+                .split_once('=')
+                .ok_or_else(|| format!("`{f}` is not a filter: write key=value"))?;
+            // A JSON value when it parses (numbers, true), else a string.
+            let value =
+                serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::from(value));
+            Ok((key.to_string(), value))
+        })
+        .collect()
+}
+
+pub(super) fn add(app: &App, args: &MemoryAddArgs) -> ExitCode {
+    let (pool, runtime) = match prepare(app) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let metadata = match serde_json::from_str::<serde_json::Value>(&args.metadata) {
+        Ok(v) if v.is_object() => v,
+        _ => {
+            return fail(format!(
+                "--metadata is a JSON object, like '{{\"source\": \"docs\"}}', not {}",
+                args.metadata
+            ))
+        }
+    };
+    let result = runtime.block_on(async {
+        let kb = open(&pool, &args.name).await?;
+        kb.add(&args.text, metadata).await
+    });
+    match result {
+        Ok(id) if args.json => {
+            print_json(&serde_json::json!({"id": id, "memory": args.name}));
+            ExitCode::SUCCESS
+        }
+        Ok(id) => {
+            println!("added {id} to {}", args.name);
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+pub(super) fn search(app: &App, args: &MemorySearchArgs) -> ExitCode {
+    let filters = match parse_filters(&args.filter) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let (pool, runtime) = match prepare(app) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let started = std::time::Instant::now();
+    let result = runtime.block_on(async {
+        let kb = open(&pool, &args.name).await?;
+        let mut search = kb.search(&args.query, args.k).mode(args.mode);
+        for (key, value) in filters.clone() {
+            search = search.filter(&key, value);
+        }
+        search.await
+    });
+    let hits = match result {
+        Ok(hits) => hits,
+        Err(error) => return fail(error),
+    };
+    if args.explain {
+        eprintln!(
+            "search: {:?} mode, exact scan in process over the cached rows of `{}` (no vector extension used); {} filters applied inside the scan; {:?}",
+            args.mode,
+            args.name,
+            filters.len(),
+            started.elapsed()
+        );
+    }
+    if args.json {
+        print_json(&hits);
+        return ExitCode::SUCCESS;
+    }
+    for hit in hits {
+        println!(
+            "{:>8.4}  #{}  {}  {}",
+            hit.score, hit.id, hit.text, hit.metadata
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+pub(super) fn prune(app: &App, args: &MemoryPruneArgs) -> ExitCode {
+    if args.max_age.is_none() && args.max_items.is_none() {
+        return fail("say what to prune: --max-age 30d and/or --max-items 1000");
+    }
+    let (pool, runtime) = match prepare(app) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let result = runtime.block_on(async {
+        let kb = open(&pool, &args.name).await?;
+        kb.prune(args.max_age, args.max_items).await
+    });
+    match result {
+        Ok(n) if args.json => {
+            print_json(&serde_json::json!({"removed": n, "memory": args.name}));
+            ExitCode::SUCCESS
+        }
+        Ok(n) => {
+            println!("removed {n} from {}", args.name);
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+pub(super) fn ingest(app: &App, args: &RagIngestArgs) -> ExitCode {
+    let mut files = Vec::new();
+    if args.from_file.is_dir() {
+        let Ok(entries) = std::fs::read_dir(&args.from_file) else {
+            return fail(format!("cannot read {}", args.from_file.display()));
+        };
+        let mut paths: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "md" || e == "txt"))
+            .collect();
+        paths.sort();
+        files.extend(paths);
+        if files.is_empty() {
+            return fail(format!(
+                "no .md or .txt files in {}",
+                args.from_file.display()
+            ));
+        }
+    } else {
+        files.push(args.from_file.clone());
+    }
+    let (pool, runtime) = match prepare(app) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut documents = Vec::new();
+    for path in &files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => return fail(format!("cannot read {}: {e}", path.display())),
+        };
+        let title = match (&args.title, files.len()) {
+            (Some(title), 1) => title.clone(),
+            _ => path.file_stem().map_or_else(
+                || path.display().to_string(),
+                |s| s.to_string_lossy().to_string(),
+            ),
+        };
+        let source = path.display().to_string();
+        match runtime.block_on(crate::rag::ingest(&pool, &title, &text, &source)) {
+            Ok(doc) => documents.push(doc),
+            Err(error) => return fail(format!("{}: {error}", path.display())),
+        }
+    }
+    if args.json {
+        print_json(&documents);
+    } else {
+        for d in documents {
+            println!("ingested {} ({}): {} chunks", d.source, d.title, d.chunks);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub(super) fn retrieve(app: &App, args: &RagRetrieveArgs) -> ExitCode {
+    let (pool, runtime) = match prepare(app) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match runtime.block_on(crate::rag::retrieve_with(
+        &pool,
+        &args.query,
+        args.k,
+        args.mode,
+    )) {
+        Ok(chunks) if args.json => {
+            print_json(&chunks);
+            ExitCode::SUCCESS
+        }
+        Ok(chunks) => {
+            for c in chunks {
+                println!("{:>8.4}  {} #{}  {}", c.score, c.source, c.chunk, c.text);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
+
+pub(super) fn ask(app: &App, args: &RagAskArgs) -> ExitCode {
+    let (pool, runtime) = match prepare(app) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match runtime.block_on(crate::rag::ask(&pool, &args.question, args.k)) {
+        Ok(answer) if args.json => {
+            print_json(&answer);
+            ExitCode::SUCCESS
+        }
+        Ok(answer) => {
+            println!("{}", answer.text);
+            println!();
+            for (i, s) in answer.sources.iter().enumerate() {
+                println!("[{}] {} ({})", i + 1, s.title, s.source);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(error),
+    }
+}
