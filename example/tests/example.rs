@@ -1483,5 +1483,5 @@ fn memory_and_rag_commands_work_through_the_binary() {
         "{chunks}"
     );
     let answer = json(&run(&["rag:ask", "how are tasks bounded?", "--json"]));
-    assert!(answer["sources"].as_array().unwrap().len() >= 1);
+    assert!(!answer["sources"].as_array().unwrap().is_empty());
 }
