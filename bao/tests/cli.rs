@@ -56,6 +56,17 @@ fn init_writes_an_app_and_refuses_to_overwrite() {
     ] {
         assert!(app.join(file).is_file(), "{file} written");
     }
+    let env = std::fs::read_to_string(app.join(".env")).unwrap();
+    let key = env
+        .lines()
+        .find_map(|l| l.strip_prefix("BAO_SECRET_KEY="))
+        .expect("a development secret key in .env");
+    assert_eq!(key.len(), 64, "32 random bytes as hex");
+    assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
+    assert!(
+        std::fs::read_to_string(app.join(".gitignore")).unwrap().lines().any(|l| l == ".env"),
+        ".env is not committed"
+    );
     let manifest = std::fs::read_to_string(app.join("Cargo.toml")).unwrap();
     assert!(manifest.contains("name = \"tom-s-shop\""), "{manifest}");
     assert!(manifest.contains("bao = { path = "), "{manifest}");

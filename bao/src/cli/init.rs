@@ -36,6 +36,18 @@ pub(super) fn run(args: &InitArgs) -> ExitCode {
             return fail(format!("cannot write `{}`: {e}", path.display()));
         }
     }
+    // A development secret of its own, so that sessions survive every
+    // restart of `bao run`; `.env` is ignored by git and never overwritten.
+    let env = root.join(".env");
+    if !env.exists() {
+        let contents = format!(
+            "# Development settings of this checkout (not committed). Production sets its own.\nBAO_SECRET_KEY={}\n",
+            crate::support::crypto::random_hex(32)
+        );
+        if let Err(e) = std::fs::write(&env, contents) {
+            return fail(format!("cannot write `{}`: {e}", env.display()));
+        }
+    }
     println!("Created {} in {}/", names.display, root.display());
     for file in &files {
         println!("  {}", file.path);
