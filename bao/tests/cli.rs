@@ -64,7 +64,10 @@ fn init_writes_an_app_and_refuses_to_overwrite() {
     assert_eq!(key.len(), 64, "32 random bytes as hex");
     assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
     assert!(
-        std::fs::read_to_string(app.join(".gitignore")).unwrap().lines().any(|l| l == ".env"),
+        std::fs::read_to_string(app.join(".gitignore"))
+            .unwrap()
+            .lines()
+            .any(|l| l == ".env"),
         ".env is not committed"
     );
     let manifest = std::fs::read_to_string(app.join("Cargo.toml")).unwrap();

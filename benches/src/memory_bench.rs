@@ -8,7 +8,9 @@ use bao::memory::VectorMemory;
 use std::time::{Duration, Instant};
 
 fn vector(seed: u64, dims: usize) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..dims)
         .map(|_| {
             x ^= x << 13;
@@ -20,7 +22,10 @@ fn vector(seed: u64, dims: usize) -> Vec<f32> {
 }
 
 fn main() {
-    let items: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let items: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let dims = 384;
     let mut databases = vec![bao::testing::TestDatabase::sqlite()];
     databases.extend(bao::testing::TestDatabase::postgres());

@@ -1485,3 +1485,80 @@ fn memory_and_rag_commands_work_through_the_binary() {
     let answer = json(&run(&["rag:ask", "how are tasks bounded?", "--json"]));
     assert!(!answer["sources"].as_array().unwrap().is_empty());
 }
+
+/// The hidden CSRF input of a page.
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"_csrf\"").expect("a CSRF field");
+    let value = &html[at..];
+    let start = value.find("value=\"").expect("its value") + "value=\"".len();
+    value[start..start + value[start..].find('"').unwrap()].to_string()
+}
+
+#[test]
+fn a_flash_survives_a_real_browser_like_client_and_shows_once() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let db = bao::testing::TestDatabase::sqlite();
+    let mut child = example_binary()
+        .args(["serve", "--port", &port.to_string()])
+        .env("BAO_DATABASE_URL", db.url())
+        .env("BAO_LOG_LEVEL", "warn")
+        .env("BAO_ENV", "development")
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until_healthy(&addr, Duration::from_secs(15)),
+        "healthy"
+    );
+    let result = std::panic::catch_unwind(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                // A cookie store and redirects followed, as a browser does.
+                let client = reqwest::Client::builder()
+                    .cookie_store(true)
+                    .build()
+                    .unwrap();
+                let base = format!("http://{addr}");
+                let page = client
+                    .get(format!("{base}/guestbook"))
+                    .send()
+                    .await
+                    .unwrap();
+                let token = csrf_of(&page.text().await.unwrap());
+                let after = client
+                    .post(format!("{base}/guestbook"))
+                    .form(&[
+                        ("name", "Ada"),
+                        ("message", "Hello there"),
+                        ("_csrf", token.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(after.status(), 200, "followed the 303 to the list");
+                let html = after.text().await.unwrap();
+                assert!(
+                    html.contains("Thanks for signing, Ada!"),
+                    "the flash shows: {html}"
+                );
+                let again = client
+                    .get(format!("{base}/guestbook"))
+                    .send()
+                    .await
+                    .unwrap();
+                let html = again.text().await.unwrap();
+                assert!(!html.contains("Thanks for signing"), "and only once");
+                assert!(html.contains("Hello there"));
+            });
+    });
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

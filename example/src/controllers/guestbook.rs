@@ -95,9 +95,10 @@ impl Guestbook {
             name: form.name.trim().to_string(),
             message: form.message.trim().to_string(),
         };
+        let thanks = format!("Thanks for signing, {}!", entry.name);
         Entry::create(&db, entry).await?;
-        Ok(HttpResponse::SeeOther()
-            .insert_header(("location", "/guestbook"))
-            .finish())
+        Ok(Redirect::to("/guestbook")
+            .flash("notice", thanks)
+            .respond_to(&req))
     }
 }
