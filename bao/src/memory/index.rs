@@ -40,8 +40,6 @@ struct Item {
     id: i64,
     text: String,
     metadata: Value,
-    vector: Vec<f32>,
-    norm: f32,
     terms: HashMap<String, u32>,
     len: u32,
 }
@@ -49,6 +47,10 @@ struct Item {
 pub(super) struct Index {
     version: i64,
     items: Vec<Item>,
+    /// Every item's vector, scaled to unit length, one after another (a
+    /// dot product is then the cosine similarity).
+    vectors: Vec<f32>,
+    dims: usize,
     /// In how many items each term appears.
     df: HashMap<String, u32>,
     avg_len: f32,
@@ -96,11 +98,18 @@ pub(super) async fn load(pool: &DbPool, collection: &str) -> crate::Result<Arc<I
 fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
     let mut df: HashMap<String, u32> = HashMap::new();
     let mut total_len = 0u64;
+    let dims = rows.first().map_or(0, |r| r.embedding.len() / 4);
+    let mut vectors: Vec<f32> = Vec::with_capacity(rows.len() * dims);
     let items: Vec<Item> = rows
         .into_iter()
         .map(|row| {
-            let vector = store::from_blob(&row.embedding);
+            let mut vector = store::from_blob(&row.embedding);
+            vector.resize(dims, 0.0);
             let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                vector.iter_mut().for_each(|x| *x /= norm);
+            }
+            vectors.extend_from_slice(&vector);
             let mut terms: HashMap<String, u32> = HashMap::new();
             let words = tokens(&row.text);
             for w in &words {
@@ -115,8 +124,6 @@ fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
                 id: row.id,
                 metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
                 text: row.text,
-                vector,
-                norm,
                 terms,
                 len,
             }
@@ -130,6 +137,8 @@ fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
     Index {
         version,
         items,
+        vectors,
+        dims,
         df,
         avg_len,
     }
@@ -139,6 +148,24 @@ fn matches(item: &Item, filters: &[(String, Value)]) -> bool {
     filters
         .iter()
         .all(|(key, value)| item.metadata.get(key) == Some(value))
+}
+
+/// The dot product, in eight lanes so the compiler vectorizes it.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (xs, ys) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in xs.zip(ys) {
+        for lane in 0..8 {
+            lanes[lane] += x[lane] * y[lane];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// The best `k` of `scored` (index, score), highest first.
@@ -158,23 +185,35 @@ impl Index {
         k: usize,
         filters: &[(String, Value)],
     ) -> Vec<(usize, f32)> {
+        if self.dims == 0 || query.len() != self.dims || k == 0 {
+            return Vec::new();
+        }
         let qnorm = query
             .iter()
             .map(|x| x * x)
             .sum::<f32>()
             .sqrt()
             .max(f32::EPSILON);
-        let scored: Vec<(usize, f32)> = self
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(_, item)| matches(item, filters))
-            .map(|(i, item)| {
-                let dot: f32 = item.vector.iter().zip(query).map(|(a, b)| a * b).sum();
-                (i, dot / (qnorm * item.norm.max(f32::EPSILON)))
-            })
-            .collect();
-        top(scored, k)
+        let query: Vec<f32> = query.iter().map(|x| x / qnorm).collect();
+        // The best k so far, worst first: most items are rejected by one
+        // comparison with the worst kept.
+        let mut best: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
+        for (i, vector) in self.vectors.chunks_exact(self.dims).enumerate() {
+            if !filters.is_empty() && !matches(&self.items[i], filters) {
+                continue;
+            }
+            let score = dot(vector, &query);
+            if best.len() == k && score <= best[0].1 {
+                continue;
+            }
+            let at = best.partition_point(|(_, s)| *s < score);
+            best.insert(at, (i, score));
+            if best.len() > k {
+                best.remove(0);
+            }
+        }
+        best.reverse();
+        best
     }
 
     fn keyword_ranking(

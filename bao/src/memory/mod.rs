@@ -302,13 +302,13 @@ impl Search<'_> {
             }
         }
         let index = index::load(&memory.pool, &memory.name).await?;
-        Ok(index.search(
-            &self.query,
-            vector.as_deref(),
-            self.k,
-            &self.filters,
-            self.mode,
-        ))
+        let (query, k, filters, mode) = (self.query, self.k, self.filters, self.mode);
+        // A scan over many rows is CPU work: off the async executor.
+        tokio::task::spawn_blocking(move || {
+            index.search(&query, vector.as_deref(), k, &filters, mode)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the search failed: {e}")))
     }
 }
 
