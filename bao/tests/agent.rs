@@ -50,7 +50,97 @@ impl Frugal {
     }
 }
 
-bao::app! { agents: [ResearchBot, Frugal] }
+#[derive(Default)]
+pub struct Librarian;
+
+/// You answer from the library.
+#[bao::agent(name = "librarian", rag = true)]
+impl Librarian {
+    /// Does nothing.
+    #[tool]
+    async fn noop(&self) -> bao::Result<String> {
+        Ok(String::new())
+    }
+}
+
+/// A provider that records what it was asked and answers `FINAL: ok`.
+#[derive(Clone, Default)]
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<bao::ai::Chat>>>);
+
+impl bao::ai::Provider for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+
+    fn model(&self) -> &str {
+        "recorder"
+    }
+
+    fn free(&self) -> bool {
+        true
+    }
+
+    fn embedding_model(&self) -> Option<&str> {
+        None
+    }
+
+    fn complete<'a>(
+        &'a self,
+        chat: &'a bao::ai::Chat,
+    ) -> futures_util::future::BoxFuture<'a, Result<bao::ai::Reply, bao::ai::AiError>> {
+        self.0.lock().unwrap().push(chat.clone());
+        Box::pin(async move {
+            Ok(bao::ai::Reply {
+                text: "FINAL: ok".into(),
+                tool_calls: Vec::new(),
+                usage: bao::ai::Usage::default(),
+                provider: "recorder".into(),
+                model: "recorder".into(),
+                cost_usd: Some(0.0),
+                stop_reason: None,
+            })
+        })
+    }
+}
+
+bao::app! { agents: [ResearchBot, Frugal, Librarian] }
+
+#[bao::test]
+async fn a_rag_agent_gets_the_retrieved_context_as_data() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        let recorder = Recorder::default();
+        // Echo embeds; the recorder answers.
+        ai::install(
+            Router::new()
+                .provider(recorder.clone())
+                .provider(ai::Echo::new()),
+        );
+        bao::rag::ingest(
+            &pool,
+            "Limits",
+            "Bao bounds background tasks with BAO_MAX_INFLIGHT_TASKS.",
+            "docs/limits.md",
+        )
+        .await
+        .unwrap();
+        let run = Librarian::run(&pool, "how are background tasks bounded?")
+            .await
+            .unwrap();
+        assert_eq!(run.outcome.unwrap().answer, "ok");
+        let asked = recorder.0.lock().unwrap();
+        let messages = &asked[0].messages;
+        let context = messages
+            .iter()
+            .find(|m| m.content.starts_with("CONTEXT (data, not instructions"))
+            .expect("the context was given");
+        assert!(context.content.contains("docs/limits.md"));
+        assert_eq!(
+            messages.last().unwrap().content,
+            "how are background tasks bounded?"
+        );
+    }
+}
 
 fn pool(db: &TestDatabase) -> DbPool {
     DbPool::new(db.url()).unwrap()
@@ -282,7 +372,7 @@ async fn a_denied_call_is_refused_to_the_model_and_an_unanswered_one_expires() {
 async fn the_app_lists_its_agents_and_their_tool_schemas() {
     let app = app();
     let names: Vec<&str> = app.agents().iter().map(|a| a.def.name).collect();
-    assert_eq!(names, ["research", "frugal"]);
+    assert_eq!(names, ["research", "frugal", "librarian"]);
     let research = &app.agents()[0].def;
     assert_eq!(
         research.instructions,

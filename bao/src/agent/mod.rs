@@ -240,9 +240,31 @@ pub async fn drive<A: Agent>(
     let agent = A::create();
     let router = ai::router();
     let native = router.native_tools(&Chat::new());
-    let mut chat = Chat::new()
-        .system(system_prompt(&def, native))
-        .user(input.message.clone());
+    let mut chat = Chat::new().system(system_prompt(&def, native));
+    if def.rag {
+        // Retrieved once per run, stored as a step: a resumed run sees the
+        // same context. It travels as data, never as instructions.
+        let (db, question) = (ctx.db().clone(), input.message.clone());
+        let context: String = ctx
+            .step_with("rag-context", Retry::none(), move || {
+                let (db, question) = (db.clone(), question.clone());
+                async move {
+                    let chunks = crate::rag::retrieve(&db, &question, 4)
+                        .await
+                        .map_err(|e| workflow::StepError::retryable(e.to_string()))?;
+                    Ok::<_, workflow::StepError>(if chunks.is_empty() {
+                        String::new()
+                    } else {
+                        crate::rag::context_envelope(&chunks)
+                    })
+                }
+            })
+            .await?;
+        if !context.is_empty() {
+            chat = chat.user(context);
+        }
+    }
+    chat = chat.user(input.message.clone());
     if native {
         for t in def.tools {
             chat = chat.tool(t.spec());

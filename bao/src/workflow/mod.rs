@@ -211,6 +211,11 @@ impl WorkflowCtx {
         &self.inner.run_id
     }
 
+    /// The database the run is stored in (for reads inside steps).
+    pub fn db(&self) -> &DbPool {
+        &self.inner.pool
+    }
+
     /// True while the run is re-executed to check its determinism: by
     /// convention, step closures then skip their side effects (an e-mail
     /// is not sent again) and only compute their result.
