@@ -195,14 +195,57 @@ impl Index {
             .sqrt()
             .max(f32::EPSILON);
         let query: Vec<f32> = query.iter().map(|x| x / qnorm).collect();
+        let n = self.items.len();
+        // Large memories are scanned in parallel slices, one per core.
+        let threads = if n < 20_000 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |p| p.get())
+                .min(8)
+        };
+        let per = n.div_ceil(threads).max(1);
+        let scan = |from: usize| self.scan(&query, k, filters, from, (from + per).min(n));
+        let mut best: Vec<(usize, f32)> = if threads == 1 {
+            scan(0)
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| s.spawn(move || scan(t * per)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        best.sort_by(|a, b| b.1.total_cmp(&a.1));
+        best.truncate(k);
+        best
+    }
+
+    /// The best `k` of items `from..to`, in no particular order.
+    fn scan(
+        &self,
+        query: &[f32],
+        k: usize,
+        filters: &[(String, Value)],
+        from: usize,
+        to: usize,
+    ) -> Vec<(usize, f32)> {
         // The best k so far, worst first: most items are rejected by one
         // comparison with the worst kept.
         let mut best: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
-        for (i, vector) in self.vectors.chunks_exact(self.dims).enumerate() {
+        if from >= to {
+            return best;
+        }
+        let slice = &self.vectors[from * self.dims..to * self.dims];
+        for (offset, vector) in slice.chunks_exact(self.dims).enumerate() {
+            let i = from + offset;
             if !filters.is_empty() && !matches(&self.items[i], filters) {
                 continue;
             }
-            let score = dot(vector, &query);
+            let score = dot(vector, query);
             if best.len() == k && score <= best[0].1 {
                 continue;
             }
@@ -212,7 +255,6 @@ impl Index {
                 best.remove(0);
             }
         }
-        best.reverse();
         best
     }
 

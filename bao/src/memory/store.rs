@@ -146,28 +146,39 @@ pub(super) fn add_items(
     rows: &[(String, Value, Vec<f32>)],
 ) -> Result<Vec<i64>, DbError> {
     use diesel::Connection;
+    // Multi-row inserts of up to 200 rows (5 parameters each), in one
+    // transaction; RETURNING gives the ids in the order of the rows.
+    const ROWS_PER_INSERT: usize = 200;
     conn.transaction(|conn| {
         let mut ids = Vec::with_capacity(rows.len());
         let now = now_ms();
-        for (text, metadata, vector) in rows {
-            let metadata = if metadata.is_null() {
-                "{}".to_string()
-            } else {
-                metadata.to_string()
-            };
-            let row: Id = on_dialect!(conn, |c, sql| {
-                diesel::sql_query(sql(
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let values = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let query = format!(
                 "INSERT INTO bao_vector_items (collection, text, metadata, embedding, created_at) \
-                 VALUES (?, ?, ?, ?, ?) RETURNING id"
-            ))
-            .bind::<Text, _>(collection)
-            .bind::<Text, _>(text)
-            .bind::<Text, _>(&metadata)
-            .bind::<Binary, _>(to_blob(vector))
-            .bind::<BigInt, _>(now)
-            .get_result(c)
+                 VALUES {values} RETURNING id"
+            );
+            let inserted: Vec<Id> = on_dialect!(conn, |c, sql| {
+                let mut q = diesel::sql_query(sql(&query)).into_boxed();
+                for (text, metadata, vector) in chunk {
+                    let metadata = if metadata.is_null() {
+                        "{}".to_string()
+                    } else {
+                        metadata.to_string()
+                    };
+                    q = q
+                        .bind::<Text, _>(collection.to_string())
+                        .bind::<Text, _>(text.clone())
+                        .bind::<Text, _>(metadata)
+                        .bind::<Binary, _>(to_blob(vector))
+                        .bind::<BigInt, _>(now);
+                }
+                q.load(c)
             })?;
-            ids.push(row.id);
+            let mut chunk_ids: Vec<i64> = inserted.into_iter().map(|r| r.id).collect();
+            // Ids grow with insertion order on both databases.
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids);
         }
         bump_version(conn, collection)?;
         Ok(ids)
