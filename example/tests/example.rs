@@ -994,48 +994,76 @@ fn scheduler_once_and_tasks_list_from_the_cli() {
     }
 }
 
-/// A one-connection-at-a-time HTTP stub on a free port: every request gets
-/// `body` with `content_type`. Enough for the CLI's single calls.
-fn http_stub(content_type: &'static str, body: String) -> String {
+/// An HTTP stub on a free port. `answer(n, body)` gives the `n`th
+/// request's reply (its delay in ms, content type and body); every request
+/// body is kept.
+struct Stub {
+    base: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+type Answer = dyn Fn(usize, &str) -> (u64, &'static str, String) + Send + Sync;
+
+fn stub_server(answer: std::sync::Arc<Answer>) -> Stub {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let seen = bodies.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            // Read the head, then as much body as Content-Length says.
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut buf).unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request).to_string();
-                if let Some(end) = text.find("\r\n\r\n") {
-                    let length = text
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if request.len() >= end + 4 + length {
-                        break;
+            let (seen, answer) = (seen.clone(), answer.clone());
+            std::thread::spawn(move || {
+                // The head, then as much body as Content-Length says.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 8192];
+                let body = loop {
+                    let n = stream.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        return;
                     }
-                }
-            }
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body.as_bytes());
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break text[end + 4..].to_string();
+                        }
+                    }
+                };
+                let n = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(body.clone());
+                    seen.len() - 1
+                };
+                let (delay, content_type, reply) = answer(n, &body);
+                std::thread::sleep(Duration::from_millis(delay));
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    reply.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(reply.as_bytes());
+            });
         }
     });
-    format!("http://{addr}")
+    Stub { base, bodies }
+}
+
+/// A stub that answers every request with `body`.
+fn http_stub(content_type: &'static str, body: String) -> String {
+    stub_server(std::sync::Arc::new(move |_, _| {
+        (0, content_type, body.clone())
+    }))
+    .base
 }
 
 #[test]
@@ -1113,70 +1141,16 @@ fn ai_commands_answer_offline_with_echo_and_speak_to_a_provider() {
 }
 
 /// An OpenAI-compatible stub: answer `n` is `answers[n]` (the last one
-/// repeats) after its delay; every request body is kept.
-struct ModelStub {
-    base: String,
-    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-fn model_stub(answers: Vec<(u64, serde_json::Value)>) -> ModelStub {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
-    let seen = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let seen = seen.clone();
-            let answers = answers.clone();
-            std::thread::spawn(move || {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 8192];
-                let body = loop {
-                    let n = stream.read(&mut buf).unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    request.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&request).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if request.len() >= end + 4 + length {
-                            break text[end + 4..].to_string();
-                        }
-                    }
-                };
-                let n = {
-                    let mut seen = seen.lock().unwrap();
-                    seen.push(body);
-                    seen.len() - 1
-                };
-                let (delay, answer) = answers[n.min(answers.len() - 1)].clone();
-                std::thread::sleep(Duration::from_millis(delay));
-                let streamed = seen.lock().unwrap()[n].contains("\"stream\":true");
-                let (content_type, answer) = if streamed {
-                    ("text/event-stream", as_sse(&answer))
-                } else {
-                    ("application/json", answer.to_string())
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    answer.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(answer.as_bytes());
-            });
+/// repeats) after its delay, as SSE when the request asked for a stream.
+fn model_stub(answers: Vec<(u64, serde_json::Value)>) -> Stub {
+    stub_server(std::sync::Arc::new(move |n, body| {
+        let (delay, answer) = answers[n.min(answers.len() - 1)].clone();
+        if body.contains("\"stream\":true") {
+            (delay, "text/event-stream", as_sse(&answer))
+        } else {
+            (delay, "application/json", answer.to_string())
         }
-    });
-    ModelStub { base, bodies }
+    }))
 }
 
 /// A Chat Completions answer as the SSE stream the API sends for it.

@@ -1,7 +1,6 @@
 //! `bao agents:*`: list the app's agents, run one, show a run, and decide
 //! the approval requests of `requires_approval` tools.
 
-use super::app_commands::load_config;
 use super::{fail, AgentDecideArgs, AgentRunArgs, AgentsPendingArgs, JsonArgs, WorkflowRunArgs};
 use crate::agent::{self, approvals, AgentEvent};
 use crate::db::DbPool;
@@ -9,8 +8,7 @@ use crate::App;
 use std::io::Write;
 use std::process::ExitCode;
 
-/// The configured pool, with Bao's tables in place and the app's AI router
-/// installed (what `serve` would do at start).
+/// The pool, a runtime and the workers' settings from the configuration.
 fn prepare(
     app: &App,
 ) -> Result<
@@ -21,35 +19,12 @@ fn prepare(
     ),
     ExitCode,
 > {
-    let config = load_config(app)?;
-    crate::obs::init_logging(&crate::Config {
-        log_level: "warn".into(),
-        ..config.clone()
-    });
-    let pool = DbPool::new(&config.database_url).map_err(fail)?;
-    {
-        let mut conn = pool.get().map_err(fail)?;
-        pool.ensure_system_tables(&mut conn).map_err(fail)?;
-    }
-    let router = match app.ai_router() {
-        Some(router) => router.clone(),
-        None => crate::ai::Router::from_names(
-            Some(&config.ai_providers.join(",")),
-            config.ai_default.as_deref(),
-        )
-        .map_err(fail)?,
-    };
-    crate::ai::install(router);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| fail(format!("cannot start the runtime: {e}")))?;
+    let ready = super::app_runtime(app)?;
     let settings = crate::workflow::WorkerSettings {
-        lease: config.workflow_lease,
-        poll: config.workflow_poll,
+        lease: ready.config.workflow_lease,
+        poll: ready.config.workflow_poll,
     };
-    Ok((pool, runtime, settings))
+    Ok((ready.pool, ready.runtime, settings))
 }
 
 pub(super) fn list(app: &App, args: &JsonArgs) -> ExitCode {

@@ -39,20 +39,19 @@ fn chat(args: &AiAskArgs) -> Chat {
     chat
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_current_thread()
+/// The app's router and a runtime to call it on.
+fn prepare(app: &App) -> Result<(Router, tokio::runtime::Runtime), ExitCode> {
+    let router = router(app).map_err(fail)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| fail(format!("cannot start the runtime: {e}")))
+        .map_err(|e| fail(format!("cannot start the runtime: {e}")))?;
+    Ok((router, runtime))
 }
 
 pub(super) fn ask(app: &App, args: &AiAskArgs) -> ExitCode {
-    let router = match router(app) {
-        Ok(router) => router,
-        Err(error) => return fail(error),
-    };
-    let runtime = match runtime() {
-        Ok(rt) => rt,
+    let (router, runtime) = match prepare(app) {
+        Ok(ready) => ready,
         Err(code) => return code,
     };
     match runtime.block_on(router.complete(&chat(args))) {
@@ -75,12 +74,8 @@ pub(super) fn ask(app: &App, args: &AiAskArgs) -> ExitCode {
 }
 
 pub(super) fn stream(app: &App, args: &AiAskArgs) -> ExitCode {
-    let router = match router(app) {
-        Ok(router) => router,
-        Err(error) => return fail(error),
-    };
-    let runtime = match runtime() {
-        Ok(rt) => rt,
+    let (router, runtime) = match prepare(app) {
+        Ok(ready) => ready,
         Err(code) => return code,
     };
     runtime.block_on(async {

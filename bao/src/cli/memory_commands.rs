@@ -1,7 +1,6 @@
 //! `bao memory:*` and `bao rag:*`: the app's vector memories and documents
 //! from the command line.
 
-use super::app_commands::load_config;
 use super::{
     fail, MemoryAddArgs, MemoryPruneArgs, MemorySearchArgs, RagAskArgs, RagIngestArgs,
     RagRetrieveArgs,
@@ -11,30 +10,9 @@ use crate::memory::VectorMemory;
 use crate::App;
 use std::process::ExitCode;
 
-/// The pool and a runtime, with the app's AI router installed (the
-/// embedder).
 fn prepare(app: &App) -> Result<(DbPool, tokio::runtime::Runtime), ExitCode> {
-    let config = load_config(app)?;
-    crate::obs::init_logging(&crate::Config {
-        log_level: "warn".into(),
-        ..config.clone()
-    });
-    let pool = DbPool::new(&config.database_url).map_err(fail)?;
-    let router = match app.ai_router() {
-        Some(router) => router.clone(),
-        None => crate::ai::Router::from_names(
-            Some(&config.ai_providers.join(",")),
-            config.ai_default.as_deref(),
-        )
-        .map_err(fail)?,
-    };
-    crate::ai::install(router);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| fail(format!("cannot start the runtime: {e}")))?;
-    Ok((pool, runtime))
+    let ready = super::app_runtime(app)?;
+    Ok((ready.pool, ready.runtime))
 }
 
 /// The memory `name`, with the dimensions it was made with (or the

@@ -707,6 +707,47 @@ pub fn installed_main() -> ExitCode {
     }
 }
 
+/// What the AI, agent and memory commands share: the app's configuration,
+/// its pool (Bao's tables in place), its AI router installed (the one
+/// `setup` gave `App::ai`, else `BAO_AI_*`), and a runtime.
+pub(crate) struct AppRuntime {
+    pub(crate) config: crate::Config,
+    pub(crate) pool: crate::db::DbPool,
+    pub(crate) runtime: tokio::runtime::Runtime,
+}
+
+pub(crate) fn app_runtime(app: &App) -> Result<AppRuntime, ExitCode> {
+    let config = app_commands::load_config(app)?;
+    crate::obs::init_logging(&crate::Config {
+        log_level: "warn".into(),
+        ..config.clone()
+    });
+    let pool = crate::db::DbPool::new(&config.database_url).map_err(fail)?;
+    {
+        let mut conn = pool.get().map_err(fail)?;
+        pool.ensure_system_tables(&mut conn).map_err(fail)?;
+    }
+    let router = match app.ai_router() {
+        Some(router) => router.clone(),
+        None => crate::ai::Router::from_names(
+            Some(&config.ai_providers.join(",")),
+            config.ai_default.as_deref(),
+        )
+        .map_err(fail)?,
+    };
+    crate::ai::install(router);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the runtime: {e}")))?;
+    Ok(AppRuntime {
+        config,
+        pool,
+        runtime,
+    })
+}
+
 /// Prints an error the way every Bao command does and returns failure.
 pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");

@@ -119,15 +119,7 @@ impl Ollama {
             body["options"] = Value::Object(options);
         }
         if !chat.tools.is_empty() {
-            body["tools"] = chat
-                .tools
-                .iter()
-                .map(|t| {
-                    json!({"type": "function", "function": {
-                        "name": t.name, "description": t.description, "parameters": t.parameters,
-                    }})
-                })
-                .collect();
+            body["tools"] = super::function_tools(&chat.tools);
         }
         body
     }
@@ -267,16 +259,7 @@ impl Provider for Ollama {
                 .as_array()
                 .ok_or_else(|| self.transport.protocol("no embeddings in the answer"))?
                 .iter()
-                .map(|v| {
-                    v.as_array()
-                        .map(|xs| {
-                            xs.iter()
-                                .filter_map(|x| x.as_f64())
-                                .map(|x| x as f32)
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                })
+                .map(super::floats)
                 .collect();
             if vectors.len() != texts.len() {
                 return Err(self.transport.protocol(format!(

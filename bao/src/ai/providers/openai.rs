@@ -139,15 +139,7 @@ impl OpenAi {
             body["max_tokens"] = json!(n);
         }
         if !chat.tools.is_empty() {
-            body["tools"] = chat
-                .tools
-                .iter()
-                .map(|t| {
-                    json!({"type": "function", "function": {
-                        "name": t.name, "description": t.description, "parameters": t.parameters,
-                    }})
-                })
-                .collect();
+            body["tools"] = super::function_tools(&chat.tools);
         }
         if stream {
             body["stream"] = json!(true);
@@ -264,16 +256,10 @@ impl Provider for OpenAi {
                 .ok_or_else(|| self.transport.protocol("no data in the answer"))?
                 .iter()
                 .map(|row| {
-                    let vector = row["embedding"]
-                        .as_array()
-                        .map(|v| {
-                            v.iter()
-                                .filter_map(|x| x.as_f64())
-                                .map(|x| x as f32)
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (row["index"].as_u64().unwrap_or(0), vector)
+                    (
+                        row["index"].as_u64().unwrap_or(0),
+                        super::floats(&row["embedding"]),
+                    )
                 })
                 .collect();
             rows.sort_by_key(|(index, _)| *index);
