@@ -97,26 +97,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut max_cost_usd: Option<f64> = None;
     let mut rag = false;
     let mut approval_timeout_ms: u64 = 24 * 3_600_000;
-    let options = syn::parse::Parser::parse2(
-        syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
-        args,
-    );
-    match options {
-        Ok(options) => {
-            for option in options {
-                let key = option
-                    .path()
-                    .get_ident()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let value = match &option {
-                    Meta::NameValue(nv) => match &nv.value {
-                        Expr::Lit(syn::ExprLit { lit, .. }) => Some(lit.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                match (key.as_str(), value) {
+    for crate::diag::AttrOption {
+        key,
+        value,
+        meta: option,
+    } in crate::diag::attr_options(args, &mut diag)
+    {
+        match (key.as_str(), value) {
                     ("name", Some(Lit::Str(s))) => {
                         let v = s.value();
                         if v.is_empty()
@@ -158,9 +145,6 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                         diag.error_at(&option, format!("unknown #[bao::agent] option `{other}`: expected name, max_steps, max_tokens, max_cost_usd, rag or approval_timeout{hint}"));
                     }
                 }
-            }
-        }
-        Err(e) => diag.push(e),
     }
 
     let mut tools: Vec<Tool> = Vec::new();

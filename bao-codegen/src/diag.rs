@@ -162,6 +162,50 @@ pub fn literal_options(args: proc_macro2::TokenStream, diag: &mut Diagnostics) -
     }
 }
 
+/// One option of an attribute: `key = literal`, or a bare `key` (then
+/// `value` is None), with the option itself for error spans.
+pub struct AttrOption {
+    /// The option's name.
+    pub key: String,
+    /// Its literal value, when it has one.
+    pub value: Option<syn::Lit>,
+    /// The whole option.
+    pub meta: syn::Meta,
+}
+
+/// The comma-separated options of an attribute's arguments; a syntax error
+/// goes to `diag` (and no options come back).
+pub fn attr_options(args: TokenStream, diag: &mut Diagnostics) -> Vec<AttrOption> {
+    let parsed = syn::parse::Parser::parse2(
+        syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+        args,
+    );
+    match parsed {
+        Ok(options) => options
+            .into_iter()
+            .map(|meta| {
+                let key = meta
+                    .path()
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let value = match &meta {
+                    syn::Meta::NameValue(nv) => match &nv.value {
+                        syn::Expr::Lit(syn::ExprLit { lit, .. }) => Some(lit.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                AttrOption { key, value, meta }
+            })
+            .collect(),
+        Err(e) => {
+            diag.push(e);
+            Vec::new()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use crate::diag::{closest, Diagnostics};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, Lit, Meta, Pat};
+use syn::{FnArg, Lit, Pat};
 
 const OPTIONS: &[&str] = &["kind", "max_concurrency", "retries"];
 
@@ -26,25 +26,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut kind = quote!(::bao::task::TaskKind::Io);
     let mut max_concurrency: usize = 8;
     let mut retries: u32 = 3;
-    match syn::parse::Parser::parse2(
-        syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
-        args,
-    ) {
-        Ok(options) => {
-            for option in options {
-                let key = option
-                    .path()
-                    .get_ident()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let value = match &option {
-                    Meta::NameValue(nv) => match &nv.value {
-                        Expr::Lit(syn::ExprLit { lit, .. }) => Some(lit.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                match (key.as_str(), value) {
+    for crate::diag::AttrOption {
+        key,
+        value,
+        meta: option,
+    } in crate::diag::attr_options(args, &mut diag)
+    {
+        match (key.as_str(), value) {
                     ("kind", Some(Lit::Str(s))) => match s.value().as_str() {
                         "io" => kind = quote!(::bao::task::TaskKind::Io),
                         "cpu" => kind = quote!(::bao::task::TaskKind::Cpu),
@@ -67,9 +55,6 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                         diag.error_at(&option, format!("unknown #[bao::task] option `{other}`: expected kind, max_concurrency or retries{hint}"));
                     }
                 }
-            }
-        }
-        Err(e) => diag.push(e),
     }
     let sig = &func.sig;
     if sig.asyncness.is_none() {

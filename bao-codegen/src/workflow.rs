@@ -7,7 +7,7 @@ use crate::diag::{closest, Diagnostics};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, Lit, Meta, ReturnType, Type};
+use syn::{FnArg, Lit, ReturnType, Type};
 
 const OPTIONS: &[&str] = &["name", "retries", "version"];
 
@@ -22,65 +22,52 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut name = ident.to_string();
     let mut retries: i64 = 0;
     let mut version: i64 = 1;
-    let options = syn::parse::Parser::parse2(
-        syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated,
-        args,
-    );
-    match options {
-        Ok(options) => {
-            for option in options {
-                let key = option
-                    .path()
-                    .get_ident()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                let value = match &option {
-                    Meta::NameValue(nv) => match &nv.value {
-                        Expr::Lit(syn::ExprLit { lit, .. }) => Some(lit.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                match (key.as_str(), value) {
-                    ("name", Some(Lit::Str(s))) => {
-                        let v = s.value();
-                        if v.is_empty()
-                            || !v.chars().all(|c| {
-                                c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'
-                            })
-                        {
-                            diag.error_at(&s, "a workflow name is letters, digits, `_`, `-` and `.`, like \"onboard\"");
-                        }
-                        name = v;
-                    }
-                    ("retries", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
-                        Ok(n) if (0..=100).contains(&n) => retries = n,
-                        _ => diag.error_at(
-                            &i,
-                            "`retries` is how many times a failed run starts again: 0 to 100",
-                        ),
-                    },
-                    ("version", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
-                        Ok(n) if (1..=i64::from(i32::MAX)).contains(&n) => version = n,
-                        _ => diag.error_at(
-                            &i,
-                            "`version` is a positive whole number; bump it when the steps change",
-                        ),
-                    },
-                    ("name" | "retries" | "version", _) => diag.error_at(
-                        &option,
-                        format!("write `{key} = ..`: name = \"onboard\", retries = 3, version = 2"),
-                    ),
-                    (other, _) => {
-                        let hint = closest(other, OPTIONS)
-                            .map(|k| format!("; did you mean `{k}`?"))
-                            .unwrap_or_default();
-                        diag.error_at(&option, format!("unknown #[bao::workflow] option `{other}`: expected name, retries or version{hint}"));
-                    }
+    for crate::diag::AttrOption {
+        key,
+        value,
+        meta: option,
+    } in crate::diag::attr_options(args, &mut diag)
+    {
+        match (key.as_str(), value) {
+            ("name", Some(Lit::Str(s))) => {
+                let v = s.value();
+                if v.is_empty()
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+                {
+                    diag.error_at(
+                        &s,
+                        "a workflow name is letters, digits, `_`, `-` and `.`, like \"onboard\"",
+                    );
                 }
+                name = v;
+            }
+            ("retries", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
+                Ok(n) if (0..=100).contains(&n) => retries = n,
+                _ => diag.error_at(
+                    &i,
+                    "`retries` is how many times a failed run starts again: 0 to 100",
+                ),
+            },
+            ("version", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
+                Ok(n) if (1..=i64::from(i32::MAX)).contains(&n) => version = n,
+                _ => diag.error_at(
+                    &i,
+                    "`version` is a positive whole number; bump it when the steps change",
+                ),
+            },
+            ("name" | "retries" | "version", _) => diag.error_at(
+                &option,
+                format!("write `{key} = ..`: name = \"onboard\", retries = 3, version = 2"),
+            ),
+            (other, _) => {
+                let hint = closest(other, OPTIONS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                diag.error_at(&option, format!("unknown #[bao::workflow] option `{other}`: expected name, retries or version{hint}"));
             }
         }
-        Err(e) => diag.push(e),
     }
     let sig = &func.sig;
     if sig.asyncness.is_none() {
