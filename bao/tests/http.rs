@@ -439,3 +439,22 @@ fn the_route_table_follows_the_configuration() {
     assert!(paths(&on).contains(&"/metrics"));
     assert!(paths(&off).contains(&"/posts/{id}"));
 }
+
+#[bao::test]
+async fn invented_methods_share_one_metrics_label() {
+    let client = TestClient::new(app()).await;
+    for i in 0..500 {
+        let method = bao::__private::Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        let _ = client.request(method, "/").send().await;
+    }
+    client.get("/").await;
+    let metrics = client.get("/metrics").await.text();
+    let labels: std::collections::BTreeSet<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("bao_http_requests_total{"))
+        .filter_map(|l| l.split("method=\"").nth(1)?.split('"').next())
+        .collect();
+    assert!(labels.contains("other"), "{metrics}");
+    assert!(labels.iter().all(|m| !m.starts_with("BREW")), "{labels:?}");
+    assert!(labels.len() <= 3, "{labels:?}");
+}

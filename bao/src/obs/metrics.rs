@@ -60,13 +60,12 @@ impl Metrics {
         }
     }
 
-    fn handles(&self, method: &Method, route: &str, status: u16) -> (IntCounter, Histogram) {
+    fn handles(&self, method: &'static str, route: &str, status: u16) -> (IntCounter, Histogram) {
         let buf = itoa_status(status);
         let status = std::str::from_utf8(&buf).unwrap_or("000");
         (
-            self.requests
-                .with_label_values(&[method.as_str(), route, status]),
-            self.latency.with_label_values(&[method.as_str(), route]),
+            self.requests.with_label_values(&[method, route, status]),
+            self.latency.with_label_values(&[method, route]),
         )
     }
 
@@ -128,7 +127,7 @@ impl StatusGauge {
 /// request costs one map lookup instead of two label hashes under a lock.
 #[derive(Default)]
 pub(crate) struct WorkerMetrics {
-    by_route: HashMap<String, Vec<(Method, u16, IntCounter, Histogram)>>,
+    by_route: HashMap<String, Vec<(&'static str, u16, IntCounter, Histogram)>>,
 }
 
 impl WorkerMetrics {
@@ -141,10 +140,13 @@ impl WorkerMetrics {
         elapsed: Duration,
     ) {
         let seconds = elapsed.as_secs_f64();
+        // Invented methods share one label: a client cannot grow the
+        // registry (or this cache) by sending new ones.
+        let method = method_label(method);
         if let Some(entries) = self.by_route.get_mut(route) {
             if let Some((_, _, count, latency)) = entries
                 .iter()
-                .find(|(m, s, _, _)| *s == status && m == method)
+                .find(|(m, s, _, _)| *s == status && *m == method)
             {
                 count.inc();
                 latency.observe(seconds);
@@ -153,16 +155,30 @@ impl WorkerMetrics {
             let (count, latency) = metrics.handles(method, route, status);
             count.inc();
             latency.observe(seconds);
-            entries.push((method.clone(), status, count, latency));
+            entries.push((method, status, count, latency));
             return;
         }
         let (count, latency) = metrics.handles(method, route, status);
         count.inc();
         latency.observe(seconds);
-        self.by_route.insert(
-            route.to_string(),
-            vec![(method.clone(), status, count, latency)],
-        );
+        self.by_route
+            .insert(route.to_string(), vec![(method, status, count, latency)]);
+    }
+}
+
+/// The label of `method`: its name when it is one of HTTP's, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
     }
 }
 
