@@ -876,3 +876,33 @@ async fn ai_errors_answer_with_their_http_status() {
         .await
         .assert_status(402);
 }
+
+#[bao::test]
+async fn ollama_tool_calls_come_back_parsed() {
+    let (base, script) = stub(vec![json_answer(json!({
+        "model": "llama3.2",
+        "message": {"role": "assistant", "content": "", "tool_calls": [
+            {"function": {"name": "search", "arguments": {"q": "retry docs"}}}
+        ]},
+        "done": true, "done_reason": "stop", "prompt_eval_count": 20, "eval_count": 6
+    }))]);
+    let router = Router::new().provider(Ollama::new(&base).http(quick()));
+    let tool = ToolSpec {
+        name: "search".into(),
+        description: "Searches.".into(),
+        parameters: json!({"type": "object", "properties": {"q": {"type": "string"}}}),
+    };
+    let reply = router
+        .complete(&Chat::from("find the retry docs").tool(tool))
+        .await
+        .unwrap();
+    assert_eq!(reply.tool_calls.len(), 1);
+    assert_eq!(reply.tool_calls[0].name, "search");
+    assert_eq!(reply.tool_calls[0].arguments, json!({"q": "retry docs"}));
+    assert_eq!(
+        reply.tool_calls[0].id, "call_1",
+        "Ollama sends no ids: one is made up"
+    );
+    let body = &script.seen.lock().unwrap()[0].1;
+    assert_eq!(body["tools"][0]["function"]["name"], "search");
+}
