@@ -548,3 +548,40 @@ async fn sleeps_and_takeovers_do_not_use_up_retries() {
         assert_eq!(attempts, 1, "one failure of the body, counted once");
     }
 }
+
+#[bao::workflow(name = "bumped", version = 1)]
+async fn bumped_v1(ctx: WorkflowCtx, _input: ()) -> bao::Result<()> {
+    let _ = ctx;
+    Ok(())
+}
+
+#[bao::workflow(name = "bumped", version = 2)]
+async fn bumped_v2(ctx: WorkflowCtx, _input: ()) -> bao::Result<()> {
+    let _ = ctx;
+    Ok(())
+}
+
+#[bao::test]
+async fn a_run_flagged_after_a_version_bump_is_dead_lettered() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        let run = bumped_v1::start(&pool, ()).await.unwrap();
+        assert_eq!(bumped_v1::definition().version, 1);
+        // Deployed: version 2 of the code meets the run started on 1.
+        drain(&pool, &[bumped_v2::definition()]).await;
+        let (state, _, error) = status(&pool, &run.id).await;
+        assert_eq!(state, "failed");
+        assert!(error.unwrap().contains("started on version 1"));
+        let mut conn = pool.get().unwrap();
+        let letters = bao::fault::dlq::list(&mut conn, Some("workflow:bumped"), 10).unwrap();
+        assert_eq!(
+            letters.len(),
+            1,
+            "the flagged run is in the dead-letter queue"
+        );
+        assert_eq!(
+            letters[0].source_id.as_deref(),
+            Some(format!("workflow:{}", run.id).as_str())
+        );
+    }
+}

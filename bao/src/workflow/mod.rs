@@ -611,8 +611,13 @@ async fn execute(
             run.version, def.name, def.version, run_id
         );
         let id = run_id.clone();
+        let (queue, input, attempts) = (
+            format!("workflow:{}", def.name),
+            run.input.clone(),
+            run.attempts,
+        );
         pool.run(move |c| {
-            store::release(
+            let released = store::release(
                 c,
                 &id,
                 token,
@@ -623,7 +628,19 @@ async fn execute(
                     wake_at: None,
                     waiting_for: None,
                 },
-            )
+            )?;
+            if released {
+                // Flagged runs are failures an operator must see.
+                crate::fault::dlq::insert(
+                    c,
+                    &queue,
+                    &input,
+                    &error,
+                    attempts,
+                    Some(&format!("workflow:{id}")),
+                )?;
+            }
+            Ok(released)
         })
         .await?;
         return Ok(true);
