@@ -106,9 +106,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         match (key.as_str(), value) {
                     ("name", Some(Lit::Str(s))) => {
                         let v = s.value();
-                        if v.is_empty()
-                            || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-                        {
+                        if !crate::diag::is_stored_name(&v) {
                             diag.error_at(&s, "an agent name is letters, digits, `_`, `-` and `.`, like \"research\"");
                         }
                         name = v;
@@ -250,10 +248,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     max_cost_usd: ::core::option::Option::None, rag: false,
                     approval_timeout: ::core::time::Duration::from_secs(1), tools: &[],
                 };
-                fn create() -> Self { ::core::unimplemented!() }
+                fn create() -> Self { ::bao::agent::__create::<Self>() }
                 fn call_tool<'a>(&'a self, _: &'a str, _: ::bao::serde_json::Value)
                     -> ::bao::__private::BoxFuture<'a, ::core::result::Result<::std::string::String, ::std::string::String>> {
-                    ::core::unimplemented!()
+                    ::std::boxed::Box::pin(async {
+                        ::core::result::Result::Err(::std::string::String::from("this agent has no tools: its #[bao::agent] did not compile"))
+                    })
                 }
             }
         };

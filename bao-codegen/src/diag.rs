@@ -206,6 +206,15 @@ pub fn attr_options(args: TokenStream, diag: &mut Diagnostics) -> Vec<AttrOption
     }
 }
 
+/// Whether `name` can name stored runs (workflows, agents): letters,
+/// digits, `_`, `-` and `.`, not empty.
+pub fn is_stored_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,11 +31,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         match (key.as_str(), value) {
             ("name", Some(Lit::Str(s))) => {
                 let v = s.value();
-                if v.is_empty()
-                    || !v
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-                {
+                if !crate::diag::is_stored_name(&v) {
                     diag.error_at(
                         &s,
                         "a workflow name is letters, digits, `_`, `-` and `.`, like \"onboard\"",

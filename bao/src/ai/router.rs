@@ -291,20 +291,13 @@ impl Router {
                     return Ok(reply);
                 }
                 Err(error) => {
-                    metrics::record(
-                        provider.name(),
+                    last = Some(failed(
+                        provider.as_ref(),
                         &model,
-                        outcome(&error),
-                        Usage::default(),
-                        None,
-                        started.elapsed(),
-                        None,
-                    );
-                    tracing::warn!(provider = provider.name(), %error, "AI completion failed");
-                    if !error.allows_fallback() {
-                        return Err(error);
-                    }
-                    last = Some(error);
+                        error,
+                        started,
+                        "completion",
+                    )?);
                 }
             }
         }
@@ -350,20 +343,7 @@ impl Router {
                     });
                 }
                 Err(error) => {
-                    metrics::record(
-                        provider.name(),
-                        &model,
-                        outcome(&error),
-                        Usage::default(),
-                        None,
-                        started.elapsed(),
-                        None,
-                    );
-                    tracing::warn!(provider = provider.name(), %error, "AI stream failed before its first piece");
-                    if !error.allows_fallback() {
-                        return Err(error);
-                    }
-                    last = Some(error);
+                    last = Some(failed(provider.as_ref(), &model, error, started, "stream")?);
                 }
             }
         }
@@ -406,19 +386,13 @@ impl Router {
                     return Ok(embedded.vectors);
                 }
                 Err(error) => {
-                    metrics::record(
-                        provider.name(),
+                    last = Some(failed(
+                        provider.as_ref(),
                         &model,
-                        outcome(&error),
-                        Usage::default(),
-                        None,
-                        started.elapsed(),
-                        None,
-                    );
-                    if !error.allows_fallback() {
-                        return Err(error);
-                    }
-                    last = Some(error);
+                        error,
+                        started,
+                        "embedding",
+                    )?);
                 }
             }
         }
@@ -442,6 +416,33 @@ fn unknown(name: &str, known: &[String]) -> AiError {
         "no provider named `{name}` (configured: {})",
         known.join(", ")
     ))
+}
+
+/// Records a provider's failure (metrics and a warning). The error comes
+/// back as `Ok` when the next provider may be tried, as `Err` when it must
+/// be returned to the caller.
+fn failed(
+    provider: &dyn Provider,
+    model: &str,
+    error: AiError,
+    started: Instant,
+    call: &'static str,
+) -> Result<AiError, AiError> {
+    metrics::record(
+        provider.name(),
+        model,
+        outcome(&error),
+        Usage::default(),
+        None,
+        started.elapsed(),
+        None,
+    );
+    tracing::warn!(provider = provider.name(), call, %error, "AI call failed before any output");
+    if error.allows_fallback() {
+        Ok(error)
+    } else {
+        Err(error)
+    }
 }
 
 fn outcome(error: &AiError) -> &'static str {

@@ -250,24 +250,41 @@ impl Provider for Scripted {
                     })
                 }
             };
-            let stop = if tool_calls.is_empty() {
-                "end_turn"
-            } else {
-                "tool_use"
-            };
-            Ok(Reply {
-                usage: Usage {
-                    input_tokens: chat.estimated_input_tokens(),
-                    output_tokens: estimate_tokens(text.chars().count()),
-                },
-                text,
-                tool_calls,
-                provider: self.name.clone(),
-                model: "scripted".into(),
-                cost_usd: Some(0.0),
-                stop_reason: Some(stop.into()),
-            })
+            Ok(local_reply(
+                chat, &self.name, "scripted", text, tool_calls, 0,
+            ))
         })
+    }
+}
+
+/// The reply of a local provider: usage estimated from the text (and
+/// `tokens_per_call` per tool call), free, stopped by its tool calls or at
+/// the end of its turn.
+fn local_reply(
+    chat: &Chat,
+    provider: &str,
+    model: &str,
+    text: String,
+    tool_calls: Vec<ToolCall>,
+    tokens_per_call: u64,
+) -> Reply {
+    let stop = if tool_calls.is_empty() {
+        "end_turn"
+    } else {
+        "tool_use"
+    };
+    Reply {
+        usage: Usage {
+            input_tokens: chat.estimated_input_tokens(),
+            output_tokens: estimate_tokens(text.chars().count())
+                + tool_calls.len() as u64 * tokens_per_call,
+        },
+        text,
+        tool_calls,
+        provider: provider.to_string(),
+        model: model.to_string(),
+        cost_usd: Some(0.0),
+        stop_reason: Some(stop.into()),
     }
 }
 
@@ -350,24 +367,14 @@ impl Provider for MockNative {
                     (String::new(), vec![call])
                 }
             };
-            let stop = if tool_calls.is_empty() {
-                "end_turn"
-            } else {
-                "tool_use"
-            };
-            Ok(Reply {
-                usage: Usage {
-                    input_tokens: chat.estimated_input_tokens(),
-                    output_tokens: estimate_tokens(text.chars().count())
-                        + tool_calls.len() as u64 * 8,
-                },
+            Ok(local_reply(
+                chat,
+                "mock",
+                "mock-native",
                 text,
                 tool_calls,
-                provider: "mock".into(),
-                model: "mock-native".into(),
-                cost_usd: Some(0.0),
-                stop_reason: Some(stop.into()),
-            })
+                8,
+            ))
         })
     }
 }
