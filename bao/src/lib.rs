@@ -38,6 +38,7 @@ pub mod ai;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -63,6 +64,7 @@ pub use bao_macros::{
 /// Exact decimals for model fields (`bigdecimal::BigDecimal`).
 pub use bigdecimal;
 /// Dates and times for model fields (`chrono::DateTime<Utc>`, `NaiveDate`, ...).
+pub use channel as channels;
 pub use chrono;
 pub use db::Db;
 pub use error::{Error, Result};

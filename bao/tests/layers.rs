@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["view"],
     &["fault"],
+    &["channel"],
     &["ai", "api", "forms", "memory", "rag", "workflow"],
     &["task", "agent"],
     &["app"],

@@ -1,7 +1,12 @@
-//! Live events of agent runs, on the topic `bao.agents.<run_id>`: text
-//! pieces as the model writes them, tool calls and results, approvals, the
-//! final answer. In-process for now: subscribers in the process running the
-//! run see them (`bao agents:run --stream`).
+//! Live events of agent runs: text pieces as the model writes them, tool
+//! calls and results, approvals, the final answer.
+//!
+//! Each goes two ways: to the in-process topic `bao.agents.<run_id>`
+//! ([`subscribe`], what `bao agents:run --stream` prints), and to the
+//! `agent_stream` channel of the run, which reaches SSE and WebSocket
+//! clients in every process (`/_bao/channels/agent_stream/<run_id>`). On
+//! the channel, text pieces that pile up while a message is being sent go
+//! out together, so a fast model does not cost a database write per token.
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -76,7 +81,79 @@ pub fn subscribe(run_id: &str) -> broadcast::Receiver<AgentEvent> {
         .subscribe()
 }
 
-/// Publishes `event` to the subscribers of run `run_id` (none: dropped).
+/// Sends a run's events to the in-process topic and, in order, to the
+/// run's `agent_stream` channel. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Publisher {
+    run_id: String,
+    channel: Option<tokio::sync::mpsc::UnboundedSender<AgentEvent>>,
+}
+
+impl Publisher {
+    /// A publisher for run `run_id`; the channel side is sent by a task of
+    /// its own that ends when the last clone is dropped.
+    pub(crate) fn new(run_id: &str, db: &crate::db::DbPool) -> Publisher {
+        let channel = tokio::runtime::Handle::try_current().ok().map(|handle| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            handle.spawn(forward(db.clone(), run_id.to_string(), rx));
+            tx
+        });
+        Publisher {
+            run_id: run_id.to_string(),
+            channel,
+        }
+    }
+
+    /// Publishes `event`.
+    pub(crate) fn publish(&self, event: AgentEvent) {
+        if let Some(channel) = &self.channel {
+            let _ = channel.send(event.clone());
+        }
+        publish(&self.run_id, event);
+    }
+}
+
+/// Sends a run's events to its channel, one at a time (so they keep their
+/// order), text pieces that arrived meanwhile merged into one.
+async fn forward(
+    db: crate::db::DbPool,
+    run_id: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<AgentEvent>,
+) {
+    let mut next: Option<AgentEvent> = None;
+    loop {
+        let event = match next.take() {
+            Some(event) => event,
+            None => match rx.recv().await {
+                Some(event) => event,
+                None => return,
+            },
+        };
+        let event = match event {
+            AgentEvent::Delta { mut text } => {
+                while let Ok(more) = rx.try_recv() {
+                    match more {
+                        AgentEvent::Delta { text: piece } => text.push_str(&piece),
+                        other => {
+                            next = Some(other);
+                            break;
+                        }
+                    }
+                }
+                AgentEvent::Delta { text }
+            }
+            other => other,
+        };
+        if let Err(error) =
+            crate::channel::publish(&db, crate::channel::AGENT_STREAM, &run_id, &event).await
+        {
+            tracing::debug!(%error, run = %run_id, "an agent event did not reach its channel");
+        }
+    }
+}
+
+/// Publishes `event` to the in-process subscribers of run `run_id` (none:
+/// dropped).
 pub fn publish(run_id: &str, event: AgentEvent) {
     let mut bus = bus().lock().unwrap_or_else(|e| e.into_inner());
     let key = topic(run_id);

@@ -271,6 +271,7 @@ pub async fn drive<A: Agent>(
         }
     }
     let run_id = ctx.run_id().to_string();
+    let events = events::Publisher::new(&run_id, ctx.db());
     let mut usage = Usage::default();
     let mut cost = Some(0.0);
     let mut tool_calls = 0u32;
@@ -287,10 +288,10 @@ pub async fn drive<A: Agent>(
             budget = budget.usd((max - cost.unwrap_or(0.0)).max(0.0));
         }
         let turn: Turn = {
-            let (chat, run_id) = (chat.clone(), run_id.clone());
+            let (chat, events) = (chat.clone(), events.clone());
             ctx.step_with(&format!("turn-{steps}"), Retry::none(), move || {
-                let (chat, run_id) = (chat.clone(), run_id.clone());
-                async move { model_turn(&chat, budget, &run_id).await }
+                let (chat, events) = (chat.clone(), events.clone());
+                async move { model_turn(&chat, budget, &events).await }
             })
             .await?
         };
@@ -334,17 +335,15 @@ pub async fn drive<A: Agent>(
         }
         for call in calls {
             tool_calls += 1;
-            events::publish(
-                &run_id,
+            events.publish(
                 AgentEvent::Call {
                     id: call.id.clone(),
                     tool: call.name.clone(),
                     arguments: call.arguments.clone(),
                 },
             );
-            let result = call_tool(ctx, &agent, &def, &call).await?;
-            events::publish(
-                &run_id,
+            let result = call_tool(ctx, &agent, &def, &call, &events).await?;
+            events.publish(
                 AgentEvent::ToolResult {
                     id: call.id.clone(),
                     tool: call.name.clone(),
@@ -364,14 +363,12 @@ pub async fn drive<A: Agent>(
             };
         }
     }
-    events::publish(
-        &run_id,
+    events.publish(
         AgentEvent::Final {
             text: last_text.clone(),
         },
     );
-    events::publish(
-        &run_id,
+    events.publish(
         AgentEvent::Done {
             status: stopped.to_string(),
         },
@@ -390,15 +387,14 @@ pub async fn drive<A: Agent>(
 async fn model_turn(
     chat: &Chat,
     budget: Budget,
-    run_id: &str,
+    events: &events::Publisher,
 ) -> Result<Turn, workflow::StepError> {
     let result = ai::with_budget(budget, async {
         let mut stream = ai::router().stream(chat).await?;
         let mut text = String::new();
         while let Some(piece) = stream.next().await {
             let piece = piece?;
-            events::publish(
-                run_id,
+            events.publish(
                 AgentEvent::Delta {
                     text: piece.clone(),
                 },
@@ -433,6 +429,7 @@ async fn call_tool<A: Agent>(
     agent: &A,
     def: &AgentDef,
     call: &ToolCall,
+    events: &events::Publisher,
 ) -> Result<ToolOutcome, crate::Error> {
     let refuse = |output: String| ToolOutcome {
         output,
@@ -464,8 +461,7 @@ async fn call_tool<A: Agent>(
             })
             .await?
         };
-        events::publish(
-            &run_id,
+        events.publish(
             AgentEvent::Approval {
                 request,
                 tool: tool.name.to_string(),

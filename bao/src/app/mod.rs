@@ -79,6 +79,7 @@ impl App {
                 Arc::new(crate::auth::AuthSubsystem::default()),
                 Arc::new(crate::fault::FaultSubsystem),
                 Arc::new(crate::ai::AiSubsystem::default()),
+                Arc::new(crate::channel::Channels::default()),
             ],
         }
     }
@@ -122,6 +123,19 @@ impl App {
 
     fn get<S: Subsystem>(&self) -> Option<&S> {
         seam::find::<S>(&self.subsystems)
+    }
+
+    /// Adds a channel kind (`bao::app! { channels: [..] }` does, for each
+    /// `#[bao::channel]` and `#[bao::ws]` function).
+    pub fn channel(self, definition: crate::channel::ChannelDef) -> Self {
+        self.with::<crate::channel::Channels>(|c| c.defs.push(definition))
+    }
+
+    /// The channel kinds the app serves, its own then Bao's.
+    pub fn channels(&self) -> Vec<crate::channel::ChannelDef> {
+        self.get::<crate::channel::Channels>()
+            .map(|c| c.kinds())
+            .unwrap_or_default()
     }
 
     /// Adds a controller's routes.

@@ -217,7 +217,7 @@ fn url_encode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-fn forbidden(req: &HttpRequest, detail: &str) -> HttpResponse {
+pub(crate) fn forbidden(req: &HttpRequest, detail: &str) -> HttpResponse {
     if crate::http::wants_json(req) {
         return HttpResponse::Forbidden()
             .content_type("application/problem+json")
@@ -249,6 +249,23 @@ pub async fn require(req: &HttpRequest, role: Option<&str>) -> Result<CurrentUse
         }
     }
     Ok(user)
+}
+
+/// Bao's operator pages and channels (a workflow run, an agent's events):
+/// admins of an app with users; anyone outside production in an app
+/// without users; nobody (404) otherwise.
+#[allow(clippy::result_large_err)]
+pub(crate) async fn operator(
+    req: &HttpRequest,
+    env: crate::config::Environment,
+) -> Result<(), HttpResponse> {
+    if has_users(req) {
+        require(req, Some("admin")).await.map(|_| ())
+    } else if env == crate::config::Environment::Production {
+        Err(crate::http::not_found_response(req))
+    } else {
+        Ok(())
+    }
 }
 
 /// Records that `user` was refused something needing `role`.

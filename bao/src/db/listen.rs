@@ -31,6 +31,26 @@ pub(crate) fn listen(
     wake: Arc<tokio::sync::Notify>,
     stop: Arc<AtomicBool>,
 ) {
+    listen_with(
+        pool,
+        channel,
+        Arc::new(move |_: Option<String>| wake.notify_waiters()),
+        stop,
+    );
+}
+
+/// What a LISTEN thread calls: with each notification's payload, and with
+/// `None` each time the connection is (re)established, since notifications
+/// sent meanwhile were missed.
+pub(crate) type OnNotification = Arc<dyn Fn(Option<String>) + Send + Sync>;
+
+/// Like [`listen`], handing each notification's payload to `on`.
+pub(crate) fn listen_with(
+    pool: &DbPool,
+    channel: &'static str,
+    wake: OnNotification,
+    stop: Arc<AtomicBool>,
+) {
     if pool.dialect() != Dialect::Postgres {
         return;
     }
@@ -48,7 +68,7 @@ pub(crate) fn listen(
                         }
                         backoff = BACKOFF_MIN;
                         // Work may have been queued while nobody listened.
-                        wake.notify_waiters();
+                        wake(None);
                         let error = relay(&mut conn, &wake, &stop);
                         match error {
                             None => return,
@@ -92,20 +112,16 @@ fn connect(pool: &DbPool, channel: &str) -> Result<diesel::PgConnection, String>
 /// error).
 fn relay(
     conn: &mut diesel::PgConnection,
-    wake: &tokio::sync::Notify,
+    wake: &OnNotification,
     stop: &AtomicBool,
 ) -> Option<String> {
     let mut last_ping = Instant::now();
     while !stop.load(Ordering::SeqCst) {
-        let mut woke = false;
         for notification in conn.notifications_iter() {
             match notification {
-                Ok(_) => woke = true,
+                Ok(n) => wake(Some(n.payload)),
                 Err(error) => return Some(error.to_string()),
             }
-        }
-        if woke {
-            wake.notify_waiters();
         }
         if last_ping.elapsed() >= PING_EVERY {
             if let Err(error) = conn.batch_execute("SELECT 1") {

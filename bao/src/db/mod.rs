@@ -16,7 +16,7 @@ pub mod system;
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
 pub(crate) use dialect::{count_by_status, numbered, on_dialect};
 pub use error::DbError;
-pub(crate) use listen::listen;
+pub(crate) use listen::{listen, listen_with};
 pub use migrate::{
     new_migration_files, read_snapshot, Migration, MigrationStatus, Migrator, SNAPSHOT,
 };

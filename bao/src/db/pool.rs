@@ -79,7 +79,11 @@ pub struct DbPool {
     last_probe: Arc<std::sync::atomic::AtomicI64>,
     /// Bao's own tables are known to exist (checked once per pool).
     system_ready: Arc<AtomicBool>,
+    /// State other parts of Bao keep per database (the channel hub), by type.
+    extensions: Arc<std::sync::Mutex<Extensions>>,
 }
+
+type Extensions = std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>;
 
 impl std::fmt::Debug for DbPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,6 +126,7 @@ impl DbPool {
             manager,
             last_probe: Arc::default(),
             system_ready: Arc::default(),
+            extensions: Arc::default(),
         })
     }
 
@@ -138,6 +143,16 @@ impl DbPool {
     /// A connection of its own, outside the pool (a LISTEN connection).
     pub(crate) fn open_dedicated(&self) -> Result<DbConnection, DbError> {
         DbConnection::open(&self.url).map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// The value of type `T` kept for this pool and its clones, made with
+    /// `make` the first time it is asked for.
+    pub(crate) fn extension<T: Send + Sync + 'static>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        let mut map = self.extensions.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(make()));
+        entry.clone().downcast::<T>().expect("keyed by its own type")
     }
 
     /// The same number for this pool and its clones: a key for caches kept

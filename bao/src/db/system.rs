@@ -201,6 +201,19 @@ CREATE TABLE bao_rag_documents (
 );
 ";
 
+const CHANNEL_TABLES: &str = "
+CREATE TABLE bao_channel_messages (
+    id {ID},
+    origin VARCHAR(64) NOT NULL,
+    kind VARCHAR(200) NOT NULL,
+    channel_key VARCHAR(500) NOT NULL,
+    event VARCHAR(200) NOT NULL,
+    data TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX bao_channel_messages_created ON bao_channel_messages (created_at);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -215,6 +228,7 @@ fn migrations() -> Vec<SystemMigration> {
             ("0004_schedules", SCHEDULE_TABLES),
             ("0005_agents", AGENT_TABLES),
             ("0006_memory", MEMORY_TABLES),
+            ("0007_channels", CHANNEL_TABLES),
         ]
         .into_iter()
         .map(|(version, sql)| {

@@ -59,15 +59,31 @@ pub(crate) const WORKFLOW_ROUTES: &[RouteInfo] = &[
     ),
     framework(
         "GET",
-        "/_bao/workflows/{run_id}/events",
-        "workflow_events",
-        "Server-sent events as the run's steps change",
+        "/_bao/workflows/{run_id}/state",
+        "workflow_state",
+        "The run and its steps as JSON (the page refreshes from it on each `workflow` channel message)",
     ),
     framework(
         "POST",
         "/_bao/workflows/{run_id}/replay",
         "workflow_replay",
         "Replay a failed or cancelled run (CSRF-protected)",
+    ),
+];
+
+/// The live channels' endpoints.
+pub(crate) const CHANNEL_ROUTES: &[RouteInfo] = &[
+    framework(
+        "GET",
+        "/_bao/channels/{kind}/{id}",
+        "channel_events",
+        "Server-sent events of one channel (Last-Event-ID resumes; authorized per kind)",
+    ),
+    framework(
+        "GET",
+        "/_bao/ws/{kind}/{id}",
+        "channel_socket",
+        "WebSocket of one channel, or a #[bao::ws] handler (authorized per kind)",
     ),
 ];
 

@@ -9,7 +9,6 @@ use crate::db::DbPool;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use askama::Template;
-use std::time::Duration;
 
 #[derive(Template)]
 #[template(path = "workflow_run.html")]
@@ -44,7 +43,7 @@ pub(crate) struct Pages {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::http::framework_get("/_bao/workflows/{run_id}").to(show))
-        .service(crate::http::framework_get("/_bao/workflows/{run_id}/events").to(events))
+        .service(crate::http::framework_get("/_bao/workflows/{run_id}/state").to(state))
         .service(
             crate::http::framework_resource("/_bao/workflows/{run_id}/replay")
                 .route(web::post().to(replay)),
@@ -54,13 +53,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 /// Admins of an app with users; anyone outside production otherwise.
 #[allow(clippy::result_large_err)]
 async fn allowed(req: &HttpRequest, rt: &Pages) -> Result<(), HttpResponse> {
-    if crate::auth::has_users(req) {
-        crate::auth::require(req, Some("admin")).await.map(|_| ())
-    } else if rt.env == Environment::Production {
-        Err(crate::http::not_found_response(req))
-    } else {
-        Ok(())
-    }
+    crate::auth::operator(req, rt.env).await
 }
 
 async fn load(rt: &Pages, run_id: String) -> Option<(RunRow, Vec<StepRow>)> {
@@ -111,42 +104,18 @@ async fn show(req: HttpRequest, rt: web::Data<Pages>, run_id: web::Path<String>)
     }
 }
 
-/// `text/event-stream`: the run and its steps as JSON each time they
-/// change, until the run is over.
-async fn events(req: HttpRequest, rt: web::Data<Pages>, run_id: web::Path<String>) -> HttpResponse {
+/// The run and its steps as JSON: what the page redraws from each time its
+/// `workflow` channel says something changed.
+async fn state(req: HttpRequest, rt: web::Data<Pages>, run_id: web::Path<String>) -> HttpResponse {
     if let Err(response) = allowed(&req, &rt).await {
         return response;
     }
-    let run_id = run_id.into_inner();
-    if load(&rt, run_id.clone()).await.is_none() {
-        return crate::http::not_found_response(&req);
+    match load(&rt, run_id.into_inner()).await {
+        Some((run, steps)) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({"run": run, "steps": steps})),
+        None => crate::http::not_found_response(&req),
     }
-    let rt = rt.into_inner();
-    let stream = futures_util::stream::unfold(
-        (rt, run_id, String::new(), false),
-        |(rt, run_id, last, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let (run, steps) = load(&rt, run_id.clone()).await?;
-                let over = matches!(run.status.as_str(), "completed" | "failed" | "cancelled");
-                let data = serde_json::json!({"run": run, "steps": steps}).to_string();
-                if data != last {
-                    let event = web::Bytes::from(format!("data: {data}\n\n"));
-                    return Some((Ok::<_, actix_web::Error>(event), (rt, run_id, data, over)));
-                }
-                if over {
-                    return None;
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        },
-    );
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .streaming(stream)
 }
 
 async fn replay(

@@ -104,6 +104,7 @@ pub(crate) fn insert_run(
     })?;
     if inserted == 1 {
         notify(conn)?;
+        changed(conn, id, "pending", None)?;
     }
     let run = find_run(conn, id)?.ok_or(DbError::NotFound)?;
     Ok((run, inserted == 1))
@@ -127,6 +128,22 @@ fn notify(conn: &mut DbConnection) -> Result<(), DbError> {
     if let DbConnection::Postgres(c) = conn {
         diesel::connection::SimpleConnection::batch_execute(c, &format!("NOTIFY {CHANNEL}"))?;
     }
+    Ok(())
+}
+
+/// Tells the run's `workflow` channel (the run page) that it changed; sent
+/// with the change's transaction.
+fn changed(
+    conn: &mut DbConnection,
+    run_id: &str,
+    status: &str,
+    step: Option<(i32, &str)>,
+) -> Result<(), DbError> {
+    let mut event = serde_json::json!({"run": run_id, "status": status});
+    if let Some((seq, name)) = step {
+        event["step"] = serde_json::json!({"seq": seq, "name": name});
+    }
+    crate::channel::publish_in(conn, crate::channel::WORKFLOW, run_id, &event)?;
     Ok(())
 }
 
@@ -280,6 +297,7 @@ pub(crate) fn complete_step<T: serde::Serialize>(
             .bind::<BigInt, _>(now_ms())
             .execute(c)
         })?;
+        changed(conn, run_id, "running", Some((seq, name)))?;
         Ok(value)
     })
 }
@@ -311,6 +329,7 @@ pub(crate) fn fail_step(
             .bind::<BigInt, _>(now_ms())
             .execute(c)
         })?;
+        changed(conn, run_id, "running", Some((seq, name)))?;
         Ok(())
     })
 }
@@ -384,6 +403,9 @@ pub(crate) fn release(
             .execute(c)
         })?,
     };
+    if n == 1 {
+        changed(conn, run_id, status, None)?;
+    }
     Ok(n == 1)
 }
 
@@ -532,6 +554,9 @@ pub(crate) fn set_status(
             .bind::<Text, _>(run_id)
             .execute(c)
     })?;
+    if n == 1 {
+        changed(conn, run_id, to, None)?;
+    }
     Ok(n == 1)
 }
 
