@@ -18,6 +18,7 @@ const KEYS: &[&str] = &[
     "tasks",
     "schedules",
     "agents",
+    "channels",
     "auth",
     "setup",
 ];
@@ -87,6 +88,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut tasks: Vec<Path> = Vec::new();
     let mut schedules: Vec<Path> = Vec::new();
     let mut agents: Vec<Path> = Vec::new();
+    let mut channels: Vec<Path> = Vec::new();
+    let mut channels_span = Span::call_site();
     let mut workflows_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
     let mut models_span = Span::call_site();
@@ -119,6 +122,14 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 push_unique(&mut schedules, list, "schedule", &mut diag)
             }
             ("agents", Value::List(list)) => push_unique(&mut agents, list, "agent", &mut diag),
+            ("channels", Value::List(list)) => {
+                channels_span = entry.key.span();
+                push_unique(&mut channels, list, "channel", &mut diag);
+            }
+            ("channels", _) => diag.error_at(
+                &entry.key,
+                "`channels` is a list of #[bao::channel] and #[bao::ws] functions: `channels: [may_watch_order]`",
+            ),
             ("agents", _) => diag.error_at(
                 &entry.key,
                 "`agents` is a list of #[bao::agent] types: `agents: [ResearchBot]`",
@@ -248,6 +259,15 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let agent_registrations = agents
         .iter()
         .map(|a| quote_spanned! {a.span()=> .agent::<#a>() });
+    let channel_registrations = channels
+        .iter()
+        .map(|c| quote_spanned! {c.span()=> .channel(#c::definition()) });
+    let channel_kinds = channels
+        .iter()
+        .map(|c| quote_spanned! {c.span()=> #c::KIND });
+    let channel_check = quote_spanned! {channels_span=>
+        const _: () = ::bao::channel::check_channel_kinds(&[#(#channel_kinds),*]);
+    };
     let task_registrations = tasks
         .iter()
         .map(|t| quote_spanned! {t.span()=> .task(#t::definition()) });
@@ -290,6 +310,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
 
         #workflow_check
 
+        #channel_check
+
         /// The OpenAPI 3.1 document of this app's `#[bao::api]` resources
         /// (what `/openapi.json` serves and `bao openapi` writes).
         pub fn openapi() -> ::bao::api::OpenApi {
@@ -310,6 +332,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 #auth_registration
                 #(#workflow_registrations)*
                 #(#agent_registrations)*
+                #(#channel_registrations)*
                 #(#task_registrations)*
                 #(#schedule_registrations)*
                 #(#registrations)*;

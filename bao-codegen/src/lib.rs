@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod api;
 pub mod app;
+pub mod channel;
 pub mod controller;
 pub mod diag;
 pub mod model;

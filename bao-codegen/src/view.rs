@@ -122,6 +122,18 @@ fn expand_page(strukt: &ItemStruct, path: &LitStr) -> TokenStream {
                 __bao_page: &'__bao #alias #ty_g,
             }
 
+            impl #w_impl #ident #w_ty #w_where {
+                /// `{{ channel("orders", order.id) }}`: a channel's SSE URL.
+                #[allow(dead_code)]
+                fn channel(
+                    &self,
+                    kind: &str,
+                    id: impl ::std::fmt::Display,
+                ) -> ::std::string::String {
+                    ::bao::channel::url(kind, id)
+                }
+            }
+
             impl #w_impl ::core::ops::Deref for #ident #w_ty #w_where {
                 type Target = #alias #ty_g;
                 fn deref(&self) -> &Self::Target {

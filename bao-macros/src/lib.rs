@@ -35,6 +35,32 @@ pub fn tool(_args: TokenStream, item: TokenStream) -> TokenStream {
     bao_codegen::agent::stray_tool(item.into()).into()
 }
 
+/// Decides who may listen to a channel kind: `#[bao::channel("orders")]` on
+/// `async fn may_watch(user: CurrentUser, id: i64, db: Db) -> bao::Result<bool>`,
+/// listed in `bao::app! { channels: [may_watch] }`.
+#[proc_macro_attribute]
+pub fn channel(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::channel::expand(
+        bao_codegen::channel::Flavor::Authorize,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
+
+/// A two-way WebSocket at `/_bao/ws/{kind}/{id}`: `#[bao::ws("echo")]` on
+/// `async fn echo(socket: bao::channels::Socket, id: String) -> bao::Result<()>`,
+/// listed in `bao::app! { channels: [echo] }`.
+#[proc_macro_attribute]
+pub fn ws(args: TokenStream, item: TokenStream) -> TokenStream {
+    bao_codegen::channel::expand(
+        bao_codegen::channel::Flavor::Socket,
+        args.into(),
+        item.into(),
+    )
+    .into()
+}
+
 /// A durable background task: `#[bao::task(retries = 3)] async fn send_receipt(order_id: i64) -> bao::Result<()>`.
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -59,7 +59,8 @@ pub mod workflow;
 pub use app::{serve, serve_until, App, Config, ConfigError, RouteInfo};
 pub use auth::{Auth, CurrentUser, OptionalUser, Tenant};
 pub use bao_macros::{
-    agent, api, app, controller, every, model, retry, task, test, tool, view, workflow, TextEnum,
+    agent, api, app, channel, controller, every, model, retry, task, test, tool, view, workflow,
+    ws, TextEnum,
 };
 /// Exact decimals for model fields (`bigdecimal::BigDecimal`).
 pub use bigdecimal;
@@ -112,7 +113,7 @@ pub mod prelude {
 /// Assets vendored in Bao, with the URLs to put in a layout.
 pub mod assets {
     pub use crate::http::static_files::{
-        ALPINE_URL, CSS_URL, DOCS_JS_URL, HTMX_URL, SWAGGER_CSS_URL, SWAGGER_JS_URL,
+        ALPINE_URL, CSS_URL, DOCS_JS_URL, HTMX_SSE_URL, HTMX_URL, SWAGGER_CSS_URL, SWAGGER_JS_URL,
         WORKFLOW_JS_URL,
     };
 }
@@ -133,9 +134,10 @@ pub mod __private {
     pub use actix_web::http::Method;
     pub use actix_web::http::StatusCode;
     pub use actix_web::{web, HttpRequest, HttpResponse};
+    pub use actix_web::{Error as ActixError, FromRequest};
     pub use askama;
     pub use diesel;
-    pub use futures_util::future::BoxFuture;
+    pub use futures_util::future::{BoxFuture, LocalBoxFuture};
     pub use serde;
     pub use serde_json;
 

@@ -17,5 +17,9 @@ bao::app! {
     tasks: [workflows::slow_mark],
     schedules: [workflows::beat],
     agents: [agents::Librarian],
+    channels: [
+        controllers::guestbook::anyone_may_watch,
+        controllers::guestbook::echo,
+    ],
     models: [controllers::guestbook::Entry],
 }

@@ -335,22 +335,18 @@ pub async fn drive<A: Agent>(
         }
         for call in calls {
             tool_calls += 1;
-            events.publish(
-                AgentEvent::Call {
-                    id: call.id.clone(),
-                    tool: call.name.clone(),
-                    arguments: call.arguments.clone(),
-                },
-            );
+            events.publish(AgentEvent::Call {
+                id: call.id.clone(),
+                tool: call.name.clone(),
+                arguments: call.arguments.clone(),
+            });
             let result = call_tool(ctx, &agent, &def, &call, &events).await?;
-            events.publish(
-                AgentEvent::ToolResult {
-                    id: call.id.clone(),
-                    tool: call.name.clone(),
-                    output: result.output.clone(),
-                    error: result.error,
-                },
-            );
+            events.publish(AgentEvent::ToolResult {
+                id: call.id.clone(),
+                tool: call.name.clone(),
+                output: result.output.clone(),
+                error: result.error,
+            });
             let text = if result.error {
                 format!("ERROR: {}", result.output)
             } else {
@@ -363,16 +359,12 @@ pub async fn drive<A: Agent>(
             };
         }
     }
-    events.publish(
-        AgentEvent::Final {
-            text: last_text.clone(),
-        },
-    );
-    events.publish(
-        AgentEvent::Done {
-            status: stopped.to_string(),
-        },
-    );
+    events.publish(AgentEvent::Final {
+        text: last_text.clone(),
+    });
+    events.publish(AgentEvent::Done {
+        status: stopped.to_string(),
+    });
     Ok(AgentOutcome {
         answer: last_text,
         stopped: stopped.to_string(),
@@ -394,11 +386,9 @@ async fn model_turn(
         let mut text = String::new();
         while let Some(piece) = stream.next().await {
             let piece = piece?;
-            events.publish(
-                AgentEvent::Delta {
-                    text: piece.clone(),
-                },
-            );
+            events.publish(AgentEvent::Delta {
+                text: piece.clone(),
+            });
             text.push_str(&piece);
         }
         let (usage, cost_usd) = stream.usage().unwrap_or_default();
@@ -461,13 +451,11 @@ async fn call_tool<A: Agent>(
             })
             .await?
         };
-        events.publish(
-            AgentEvent::Approval {
-                request,
-                tool: tool.name.to_string(),
-                arguments: call.arguments.clone(),
-            },
-        );
+        events.publish(AgentEvent::Approval {
+            request,
+            tool: tool.name.to_string(),
+            arguments: call.arguments.clone(),
+        });
         let decision = ctx
             .wait_signal::<Decision>(&approvals::signal_name(&call.id), def.approval_timeout)
             .await;

@@ -168,21 +168,23 @@ impl Hub {
         }
         topic.replay.push_back(message.clone());
         let (mut delivered, mut dropped, mut closed) = (0u64, 0u64, 0u64);
-        topic.subscribers.retain(|s| match s.tx.try_send(message.clone()) {
-            Ok(()) => {
-                delivered += 1;
-                true
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                dropped += 1;
-                false
-            }
-            // The client went away (its Subscription is being dropped).
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                closed += 1;
-                false
-            }
-        });
+        topic
+            .subscribers
+            .retain(|s| match s.tx.try_send(message.clone()) {
+                Ok(()) => {
+                    delivered += 1;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += 1;
+                    false
+                }
+                // The client went away (its Subscription is being dropped).
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    closed += 1;
+                    false
+                }
+            });
         drop(topics);
         let m = &self.metrics;
         let removed = dropped + closed;
@@ -349,8 +351,14 @@ mod tests {
         while slow.rx.recv().await.is_some() {
             got += 1;
         }
-        assert_eq!(got, QUEUE, "the slow one's stream ends after its full queue");
+        assert_eq!(
+            got, QUEUE,
+            "the slow one's stream ends after its full queue"
+        );
         assert_eq!(hub.subscriber_count(), 1);
-        assert!(hub.metrics.render().contains("bao_channel_dropped_subscribers_total{kind=\"orders\"} 1"));
+        assert!(hub
+            .metrics
+            .render()
+            .contains("bao_channel_dropped_subscribers_total{kind=\"orders\"} 1"));
     }
 }

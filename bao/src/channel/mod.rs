@@ -147,13 +147,21 @@ pub const fn check_channel_kinds(kinds: &[&str]) {
         if str_eq(kinds[i], WORKFLOW) || str_eq(kinds[i], AGENT_STREAM) {
             let n = push(&mut buf, 0, "channel kind `");
             let n = push(&mut buf, n, kinds[i]);
-            let n = push(&mut buf, n, "` is one of Bao's own (`workflow`, `agent_stream`): give yours another name");
+            let n = push(
+                &mut buf,
+                n,
+                "` is one of Bao's own (`workflow`, `agent_stream`): give yours another name",
+            );
             panic_with(&buf, n);
         }
         let mut j = i + 1;
         while j < kinds.len() {
             if str_eq(kinds[i], kinds[j]) {
-                let n = push(&mut buf, 0, "two functions of `channels` declare the kind `");
+                let n = push(
+                    &mut buf,
+                    0,
+                    "two functions of `channels` declare the kind `",
+                );
                 let n = push(&mut buf, n, kinds[i]);
                 let n = push(&mut buf, n, "`: a kind has one #[bao::channel] or #[bao::ws] function; rename one or merge them");
                 panic_with(&buf, n);
@@ -179,6 +187,13 @@ pub const fn is_valid_kind(kind: &str) -> bool {
         i += 1;
     }
     true
+}
+
+/// The channel id of a URL as the type an authorize or socket function
+/// takes (`id: i64`); one that does not parse is 404.
+pub fn parse_id<T: std::str::FromStr>(id: &str) -> Result<T, actix_web::Error> {
+    id.parse()
+        .map_err(|_| actix_web::error::ErrorNotFound(format!("no channel `{}`", id.escape_debug())))
 }
 
 /// Why a publish was refused.

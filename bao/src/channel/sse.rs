@@ -43,7 +43,8 @@ pub(super) async fn events(
     for message in &subscription.replay {
         first.push_str(&frame(message));
     }
-    let head = futures_util::stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(first)) });
+    let head =
+        futures_util::stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(first)) });
     let live = futures_util::stream::unfold(subscription, |mut sub| async move {
         tokio::select! {
             message = sub.rx.recv() => {

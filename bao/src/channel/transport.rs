@@ -133,7 +133,9 @@ fn store(
     data: &str,
     now: i64,
 ) -> Result<i64, DbError> {
-    let row: Id = on_dialect!(conn, |c, sql| diesel::sql_query(sql(
+    let row: Id =
+        on_dialect!(conn, |c, sql| {
+            diesel::sql_query(sql(
         "INSERT INTO bao_channel_messages (origin, kind, channel_key, event, data, created_at) \
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id"
     ))
@@ -143,7 +145,8 @@ fn store(
     .bind::<Text, _>(event)
     .bind::<Text, _>(data)
     .bind::<BigInt, _>(now)
-    .get_result(c))?;
+    .get_result(c)
+        })?;
     Ok(row.id)
 }
 
@@ -238,12 +241,15 @@ fn poll(pool: &DbPool, hub: &Hub, cursor: &mut Option<i64>) -> Result<(), DbErro
             return Ok(());
         }
     };
-    let rows: Vec<Row> = on_dialect!(&mut *conn, |c, sql| diesel::sql_query(sql(
+    let rows: Vec<Row> =
+        on_dialect!(&mut *conn, |c, sql| {
+            diesel::sql_query(sql(
         "SELECT id, origin, kind, channel_key, event, data, created_at FROM bao_channel_messages \
          WHERE id > ? ORDER BY id LIMIT 1000"
     ))
     .bind::<BigInt, _>(after)
-    .load(c))?;
+    .load(c)
+        })?;
     drop(conn);
     for row in rows {
         *cursor = Some(row.id);
@@ -301,7 +307,9 @@ fn on_notification(pool: &DbPool, hub: &Hub, payload: &str) {
             match row {
                 Ok(Some(row)) => hub.deliver(row.into_message()),
                 Ok(None) => tracing::warn!(id, "a stored channel message was already pruned"),
-                Err(error) => tracing::warn!(%error, id, "a stored channel message could not be read"),
+                Err(error) => {
+                    tracing::warn!(%error, id, "a stored channel message could not be read")
+                }
             }
         }
         _ => tracing::warn!("a channel notification of an unknown form was ignored"),

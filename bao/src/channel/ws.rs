@@ -197,7 +197,10 @@ impl Socket {
     }
 
     /// Sends `value` as a JSON text message.
-    pub async fn send_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> crate::Result<()> {
+    pub async fn send_json<T: serde::Serialize + ?Sized>(
+        &mut self,
+        value: &T,
+    ) -> crate::Result<()> {
         let text = serde_json::to_string(value)
             .map_err(|e| crate::Error::Internal(format!("not JSON: {e}")))?;
         self.send(text).await

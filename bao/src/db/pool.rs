@@ -152,7 +152,10 @@ impl DbPool {
         let entry = map
             .entry(std::any::TypeId::of::<T>())
             .or_insert_with(|| Arc::new(make()));
-        entry.clone().downcast::<T>().expect("keyed by its own type")
+        entry
+            .clone()
+            .downcast::<T>()
+            .expect("keyed by its own type")
     }
 
     /// The same number for this pool and its clones: a key for caches kept

@@ -7,6 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 /// URL of the vendored htmx.
 pub const HTMX_URL: &str = "/_bao/static/htmx-2.0.11.min.js";
+/// URL of the vendored htmx SSE extension (`hx-ext="sse"`, for channels).
+pub const HTMX_SSE_URL: &str = "/_bao/static/htmx-ext-sse-2.2.4.min.js";
 /// URL of the vendored Alpine.js (CSP build: no `eval`, works under `script-src 'self'`).
 pub const ALPINE_URL: &str = "/_bao/static/alpine-csp-3.17.4.min.js";
 /// URL of the vendored Swagger UI bundle (the `/docs` API explorer).
@@ -35,6 +37,11 @@ const ASSETS: &[Asset] = &[
         name: "htmx-2.0.11.min.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/htmx-2.0.11.min.js"),
+    },
+    Asset {
+        name: "htmx-ext-sse-2.2.4.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/htmx-ext-sse-2.2.4.min.js"),
     },
     Asset {
         name: "alpine-csp-3.17.4.min.js",

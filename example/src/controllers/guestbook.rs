@@ -65,6 +65,29 @@ fn validate(form: &SignForm) -> Vec<(&'static str, &'static str)> {
     errors
 }
 
+/// One signature as a list item: the page renders each, and new ones go to
+/// open pages over the `guestbook` channel.
+#[bao::view("guestbook/entry.html")]
+pub struct EntryItem {
+    pub entry: Entry,
+}
+
+/// Anyone may watch the guestbook (its one channel is `all`).
+#[bao::channel("guestbook")]
+pub async fn anyone_may_watch(id: String) -> bao::Result<bool> {
+    Ok(id == "all")
+}
+
+/// A two-way socket at `/_bao/ws/echo/{name}`: each message comes back
+/// prefixed with the name.
+#[bao::ws("echo")]
+pub async fn echo(mut socket: bao::channels::Socket, id: String) -> bao::Result<()> {
+    while let Some(text) = socket.recv().await {
+        socket.send(format!("{id}: {text}")).await?;
+    }
+    Ok(())
+}
+
 #[bao::controller("/guestbook")]
 impl Guestbook {
     /// Lists the signatures and shows the form.
@@ -96,7 +119,10 @@ impl Guestbook {
             message: form.message.trim().to_string(),
         };
         let thanks = format!("Thanks for signing, {}!", entry.name);
-        Entry::create(&db, entry).await?;
+        let entry = Entry::create(&db, entry).await?;
+        // Every open guestbook page (in any process) shows it at once.
+        let item = View(EntryItem { entry }).render()?;
+        bao::channels::publish_event(&db, "guestbook", "all", "entry", item).await?;
         Ok(Redirect::to("/guestbook")
             .flash("notice", thanks)
             .respond_to(&req))
