@@ -395,3 +395,55 @@ async fn the_app_lists_its_agents_and_their_tool_schemas() {
     assert_eq!(research.tools[1].scope, Some("write"));
     assert!(app.workflows().iter().any(|w| w.name == "agent:research"));
 }
+
+#[bao::test]
+async fn a_runs_events_and_progress_reach_other_processes_over_channels() {
+    for db in TestDatabase::each() {
+        let (pool, elsewhere) = (pool(&db), pool(&db));
+        ai::install(Router::new().provider(Scripted::new([
+            "Let me look.\nCALL: search({\"q\": \"docs\"})",
+            "FINAL: Chapter 4.",
+        ])));
+        let run_id = ResearchBot::start(&pool, "where?").await.unwrap();
+        // Another process watches the run's events and its progress.
+        let mut events = bao::channels::subscribe(&elsewhere, "agent_stream", &run_id, None);
+        let mut progress = bao::channels::subscribe(&elsewhere, "workflow", &run_id, None);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let run = ResearchBot::resume(&pool, &run_id).await.unwrap();
+        assert_eq!(run.status, "completed");
+
+        let mut kinds = Vec::new();
+        let mut text = String::new();
+        while !kinds.contains(&"done".to_string()) {
+            let message = tokio::time::timeout(std::time::Duration::from_secs(10), events.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("the run's events arrive ({:?}): {kinds:?}", db.dialect()))
+                .unwrap();
+            let event: serde_json::Value = serde_json::from_str(&message.data).unwrap();
+            let kind = event["type"].as_str().unwrap().to_string();
+            if kind == "delta" {
+                text.push_str(event["text"].as_str().unwrap());
+            }
+            if kinds.last() != Some(&kind) {
+                kinds.push(kind);
+            }
+        }
+        assert_eq!(
+            kinds,
+            ["delta", "call", "tool_result", "delta", "final", "done"],
+            "in order, text pieces merged"
+        );
+        assert!(text.contains("Let me look.") && text.contains("FINAL: Chapter 4."), "{text}");
+
+        let mut statuses = Vec::new();
+        while !statuses.contains(&"completed".to_string()) {
+            let message = tokio::time::timeout(std::time::Duration::from_secs(10), progress.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("the run's progress arrives: {statuses:?}"))
+                .unwrap();
+            let event: serde_json::Value = serde_json::from_str(&message.data).unwrap();
+            statuses.push(event["status"].as_str().unwrap().to_string());
+        }
+        assert!(statuses.len() >= 3, "a message per step and one at the end: {statuses:?}");
+    }
+}
