@@ -67,18 +67,18 @@ pub fn expand(flavor: Flavor, args: TokenStream, item: TokenStream) -> TokenStre
             kind
         }
         Err(_) => {
-            let at = if args.is_empty() {
-                quote!(#ident)
-            } else {
-                args
+            let example = match flavor {
+                Flavor::Authorize => "#[bao::channel(\"orders\")]",
+                Flavor::Socket => "#[bao::ws(\"echo\")]",
             };
-            diag.error_at(
-                at,
-                format!(
-                    "{attr} takes the channel kind as a string: `{}(\"orders\")`",
-                    attr.trim_end_matches(']')
-                ),
+            let message = format!(
+                "{attr} takes the channel kind as a string: `{example}` (it is part of the URL /_bao/channels/{{kind}}/{{id}})"
             );
+            if args.is_empty() {
+                diag.error_at(quote!(#ident), message);
+            } else {
+                diag.error_at(args, message);
+            }
             ident.to_string()
         }
     };

@@ -415,10 +415,13 @@ async fn a_runs_events_and_progress_reach_other_processes_over_channels() {
         let mut kinds = Vec::new();
         let mut text = String::new();
         while !kinds.contains(&"done".to_string()) {
-            let message = tokio::time::timeout(std::time::Duration::from_secs(10), events.rx.recv())
-                .await
-                .unwrap_or_else(|_| panic!("the run's events arrive ({:?}): {kinds:?}", db.dialect()))
-                .unwrap();
+            let message =
+                tokio::time::timeout(std::time::Duration::from_secs(10), events.rx.recv())
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("the run's events arrive ({:?}): {kinds:?}", db.dialect())
+                    })
+                    .unwrap();
             let event: serde_json::Value = serde_json::from_str(&message.data).unwrap();
             let kind = event["type"].as_str().unwrap().to_string();
             if kind == "delta" {
@@ -433,17 +436,24 @@ async fn a_runs_events_and_progress_reach_other_processes_over_channels() {
             ["delta", "call", "tool_result", "delta", "final", "done"],
             "in order, text pieces merged"
         );
-        assert!(text.contains("Let me look.") && text.contains("FINAL: Chapter 4."), "{text}");
+        assert!(
+            text.contains("Let me look.") && text.contains("FINAL: Chapter 4."),
+            "{text}"
+        );
 
         let mut statuses = Vec::new();
         while !statuses.contains(&"completed".to_string()) {
-            let message = tokio::time::timeout(std::time::Duration::from_secs(10), progress.rx.recv())
-                .await
-                .unwrap_or_else(|_| panic!("the run's progress arrives: {statuses:?}"))
-                .unwrap();
+            let message =
+                tokio::time::timeout(std::time::Duration::from_secs(10), progress.rx.recv())
+                    .await
+                    .unwrap_or_else(|_| panic!("the run's progress arrives: {statuses:?}"))
+                    .unwrap();
             let event: serde_json::Value = serde_json::from_str(&message.data).unwrap();
             statuses.push(event["status"].as_str().unwrap().to_string());
         }
-        assert!(statuses.len() >= 3, "a message per step and one at the end: {statuses:?}");
+        assert!(
+            statuses.len() >= 3,
+            "a message per step and one at the end: {statuses:?}"
+        );
     }
 }

@@ -168,6 +168,10 @@ struct Server {
 
 impl Server {
     fn start(db: &TestDatabase) -> Server {
+        Server::start_with_drain(db, "1s")
+    }
+
+    fn start_with_drain(db: &TestDatabase, drain: &str) -> Server {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let port_text = port.to_string();
@@ -176,7 +180,7 @@ impl Server {
             ("BAO_WORKERS", "2"),
             ("BAO_DATABASE_URL", db.url()),
             ("BAO_LOG_LEVEL", "off"),
-            ("BAO_SHUTDOWN_DRAIN_TIMEOUT", "1s"),
+            ("BAO_SHUTDOWN_DRAIN_TIMEOUT", drain),
         ])
         .unwrap();
         let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -324,28 +328,25 @@ async fn a_slow_sse_client_is_dropped_while_a_fast_one_keeps_up() {
     let mut fast = Events::open(&server.url("/_bao/channels/news/firehose"), None).await;
     let mut slow = Events::open(&server.url("/_bao/channels/news/firehose"), None).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // 600 messages of 60 KB: far more than the socket buffers and the
-    // 256-message queue of a client that does not read.
+    // 600 messages of 100 KB: far more than the socket buffers and the
+    // 256-message queue of a client that does not read. The fast client
+    // reads each batch of 50 as it is published.
     let total = 600;
-    let payload = "y".repeat(60_000);
-    let publisher = {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            for _ in 0..total {
-                channels::publish_event(&pool, "news", "firehose", "m", payload.clone())
-                    .await
-                    .unwrap();
-            }
-        })
-    };
+    let payload = "y".repeat(100_000);
     let mut got_fast = 0;
-    while got_fast < total {
-        fast.next()
-            .await
-            .expect("the fast client's stream stays open");
-        got_fast += 1;
+    for _ in 0..total / 50 {
+        for _ in 0..50 {
+            channels::publish_event(&pool, "news", "firehose", "m", payload.clone())
+                .await
+                .unwrap();
+        }
+        for _ in 0..50 {
+            fast.next()
+                .await
+                .expect("the fast client's stream stays open");
+            got_fast += 1;
+        }
     }
-    publisher.await.unwrap();
     let mut got_slow = 0;
     while slow.next().await.is_some() {
         got_slow += 1;
@@ -443,4 +444,32 @@ async fn websockets_carry_channel_messages_and_two_way_handlers() {
     .await
     .unwrap();
     assert_eq!(closed, Some(1009));
+}
+
+#[bao::test]
+async fn open_streams_end_when_the_server_shuts_down_instead_of_holding_the_drain() {
+    let db = TestDatabase::sqlite();
+    let mut server = Server::start_with_drain(&db, "20s");
+    let mut events = Events::open(&server.url("/_bao/channels/news/today"), None).await;
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/_bao/ws/news/today", server.addr))
+            .await
+            .unwrap();
+    let started = Instant::now();
+    server.stop.take().unwrap().send(()).unwrap();
+    assert!(events.next().await.is_none(), "the SSE stream ended");
+    let close = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
+    assert!(
+        matches!(close, Some(Ok(WsMessage::Close(Some(ref f)))) if u16::from(f.code) == 1012),
+        "the socket was closed with 1012 (service restart): {close:?}"
+    );
+    let thread = server.thread.take().unwrap();
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the server stopped in {:?}, not after the 20 s drain timeout",
+        started.elapsed()
+    );
 }

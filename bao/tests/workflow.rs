@@ -394,15 +394,19 @@ async fn the_run_page_shows_steps_streams_changes_and_replays() {
         .assert_see("Replay")
         .assert_see(bao::assets::WORKFLOW_JS_URL);
     client.get("/_bao/workflows/nope").await.assert_status(404);
-    let events = client
-        .get(&format!("/_bao/workflows/{}/events", run.id))
+    page.assert_see(&format!(
+        "data-events=\"/_bao/channels/workflow/{}\"",
+        run.id
+    ));
+    let state = client
+        .get(&format!("/_bao/workflows/{}/state", run.id))
         .await;
-    events
-        .assert_ok()
-        .assert_header("content-type", "text/event-stream");
-    assert!(events.text().starts_with("data: {"), "{}", events.text());
-    assert!(events.text().contains("\"status\":\"failed\""));
+    state.assert_ok();
+    let state: serde_json::Value = state.json();
+    assert_eq!(state["run"]["status"], "failed");
+    assert_eq!(state["steps"][1]["status"], "failed", "{state}");
 
+    let mut progress = bao::channels::subscribe(&pool, "workflow", &run.id, None);
     let replay = format!("/_bao/workflows/{}/replay", run.id);
     client.post(&replay).await.assert_status(403);
     assert_eq!(status(&pool, &run.id).await.0, "failed", "nothing changed");
@@ -413,6 +417,17 @@ async fn the_run_page_shows_steps_streams_changes_and_replays() {
         .await
         .assert_redirect(&format!("/_bao/workflows/{}", run.id));
     assert_eq!(status(&pool, &run.id).await.0, "pending");
+    // The page's channel hears of it (through the database, as other
+    // processes do).
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), progress.rx.recv())
+        .await
+        .expect("the replay reaches the run's channel")
+        .unwrap();
+    assert!(
+        message.data.contains("\"status\":\"pending\""),
+        "{}",
+        message.data
+    );
     BROKEN.store(0, Ordering::SeqCst);
     drain(&pool, &[fragile::definition()]).await;
     assert_eq!(status(&pool, &run.id).await.0, "completed");

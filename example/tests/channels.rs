@@ -45,7 +45,10 @@ async fn csrf_token(client: &reqwest::Client, base: &str) -> String {
         .text()
         .await
         .unwrap();
-    let at = page.find("name=\"_csrf\" value=\"").expect("the form's token") + 20;
+    let at = page
+        .find("name=\"_csrf\" value=\"")
+        .expect("the form's token")
+        + 20;
     page[at..at + page[at..].find('"').unwrap()].to_string()
 }
 
@@ -89,11 +92,18 @@ async fn a_guestbook_entry_signed_in_one_process_reaches_the_other_processs_clie
         assert_eq!(refused.status(), 403);
         tokio::time::sleep(Duration::from_millis(500)).await;
 
-        let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
         let token = csrf_token(&client, &base_a).await;
         let signed = client
             .post(format!("{base_a}/guestbook"))
-            .form(&[("_csrf", token.as_str()), ("name", "Grace"), ("message", "live <b>hello</b>")])
+            .form(&[
+                ("_csrf", token.as_str()),
+                ("name", "Grace"),
+                ("message", "live <b>hello</b>"),
+            ])
             .send()
             .await
             .unwrap();
@@ -107,7 +117,12 @@ async fn a_guestbook_entry_signed_in_one_process_reaches_the_other_processs_clie
             }
         })
         .await
-        .unwrap_or_else(|_| panic!("process B's SSE client got the entry ({:?}):\n{text}", db.dialect()));
+        .unwrap_or_else(|_| {
+            panic!(
+                "process B's SSE client got the entry ({:?}):\n{text}",
+                db.dialect()
+            )
+        });
         assert!(
             text.contains("<li><strong>Grace</strong>: live &#60;b&#62;hello&#60;/b&#62;</li>")
                 || text.contains("<li><strong>Grace</strong>: live &lt;b&gt;hello&lt;/b&gt;</li>"),
@@ -134,7 +149,11 @@ async fn a_guestbook_entry_signed_in_one_process_reaches_the_other_processs_clie
         )
         .await
         .unwrap();
-        let reply = tokio::time::timeout(WAIT, echo.next()).await.unwrap().unwrap().unwrap();
+        let reply = tokio::time::timeout(WAIT, echo.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(reply.to_text().unwrap(), "ada: hi");
         drop((a, b));
     }

@@ -282,6 +282,26 @@ fn routes_and_describe_are_machine_readable() {
         "tool schemas are part of the description"
     );
     assert_eq!(described["models"][0]["columns"][0]["primary_key"], true);
+    let channels: Vec<(String, String)> = described["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().into(),
+                c["access"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        channels,
+        [
+            ("guestbook".to_string(), "authorized".to_string()),
+            ("echo".into(), "socket".into()),
+            ("workflow".into(), "operators".into()),
+            ("agent_stream".into(), "operators".into()),
+        ]
+    );
 }
 
 #[test]

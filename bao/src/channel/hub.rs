@@ -57,6 +57,9 @@ pub(crate) struct Hub {
     subscribers: AtomicI64,
     /// The thread receiving other processes' messages runs.
     pub(crate) receiving: AtomicBool,
+    /// It keeps running without subscribers (a server: its first
+    /// subscriber misses nothing while a connection is being opened).
+    pub(crate) pinned: AtomicBool,
     pub(crate) metrics: ChannelMetrics,
 }
 
@@ -90,6 +93,7 @@ impl Hub {
             next_subscriber: AtomicU64::new(1),
             subscribers: AtomicI64::new(0),
             receiving: AtomicBool::new(false),
+            pinned: AtomicBool::new(false),
             metrics: ChannelMetrics::new(),
         }
     }

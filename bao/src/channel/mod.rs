@@ -380,10 +380,27 @@ impl Subsystem for Channels {
                 .service(crate::http::framework_get("/_bao/ws/{kind}/{id}").to(ws::socket));
         });
         if let Some(pool) = core.db.clone() {
-            mounted = mounted.metrics(move || {
-                let hub = transport::hub(&pool);
-                async move { hub.metrics.render() }
-            });
+            let scrape = pool.clone();
+            mounted = mounted
+                .metrics(move || {
+                    let hub = transport::hub(&scrape);
+                    async move { hub.metrics.render() }
+                })
+                // A server receives other processes' messages from the
+                // start, so its first subscribers miss nothing.
+                .worker(crate::subsystem::Worker::new(
+                    "channels",
+                    move |stop| async move {
+                        let hub = transport::hub(&pool);
+                        hub.pinned.store(true, std::sync::atomic::Ordering::Release);
+                        transport::ensure_receiving(&pool, &hub);
+                        while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        }
+                        hub.pinned
+                            .store(false, std::sync::atomic::Ordering::Release);
+                    },
+                ));
         }
         mounted
     }

@@ -45,23 +45,30 @@ pub(super) async fn events(
     }
     let head =
         futures_util::stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(first)) });
-    let live = futures_util::stream::unfold(subscription, |mut sub| async move {
-        tokio::select! {
-            message = sub.rx.recv() => {
-                let message = message?;
-                let mut text = frame(&message);
-                // Send what else is already waiting in the same write.
-                while let Ok(more) = sub.rx.try_recv() {
-                    text.push_str(&frame(&more));
-                    if text.len() > 64 * 1024 {
-                        break;
+    let closing = crate::http::closing(&req);
+    let live = futures_util::stream::unfold(
+        (subscription, closing),
+        |(mut sub, mut closing)| async move {
+            tokio::select! {
+                // The server is shutting down: end the stream (the browser
+                // reconnects to another process with Last-Event-ID).
+                _ = &mut closing => None,
+                message = sub.rx.recv() => {
+                    let message = message?;
+                    let mut text = frame(&message);
+                    // Send what else is already waiting in the same write.
+                    while let Ok(more) = sub.rx.try_recv() {
+                        text.push_str(&frame(&more));
+                        if text.len() > 64 * 1024 {
+                            break;
+                        }
                     }
+                    Some((Ok(Bytes::from(text)), (sub, closing)))
                 }
-                Some((Ok(Bytes::from(text)), sub))
+                _ = tokio::time::sleep(HEARTBEAT) => Some((Ok(Bytes::from_static(b": ping\n\n")), (sub, closing))),
             }
-            _ = tokio::time::sleep(HEARTBEAT) => Some((Ok(Bytes::from_static(b": ping\n\n")), sub)),
-        }
-    });
+        },
+    );
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))

@@ -133,9 +133,8 @@ fn store(
     data: &str,
     now: i64,
 ) -> Result<i64, DbError> {
-    let row: Id =
-        on_dialect!(conn, |c, sql| {
-            diesel::sql_query(sql(
+    let row: Id = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
         "INSERT INTO bao_channel_messages (origin, kind, channel_key, event, data, created_at) \
          VALUES (?, ?, ?, ?, ?, ?) RETURNING id"
     ))
@@ -146,7 +145,7 @@ fn store(
     .bind::<Text, _>(data)
     .bind::<BigInt, _>(now)
     .get_result(c)
-        })?;
+    })?;
     Ok(row.id)
 }
 
@@ -176,7 +175,8 @@ pub(crate) fn ensure_receiving(pool: &DbPool, hub: &Arc<Hub>) {
 
 fn receive(pool: DbPool, hub: Arc<Hub>) {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut cursor: Option<i64> = None;
+    // Messages stored from now on are new to this process's subscribers.
+    let mut cursor = Cursor::Since(now_ms());
     if pool.dialect() == Dialect::Postgres {
         let (pool2, hub2) = (pool.clone(), hub.clone());
         crate::db::listen_with(
@@ -198,7 +198,7 @@ fn receive(pool: DbPool, hub: Arc<Hub>) {
             hub.sweep();
             last_sweep = Instant::now();
         }
-        if hub.subscriber_count() > 0 {
+        if hub.subscriber_count() > 0 || hub.pinned.load(Ordering::Acquire) {
             idle_since = None;
         } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= IDLE {
             hub.receiving.store(false, Ordering::Release);
@@ -226,33 +226,40 @@ fn receive(pool: DbPool, hub: Arc<Hub>) {
     }
 }
 
+/// Where a SQLite process is in the stored messages.
+#[derive(Clone, Copy)]
+enum Cursor {
+    /// Until the first message: those stored from this time (ms) on.
+    Since(i64),
+    /// Messages after this id.
+    After(i64),
+}
+
+const COLUMNS: &str =
+    "SELECT id, origin, kind, channel_key, event, data, created_at FROM bao_channel_messages";
+
 /// Delivers the rows other processes stored since `cursor`.
-fn poll(pool: &DbPool, hub: &Hub, cursor: &mut Option<i64>) -> Result<(), DbError> {
+fn poll(pool: &DbPool, hub: &Hub, cursor: &mut Cursor) -> Result<(), DbError> {
     let mut conn = pool.get()?;
     pool.ensure_system_tables(&mut conn)?;
-    let after = match *cursor {
-        Some(after) => after,
-        None => {
-            let row: Id = on_dialect!(&mut *conn, |c, sql| diesel::sql_query(sql(
-                "SELECT COALESCE(MAX(id), 0) AS id FROM bao_channel_messages"
-            ))
-            .get_result(c))?;
-            *cursor = Some(row.id);
-            return Ok(());
-        }
+    let rows: Vec<Row> = match *cursor {
+        // Writers take turns on SQLite, so ids grow with time: what came
+        // after the last message older than `ms` is new.
+        Cursor::Since(ms) => on_dialect!(&mut *conn, |c, sql| diesel::sql_query(sql(&format!(
+            "{COLUMNS} WHERE id > (SELECT COALESCE(MAX(id), 0) FROM bao_channel_messages \
+             WHERE created_at < ?) ORDER BY id LIMIT 1000"
+        )))
+        .bind::<BigInt, _>(ms)
+        .load(c))?,
+        Cursor::After(id) => on_dialect!(&mut *conn, |c, sql| diesel::sql_query(sql(&format!(
+            "{COLUMNS} WHERE id > ? ORDER BY id LIMIT 1000"
+        )))
+        .bind::<BigInt, _>(id)
+        .load(c))?,
     };
-    let rows: Vec<Row> =
-        on_dialect!(&mut *conn, |c, sql| {
-            diesel::sql_query(sql(
-        "SELECT id, origin, kind, channel_key, event, data, created_at FROM bao_channel_messages \
-         WHERE id > ? ORDER BY id LIMIT 1000"
-    ))
-    .bind::<BigInt, _>(after)
-    .load(c)
-        })?;
     drop(conn);
     for row in rows {
-        *cursor = Some(row.id);
+        *cursor = Cursor::After(row.id);
         if row.origin != hub.origin {
             hub.deliver(row.into_message());
         }

@@ -59,6 +59,7 @@ pub(super) async fn socket(
         stream,
         last_heard: Instant::now(),
         closed: false,
+        closing: crate::http::closing(&req),
     };
     match (run, pool) {
         (Some(run), _) => {
@@ -124,6 +125,8 @@ pub struct Socket {
     stream: AggregatedMessageStream,
     last_heard: Instant,
     closed: bool,
+    /// Resolves when the server begins to shut down.
+    closing: futures_util::future::BoxFuture<'static, ()>,
 }
 
 impl Socket {
@@ -136,6 +139,10 @@ impl Socket {
         loop {
             let idle = tokio::time::sleep(PING_EVERY);
             tokio::select! {
+                _ = &mut self.closing => {
+                    self.close(CloseCode::Restart, "the server is restarting").await;
+                    return None;
+                }
                 item = self.stream.recv() => {
                     self.last_heard = Instant::now();
                     match item {

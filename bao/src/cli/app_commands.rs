@@ -269,6 +269,12 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         "workflows": app.workflows().iter().map(|w| json!({"name": w.name, "version": w.version})).collect::<Vec<_>>(),
         "agents": app.agents().iter().map(|a| a.describe()).collect::<Vec<_>>(),
         "ai_providers": app.ai_router().map(|r| r.provider_names()),
+        "channels": app.channels().iter().map(|c| json!({
+            "kind": c.kind,
+            "access": c.access_name(),
+            "sse": if c.access_name() == "socket" { None } else { Some(format!("/_bao/channels/{}/{{id}}", c.kind)) },
+            "websocket": format!("/_bao/ws/{}/{{id}}", c.kind),
+        })).collect::<Vec<_>>(),
         "tasks": app.tasks().iter().map(|t| json!({
             "name": t.name,
             "kind": if t.kind == crate::task::TaskKind::Cpu { "cpu" } else { "io" },
@@ -296,6 +302,10 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         );
         println!("\nRoutes:");
         print_routes(&app.served_routes(&config), false);
+        println!("\nChannels:");
+        for c in app.channels() {
+            println!("  {:<24} {}", c.kind, c.access_name());
+        }
         if !app.schedules().is_empty() {
             println!("\nSchedules:");
             for s in app.schedules() {

@@ -18,10 +18,21 @@ pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>>
 pub type MetricsSource = Arc<dyn Fn() -> BoxFuture<'static, String> + Send + Sync>;
 
 /// Whether the server is shutting down, and how many requests are in flight.
-#[derive(Default)]
 pub(crate) struct Lifecycle {
     shutting_down: AtomicBool,
     inflight: AtomicUsize,
+    /// Turns true when shutdown begins: long-lived streams end on it.
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            shutting_down: AtomicBool::new(false),
+            inflight: AtomicUsize::new(0),
+            closing: tokio::sync::watch::Sender::new(false),
+        }
+    }
 }
 
 impl Lifecycle {
@@ -31,6 +42,15 @@ impl Lifecycle {
 
     pub(crate) fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once shutdown has begun (at once if it has).
+    pub(crate) fn closing(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
     }
 
     pub(crate) fn inflight(&self) -> &AtomicUsize {

@@ -79,6 +79,16 @@ pub(crate) fn framework_get(path: &'static str) -> actix_web::Resource {
     framework_resource(path).guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
+/// Resolves when the server serving `req` begins to shut down (never for a
+/// request outside a server): long-lived streams end on it, so the drain
+/// does not wait for them.
+pub(crate) fn closing(req: &HttpRequest) -> futures_util::future::BoxFuture<'static, ()> {
+    match req.app_data::<actix_web::web::Data<state::ServerState>>() {
+        Some(rt) => Box::pin(rt.lifecycle.closing()),
+        None => Box::pin(std::future::pending()),
+    }
+}
+
 /// No route matched: 405 with `Allow` when the path exists under other
 /// methods, 404 otherwise.
 pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
