@@ -19,6 +19,7 @@ const KEYS: &[&str] = &[
     "schedules",
     "agents",
     "channels",
+    "plugins",
     "auth",
     "setup",
 ];
@@ -89,6 +90,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let mut schedules: Vec<Path> = Vec::new();
     let mut agents: Vec<Path> = Vec::new();
     let mut channels: Vec<Path> = Vec::new();
+    let mut plugins: Vec<Path> = Vec::new();
     let mut channels_span = Span::call_site();
     let mut workflows_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
@@ -126,6 +128,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 channels_span = entry.key.span();
                 push_unique(&mut channels, list, "channel", &mut diag);
             }
+            ("plugins", Value::List(list)) => push_unique(&mut plugins, list, "plugin", &mut diag),
+            ("plugins", _) => diag.error_at(
+                &entry.key,
+                "`plugins` is a list of types implementing bao::Plugin: `plugins: [Stripe]`",
+            ),
             ("channels", _) => diag.error_at(
                 &entry.key,
                 "`channels` is a list of #[bao::channel] and #[bao::ws] functions: `channels: [may_watch_order]`",
@@ -268,6 +275,22 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let channel_check = quote_spanned! {channels_span=>
         const _: () = ::bao::channel::check_channel_kinds(&[#(#channel_kinds),*]);
     };
+    let plugin_checks = plugins.iter().map(|p| {
+        quote_spanned! {p.span()=> const _: () = ::bao::plugin::check::<#p>(); }
+    });
+    let plugin_controllers = plugins
+        .iter()
+        .map(|p| quote_spanned! {p.span()=> <#p as ::bao::plugin::Plugin>::CONTROLLERS });
+    let plugin_route_check = if plugins.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            const _: () = ::bao::plugin::check_routes(ROUTES, &[#(#plugin_controllers),*]);
+        }
+    };
+    let plugin_registrations = plugins
+        .iter()
+        .map(|p| quote_spanned! {p.span()=> .plugin(<#p as ::core::default::Default>::default()) });
     let task_registrations = tasks
         .iter()
         .map(|t| quote_spanned! {t.span()=> .task(#t::definition()) });
@@ -312,6 +335,10 @@ pub fn expand(input: TokenStream) -> TokenStream {
 
         #channel_check
 
+        #(#plugin_checks)*
+
+        #plugin_route_check
+
         /// The OpenAPI 3.1 document of this app's `#[bao::api]` resources
         /// (what `/openapi.json` serves and `bao openapi` writes).
         pub fn openapi() -> ::bao::api::OpenApi {
@@ -335,7 +362,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 #(#channel_registrations)*
                 #(#task_registrations)*
                 #(#schedule_registrations)*
-                #(#registrations)*;
+                #(#registrations)*
+                #(#plugin_registrations)*;
             let built = if #has_apis || #documented_count > 0 {
                 built.openapi(openapi)
             } else {

@@ -48,6 +48,7 @@ pub mod forms;
 pub mod http;
 pub mod memory;
 pub mod obs;
+pub mod plugin;
 pub mod rag;
 pub mod subsystem;
 pub mod support;
@@ -71,6 +72,7 @@ pub use db::Db;
 pub use error::{Error, Result};
 pub use fault::{dead_letter, CircuitBreaker};
 pub use http::{Redirect, RequestId};
+pub use plugin::{Capabilities, Plugin, PluginCtx};
 pub use serde_json;
 /// Builds a `serde_json::Value`, e.g. for `TestResponse::assert_json`.
 pub use serde_json::json;

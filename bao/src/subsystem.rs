@@ -92,6 +92,8 @@ pub trait Subsystem: Any + Send + Sync {
 pub type Configure = Arc<dyn Fn(&mut ServiceConfig) + Send + Sync>;
 /// A shutdown hook, run once the server has drained.
 pub type ShutdownHook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+/// A startup hook, run once before the app serves (a plugin's `startup`).
+pub type StartupHook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 /// Set when the app shuts down: background loops stop claiming work.
 pub type StopFlag = Arc<AtomicBool>;
 
@@ -139,6 +141,7 @@ pub struct Mounted {
     pub(crate) metrics: Vec<MetricsSource>,
     pub(crate) workers: Vec<Worker>,
     pub(crate) shutdown: Vec<(String, ShutdownHook)>,
+    pub(crate) startup: Vec<(String, StartupHook)>,
 }
 
 impl Mounted {
@@ -208,6 +211,18 @@ impl Mounted {
         self
     }
 
+    /// Adds a hook run once when the app starts, before it serves, in
+    /// mount order (it records its own failures: see [`Mounted::readiness`]).
+    pub fn on_startup<F, Fut>(mut self, name: &str, hook: F) -> Mounted
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.startup
+            .push((name.to_string(), Arc::new(move || Box::pin(hook()))));
+        self
+    }
+
     /// Adds everything `other` contributes after what this one does.
     pub(crate) fn merge(&mut self, other: Mounted) {
         self.configure.extend(other.configure);
@@ -216,6 +231,7 @@ impl Mounted {
         self.metrics.extend(other.metrics);
         self.workers.extend(other.workers);
         self.shutdown.extend(other.shutdown);
+        self.startup.extend(other.startup);
     }
 }
 

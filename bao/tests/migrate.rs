@@ -85,6 +85,7 @@ fn migrations_apply_report_and_roll_back_on_every_database() {
                 "bao:0005_agents",
                 "bao:0006_memory",
                 "bao:0007_channels",
+                "bao:0008_plugins",
                 "20260101000000_create_posts",
                 "20260102000000_create_comments",
                 "20260103000000_placeholder"

@@ -58,6 +58,7 @@ pub struct App {
     /// Auth, fault tolerance, and whatever the app uses or adds: the server
     /// mounts each and loops over what they contribute.
     pub(crate) subsystems: Vec<seam::Entry>,
+    plugins: Vec<crate::plugin::PluginInfo>,
 }
 
 /// Registers one piece of shared state on each worker's service.
@@ -81,6 +82,7 @@ impl App {
                 Arc::new(crate::ai::AiSubsystem::default()),
                 Arc::new(crate::channel::Channels::default()),
             ],
+            plugins: Vec::new(),
         }
     }
 
@@ -123,6 +125,52 @@ impl App {
 
     fn get<S: Subsystem>(&self) -> Option<&S> {
         seam::find::<S>(&self.subsystems)
+    }
+
+    /// Adds a plugin (`bao::app! { plugins: [..] }` does): its controllers,
+    /// what its `register` adds, and its startup and shutdown.
+    ///
+    /// # Panics
+    /// If the plugin serves routes (its `CONTROLLERS`, or controllers its
+    /// `register` adds) without declaring `.routes()`.
+    pub fn plugin<P: crate::plugin::Plugin>(mut self, plugin: P) -> Self {
+        let caps = P::CAPABILITIES;
+        assert!(
+            caps.routes || P::CONTROLLERS.is_empty(),
+            "plugin `{}` has CONTROLLERS but does not declare routes: add `.routes()` to its CAPABILITIES",
+            P::NAME
+        );
+        for c in P::CONTROLLERS {
+            self = self.register(c.routes, c.configure);
+        }
+        let before = self.controllers.len();
+        self = plugin.register(self);
+        assert!(
+            caps.routes || self.controllers.len() == before,
+            "plugin `{}` added controllers in `register` without declaring routes: add `.routes()` to its CAPABILITIES",
+            P::NAME
+        );
+        let routes = P::CONTROLLERS
+            .iter()
+            .map(|c| c.routes)
+            .chain(self.controllers[before..].iter().map(|c| c.routes))
+            .flat_map(|table| table.iter().copied())
+            .collect();
+        self.plugins.push(crate::plugin::PluginInfo {
+            name: P::NAME,
+            capabilities: caps,
+            routes,
+        });
+        self.subsystems
+            .push(Arc::new(crate::plugin::PluginSubsystem {
+                plugin: Arc::new(plugin),
+            }));
+        self
+    }
+
+    /// The app's plugins, in registration order.
+    pub fn plugins(&self) -> &[crate::plugin::PluginInfo] {
+        &self.plugins
     }
 
     /// Adds a channel kind (`bao::app! { channels: [..] }` does, for each

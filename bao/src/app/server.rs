@@ -25,6 +25,7 @@ pub(crate) struct Running {
     framework: Vec<crate::subsystem::Configure>,
     pub(crate) workers: std::sync::Mutex<Vec<Worker>>,
     pub(crate) shutdown_hooks: Vec<(String, crate::subsystem::ShutdownHook)>,
+    startup_hooks: std::sync::Mutex<Vec<(String, crate::subsystem::StartupHook)>>,
 }
 
 impl Running {
@@ -101,6 +102,18 @@ impl Running {
             framework: mounted.framework,
             workers: std::sync::Mutex::new(mounted.workers),
             shutdown_hooks,
+            startup_hooks: std::sync::Mutex::new(mounted.startup),
+        }
+    }
+
+    /// Runs the subsystems' startup hooks (plugins' `startup`), once, in
+    /// mount order.
+    pub(crate) async fn start_up(&self) {
+        let hooks =
+            std::mem::take(&mut *self.startup_hooks.lock().unwrap_or_else(|e| e.into_inner()));
+        for (name, hook) in hooks {
+            tracing::debug!(hook = %name, "running startup hook");
+            hook().await;
         }
     }
 
@@ -258,6 +271,8 @@ pub async fn serve_until(
     shutdown: impl std::future::Future<Output = ()> + 'static,
 ) -> std::io::Result<()> {
     let running = Arc::new(Running::new(&app, config));
+    // Plugins start, in order, before the app listens.
+    running.start_up().await;
     let config = running.core.config.clone();
     let drain_timeout = config.shutdown_drain_timeout;
     let address = config.bind_address();

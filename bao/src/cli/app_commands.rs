@@ -81,6 +81,8 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::AiAsk(args) => super::ai_commands::ask(&app, &args),
         Command::AiStream(args) => super::ai_commands::stream(&app, &args),
         Command::AiProviders(args) => super::ai_commands::providers(&app, &args),
+        Command::PluginsList(args) => super::plugin_commands::list(&app, &args),
+        Command::PluginsAudit(args) => super::plugin_commands::audit(&app, &args),
         Command::AgentsList(args) => super::agent_commands::list(&app, &args),
         Command::AgentsRun(args) => super::agent_commands::run(&app, &args),
         Command::AgentsShow(args) => super::agent_commands::show(&app, &args),
@@ -269,6 +271,7 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         "workflows": app.workflows().iter().map(|w| json!({"name": w.name, "version": w.version})).collect::<Vec<_>>(),
         "agents": app.agents().iter().map(|a| a.describe()).collect::<Vec<_>>(),
         "ai_providers": app.ai_router().map(|r| r.provider_names()),
+        "plugins": app.plugins(),
         "channels": app.channels().iter().map(|c| json!({
             "kind": c.kind,
             "access": c.access_name(),

@@ -14,6 +14,7 @@ mod dev;
 mod init;
 mod memory_commands;
 mod migrations;
+mod plugin_commands;
 mod project;
 mod workflow_commands;
 
@@ -145,6 +146,12 @@ pub enum Command {
     /// List the AI providers in the order they are tried, with models, prices and circuit state
     #[command(name = "ai:providers")]
     AiProviders(JsonArgs),
+    /// List the app's plugins and what each declared (hosts, secrets, database, routes)
+    #[command(name = "plugins:list")]
+    PluginsList(JsonArgs),
+    /// Compare what each plugin declared with what it used and was refused (recorded in the database)
+    #[command(name = "plugins:audit")]
+    PluginsAudit(JsonArgs),
     /// List the app's agents and their tools (with the JSON schemas of their arguments in --json)
     #[command(name = "agents:list")]
     AgentsList(JsonArgs),

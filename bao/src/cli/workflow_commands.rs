@@ -41,6 +41,7 @@ pub(super) fn worker(app: App) -> ExitCode {
         Err(e) => return fail(e),
     };
     runtime.block_on(async {
+        running.start_up().await;
         tracing::info!(
             workflows = app.workflows().len(),
             tasks = app.tasks().len(),

@@ -79,6 +79,8 @@ pub struct DbPool {
     last_probe: Arc<std::sync::atomic::AtomicI64>,
     /// Bao's own tables are known to exist (checked once per pool).
     system_ready: Arc<AtomicBool>,
+    /// Held while Bao's system migrations are applied.
+    migrating: Arc<std::sync::Mutex<()>>,
     /// State other parts of Bao keep per database (the channel hub), by type.
     extensions: Arc<std::sync::Mutex<Extensions>>,
 }
@@ -127,6 +129,7 @@ impl DbPool {
             last_probe: Arc::default(),
             system_ready: Arc::default(),
             extensions: Arc::default(),
+            migrating: Arc::default(),
         })
     }
 
@@ -134,8 +137,13 @@ impl DbPool {
     /// Bao's tables use it, so an app need not run `bao migrate` first).
     pub(crate) fn ensure_system_tables(&self, conn: &mut DbConnection) -> Result<(), DbError> {
         if !self.system_ready.load(Ordering::Acquire) {
-            super::system::migrate(conn)?;
-            self.system_ready.store(true, Ordering::Release);
+            // One caller at a time: two connections applying the same
+            // migration at once would collide.
+            let _one = self.migrating.lock().unwrap_or_else(|e| e.into_inner());
+            if !self.system_ready.load(Ordering::Acquire) {
+                super::system::migrate(conn)?;
+                self.system_ready.store(true, Ordering::Release);
+            }
         }
         Ok(())
     }

@@ -214,6 +214,17 @@ CREATE TABLE bao_channel_messages (
 CREATE INDEX bao_channel_messages_created ON bao_channel_messages (created_at);
 ";
 
+const PLUGIN_TABLES: &str = "
+CREATE TABLE bao_plugin_usage (
+    plugin VARCHAR(200) NOT NULL,
+    kind VARCHAR(40) NOT NULL,
+    value VARCHAR(500) NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    PRIMARY KEY (plugin, kind, value)
+);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -229,6 +240,7 @@ fn migrations() -> Vec<SystemMigration> {
             ("0005_agents", AGENT_TABLES),
             ("0006_memory", MEMORY_TABLES),
             ("0007_channels", CHANNEL_TABLES),
+            ("0008_plugins", PLUGIN_TABLES),
         ]
         .into_iter()
         .map(|(version, sql)| {

@@ -157,7 +157,7 @@ pub const fn check_route_clashes(tables: &[&[RouteInfo]]) {
 }
 
 /// Same literal segments, parameters (without a custom regex) in the same places.
-const fn same_shape(a: &str, b: &str) -> bool {
+pub(crate) const fn same_shape(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let (mut i, mut j) = (0, 0);
     loop {
@@ -204,7 +204,7 @@ const fn bytes_eq(a: &[u8], i: usize, b: &[u8], j: usize, len: usize) -> bool {
     true
 }
 
-const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
+pub(crate) const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
     let mut buf = [0u8; MESSAGE_LEN];
     let mut n = 0;
     n = push(&mut buf, n, "route clash: `");

@@ -157,6 +157,7 @@ impl TestClient {
                 }
             }
         }
+        runtime.start_up().await;
         let service = actix_web::test::init_service(build_service(&app, &runtime)).await;
         TestClient {
             service: Rc::new(Boxed { inner: service }),

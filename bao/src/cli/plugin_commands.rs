@@ -1,0 +1,160 @@
+//! `bao plugins:list` and `bao plugins:audit`: what each plugin declared,
+//! and what it used and was refused.
+
+use super::{fail, JsonArgs};
+use crate::plugin::UsageRow;
+use crate::App;
+use serde_json::json;
+use std::process::ExitCode;
+
+pub(super) fn list(app: &App, args: &JsonArgs) -> ExitCode {
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(app.plugins()).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    if app.plugins().is_empty() {
+        println!("no plugins: add `plugins: [MyPlugin]` to bao::app!");
+        return ExitCode::SUCCESS;
+    }
+    for p in app.plugins() {
+        let c = &p.capabilities;
+        println!("{}", p.name);
+        println!("  hosts:    {}", list_or_none(c.hosts));
+        println!("  secrets:  {}", list_or_none(c.secrets));
+        println!("  database: {}", if c.db { "yes" } else { "no" });
+        println!(
+            "  routes:   {}",
+            if p.routes.is_empty() {
+                "none".to_string()
+            } else {
+                p.routes
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn list_or_none(values: &[&str]) -> String {
+    if values.is_empty() {
+        "none".into()
+    } else {
+        values.join(", ")
+    }
+}
+
+pub(super) fn audit(app: &App, args: &JsonArgs) -> ExitCode {
+    let ready = match super::app_runtime(app) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let pool = ready.pool.clone();
+    let rows = match ready
+        .runtime
+        .block_on(pool.run(|c| crate::plugin::recorded(c)))
+    {
+        Ok(rows) => rows,
+        Err(e) => return fail(e),
+    };
+    let report: Vec<serde_json::Value> = app
+        .plugins()
+        .iter()
+        .map(|p| {
+            let mine: Vec<&UsageRow> = rows.iter().filter(|r| r.plugin == p.name).collect();
+            let values = |kind: &str| -> Vec<&str> {
+                mine.iter()
+                    .filter(|r| r.kind == kind)
+                    .map(|r| r.value.as_str())
+                    .collect()
+            };
+            let used_hosts = values("host");
+            let used_secrets = values("secret");
+            let unused_hosts: Vec<&str> = p
+                .capabilities
+                .hosts
+                .iter()
+                .copied()
+                .filter(|h| !used_hosts.iter().any(|u| crate::plugin::covers(h, u)))
+                .collect();
+            let unused_secrets: Vec<&str> = p
+                .capabilities
+                .secrets
+                .iter()
+                .copied()
+                .filter(|s| !used_secrets.contains(s))
+                .collect();
+            json!({
+                "name": p.name,
+                "declared": p.capabilities,
+                "used": {
+                    "hosts": used_hosts,
+                    "secrets": used_secrets,
+                    "db": !values("db").is_empty(),
+                },
+                "refused": {
+                    "hosts": values("host_refused"),
+                    "secrets": values("secret_refused"),
+                },
+                "declared_but_unused": {
+                    "hosts": unused_hosts,
+                    "secrets": unused_secrets,
+                    "db": p.capabilities.db && values("db").is_empty(),
+                },
+            })
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    if report.is_empty() {
+        println!("no plugins: add `plugins: [MyPlugin]` to bao::app!");
+        return ExitCode::SUCCESS;
+    }
+    let show = |v: &serde_json::Value| -> String {
+        let items: Vec<String> = v
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if items.is_empty() {
+            "none".into()
+        } else {
+            items.join(", ")
+        }
+    };
+    for r in &report {
+        println!("{}", r["name"].as_str().unwrap_or_default());
+        println!("  used hosts:      {}", show(&r["used"]["hosts"]));
+        println!("  used secrets:    {}", show(&r["used"]["secrets"]));
+        println!(
+            "  used database:   {}",
+            if r["used"]["db"] == true { "yes" } else { "no" }
+        );
+        println!("  REFUSED hosts:   {}", show(&r["refused"]["hosts"]));
+        println!("  REFUSED secrets: {}", show(&r["refused"]["secrets"]));
+        println!(
+            "  declared, unused: hosts {}; secrets {}{}",
+            show(&r["declared_but_unused"]["hosts"]),
+            show(&r["declared_but_unused"]["secrets"]),
+            if r["declared_but_unused"]["db"] == true {
+                "; database"
+            } else {
+                ""
+            }
+        );
+    }
+    ExitCode::SUCCESS
+}
