@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod controllers;
+pub mod plugins;
 pub mod workflows;
 
 bao::app! {
@@ -22,4 +23,5 @@ bao::app! {
         controllers::guestbook::echo,
     ],
     models: [controllers::guestbook::Entry],
+    plugins: [plugins::Uptime],
 }

@@ -255,6 +255,7 @@ fn routes_and_describe_are_machine_readable() {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/uptime",
     ] {
         assert!(paths.contains(&path), "{path} in {paths:?}");
     }
@@ -282,6 +283,7 @@ fn routes_and_describe_are_machine_readable() {
         "tool schemas are part of the description"
     );
     assert_eq!(described["models"][0]["columns"][0]["primary_key"], true);
+    assert_eq!(described["plugins"][0]["name"], "uptime");
     let channels: Vec<(String, String)> = described["channels"]
         .as_array()
         .unwrap()
@@ -512,6 +514,70 @@ fn run_status(pool: &bao::db::DbPool, run_id: &str) -> String {
 }
 
 /// The database with the example's migrations applied by its binary.
+#[test]
+fn plugins_are_listed_serve_their_routes_and_are_audited() {
+    let db = bao::testing::TestDatabase::sqlite();
+    let listed = example_binary()
+        .args(["plugins:list", "--json"])
+        .env("BAO_DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "uptime");
+    assert_eq!(listed[0]["capabilities"]["db"], true);
+    assert_eq!(listed[0]["routes"][0]["path"], "/uptime");
+    let text = example_binary()
+        .arg("plugins:list")
+        .env("BAO_DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("uptime") && text.contains("database: yes"),
+        "{text}"
+    );
+
+    // Before the plugin ever ran, the audit says it declared the database
+    // and has not used it.
+    let audit = |db: &bao::testing::TestDatabase| -> serde_json::Value {
+        let out = example_binary()
+            .args(["plugins:audit", "--json"])
+            .env("BAO_DATABASE_URL", db.url())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(audit(&db)[0]["declared_but_unused"]["db"], true);
+
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = example_binary()
+        .args(["serve", "--port", &port.to_string()])
+        .env("BAO_DATABASE_URL", db.url())
+        .env("BAO_LOG_LEVEL", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until_healthy(&addr, Duration::from_secs(10)));
+    let uptime = http_get(&addr, "/uptime").unwrap();
+    assert_eq!(uptime.status, 200);
+    assert!(uptime.body.starts_with("up "), "{}", uptime.body);
+    let ready = http_get(&addr, "/readyz").unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    let _ = child.kill();
+    let _ = child.wait();
+    let audited = audit(&db);
+    assert_eq!(audited[0]["used"]["db"], true, "{audited}");
+    assert_eq!(audited[0]["declared_but_unused"]["db"], false, "{audited}");
+    assert_eq!(audited[0]["refused"]["hosts"], serde_json::json!([]));
+}
+
 fn migrated_pool(db: &bao::testing::TestDatabase) -> bao::db::DbPool {
     let migrated = example_binary()
         .arg("migrate")
