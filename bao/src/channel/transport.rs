@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 /// The NOTIFY channel.
 const CHANNEL: &str = "bao_channels";
 /// How often SQLite processes look for other processes' messages.
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(25);
 /// How long stored messages are kept.
 const KEEP_MS: i64 = 10 * 60 * 1000;
 /// The largest NOTIFY payload PostgreSQL takes is 8,000 bytes; this leaves
