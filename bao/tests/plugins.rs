@@ -240,7 +240,7 @@ fn plugins_start_in_order_stop_in_reverse_and_are_held_to_their_capabilities() {
     let pool = bao::db::DbPool::new(db.url()).unwrap();
     let started = std::time::Instant::now();
     let seen = loop {
-        let rows = bao::__private::block_on(pool.run(|c| bao::plugin::recorded(c))).unwrap();
+        let rows = bao::__private::block_on(pool.run(bao::plugin::recorded)).unwrap();
         let seen: Vec<(String, String)> = rows
             .iter()
             .filter(|r| r.plugin == "payments")

@@ -55,10 +55,7 @@ pub(super) fn audit(app: &App, args: &JsonArgs) -> ExitCode {
         Err(code) => return code,
     };
     let pool = ready.pool.clone();
-    let rows = match ready
-        .runtime
-        .block_on(pool.run(|c| crate::plugin::recorded(c)))
-    {
+    let rows = match ready.runtime.block_on(pool.run(crate::plugin::recorded)) {
         Ok(rows) => rows,
         Err(e) => return fail(e),
     };
