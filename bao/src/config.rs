@@ -108,8 +108,17 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "BAO_ADMIN_ENABLED",
         Some("true"),
         "true | false",
-        "Serve the admin console at /_bao/admin (reserved: the console is not built yet)",
+        "Serve the admin console at /_bao/admin",
     ),
+    ConfigKey {
+        secret: true,
+        ..key(
+            "BAO_ADMIN_TOKEN",
+            None,
+            "at least 32 characters",
+            "Lets the bearer of this token (or a `bao admin:link` link) use the admin console; required for it in an app without users",
+        )
+    },
     key(
         "BAO_METRICS_ENABLED",
         Some("true"),
@@ -293,6 +302,9 @@ pub struct Config {
     pub csp: String,
     /// `BAO_ADMIN_ENABLED`.
     pub admin_enabled: bool,
+    /// `BAO_ADMIN_TOKEN`.
+    #[serde(skip)]
+    pub admin_token: Option<String>,
     /// `BAO_METRICS_ENABLED`.
     pub metrics_enabled: bool,
     /// `BAO_SHUTDOWN_DRAIN_TIMEOUT`.
@@ -483,6 +495,17 @@ impl Config {
             }
         };
         let admin_enabled = get("BAO_ADMIN_ENABLED").map_or(Ok(true), parse_bool)?;
+        let admin_token = match get("BAO_ADMIN_TOKEN") {
+            None => None,
+            Some((_, v)) if v.len() >= 32 => Some(v),
+            Some((var, _)) => {
+                return Err(ConfigError {
+                    var,
+                    value: "<redacted>".into(),
+                    expected: "at least 32 characters (`openssl rand -hex 32` makes one)".into(),
+                })
+            }
+        };
         let metrics_enabled = get("BAO_METRICS_ENABLED").map_or(Ok(true), parse_bool)?;
         let shutdown_drain_timeout = match get("BAO_SHUTDOWN_DRAIN_TIMEOUT") {
             None => Duration::from_secs(30),
@@ -621,6 +644,7 @@ impl Config {
             log_level,
             csp,
             admin_enabled,
+            admin_token,
             metrics_enabled,
             shutdown_drain_timeout,
             max_body_size,
@@ -665,6 +689,15 @@ impl Config {
         out.insert("BAO_LOG_LEVEL", self.log_level.clone());
         out.insert("BAO_CSP", self.csp.clone());
         out.insert("BAO_ADMIN_ENABLED", self.admin_enabled.to_string());
+        out.insert(
+            "BAO_ADMIN_TOKEN",
+            if self.admin_token.is_some() {
+                "<redacted>"
+            } else {
+                ""
+            }
+            .to_string(),
+        );
         out.insert("BAO_METRICS_ENABLED", self.metrics_enabled.to_string());
         out.insert(
             "BAO_SHUTDOWN_DRAIN_TIMEOUT",

@@ -33,6 +33,7 @@
 //! with `bao init --name "My App"`; `ARCHITECTURE.md` in the repository maps
 //! every feature to its module.
 
+pub mod admin;
 pub mod agent;
 pub mod ai;
 pub mod api;

@@ -72,6 +72,9 @@ pub struct Core {
     pub app: AppInfo,
     /// The app's metrics registry.
     pub metrics: Arc<Metrics>,
+    /// The app's parts ([`App::parts`](crate::App::parts)): routes, models,
+    /// workflows, agents, tasks, schedules, plugins, channel kinds.
+    pub parts: Arc<serde_json::Value>,
 }
 
 /// A part of a running app. See the [module documentation](self).

@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["channel"],
     &["ai", "api", "forms", "memory", "rag", "workflow"],
     &["task", "agent"],
+    &["admin"],
     &["app", "plugin"],
     &["testing", "cli"],
 ];

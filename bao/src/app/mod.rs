@@ -81,6 +81,7 @@ impl App {
                 Arc::new(crate::fault::FaultSubsystem),
                 Arc::new(crate::ai::AiSubsystem::default()),
                 Arc::new(crate::channel::Channels::default()),
+                Arc::new(crate::admin::AdminSubsystem),
             ],
             plugins: Vec::new(),
         }
@@ -398,5 +399,37 @@ impl App {
             .filter(|r| config.metrics_enabled || r.path != "/metrics")
             .filter(|r| config.docs_enabled || r.path != "/docs")
             .collect()
+    }
+
+    /// The app's parts as JSON: routes, models, workflows, agents, tasks,
+    /// schedules (with their next slot), plugins and channel kinds. What
+    /// `bao describe --json` and the admin console show.
+    pub fn parts(&self, config: &Config) -> serde_json::Value {
+        use serde_json::json;
+        json!({
+            "routes": self.served_routes(config),
+            "models": self.model_infos(),
+            "workflows": self.workflows().iter().map(|w| json!({"name": w.name, "version": w.version})).collect::<Vec<_>>(),
+            "agents": self.agents().iter().map(|a| a.describe()).collect::<Vec<_>>(),
+            "tasks": self.tasks().iter().map(|t| json!({
+                "name": t.name,
+                "kind": if t.kind == crate::task::TaskKind::Cpu { "cpu" } else { "io" },
+                "max_attempts": t.max_attempts,
+                "max_concurrency": t.max_concurrency,
+            })).collect::<Vec<_>>(),
+            "schedules": self.schedules().iter().map(|s| json!({
+                "name": s.name,
+                "schedule": s.text,
+                "missed": s.missed,
+                "next": s.next_after(chrono::Utc::now()).map(|t| t.to_rfc3339()),
+            })).collect::<Vec<_>>(),
+            "plugins": self.plugins(),
+            "channels": self.channels().iter().map(|c| json!({
+                "kind": c.kind,
+                "access": c.access_name(),
+                "sse": if c.access_name() == "socket" { None } else { Some(format!("/_bao/channels/{}/{{id}}", c.kind)) },
+                "websocket": format!("/_bao/ws/{}/{{id}}", c.kind),
+            })).collect::<Vec<_>>(),
+        })
     }
 }

@@ -40,6 +40,7 @@ impl Running {
         };
         let metrics = Arc::new(Metrics::new());
         let core = Core {
+            parts: Arc::new(app.parts(&config)),
             config: config.clone(),
             db: db.clone(),
             app: AppInfo {

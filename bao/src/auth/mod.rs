@@ -7,7 +7,7 @@
 //! Handlers then take [`CurrentUser`], [`OptionalUser`] or [`Tenant`], and
 //! controllers declare `requires_login` or `requires_role("admin")`.
 
-mod audit;
+pub(crate) mod audit;
 
 pub mod password;
 pub mod session;

@@ -81,6 +81,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::AiAsk(args) => super::ai_commands::ask(&app, &args),
         Command::AiStream(args) => super::ai_commands::stream(&app, &args),
         Command::AiProviders(args) => super::ai_commands::providers(&app, &args),
+        Command::AdminLink(args) => super::plugin_commands::admin_link(&app, &args),
         Command::PluginsList(args) => super::plugin_commands::list(&app, &args),
         Command::PluginsAudit(args) => super::plugin_commands::audit(&app, &args),
         Command::AgentsList(args) => super::agent_commands::list(&app, &args),
@@ -260,40 +261,22 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         Ok(breakers) => json!({"from": format!("http://{address}/metrics"), "breakers": breakers}),
         Err(_) => serde_json::Value::Null,
     };
-    let description = json!({
+    let mut description = json!({
         "app": {"name": app.name(), "version": app.version()},
         "bao": {"version": env!("CARGO_PKG_VERSION")},
-        "routes": app.served_routes(&config),
-        "models": app.model_infos(),
         "config": keys,
         "commands": commands,
         "endpoints": {"health": "/healthz", "ready": "/readyz", "metrics": if config.metrics_enabled { Some("/metrics") } else { None }},
-        "workflows": app.workflows().iter().map(|w| json!({"name": w.name, "version": w.version})).collect::<Vec<_>>(),
-        "agents": app.agents().iter().map(|a| a.describe()).collect::<Vec<_>>(),
         "ai_providers": app.ai_router().map(|r| r.provider_names()),
-        "plugins": app.plugins(),
-        "channels": app.channels().iter().map(|c| json!({
-            "kind": c.kind,
-            "access": c.access_name(),
-            "sse": if c.access_name() == "socket" { None } else { Some(format!("/_bao/channels/{}/{{id}}", c.kind)) },
-            "websocket": format!("/_bao/ws/{}/{{id}}", c.kind),
-        })).collect::<Vec<_>>(),
-        "tasks": app.tasks().iter().map(|t| json!({
-            "name": t.name,
-            "kind": if t.kind == crate::task::TaskKind::Cpu { "cpu" } else { "io" },
-            "max_attempts": t.max_attempts,
-            "max_concurrency": t.max_concurrency,
-        })).collect::<Vec<_>>(),
-        "schedules": app.schedules().iter().map(|s| json!({
-            "name": s.name,
-            "schedule": s.text,
-            "missed": s.missed,
-            "next": s.next_after(chrono::Utc::now()).map(|t| t.to_rfc3339()),
-        })).collect::<Vec<_>>(),
         "scheduler_enabled": config.enable_scheduler,
         "circuit_breakers": crate::fault::CircuitBreaker::all(),
         "circuit_breakers_live": live,
     });
+    if let (Some(out), serde_json::Value::Object(parts)) =
+        (description.as_object_mut(), app.parts(&config))
+    {
+        out.extend(parts);
+    }
     if args.json {
         println!("{description:#}");
     } else {

@@ -146,6 +146,9 @@ pub enum Command {
     /// List the AI providers in the order they are tried, with models, prices and circuit state
     #[command(name = "ai:providers")]
     AiProviders(JsonArgs),
+    /// Print a one-time link (valid 15 minutes) that signs a browser in to the admin console (needs BAO_ADMIN_TOKEN)
+    #[command(name = "admin:link")]
+    AdminLink(AdminLinkArgs),
     /// List the app's plugins and what each declared (hosts, secrets, database, routes)
     #[command(name = "plugins:list")]
     PluginsList(JsonArgs),
@@ -671,6 +674,17 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: BAO_WORKERS or the number of CPUs)
     #[arg(long)]
     pub workers: Option<usize>,
+}
+
+/// `bao admin:link`.
+#[derive(Debug, Args)]
+pub struct AdminLinkArgs {
+    /// The address browsers reach the app at (default: http://BAO_HOST:BAO_PORT)
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Print {"url": .., "expires_at": ..} as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--json` for commands that print data.

@@ -1,5 +1,6 @@
 //! `bao plugins:list` and `bao plugins:audit`: what each plugin declared,
-//! and what it used and was refused.
+//! and what it used and was refused; and `bao admin:link`, the console's
+//! one-time sign-in link.
 
 use super::{fail, JsonArgs};
 use crate::plugin::UsageRow;
@@ -152,6 +153,54 @@ pub(super) fn audit(app: &App, args: &JsonArgs) -> ExitCode {
                 ""
             }
         );
+    }
+    ExitCode::SUCCESS
+}
+
+/// How long an admin link may wait to be opened.
+const LINK_TTL_MS: i64 = 15 * 60 * 1000;
+
+pub(super) fn admin_link(app: &App, args: &super::AdminLinkArgs) -> ExitCode {
+    let ready = match super::app_runtime(app) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if ready.config.admin_token.is_none() {
+        return fail(
+            "the admin console signs in with links only when BAO_ADMIN_TOKEN is set \
+             (at least 32 characters; `openssl rand -hex 32` makes one); \
+             in an app with users, admins sign in with their accounts",
+        );
+    }
+    if !ready.config.admin_enabled {
+        return fail("the admin console is off (BAO_ADMIN_ENABLED=false)");
+    }
+    let token = crate::support::crypto::random_hex(32);
+    let hash = crate::support::crypto::sha256_hex(&token);
+    let pool = ready.pool.clone();
+    if let Err(e) = ready
+        .runtime
+        .block_on(pool.run(move |c| crate::admin::store::create_link(c, &hash, LINK_TTL_MS)))
+    {
+        return fail(e);
+    }
+    let base = args.base_url.clone().unwrap_or_else(|| {
+        let host = match ready.config.host.as_str() {
+            "0.0.0.0" | "::" => "127.0.0.1",
+            other => other,
+        };
+        format!("http://{host}:{}", ready.config.port)
+    });
+    let url = format!(
+        "{}/_bao/admin/login?token={token}",
+        base.trim_end_matches('/')
+    );
+    let expires_at = crate::support::clock::now_ms() + LINK_TTL_MS;
+    if args.json {
+        println!("{}", json!({"url": url, "expires_at": expires_at}));
+    } else {
+        println!("{url}");
+        eprintln!("Opens the admin console once, within 15 minutes.");
     }
     ExitCode::SUCCESS
 }

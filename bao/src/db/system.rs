@@ -225,6 +225,20 @@ CREATE TABLE bao_plugin_usage (
 );
 ";
 
+const ADMIN_TABLES: &str = "
+CREATE INDEX bao_workflow_runs_created ON bao_workflow_runs (created_at, id);
+CREATE INDEX bao_workflow_runs_workflow ON bao_workflow_runs (workflow, created_at, id);
+CREATE INDEX bao_workflow_runs_status_created ON bao_workflow_runs (status, created_at, id);
+CREATE INDEX bao_audit_log_user ON bao_audit_log (user_id, id);
+CREATE INDEX bao_audit_log_action ON bao_audit_log (action, id);
+CREATE TABLE bao_admin_links (
+    token_hash VARCHAR(64) PRIMARY KEY NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -241,6 +255,7 @@ fn migrations() -> Vec<SystemMigration> {
             ("0006_memory", MEMORY_TABLES),
             ("0007_channels", CHANNEL_TABLES),
             ("0008_plugins", PLUGIN_TABLES),
+            ("0009_admin", ADMIN_TABLES),
         ]
         .into_iter()
         .map(|(version, sql)| {

@@ -96,6 +96,28 @@ pub fn list(
     })?)
 }
 
+/// A page of letters of `queue` (all when None), newest first, older than
+/// letter `before` when given (keyset pagination).
+pub fn page(
+    conn: &mut DbConnection,
+    queue: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<DeadLetter>, DbError> {
+    let query = format!(
+        "SELECT {COLUMNS} FROM bao_dead_letters WHERE (? = '' OR queue = ?) AND id < ? ORDER BY id DESC LIMIT ?"
+    );
+    let queue = queue.unwrap_or("");
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(&query))
+            .bind::<Text, _>(queue)
+            .bind::<Text, _>(queue)
+            .bind::<BigInt, _>(before.unwrap_or(i64::MAX))
+            .bind::<BigInt, _>(limit)
+            .load(c)
+    })?)
+}
+
 /// One dead letter.
 pub fn find(conn: &mut DbConnection, id: i64) -> Result<Option<DeadLetter>, DbError> {
     let query = format!("SELECT {COLUMNS} FROM bao_dead_letters WHERE id = ?");

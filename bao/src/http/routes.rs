@@ -71,6 +71,88 @@ pub(crate) const WORKFLOW_ROUTES: &[RouteInfo] = &[
     ),
 ];
 
+/// The admin console's pages and actions.
+pub(crate) const ADMIN_ROUTES: &[RouteInfo] = &[
+    framework(
+        "GET",
+        "/_bao/admin",
+        "admin_overview",
+        "Admin console: runs, approvals, dead letters, audit (admins)",
+    ),
+    framework(
+        "GET",
+        "/_bao/admin/login",
+        "admin_login",
+        "Use a one-time link from `bao admin:link`",
+    ),
+    framework(
+        "GET",
+        "/_bao/admin/runs",
+        "admin_runs",
+        "Workflow runs by workflow and status, newest first",
+    ),
+    framework(
+        "POST",
+        "/_bao/admin/runs/bulk",
+        "admin_runs_bulk",
+        "Cancel or replay every run of a filter (CSRF)",
+    ),
+    framework(
+        "POST",
+        "/_bao/admin/runs/{id}/{action}",
+        "admin_run_action",
+        "Cancel or replay one run (CSRF)",
+    ),
+    framework(
+        "GET",
+        "/_bao/admin/approvals",
+        "admin_approvals",
+        "Agent approval requests with their exact arguments",
+    ),
+    framework(
+        "POST",
+        "/_bao/admin/approvals/{id}/{decision}",
+        "admin_decide",
+        "Approve or deny a request (CSRF)",
+    ),
+    framework(
+        "GET",
+        "/_bao/admin/dead-letters",
+        "admin_dead_letters",
+        "Dead letters by queue",
+    ),
+    framework(
+        "POST",
+        "/_bao/admin/dead-letters/bulk",
+        "admin_dead_letters_bulk",
+        "Replay or purge a queue's letters (CSRF)",
+    ),
+    framework(
+        "POST",
+        "/_bao/admin/dead-letters/{id}/replay",
+        "admin_dead_letter_replay",
+        "Replay one dead letter (CSRF)",
+    ),
+    framework(
+        "GET",
+        "/_bao/admin/tasks",
+        "admin_tasks",
+        "Queued and running tasks by name",
+    ),
+    framework(
+        "POST",
+        "/_bao/admin/tasks/retry",
+        "admin_tasks_retry",
+        "Run a task's waiting retries now (CSRF)",
+    ),
+    framework(
+        "GET",
+        "/_bao/admin/audit",
+        "admin_audit",
+        "The audit log by action and actor",
+    ),
+];
+
 /// The live channels' endpoints.
 pub(crate) const CHANNEL_ROUTES: &[RouteInfo] = &[
     framework(

@@ -77,7 +77,7 @@ pub struct StepRow {
 
 pub(crate) use crate::support::clock::now_ms;
 
-const RUN_COLUMNS: &str = "id, workflow, version, status, input, output, error, attempts, lease_token, wake_at, created_at, updated_at";
+pub(crate) const RUN_COLUMNS: &str = "id, workflow, version, status, input, output, error, attempts, lease_token, wake_at, created_at, updated_at";
 
 /// Inserts a run unless one with this id exists; the run either way, and
 /// whether it was created.

@@ -1,6 +1,6 @@
-//! A plugin that uses the database without declaring `.db()`: `cargo
-//! build` fails (the check runs when the plugin's code is instantiated, so
-//! `cargo check` alone does not see it). Built by `tests/ui.rs`.
+// A plugin that uses the database without declaring `.db()`: `cargo build`
+// fails (the check runs when the plugin's code is instantiated, so `cargo
+// check` alone does not see it; trybuild builds these cases).
 
 use bao::plugin::{Capabilities, PluginCtx};
 

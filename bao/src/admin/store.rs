@@ -1,0 +1,271 @@
+//! The console's queries: capped counts (never an unbounded `COUNT(*)`),
+//! keyset pages, and the one-time login links.
+
+use crate::db::{on_dialect, DbConnection, DbError};
+use crate::support::clock::now_ms;
+use crate::workflow::store::RunRow;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+
+/// Counts stop here; the page shows "10000+".
+pub(crate) const CAP: i64 = 10_000;
+/// Rows per page.
+pub(crate) const PAGE: i64 = 50;
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many rows `from_where` (a `FROM .. WHERE ..` with `?` for `binds`)
+/// matches, counting no further than [`CAP`] + 1.
+pub(crate) fn capped_count(
+    conn: &mut DbConnection,
+    from_where: &str,
+    binds: &[Bind],
+) -> Result<i64, DbError> {
+    let query = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 AS one {from_where} LIMIT {}) capped",
+        CAP + 1
+    );
+    let row: Count = on_dialect!(conn, |c, sql| {
+        let mut q = diesel::sql_query(sql(&query)).into_boxed();
+        for b in binds {
+            q = match b {
+                Bind::Text(t) => q.bind::<Text, _>(t.clone()),
+                Bind::Int(i) => q.bind::<BigInt, _>(*i),
+            };
+        }
+        q.get_result(c)
+    })?;
+    Ok(row.n)
+}
+
+/// A value bound to a `?`.
+#[derive(Clone, Debug)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Filters of the runs page.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub(crate) struct RunFilter {
+    #[serde(default)]
+    pub(crate) workflow: String,
+    #[serde(default)]
+    pub(crate) status: String,
+    /// Keyset cursor: `created_at:id` of the last row of the previous page.
+    #[serde(default)]
+    pub(crate) before: String,
+}
+
+impl RunFilter {
+    fn clause(&self) -> (String, Vec<Bind>) {
+        let mut sql = String::from("FROM bao_workflow_runs WHERE 1 = 1");
+        let mut binds = Vec::new();
+        if !self.workflow.is_empty() {
+            sql.push_str(" AND workflow = ?");
+            binds.push(Bind::Text(self.workflow.clone()));
+        }
+        if !self.status.is_empty() {
+            sql.push_str(" AND status = ?");
+            binds.push(Bind::Text(self.status.clone()));
+        }
+        if let Some((at, id)) = self
+            .before
+            .split_once(':')
+            .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
+        {
+            sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
+            binds.extend([Bind::Int(at), Bind::Int(at), Bind::Text(id)]);
+        }
+        (sql, binds)
+    }
+}
+
+/// A page of runs, newest first.
+pub(crate) fn runs(
+    conn: &mut DbConnection,
+    filter: &RunFilter,
+    limit: i64,
+) -> Result<Vec<RunRow>, DbError> {
+    let (clause, binds) = filter.clause();
+    let query = format!(
+        "SELECT {} {clause} ORDER BY created_at DESC, id DESC LIMIT {limit}",
+        crate::workflow::store::RUN_COLUMNS
+    );
+    Ok(on_dialect!(conn, |c, sql| {
+        let mut q = diesel::sql_query(sql(&query)).into_boxed();
+        for b in &binds {
+            q = match b {
+                Bind::Text(t) => q.bind::<Text, _>(t.clone()),
+                Bind::Int(i) => q.bind::<BigInt, _>(*i),
+            };
+        }
+        q.load(c)
+    })?)
+}
+
+/// Statuses a run can have.
+pub(crate) const RUN_STATUSES: &[&str] = &[
+    "pending",
+    "running",
+    "sleeping",
+    "waiting",
+    "completed",
+    "failed",
+    "cancelled",
+];
+
+/// Runs created since `since` (ms) by status, each count capped.
+pub(crate) fn runs_by_status(
+    conn: &mut DbConnection,
+    since: i64,
+) -> Result<Vec<(&'static str, i64)>, DbError> {
+    RUN_STATUSES
+        .iter()
+        .map(|status| {
+            capped_count(
+                conn,
+                "FROM bao_workflow_runs WHERE status = ? AND created_at >= ?",
+                &[Bind::Text(status.to_string()), Bind::Int(since)],
+            )
+            .map(|n| (*status, n))
+        })
+        .collect()
+}
+
+/// One audit entry, with the acting user's email when there is one.
+#[derive(Debug, Clone, QueryableByName, serde::Serialize)]
+pub(crate) struct AuditLine {
+    #[diesel(sql_type = BigInt)]
+    pub(crate) id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub(crate) user_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    pub(crate) action: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) subject: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) request_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) ip: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) detail: Option<String>,
+}
+
+/// Filters of the audit page.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub(crate) struct AuditFilter {
+    #[serde(default)]
+    pub(crate) action: String,
+    /// A user id.
+    #[serde(default)]
+    pub(crate) actor: String,
+    #[serde(default)]
+    pub(crate) before: String,
+}
+
+/// A page of audit entries, newest first.
+pub(crate) fn audit(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    limit: i64,
+) -> Result<Vec<AuditLine>, DbError> {
+    let mut query = String::from(
+        "SELECT id, at, user_id, action, subject, request_id, ip, detail FROM bao_audit_log WHERE 1 = 1",
+    );
+    let mut binds = Vec::new();
+    if !filter.action.is_empty() {
+        query.push_str(" AND action = ?");
+        binds.push(Bind::Text(filter.action.clone()));
+    }
+    if let Ok(actor) = filter.actor.parse::<i64>() {
+        query.push_str(" AND user_id = ?");
+        binds.push(Bind::Int(actor));
+    }
+    if let Ok(before) = filter.before.parse::<i64>() {
+        query.push_str(" AND id < ?");
+        binds.push(Bind::Int(before));
+    }
+    query.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    Ok(on_dialect!(conn, |c, sql| {
+        let mut q = diesel::sql_query(sql(&query)).into_boxed();
+        for b in &binds {
+            q = match b {
+                Bind::Text(t) => q.bind::<Text, _>(t.clone()),
+                Bind::Int(i) => q.bind::<BigInt, _>(*i),
+            };
+        }
+        q.load(c)
+    })?)
+}
+
+/// Tasks by name and status, capped.
+#[derive(Debug, Clone, QueryableByName, serde::Serialize)]
+pub(crate) struct TaskCount {
+    #[diesel(sql_type = Text)]
+    pub(crate) name: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) status: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) n: i64,
+}
+
+pub(crate) fn task_counts(conn: &mut DbConnection) -> Result<Vec<TaskCount>, DbError> {
+    let query = format!(
+        "SELECT name, status, COUNT(*) AS n FROM (SELECT name, status FROM bao_tasks \
+         WHERE status IN ('queued', 'running') LIMIT {}) recent GROUP BY name, status ORDER BY name, status",
+        CAP + 1
+    );
+    Ok(on_dialect!(conn, |c, sql| diesel::sql_query(sql(&query)).load(c))?)
+}
+
+/// Makes the queued tasks of `name` due now (a retry waiting for its
+/// backoff runs at once); returns how many.
+pub(crate) fn retry_tasks_now(conn: &mut DbConnection, name: &str) -> Result<usize, DbError> {
+    let now = now_ms();
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+        "UPDATE bao_tasks SET run_at = ?, updated_at = ? WHERE name = ? AND status = 'queued' AND run_at > ?"
+    ))
+    .bind::<BigInt, _>(now)
+    .bind::<BigInt, _>(now)
+    .bind::<Text, _>(name)
+    .bind::<BigInt, _>(now)
+    .execute(c)
+    })?)
+}
+
+/// Stores a one-time login link's token (its SHA-256), valid for `ttl_ms`.
+pub fn create_link(conn: &mut DbConnection, token_hash: &str, ttl_ms: i64) -> Result<(), DbError> {
+    let now = now_ms();
+    on_dialect!(conn, |c, sql| diesel::sql_query(sql(
+        "INSERT INTO bao_admin_links (token_hash, created_at, expires_at) VALUES (?, ?, ?)"
+    ))
+    .bind::<Text, _>(token_hash)
+    .bind::<BigInt, _>(now)
+    .bind::<BigInt, _>(now + ttl_ms)
+    .execute(c))?;
+    Ok(())
+}
+
+/// Uses a login link once: true if it existed, had not expired and was not
+/// used before.
+pub(crate) fn use_link(conn: &mut DbConnection, token_hash: &str) -> Result<bool, DbError> {
+    let now = now_ms();
+    let n = on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+        "UPDATE bao_admin_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?"
+    ))
+    .bind::<BigInt, _>(now)
+    .bind::<Text, _>(token_hash)
+    .bind::<BigInt, _>(now)
+    .execute(c)
+    })?;
+    Ok(n == 1)
+}
