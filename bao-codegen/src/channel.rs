@@ -132,9 +132,7 @@ pub fn expand(flavor: Flavor, args: TokenStream, item: TokenStream) -> TokenStre
             call_args.push(quote!(#local));
         } else {
             lets.push(quote_spanned! {ty.span()=>
-                let #local = <#ty as ::bao::__private::FromRequest>::extract(&__bao_req)
-                    .await
-                    .map_err(::core::convert::Into::<::bao::__private::ActixError>::into)?;
+                let #local: #ty = ::bao::channel::extract::<#ty>(&__bao_req).await?;
             });
             call_args.push(quote!(#local));
         }

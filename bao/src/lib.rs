@@ -136,8 +136,8 @@ pub mod __private {
     pub use actix_web::dev::Payload;
     pub use actix_web::http::Method;
     pub use actix_web::http::StatusCode;
+    pub use actix_web::Error as ActixError;
     pub use actix_web::{web, HttpRequest, HttpResponse};
-    pub use actix_web::{Error as ActixError, FromRequest};
     pub use askama;
     pub use diesel;
     pub use futures_util::future::{BoxFuture, LocalBoxFuture};

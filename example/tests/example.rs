@@ -1622,3 +1622,311 @@ fn a_flash_survives_a_real_browser_like_client_and_shows_once() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// A WebDriver session with Debian's chromium, headless, through
+/// chromedriver's HTTP API.
+struct Browser {
+    driver: std::process::Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    /// None when chromium is not installed here (CI installs it; there a
+    /// missing browser fails the test).
+    async fn start() -> Option<Browser> {
+        let (chromium, driver) = ("/usr/bin/chromium", "/usr/bin/chromedriver");
+        if !std::path::Path::new(chromium).exists() || !std::path::Path::new(driver).exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "chromium and chromium-driver must be installed under CI (apt-get install chromium chromium-driver)"
+            );
+            eprintln!("skipping the browser test: chromium is not installed");
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver started"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let created: serde_json::Value = http
+            .post(format!("{base}/session"))
+            .json(&serde_json::json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {"binary": chromium, "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--window-size=1280,1100",
+                ]},
+            }}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a WebDriver session: {created}"))
+            .to_string();
+        Some(Browser {
+            driver: child,
+            base,
+            session,
+            http,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let request = self.http.request(method.clone(), url);
+        let request = if method == reqwest::Method::GET {
+            request
+        } else {
+            request.json(&body)
+        };
+        let value: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+        assert!(
+            value["value"]["error"].is_null(),
+            "WebDriver {path}: {}",
+            value["value"]
+        );
+        value["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/url",
+            serde_json::json!({"url": url}),
+        )
+        .await;
+    }
+
+    async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", serde_json::Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn click(&self, css: &str) {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                serde_json::json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        let id = found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("an element for {css}: {found}"))
+            .to_string();
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            serde_json::json!({}),
+        )
+        .await;
+    }
+
+    /// Saves a screenshot under the test's target folder.
+    async fn screenshot(&self, name: &str) -> std::path::PathBuf {
+        use base64::Engine;
+        let data = self
+            .call(reqwest::Method::GET, "/screenshot", serde_json::Value::Null)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().unwrap_or_default())
+            .unwrap();
+        let path =
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("admin-{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The admin console in a real browser: sign in with a one-time link,
+/// approve an agent's pending tool call, replay a dead letter, and see the
+/// pages change.
+#[bao::test]
+async fn the_admin_console_works_in_a_real_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let db = bao::testing::TestDatabase::sqlite();
+    let stub = model_stub(vec![
+        (
+            0,
+            tool_call_answer(
+                "announce",
+                serde_json::json!({"text": "tea at <b>five</b>"}),
+            ),
+        ),
+        (0, text_answer("FINAL: announced")),
+    ]);
+    let env = |cmd: &mut Command| {
+        cmd.env("BAO_DATABASE_URL", db.url())
+            .env("BAO_LOG_LEVEL", "warn")
+            .env("BAO_AI_PROVIDERS", "openai")
+            .env("OPENAI_API_KEY", "sk-browser-test")
+            .env("OPENAI_BASE_URL", &stub.base)
+            .env(
+                "BAO_ADMIN_TOKEN",
+                "a-token-for-the-browser-test-of-the-console",
+            );
+    };
+    // An agent run waiting for a person to approve its tool call.
+    let mut run = example_binary();
+    run.args(["agents:run", "librarian", "announce tea"]);
+    env(&mut run);
+    let out = run.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A dead letter.
+    let pool = bao::db::DbPool::new(db.url()).unwrap();
+    let letter = bao::dead_letter(
+        &pool,
+        "webhooks",
+        &serde_json::json!({"order": 7}),
+        "HTTP 502",
+        5,
+    )
+    .await
+    .unwrap();
+
+    let port = free_port();
+    let mut serve = example_binary();
+    serve.args(["serve", "--port", &port.to_string()]);
+    env(&mut serve);
+    let mut server = serve
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    assert!(wait_until_healthy(&addr, Duration::from_secs(15)));
+    let base = format!("http://{addr}");
+    let mut link = example_binary();
+    link.args(["admin:link", "--json", "--base-url", &base]);
+    env(&mut link);
+    let out = link.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    browser.goto(&url).await;
+    let overview = browser.source().await;
+    assert!(overview.contains("signed in as admin-link"), "{overview}");
+    assert!(
+        overview.contains("id=\"pending-approvals\">1<"),
+        "one pending approval: {overview}"
+    );
+    browser.screenshot("overview").await;
+
+    browser.goto(&format!("{base}/_bao/admin/approvals")).await;
+    let approvals = browser.source().await;
+    assert!(
+        approvals.contains("tea at &lt;b&gt;five&lt;/b&gt;"),
+        "{approvals}"
+    );
+    browser.screenshot("approvals").await;
+    browser
+        .click("article.bao-card form[action$='/approve'] button")
+        .await;
+    let decided = browser.source().await;
+    assert!(decided.contains("approved"), "{decided}");
+    assert!(
+        decided.contains("No request waits for a decision."),
+        "{decided}"
+    );
+    browser.screenshot("approved").await;
+
+    // The run carries on in the server's worker and finishes.
+    let started = Instant::now();
+    loop {
+        let pending = pool
+            .run(|c| bao::agent::approvals::list(c, None, None, 10))
+            .await
+            .unwrap();
+        let run_id = pending[0].run_id.clone();
+        let status = pool
+            .run(move |c| bao::workflow::store::find_run(c, &run_id))
+            .await
+            .unwrap()
+            .unwrap()
+            .status;
+        if status == "completed" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the approved run completed ({status})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    browser
+        .goto(&format!("{base}/_bao/admin/dead-letters"))
+        .await;
+    assert!(browser.source().await.contains("HTTP 502"));
+    browser
+        .click(&format!("#letter-{letter} form button"))
+        .await;
+    let replayed = browser.source().await;
+    assert!(
+        replayed.contains(&format!("Dead letter {letter}:")),
+        "{replayed}"
+    );
+    browser.screenshot("dead-letters").await;
+
+    browser.goto(&format!("{base}/_bao/admin/audit")).await;
+    let audit = browser.source().await;
+    for action in [
+        "admin.login",
+        "admin.approval.approve",
+        "admin.dead_letter.replay",
+    ] {
+        assert!(audit.contains(action), "{action} in the audit page");
+    }
+    browser.screenshot("audit").await;
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -327,8 +327,9 @@ impl OverviewPage {
         }
     }
 
-    fn when(&self, ms: &i64) -> String {
-        when(*ms)
+    /// The audit log keeps seconds.
+    fn when_seconds(&self, seconds: &i64) -> String {
+        when(seconds.saturating_mul(1000))
     }
 }
 
@@ -1072,8 +1073,9 @@ struct AuditPage {
 }
 
 impl AuditPage {
-    fn when(&self, ms: &i64) -> String {
-        when(*ms)
+    /// The audit log keeps seconds.
+    fn when_seconds(&self, seconds: &i64) -> String {
+        when(seconds.saturating_mul(1000))
     }
 
     fn query(&self, before: &i64) -> String {

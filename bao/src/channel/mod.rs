@@ -196,6 +196,18 @@ pub fn parse_id<T: std::str::FromStr>(id: &str) -> Result<T, actix_web::Error> {
         .map_err(|_| actix_web::error::ErrorNotFound(format!("no channel `{}`", id.escape_debug())))
 }
 
+/// Extracts `T` from a request for a generated authorize or socket
+/// function (`CurrentUser`, `Db`, ...); a failure is the extractor's answer.
+#[doc(hidden)]
+pub async fn extract<T: crate::http::handler::Extract>(
+    req: &HttpRequest,
+) -> Result<T, actix_web::Error> {
+    let mut payload = actix_web::dev::Payload::None;
+    crate::http::handler::extract::<T>(req, &mut payload)
+        .await
+        .map_err(|response| actix_web::error::InternalError::from_response("", response).into())
+}
+
 /// Why a publish was refused.
 fn check(kind: &str, key: &str, event: &str, data: &str) -> crate::Result<()> {
     if !is_valid_kind(kind) {

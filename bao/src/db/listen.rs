@@ -1,10 +1,16 @@
 //! LISTEN/NOTIFY on PostgreSQL: idle workers wake when work arrives instead
-//! of waiting for their next poll.
+//! of waiting for their next poll, and live channels hear other processes.
+//!
+//! A process has one LISTEN connection per database, whatever listens
+//! (workflow workers, task workers, channels): a thread of its own holds it,
+//! LISTENs on every channel asked for, and hands each notification to the
+//! handlers of its channel. Nothing here runs on the async executor.
 
 use super::{DbConnection, DbPool, Dialect};
 use diesel::connection::SimpleConnection;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often the thread looks for notifications.
@@ -16,15 +22,54 @@ const PING_EVERY: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// A thread of its own LISTENs on `channel` over a dedicated connection and
-/// wakes `wake`'s waiters when a notification arrives (NOTIFY is delivered
-/// at commit), until `stop`. Nothing here runs on the async executor.
-///
-/// When the connection fails (PostgreSQL restarted, the network dropped it,
-/// an administrator terminated it) the thread reconnects with exponential
-/// backoff and wakes the waiters once it is back, since work may have
-/// arrived meanwhile; workers poll in the meantime. On SQLite this does
-/// nothing: workers poll.
+/// What a LISTEN handler is called with: each notification's payload, and
+/// `None` each time the connection is (re)established, since notifications
+/// sent meanwhile were missed.
+pub(crate) type OnNotification = Arc<dyn Fn(Option<String>) + Send + Sync>;
+
+struct Handler {
+    channel: &'static str,
+    on: OnNotification,
+    stop: Arc<AtomicBool>,
+}
+
+/// The LISTEN state of one database in this process.
+#[derive(Default)]
+struct Listener {
+    handlers: Mutex<Vec<Handler>>,
+    /// The thread runs.
+    running: AtomicBool,
+}
+
+impl Listener {
+    fn handlers(&self) -> std::sync::MutexGuard<'_, Vec<Handler>> {
+        self.handlers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The channels of live handlers (dropping the stopped ones).
+    fn channels(&self) -> BTreeSet<&'static str> {
+        let mut handlers = self.handlers();
+        handlers.retain(|h| !h.stop.load(Ordering::SeqCst));
+        handlers.iter().map(|h| h.channel).collect()
+    }
+
+    fn call(&self, channel: Option<&str>, payload: Option<String>) {
+        let targets: Vec<OnNotification> = self
+            .handlers()
+            .iter()
+            .filter(|h| !h.stop.load(Ordering::SeqCst))
+            .filter(|h| channel.is_none_or(|c| c == h.channel))
+            .map(|h| h.on.clone())
+            .collect();
+        for on in targets {
+            on(payload.clone());
+        }
+    }
+}
+
+/// Wakes `wake`'s waiters when a notification arrives on `channel` (NOTIFY
+/// is delivered at commit) and each time the connection is back, until
+/// `stop`. On SQLite this does nothing: workers poll.
 pub(crate) fn listen(
     pool: &DbPool,
     channel: &'static str,
@@ -39,87 +84,108 @@ pub(crate) fn listen(
     );
 }
 
-/// What a LISTEN thread calls: with each notification's payload, and with
-/// `None` each time the connection is (re)established, since notifications
-/// sent meanwhile were missed.
-pub(crate) type OnNotification = Arc<dyn Fn(Option<String>) + Send + Sync>;
-
 /// Like [`listen`], handing each notification's payload to `on`.
+///
+/// When the connection fails (PostgreSQL restarted, the network dropped it,
+/// an administrator terminated it) the thread reconnects with exponential
+/// backoff and calls every handler with `None` once it is back.
 pub(crate) fn listen_with(
     pool: &DbPool,
     channel: &'static str,
-    wake: OnNotification,
+    on: OnNotification,
     stop: Arc<AtomicBool>,
 ) {
     if pool.dialect() != Dialect::Postgres {
         return;
     }
+    let listener = pool.extension(Listener::default);
+    listener.handlers().push(Handler { channel, on, stop });
+    if listener.running.swap(true, Ordering::AcqRel) {
+        return;
+    }
     let pool = pool.clone();
+    let thread_listener = listener.clone();
     let spawned = std::thread::Builder::new()
-        .name(format!("bao-listen-{channel}"))
-        .spawn(move || {
-            let mut backoff = BACKOFF_MIN;
-            let mut failed_before = false;
-            while !stop.load(Ordering::SeqCst) {
-                match connect(&pool, channel) {
-                    Ok(mut conn) => {
-                        if failed_before {
-                            tracing::info!(channel, "LISTEN connection restored");
-                        }
-                        backoff = BACKOFF_MIN;
-                        // Work may have been queued while nobody listened.
-                        wake(None);
-                        let error = relay(&mut conn, &wake, &stop);
-                        match error {
-                            None => return,
-                            Some(error) => {
-                                tracing::warn!(%error, channel,
-                                    "the LISTEN connection failed: workers poll until it is back");
-                                failed_before = true;
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        if !failed_before {
-                            tracing::warn!(%error, channel,
-                                "no LISTEN connection: workers poll until it is back");
-                        }
-                        failed_before = true;
-                        sleep_unless_stopped(backoff, &stop);
-                        backoff = (backoff * 2).min(BACKOFF_MAX);
-                    }
-                }
-            }
-        });
+        .name("bao-listen".into())
+        .spawn(move || run(&pool, &thread_listener));
     if let Err(error) = spawned {
-        tracing::warn!(%error, channel, "cannot start the LISTEN thread: workers poll");
+        listener.running.store(false, Ordering::Release);
+        tracing::warn!(%error, "cannot start the LISTEN thread: workers poll");
     }
 }
 
-fn connect(pool: &DbPool, channel: &str) -> Result<diesel::PgConnection, String> {
-    match pool.open_dedicated() {
-        Ok(DbConnection::Postgres(mut conn)) => {
-            conn.batch_execute(&format!("LISTEN {channel}"))
-                .map_err(|e| e.to_string())?;
-            Ok(conn)
+/// The thread: connect, relay, reconnect, until no handler is left.
+fn run(pool: &DbPool, listener: &Listener) {
+    let mut backoff = BACKOFF_MIN;
+    let mut failed_before = false;
+    loop {
+        if listener.channels().is_empty() {
+            listener.running.store(false, Ordering::Release);
+            // A handler may have arrived since the look.
+            if listener.channels().is_empty() || listener.running.swap(true, Ordering::AcqRel) {
+                return;
+            }
         }
+        match open(pool) {
+            Ok(mut conn) => {
+                if failed_before {
+                    tracing::info!("LISTEN connection restored");
+                }
+                backoff = BACKOFF_MIN;
+                match relay(&mut conn, listener) {
+                    None => {}
+                    Some(error) => {
+                        tracing::warn!(%error, "the LISTEN connection failed: workers poll until it is back");
+                        failed_before = true;
+                    }
+                }
+            }
+            Err(error) => {
+                if !failed_before {
+                    tracing::warn!(%error, "no LISTEN connection: workers poll until it is back");
+                }
+                failed_before = true;
+                sleep_while_listened(backoff, listener);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+fn open(pool: &DbPool) -> Result<diesel::PgConnection, String> {
+    match pool.open_dedicated() {
+        Ok(DbConnection::Postgres(conn)) => Ok(conn),
         Ok(DbConnection::Sqlite(_)) => Err("LISTEN needs PostgreSQL".into()),
         Err(error) => Err(error.to_string()),
     }
 }
 
-/// Relays notifications until `stop` (None) or the connection fails (the
-/// error).
-fn relay(
-    conn: &mut diesel::PgConnection,
-    wake: &OnNotification,
-    stop: &AtomicBool,
-) -> Option<String> {
+/// LISTENs on every wanted channel and relays notifications until no
+/// handler is left (None) or the connection fails (the error).
+fn relay(conn: &mut diesel::PgConnection, listener: &Listener) -> Option<String> {
+    let mut listening: BTreeSet<&'static str> = BTreeSet::new();
     let mut last_ping = Instant::now();
-    while !stop.load(Ordering::SeqCst) {
+    let mut first = true;
+    loop {
+        let wanted = listener.channels();
+        if wanted.is_empty() {
+            return None;
+        }
+        for channel in wanted.difference(&listening).copied().collect::<Vec<_>>() {
+            if let Err(error) = conn.batch_execute(&format!("LISTEN {channel}")) {
+                return Some(error.to_string());
+            }
+            listening.insert(channel);
+        }
+        if first {
+            // Work may have been queued, and messages sent, while nobody
+            // listened.
+            listener.call(None, None);
+            first = false;
+        }
         for notification in conn.notifications_iter() {
             match notification {
-                Ok(n) => wake(Some(n.payload)),
+                Ok(n) => listener.call(Some(&n.channel), Some(n.payload)),
                 Err(error) => return Some(error.to_string()),
             }
         }
@@ -131,12 +197,11 @@ fn relay(
         }
         std::thread::sleep(POLL);
     }
-    None
 }
 
-fn sleep_unless_stopped(wait: Duration, stop: &AtomicBool) {
+fn sleep_while_listened(wait: Duration, listener: &Listener) {
     let deadline = Instant::now() + wait;
-    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-        std::thread::sleep(POLL.max(Duration::from_millis(20)));
+    while Instant::now() < deadline && !listener.channels().is_empty() {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
