@@ -99,6 +99,12 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Which log lines are written",
     ),
     key(
+        "BAO_LOG_FILE",
+        None,
+        "a file path, e.g. log/bao.log",
+        "Also write JSON log lines to this file (10 MiB, then rotated; 5 kept); `bao logs` reads it",
+    ),
+    key(
         "BAO_CSP",
         Some(DEFAULT_CSP),
         "a Content-Security-Policy header value",
@@ -298,6 +304,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `BAO_LOG_LEVEL`.
     pub log_level: String,
+    /// `BAO_LOG_FILE`.
+    pub log_file: Option<std::path::PathBuf>,
     /// `BAO_CSP`.
     pub csp: String,
     /// `BAO_ADMIN_ENABLED`.
@@ -485,6 +493,10 @@ impl Config {
                 v
             }
         };
+        let log_file = get("BAO_LOG_FILE")
+            .map(|(_, v)| v)
+            .filter(|v| !v.trim().is_empty())
+            .map(std::path::PathBuf::from);
         let csp = match get("BAO_CSP") {
             None => DEFAULT_CSP.to_string(),
             Some((var, v)) => {
@@ -642,6 +654,7 @@ impl Config {
             database_url,
             log_format,
             log_level,
+            log_file,
             csp,
             admin_enabled,
             admin_token,
@@ -687,6 +700,13 @@ impl Config {
         };
         out.insert("BAO_LOG_FORMAT", format.to_string());
         out.insert("BAO_LOG_LEVEL", self.log_level.clone());
+        out.insert(
+            "BAO_LOG_FILE",
+            self.log_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        );
         out.insert("BAO_CSP", self.csp.clone());
         out.insert("BAO_ADMIN_ENABLED", self.admin_enabled.to_string());
         out.insert(

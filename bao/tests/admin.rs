@@ -515,7 +515,8 @@ fn without_users_the_console_needs_the_token_or_a_one_time_link() {
             .send()
             .await
             .unwrap();
-        assert_eq!(bearer.status(), 200);
+        let status = bearer.status();
+        assert_eq!(status, 200, "{}", bearer.text().await.unwrap());
         let wrong = reqwest::Client::new()
             .get(format!("{base}/_bao/admin"))
             .bearer_auth("not-the-token-but-just-as-long-as-it")

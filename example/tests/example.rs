@@ -1930,3 +1930,75 @@ async fn the_admin_console_works_in_a_real_browser() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[test]
+fn logs_reads_the_servers_log_file_by_level_and_request() {
+    let db = bao::testing::TestDatabase::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log/bao.log");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = example_binary()
+        .args(["serve", "--port", &port.to_string()])
+        .env("BAO_DATABASE_URL", db.url())
+        .env("BAO_LOG_FILE", &log)
+        .env("BAO_LOG_LEVEL", "info")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until_healthy(&addr, Duration::from_secs(10)));
+    let answered = http_get(&addr, "/plaintext").unwrap();
+    let request_id = answered.header("x-request-id").unwrap().to_string();
+    let _ = http_get(&addr, "/no-such-page");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let logs = |args: &[&str]| {
+        let out = example_binary()
+            .arg("logs")
+            .args(args)
+            .env("BAO_DATABASE_URL", db.url())
+            .env("BAO_LOG_FILE", &log)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let mine = logs(&["--json", "--request-id", &request_id]);
+    assert!(
+        !mine.trim().is_empty(),
+        "the request's lines are in the file"
+    );
+    for line in mine.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(line.to_string().contains(&request_id), "{line}");
+    }
+    assert!(mine.contains("/plaintext"), "{mine}");
+    let all = logs(&["-n", "1000"]);
+    assert!(
+        all.contains("plugin started") && all.contains("/plaintext"),
+        "{all}"
+    );
+    let last_two = logs(&["-n", "2"]);
+    assert_eq!(last_two.lines().count(), 2, "{last_two}");
+    let warnings = logs(&["--level", "error"]);
+    assert!(!warnings.contains("/plaintext"), "{warnings}");
+    let bad = example_binary()
+        .args(["logs", "--level", "loud"])
+        .env("BAO_LOG_FILE", &log)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let none = example_binary()
+        .arg("logs")
+        .env("BAO_DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("BAO_LOG_FILE"));
+}

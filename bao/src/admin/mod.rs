@@ -158,6 +158,22 @@ async fn operator(req: &HttpRequest, st: &AdminState) -> Result<Operator, HttpRe
     Err(crate::http::not_found_response(req))
 }
 
+/// The operator and the database, or the answer refusing the request.
+#[allow(clippy::result_large_err)]
+async fn guard(req: &HttpRequest, st: &AdminState) -> Result<(Operator, DbPool), HttpResponse> {
+    let who = operator(req, st).await?;
+    let pool = st.db.clone().ok_or_else(|| {
+        HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "2"))
+            .finish()
+    })?;
+    Ok((who, pool))
+}
+
+fn db_error(error: crate::db::DbError) -> HttpResponse {
+    actix_web::ResponseError::error_response(&crate::Error::from(error))
+}
+
 /// `GET /_bao/admin/login?token=..`: uses a one-time link and starts a
 /// console session in this browser.
 async fn login(
@@ -264,6 +280,7 @@ pub(crate) struct Frame {
     csrf_token: String,
     operator: String,
     css_url: &'static str,
+    htmx_url: &'static str,
     app_name: String,
     notice: Option<String>,
 }
@@ -281,11 +298,23 @@ impl Frame {
                 csrf_token,
                 operator: who.name(),
                 css_url: crate::http::static_files::CSS_URL,
+                htmx_url: crate::http::static_files::HTMX_URL,
                 app_name: st.app_name.to_string(),
                 notice: flash.into_iter().map(|f| f.message).next(),
             },
             cookies,
         )
+    }
+}
+
+/// Of `PAGE + 1` rows loaded, keeps `PAGE` and returns the cursor of the
+/// next page (the last row kept) when there is one.
+fn next_page<T, K>(rows: &mut Vec<T>, cursor: impl Fn(&T) -> K) -> Option<K> {
+    if rows.len() as i64 > PAGE {
+        rows.truncate(PAGE as usize);
+        rows.last().map(cursor)
+    } else {
+        None
     }
 }
 
@@ -334,12 +363,9 @@ impl OverviewPage {
 }
 
 async fn overview(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let since = crate::support::clock::now_ms() - 24 * 3600 * 1000;
     let loaded = pool
@@ -359,7 +385,7 @@ async fn overview(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
         .await;
     let (statuses, approvals, letters, audit) = match loaded {
         Ok(v) => v,
-        Err(e) => return actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => return db_error(e),
     };
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
@@ -407,12 +433,9 @@ async fn runs(
     st: web::Data<AdminState>,
     filter: web::Query<RunFilter>,
 ) -> HttpResponse {
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let filter = filter.into_inner();
     let query = filter.clone();
@@ -424,30 +447,16 @@ async fn runs(
                 before: String::new(),
                 ..query.clone()
             };
-            let mut binds = Vec::new();
-            let mut clause = String::from("FROM bao_workflow_runs WHERE 1 = 1");
-            if !counted.workflow.is_empty() {
-                clause.push_str(" AND workflow = ?");
-                binds.push(store::Bind::Text(counted.workflow.clone()));
-            }
-            if !counted.status.is_empty() {
-                clause.push_str(" AND status = ?");
-                binds.push(store::Bind::Text(counted.status.clone()));
-            }
+            let (clause, binds) = counted.clause();
             let n = store::capped_count(c, &clause, &binds)?;
             Ok((rows, n))
         })
         .await;
     let (mut rows, n) = match loaded {
         Ok(v) => v,
-        Err(e) => return actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => return db_error(e),
     };
-    let next = if rows.len() as i64 > PAGE {
-        rows.truncate(PAGE as usize);
-        rows.last().map(|r| format!("{}:{}", r.created_at, r.id))
-    } else {
-        None
-    };
+    let next = next_page(&mut rows, |r| format!("{}:{}", r.created_at, r.id));
     let workflows = st.parts["workflows"]
         .as_array()
         .map(|a| {
@@ -526,12 +535,9 @@ async fn runs_bulk(
         Ok(f) => f,
         Err(response) => return response,
     };
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     if !matches!(form.action.as_str(), "cancel" | "replay") {
         return actix_web::ResponseError::error_response(&crate::Error::BadRequest(
@@ -545,7 +551,7 @@ async fn runs_bulk(
     };
     let ids: Vec<String> = match pool.run(move |c| store::runs(c, &filter, BULK_MAX)).await {
         Ok(rows) => rows.into_iter().map(|r| r.id).collect(),
-        Err(e) => return actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => return db_error(e),
     };
     let mut changed = Vec::new();
     for id in &ids {
@@ -589,12 +595,9 @@ async fn run_action(
     if let Err(response) = form::<std::collections::HashMap<String, String>>(&req, body).await {
         return response;
     }
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let done = match action.as_str() {
         "cancel" => crate::workflow::cancel(&pool, &id).await,
@@ -644,12 +647,9 @@ impl ApprovalsPage {
 }
 
 async fn approvals(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let loaded = pool
         .run(|c| {
@@ -662,7 +662,7 @@ async fn approvals(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse 
         .await;
     let (pending, decided) = match loaded {
         Ok(v) => v,
-        Err(e) => return actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => return db_error(e),
     };
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
@@ -745,7 +745,7 @@ async fn decide(
             )
         }
         Err(crate::db::DbError::Conflict(why)) => back(&req, "/_bao/admin/approvals", why),
-        Err(e) => actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => db_error(e),
     }
 }
 
@@ -777,12 +777,9 @@ async fn dead_letters(
     st: web::Data<AdminState>,
     query: web::Query<LettersQuery>,
 ) -> HttpResponse {
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let LettersQuery { queue, before } = query.into_inner();
     let q = queue.clone();
@@ -794,14 +791,9 @@ async fn dead_letters(
         .await;
     let mut letters = match loaded {
         Ok(v) => v,
-        Err(e) => return actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => return db_error(e),
     };
-    let next = if letters.len() as i64 > PAGE {
-        letters.truncate(PAGE as usize);
-        letters.last().map(|l| l.id)
-    } else {
-        None
-    };
+    let next = next_page(&mut letters, |l| l.id);
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
         LettersPage {
@@ -834,12 +826,9 @@ async fn letter_replay(
     if let Err(response) = form::<std::collections::HashMap<String, String>>(&req, body).await {
         return response;
     }
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let state = st.clone().into_inner();
     let outcome = pool
@@ -867,7 +856,7 @@ async fn letter_replay(
             )
         }
         Err(crate::db::DbError::Conflict(why)) => back(&req, "/_bao/admin/dead-letters", why),
-        Err(e) => actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => db_error(e),
     }
 }
 
@@ -887,12 +876,9 @@ async fn letters_bulk(
         Ok(f) => f,
         Err(response) => return response,
     };
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let queue = form.queue.clone();
     match form.action.as_str() {
@@ -922,7 +908,7 @@ async fn letters_bulk(
                         format!("Purged {n} dead letters of {queue}"),
                     )
                 }
-                Err(e) => actix_web::ResponseError::error_response(&crate::Error::from(e)),
+                Err(e) => db_error(e),
             }
         }
         "replay" => {
@@ -963,7 +949,7 @@ async fn letters_bulk(
                         format!("Replayed {} dead letters", ids.len()),
                     )
                 }
-                Err(e) => actix_web::ResponseError::error_response(&crate::Error::from(e)),
+                Err(e) => db_error(e),
             }
         }
         _ => actix_web::ResponseError::error_response(&crate::Error::BadRequest(
@@ -991,12 +977,9 @@ impl TasksPage {
 }
 
 async fn tasks(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let counts = match pool
         .run(|c| {
@@ -1006,7 +989,7 @@ async fn tasks(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
         .await
     {
         Ok(v) => v,
-        Err(e) => return actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => return db_error(e),
     };
     let (frame, cookie) = Frame::new(&req, &st, &who);
     let tasks = st.parts["tasks"].as_array().cloned().unwrap_or_default();
@@ -1034,12 +1017,9 @@ async fn tasks_retry(
         Ok(f) => f,
         Err(response) => return response,
     };
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let name = form.name.clone();
     match pool.run(move |c| store::retry_tasks_now(c, &name)).await {
@@ -1059,7 +1039,7 @@ async fn tasks_retry(
                 format!("{n} waiting {} tasks are due now", form.name),
             )
         }
-        Err(e) => actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => db_error(e),
     }
 }
 
@@ -1093,12 +1073,9 @@ async fn audit(
     st: web::Data<AdminState>,
     filter: web::Query<AuditFilter>,
 ) -> HttpResponse {
-    let who = match operator(&req, &st).await {
-        Ok(who) => who,
+    let (who, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
         Err(response) => return response,
-    };
-    let Some(pool) = st.db.clone() else {
-        return HttpResponse::ServiceUnavailable().finish();
     };
     let filter = filter.into_inner();
     let query = filter.clone();
@@ -1110,14 +1087,9 @@ async fn audit(
         .await
     {
         Ok(v) => v,
-        Err(e) => return actix_web::ResponseError::error_response(&crate::Error::from(e)),
+        Err(e) => return db_error(e),
     };
-    let next = if entries.len() as i64 > PAGE {
-        entries.truncate(PAGE as usize);
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
+    let next = next_page(&mut entries, |e| e.id);
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
         AuditPage {

@@ -29,17 +29,25 @@ pub(crate) fn capped_count(
         "SELECT COUNT(*) AS n FROM (SELECT 1 AS one {from_where} LIMIT {}) capped",
         CAP + 1
     );
-    let row: Count = on_dialect!(conn, |c, sql| {
-        let mut q = diesel::sql_query(sql(&query)).into_boxed();
+    let rows: Vec<Count> = load(conn, &query, binds)?;
+    Ok(rows.first().map_or(0, |r| r.n))
+}
+
+/// Runs `query` with `binds` and loads its rows.
+fn load<T>(conn: &mut DbConnection, query: &str, binds: &[Bind]) -> Result<Vec<T>, DbError>
+where
+    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+{
+    Ok(on_dialect!(conn, |c, sql| {
+        let mut q = diesel::sql_query(sql(query)).into_boxed();
         for b in binds {
             q = match b {
                 Bind::Text(t) => q.bind::<Text, _>(t.clone()),
                 Bind::Int(i) => q.bind::<BigInt, _>(*i),
             };
         }
-        q.get_result(c)
-    })?;
-    Ok(row.n)
+        q.load(c)
+    })?)
 }
 
 /// A value bound to a `?`.
@@ -62,7 +70,8 @@ pub(crate) struct RunFilter {
 }
 
 impl RunFilter {
-    fn clause(&self) -> (String, Vec<Bind>) {
+    /// `FROM .. WHERE ..` with its binds.
+    pub(crate) fn clause(&self) -> (String, Vec<Bind>) {
         let mut sql = String::from("FROM bao_workflow_runs WHERE 1 = 1");
         let mut binds = Vec::new();
         if !self.workflow.is_empty() {
@@ -96,16 +105,7 @@ pub(crate) fn runs(
         "SELECT {} {clause} ORDER BY created_at DESC, id DESC LIMIT {limit}",
         crate::workflow::store::RUN_COLUMNS
     );
-    Ok(on_dialect!(conn, |c, sql| {
-        let mut q = diesel::sql_query(sql(&query)).into_boxed();
-        for b in &binds {
-            q = match b {
-                Bind::Text(t) => q.bind::<Text, _>(t.clone()),
-                Bind::Int(i) => q.bind::<BigInt, _>(*i),
-            };
-        }
-        q.load(c)
-    })?)
+    load(conn, &query, &binds)
 }
 
 /// Statuses a run can have.
@@ -193,16 +193,7 @@ pub(crate) fn audit(
         binds.push(Bind::Int(before));
     }
     query.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
-    Ok(on_dialect!(conn, |c, sql| {
-        let mut q = diesel::sql_query(sql(&query)).into_boxed();
-        for b in &binds {
-            q = match b {
-                Bind::Text(t) => q.bind::<Text, _>(t.clone()),
-                Bind::Int(i) => q.bind::<BigInt, _>(*i),
-            };
-        }
-        q.load(c)
-    })?)
+    load(conn, &query, &binds)
 }
 
 /// Tasks by name and status, capped.

@@ -81,6 +81,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::AiAsk(args) => super::ai_commands::ask(&app, &args),
         Command::AiStream(args) => super::ai_commands::stream(&app, &args),
         Command::AiProviders(args) => super::ai_commands::providers(&app, &args),
+        Command::Logs(args) => super::log_commands::logs(&app, &args),
         Command::AdminLink(args) => super::plugin_commands::admin_link(&app, &args),
         Command::PluginsList(args) => super::plugin_commands::list(&app, &args),
         Command::PluginsAudit(args) => super::plugin_commands::audit(&app, &args),

@@ -12,9 +12,11 @@ mod app_commands;
 mod auth_commands;
 mod dev;
 mod init;
+mod log_commands;
 mod memory_commands;
 mod migrations;
 mod plugin_commands;
+pub use log_commands::LogsArgs;
 mod project;
 mod workflow_commands;
 
@@ -146,6 +148,9 @@ pub enum Command {
     /// List the AI providers in the order they are tried, with models, prices and circuit state
     #[command(name = "ai:providers")]
     AiProviders(JsonArgs),
+    /// Print the app's recent log lines (from BAO_LOG_FILE), filtered by level or request id; --follow keeps printing
+    #[command(name = "logs")]
+    Logs(LogsArgs),
     /// Print a one-time link (valid 15 minutes) that signs a browser in to the admin console (needs BAO_ADMIN_TOKEN)
     #[command(name = "admin:link")]
     AdminLink(AdminLinkArgs),

@@ -285,6 +285,10 @@ struct Applied {
 /// Applies Bao's pending system migrations, each in its own transaction;
 /// returns the versions applied.
 pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
+    // One connection of this process at a time: two applying the same
+    // migration at once would collide ("table already exists").
+    static MIGRATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MIGRATING.lock().unwrap_or_else(|e| e.into_inner());
     conn.batch_execute(
         "CREATE TABLE IF NOT EXISTS bao_system_migrations (\
          version VARCHAR(64) PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL)",

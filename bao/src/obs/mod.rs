@@ -1,6 +1,6 @@
 //! Observability: logs and the metrics registry (the health endpoints are in `http::health`).
 
-pub(crate) mod logging;
+pub mod logging;
 pub mod metrics;
 
 pub use logging::init_logging;
