@@ -584,6 +584,41 @@ async fn login_throttling_per_account_and_per_address() {
 }
 
 #[bao::test]
+async fn simultaneous_logins_are_counted_before_they_are_checked() {
+    for db in TestDatabase::each() {
+        let _pool = setup(&db);
+        let client = TestClient::with_config(app(), config(&db, &[])).await;
+        register(&client, "gus@example.com").await;
+        // 40 at once for one account from one address: 39 wrong, 1 right.
+        let attempts = (0..40).map(|i| {
+            let password = if i == 20 {
+                PASSWORD
+            } else {
+                "wrong password here"
+            };
+            client
+                .post("/login")
+                .csrf()
+                .from_ip("203.0.113.40")
+                .form(&[("email", "gus@example.com"), ("password", password)])
+                .send()
+        });
+        let answers = futures_util::future::join_all(attempts).await;
+        let checked = answers.iter().filter(|r| r.status() != 429).count();
+        assert!(
+            checked <= 5,
+            "at most the limit (5) of passwords are checked, not {checked} ({:?})",
+            db.dialect()
+        );
+        assert_eq!(
+            answers.len() - checked,
+            40 - checked,
+            "the rest are throttled"
+        );
+    }
+}
+
+#[bao::test]
 async fn login_redirects_only_to_this_site() {
     for db in TestDatabase::each() {
         let _pool = setup(&db);

@@ -494,31 +494,28 @@ impl Auth {
         let keys = throttle_keys(&email, audit::client_ip(&self.req).as_deref());
         let window = i64::try_from(self.rt.config.login_window.as_secs()).unwrap_or(i64::MAX);
         let max = i64::from(self.rt.config.login_max_failures);
-        let (lookup_keys, lookup_email) = (keys.clone(), email.clone());
-        let (retry, credentials) = pool
+        let (claim_keys, lookup_email) = (keys.clone(), email.clone());
+        // The attempt counts before the password is checked, atomically,
+        // so simultaneous guesses cannot all slip under the limit.
+        let (claimed, credentials) = pool
             .run(move |c| {
-                let now = store::now();
-                let mut retry = None;
-                for key in &lookup_keys {
-                    let (n, oldest) = store::recent_failures(c, key, now - window)?;
-                    if n >= max {
-                        let wait = oldest.map_or(window, |o| o + window - now).max(1);
-                        retry = Some(retry.map_or(wait, |r: i64| r.max(wait)));
-                    }
-                }
-                let credentials = match retry {
-                    Some(_) => None,
-                    None => store::find_credentials(c, users, &lookup_email)?,
+                let claimed = store::claim_attempt(c, &claim_keys, window, max)?;
+                let credentials = match claimed {
+                    Err(_) => None,
+                    Ok(_) => store::find_credentials(c, users, &lookup_email)?,
                 };
-                Ok((retry, credentials))
+                Ok((claimed, credentials))
             })
             .await?;
-        if let Some(wait) = retry {
-            self.audit(None, "login_throttled", Some(email)).await;
-            return Err(AuthError::Throttled {
-                retry_after: u64::try_from(wait).unwrap_or(1),
-            });
-        }
+        let attempt = match claimed {
+            Err(wait) => {
+                self.audit(None, "login_throttled", Some(email)).await;
+                return Err(AuthError::Throttled {
+                    retry_after: u64::try_from(wait).unwrap_or(1),
+                });
+            }
+            Ok(ids) => ids,
+        };
         let (user_id, hash) = match &credentials {
             Some(c) => (Some(c.id), c.password_hash.clone()),
             None => (None, password::dummy_hash().to_string()),
@@ -532,6 +529,7 @@ impl Auth {
             (Some(id), Verified::Yes | Verified::Rehash(_)) => {
                 let account_key = keys[0].clone();
                 pool.run(move |c| {
+                    store::forget_attempt(c, &attempt)?;
                     store::clear_failures(c, &account_key)?;
                     if let Some(new) = rehash {
                         store::set_password_hash(c, users, id, &new)?;
@@ -542,13 +540,7 @@ impl Auth {
                 Ok(id)
             }
             _ => {
-                pool.run(move |c| {
-                    for key in &keys {
-                        store::record_failure(c, key, window)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+                // Counted already, when the attempt was claimed.
                 self.audit(user_id, "login_failed", Some(email)).await;
                 Err(AuthError::InvalidCredentials)
             }

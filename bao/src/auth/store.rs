@@ -4,8 +4,9 @@
 //! bound parameters, run on either dialect.
 
 use crate::db::{DbConnection, DbError};
+use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 /// The users table Bao's auth reads: `id`, `email`, `password_hash`,
 /// `role`, and `tenant_id` when the model has one.
@@ -304,6 +305,92 @@ pub(crate) fn record_failure(
         .bind::<BigInt, _>(now())
         .execute(c)
     })?;
+    Ok(())
+}
+
+/// Counts a login attempt before its password is checked: when any of
+/// `keys` already has `max` failures within `window_secs`, the seconds to
+/// wait (nothing is recorded); otherwise each key gets a failure row now
+/// (whose ids come back, to forget them if the password is right). Checks
+/// and records run under one lock per key set (SQLite: `BEGIN IMMEDIATE`;
+/// PostgreSQL: transaction advisory locks), so of many simultaneous
+/// attempts at most `max` are ever checked.
+pub(crate) fn claim_attempt(
+    conn: &mut DbConnection,
+    keys: &[String],
+    window_secs: i64,
+    max: i64,
+) -> Result<Result<Vec<i64>, i64>, DbError> {
+    let claim = |c: &mut DbConnection| -> Result<Result<Vec<i64>, i64>, DbError> {
+        let now = now();
+        let mut wait: Option<i64> = None;
+        for key in keys {
+            let (n, oldest) = recent_failures(c, key, now - window_secs)?;
+            if n >= max {
+                let w = oldest.map_or(window_secs, |o| o + window_secs - now).max(1);
+                wait = Some(wait.map_or(w, |x| x.max(w)));
+            }
+        }
+        if let Some(w) = wait {
+            return Ok(Err(w));
+        }
+        let mut ids = Vec::new();
+        for key in keys {
+            record_failure(c, key, window_secs)?;
+            #[derive(QueryableByName)]
+            struct Last {
+                #[diesel(sql_type = BigInt)]
+                id: i64,
+            }
+            let last: Vec<Last> = on_dialect!(c, |c, sql| {
+                diesel::sql_query(sql(
+                    "SELECT MAX(id) AS id FROM bao_login_failures WHERE throttle_key = ?",
+                ))
+                .bind::<Text, _>(key)
+                .load(c)
+            })?;
+            ids.extend(last.first().map(|l| l.id));
+        }
+        Ok(Ok(ids))
+    };
+    match conn {
+        DbConnection::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            match claim(conn) {
+                Ok(result) => {
+                    conn.batch_execute("COMMIT")?;
+                    Ok(result)
+                }
+                Err(error) => {
+                    let _ = conn.batch_execute("ROLLBACK");
+                    Err(error)
+                }
+            }
+        }
+        DbConnection::Postgres(_) => conn.transaction(|c| {
+            let mut sorted: Vec<&String> = keys.iter().collect();
+            sorted.sort();
+            for key in sorted {
+                if let DbConnection::Postgres(pg) = &mut *c {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))::text AS locked")
+                        .bind::<Text, _>(key)
+                        .execute(pg)?;
+                }
+            }
+            claim(c)
+        }),
+    }
+}
+
+/// Forgets the failure rows of an attempt whose password was right.
+pub(crate) fn forget_attempt(conn: &mut DbConnection, ids: &[i64]) -> Result<(), DbError> {
+    for id in ids {
+        on_dialect!(conn, |c, sql| {
+            diesel::sql_query(sql("DELETE FROM bao_login_failures WHERE id = ?"))
+                .bind::<BigInt, _>(*id)
+                .execute(c)
+        })?;
+    }
     Ok(())
 }
 
