@@ -23,7 +23,7 @@ fn fill(conn: &mut DbConnection, runs: i64) {
              SELECT 'run-' || i, 'flow' || (i % 5), 1, \
                     CASE WHEN i % 50 = 0 THEN 'failed' WHEN i % 97 = 0 THEN 'waiting' ELSE 'completed' END, \
                     '{{}}', 1, 0, {now} - (i * 172800000 / {runs}), {now} \
-             FROM generate_series(1, {runs}) AS i"
+             FROM generate_series(1::bigint, {runs}::bigint) AS i"
         ),
         DbConnection::Sqlite(_) => format!(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {runs}) \

@@ -87,8 +87,9 @@ impl RunFilter {
             .split_once(':')
             .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
         {
-            sql.push_str(" AND (created_at < ? OR (created_at = ? AND id < ?))");
-            binds.extend([Bind::Int(at), Bind::Int(at), Bind::Text(id)]);
+            // A row value, so the (created_at, id) indexes serve it.
+            sql.push_str(" AND (created_at, id) < (?, ?)");
+            binds.extend([Bind::Int(at), Bind::Text(id)]);
         }
         (sql, binds)
     }

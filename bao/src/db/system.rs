@@ -229,6 +229,7 @@ const ADMIN_TABLES: &str = "
 CREATE INDEX bao_workflow_runs_created ON bao_workflow_runs (created_at, id);
 CREATE INDEX bao_workflow_runs_workflow ON bao_workflow_runs (workflow, created_at, id);
 CREATE INDEX bao_workflow_runs_status_created ON bao_workflow_runs (status, created_at, id);
+CREATE INDEX bao_workflow_runs_workflow_status ON bao_workflow_runs (workflow, status, created_at, id);
 CREATE INDEX bao_audit_log_user ON bao_audit_log (user_id, id);
 CREATE INDEX bao_audit_log_action ON bao_audit_log (action, id);
 CREATE TABLE bao_admin_links (
