@@ -619,6 +619,44 @@ async fn simultaneous_logins_are_counted_before_they_are_checked() {
 }
 
 #[bao::test]
+async fn registrations_are_limited_per_address() {
+    let db = TestDatabase::sqlite();
+    let _pool = setup(&db);
+    let client =
+        TestClient::with_config(app(), config(&db, &[("BAO_LOGIN_MAX_FAILURES", "2")])).await;
+    // 4 x the login limit per window and address.
+    for i in 0..8 {
+        client
+            .post("/register")
+            .csrf()
+            .from_ip("203.0.113.77")
+            .form(&[
+                ("email", format!("bulk{i}@example.com").as_str()),
+                ("password", PASSWORD),
+            ])
+            .await
+            .assert_status(201);
+        client.clear_cookies();
+    }
+    let refused = client
+        .post("/register")
+        .csrf()
+        .from_ip("203.0.113.77")
+        .form(&[("email", "bulk9@example.com"), ("password", PASSWORD)])
+        .await;
+    refused.assert_status(429);
+    assert!(refused.header("retry-after").is_some());
+    // Another address may still register.
+    client
+        .post("/register")
+        .csrf()
+        .from_ip("198.51.100.77")
+        .form(&[("email", "elsewhere@example.com"), ("password", PASSWORD)])
+        .await
+        .assert_status(201);
+}
+
+#[bao::test]
 async fn login_redirects_only_to_this_site() {
     for db in TestDatabase::each() {
         let _pool = setup(&db);

@@ -342,6 +342,9 @@ pub enum AuthError {
     /// The password breaks the policy.
     #[error("password too weak: {0}")]
     WeakPassword(String),
+    /// Every password-hashing slot stayed busy: the server is saturated.
+    #[error("the server is busy checking passwords: try again in a few seconds")]
+    Busy,
     /// The app has no user model.
     #[error("this app has no user model: add `auth: User` to bao::app! (run `bao make:auth` to generate one)")]
     NotConfigured,
@@ -360,6 +363,7 @@ impl ResponseError for AuthError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             AuthError::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Database(e) => crate::Error::Database(e.clone()).status_code(),
         }
     }
@@ -372,7 +376,7 @@ impl ResponseError for AuthError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "auth is not usable");
         }
-        let detail = if status.is_server_error() {
+        let detail = if status.is_server_error() && !matches!(self, AuthError::Busy) {
             "The error was logged.".to_string()
         } else {
             let mut d = self.to_string();
@@ -384,6 +388,9 @@ impl ResponseError for AuthError {
         let mut response = HttpResponse::build(status);
         if let AuthError::Throttled { retry_after } = self {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        if let AuthError::Busy = self {
+            response.insert_header((header::RETRY_AFTER, "2"));
         }
         response
             .content_type("text/html; charset=utf-8")
@@ -467,8 +474,26 @@ impl Auth {
         {
             return Err(AuthError::WeakPassword(problem));
         }
-        let hash = hash_password(password).await;
         let pool = self.pool()?;
+        // Registrations count per address like login attempts, so that
+        // nobody makes accounts (or argon2 work) in bulk from one place.
+        if let Some(ip) = audit::client_ip(&self.req) {
+            let key = vec![format!("register:{ip}")];
+            let window = i64::try_from(self.rt.config.login_window.as_secs()).unwrap_or(i64::MAX);
+            let max = i64::from(self.rt.config.login_max_failures) * 4;
+            let claimed = pool
+                .run(move |c| store::claim_attempt(c, &key, window, max))
+                .await?;
+            if let Err(wait) = claimed {
+                self.audit(None, "register_throttled", Some(email)).await;
+                return Err(AuthError::Throttled {
+                    retry_after: u64::try_from(wait).unwrap_or(1),
+                });
+            }
+        }
+        let hash = password::try_hash_password(password)
+            .await
+            .ok_or(AuthError::Busy)?;
         let mail = email.clone();
         match pool
             .run(move |c| store::insert_user(c, users, &mail, &hash))
@@ -520,7 +545,9 @@ impl Auth {
             Some(c) => (Some(c.id), c.password_hash.clone()),
             None => (None, password::dummy_hash().to_string()),
         };
-        let verified = verify_password(password, &hash).await;
+        let verified = password::try_verify_password(password, &hash)
+            .await
+            .ok_or(AuthError::Busy)?;
         let rehash = match &verified {
             Verified::Rehash(new) => Some(new.clone()),
             _ => None,

@@ -92,20 +92,71 @@ pub(crate) fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password_blocking(&crate::support::crypto::random_hex(16)))
 }
 
-/// Hashes `password` on the blocking pool.
-pub async fn hash_password(password: &str) -> String {
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
-        .await
-        .expect("password hashing does not panic")
+/// How many argon2 computations run at once in this process: one per core,
+/// so that a burst of logins or registrations costs at most that many
+/// times the hash's memory (19 MiB each), not one per request.
+fn slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    })
 }
 
-/// Checks `password` against `hash` on the blocking pool.
+/// How long a request waits for a hashing slot before it is answered 503.
+pub(crate) const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Runs `work` on the blocking pool in a hashing slot; `None` when no slot
+/// came free within `wait`.
+async fn in_slot<T: Send + 'static>(
+    wait: Option<std::time::Duration>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let permit = match wait {
+        Some(wait) => tokio::time::timeout(wait, slots().acquire()).await.ok()?,
+        None => slots().acquire().await,
+    }
+    .expect("the hashing slots are never closed");
+    let result = tokio::task::spawn_blocking(work)
+        .await
+        .expect("password hashing does not panic");
+    drop(permit);
+    Some(result)
+}
+
+/// Hashes `password` on the blocking pool (waiting for one of the
+/// process's hashing slots).
+pub async fn hash_password(password: &str) -> String {
+    let password = password.to_string();
+    in_slot(None, move || hash_password_blocking(&password))
+        .await
+        .expect("waits without a deadline")
+}
+
+/// Checks `password` against `hash` on the blocking pool (waiting for one
+/// of the process's hashing slots).
 pub async fn verify_password(password: &str, hash: &str) -> Verified {
     let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || verify_password_blocking(&password, &hash))
+    in_slot(None, move || verify_password_blocking(&password, &hash))
         .await
-        .expect("password checking does not panic")
+        .expect("waits without a deadline")
+}
+
+/// Like [`hash_password`], but `None` when no slot came free within
+/// [`SLOT_WAIT`] (the server is saturated: answer 503).
+pub(crate) async fn try_hash_password(password: &str) -> Option<String> {
+    let password = password.to_string();
+    in_slot(Some(SLOT_WAIT), move || hash_password_blocking(&password)).await
+}
+
+/// Like [`verify_password`], but `None` when no slot came free within
+/// [`SLOT_WAIT`].
+pub(crate) async fn try_verify_password(password: &str, hash: &str) -> Option<Verified> {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    in_slot(Some(SLOT_WAIT), move || {
+        verify_password_blocking(&password, &hash)
+    })
+    .await
 }
 
 /// Why a new password is refused, or `None` when it is acceptable.
@@ -125,6 +176,46 @@ pub fn password_problem(password: &str, min_length: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn hashing_runs_at_most_one_per_core_and_gives_up_when_saturated() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let (now, most) = (now.clone(), most.clone());
+                tokio::spawn(in_slot(None, move || {
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert!(
+            most.load(Ordering::SeqCst) <= cores,
+            "{most:?} at once on {cores} cores"
+        );
+        // Every slot busy for longer than the wait: the next caller gives up.
+        let blockers: Vec<_> = (0..cores)
+            .map(|_| {
+                tokio::spawn(in_slot(None, || {
+                    std::thread::sleep(std::time::Duration::from_millis(600))
+                }))
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let gave_up = in_slot(Some(std::time::Duration::from_millis(50)), || ()).await;
+        assert!(gave_up.is_none());
+        for b in blockers {
+            b.await.unwrap();
+        }
+    }
 
     #[test]
     fn hashes_verify_and_old_parameters_are_upgraded() {
