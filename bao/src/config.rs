@@ -131,6 +131,15 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "true | false",
         "Serve Prometheus metrics at /metrics",
     ),
+    ConfigKey {
+        secret: true,
+        ..key(
+            "BAO_METRICS_TOKEN",
+            None,
+            "at least 32 characters",
+            "Scrapers of /metrics send it as a bearer token; without it production answers /metrics to local addresses only",
+        )
+    },
     key(
         "BAO_SHUTDOWN_DRAIN_TIMEOUT",
         Some("30s"),
@@ -315,6 +324,9 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `BAO_METRICS_ENABLED`.
     pub metrics_enabled: bool,
+    /// `BAO_METRICS_TOKEN`.
+    #[serde(skip)]
+    pub metrics_token: Option<String>,
     /// `BAO_SHUTDOWN_DRAIN_TIMEOUT`.
     pub shutdown_drain_timeout: Duration,
     /// `BAO_MAX_BODY_SIZE`, in bytes.
@@ -519,6 +531,17 @@ impl Config {
             }
         };
         let metrics_enabled = get("BAO_METRICS_ENABLED").map_or(Ok(true), parse_bool)?;
+        let metrics_token = match get("BAO_METRICS_TOKEN") {
+            None => None,
+            Some((_, v)) if v.len() >= 32 => Some(v),
+            Some((var, _)) => {
+                return Err(ConfigError {
+                    var,
+                    value: "<redacted>".into(),
+                    expected: "at least 32 characters (`openssl rand -hex 32` makes one)".into(),
+                })
+            }
+        };
         let shutdown_drain_timeout = match get("BAO_SHUTDOWN_DRAIN_TIMEOUT") {
             None => Duration::from_secs(30),
             Some((var, v)) => parse_duration(&v).ok_or_else(|| invalid(var, v))?,
@@ -659,6 +682,7 @@ impl Config {
             admin_enabled,
             admin_token,
             metrics_enabled,
+            metrics_token,
             shutdown_drain_timeout,
             max_body_size,
             migrations_dir,
@@ -719,6 +743,15 @@ impl Config {
             .to_string(),
         );
         out.insert("BAO_METRICS_ENABLED", self.metrics_enabled.to_string());
+        out.insert(
+            "BAO_METRICS_TOKEN",
+            if self.metrics_token.is_some() {
+                "<redacted>"
+            } else {
+                ""
+            }
+            .to_string(),
+        );
         out.insert(
             "BAO_SHUTDOWN_DRAIN_TIMEOUT",
             format!("{}ms", self.shutdown_drain_timeout.as_millis()),

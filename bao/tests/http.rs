@@ -441,6 +441,48 @@ fn the_route_table_follows_the_configuration() {
 }
 
 #[bao::test]
+async fn metrics_need_the_token_or_a_local_address_in_production() {
+    let token = "a-metrics-token-that-is-long-enough-1234";
+    let with_token = Config::from_vars(&[("BAO_METRICS_TOKEN", token)]).unwrap();
+    let client = TestClient::with_config(app(), with_token).await;
+    client.get("/metrics").await.assert_status(401);
+    client
+        .get("/metrics")
+        .header(
+            "Authorization",
+            "Bearer not-the-metrics-token-but-as-long-as-it",
+        )
+        .await
+        .assert_status(401);
+    client
+        .get("/metrics")
+        .header("Authorization", &format!("Bearer {token}"))
+        .await
+        .assert_ok()
+        .assert_see("bao_http_requests_total");
+
+    let production = Config::from_vars(&[
+        ("BAO_ENV", "production"),
+        ("BAO_SECRET_KEY", "a-production-secret-that-is-long-enough"),
+    ])
+    .unwrap();
+    let client = TestClient::with_config(app(), production).await;
+    client
+        .get("/metrics")
+        .from_ip("203.0.113.5")
+        .await
+        .assert_status(403)
+        .assert_see("BAO_METRICS_TOKEN");
+    client
+        .get("/metrics")
+        .from_ip("127.0.0.1")
+        .await
+        .assert_ok();
+    let short = Config::from_vars(&[("BAO_METRICS_TOKEN", "short")]).unwrap_err();
+    assert_eq!(short.var, "BAO_METRICS_TOKEN");
+}
+
+#[bao::test]
 async fn invented_methods_share_one_metrics_label() {
     let client = TestClient::new(app()).await;
     for i in 0..500 {

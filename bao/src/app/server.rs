@@ -87,6 +87,7 @@ impl Running {
             &routes,
         ));
         let health = Arc::new(Health {
+            scrape: crate::http::health::MetricsAccess::from_config(&config),
             lifecycle,
             readiness,
             metrics,

@@ -79,6 +79,63 @@ pub(crate) struct Health {
     pub(crate) readiness: Vec<(String, ReadinessCheck)>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sources: Vec<MetricsSource>,
+    /// Who may scrape `/metrics`.
+    pub(crate) scrape: MetricsAccess,
+}
+
+/// Who may scrape `/metrics`: with `BAO_METRICS_TOKEN`, the bearer of that
+/// token; without it, anyone in development and test, and only local
+/// addresses in production.
+#[derive(Debug, Clone)]
+pub(crate) enum MetricsAccess {
+    Token(String),
+    Anyone,
+    LocalOnly,
+}
+
+impl MetricsAccess {
+    pub(crate) fn from_config(config: &crate::config::Config) -> MetricsAccess {
+        match &config.metrics_token {
+            Some(token) => MetricsAccess::Token(token.clone()),
+            None if config.env == crate::config::Environment::Production => {
+                MetricsAccess::LocalOnly
+            }
+            None => MetricsAccess::Anyone,
+        }
+    }
+
+    /// The refusal for `req`, if it may not scrape.
+    fn refuse(&self, req: &actix_web::HttpRequest) -> Option<HttpResponse> {
+        match self {
+            MetricsAccess::Anyone => None,
+            MetricsAccess::Token(token) => {
+                let sent = req
+                    .headers()
+                    .get(actix_web::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or_default();
+                if crate::support::crypto::constant_time_eq(sent.as_bytes(), token.as_bytes()) {
+                    None
+                } else {
+                    Some(
+                        HttpResponse::Unauthorized()
+                            .insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"))
+                            .content_type("text/plain; charset=utf-8")
+                            .body("send BAO_METRICS_TOKEN as `Authorization: Bearer <token>`"),
+                    )
+                }
+            }
+            MetricsAccess::LocalOnly => {
+                let local = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+                (!local).then(|| {
+                    HttpResponse::Forbidden()
+                        .content_type("text/plain; charset=utf-8")
+                        .body("in production /metrics answers local addresses only: set BAO_METRICS_TOKEN to scrape it from elsewhere")
+                })
+            }
+        }
+    }
 }
 
 /// How long one readiness check may take before it counts as failed.
@@ -143,7 +200,10 @@ async fn readyz(rt: web::Data<Health>) -> HttpResponse {
     }
 }
 
-async fn metrics(rt: web::Data<Health>) -> HttpResponse {
+async fn metrics(req: actix_web::HttpRequest, rt: web::Data<Health>) -> HttpResponse {
+    if let Some(refused) = rt.scrape.refuse(&req) {
+        return refused;
+    }
     // The in-flight gauge is read from the counter the middleware keeps
     // anyway, instead of being updated twice per request.
     let inflight = rt
