@@ -259,6 +259,30 @@ async fn create_validates_every_field_and_writes_nothing_when_invalid() {
 }
 
 #[bao::test]
+async fn nul_characters_are_refused_with_the_field_on_every_database() {
+    for db in TestDatabase::each() {
+        let _pool = setup(&db);
+        let api = client(&db).await;
+        let refused = api
+            .post("/api/tasks")
+            .json(&serde_json::json!({"name": "bad\u{0000}name", "count": 1, "done": false}))
+            .await;
+        refused.assert_status(422);
+        let fields = problem_fields(&refused);
+        assert!(
+            fields
+                .iter()
+                .any(|f| f.starts_with("name: contains a NUL character")),
+            "{fields:?} ({:?})",
+            db.dialect()
+        );
+        api.get("/api/tasks?status=open%00")
+            .await
+            .assert_status(400);
+    }
+}
+
+#[bao::test]
 async fn index_paginates_filters_and_sorts_from_allow_lists() {
     for db in TestDatabase::each() {
         let _pool = setup(&db);

@@ -245,9 +245,27 @@ fn bad_request(errors: Vec<FieldError>) -> HttpResponse {
     Problem::new(StatusCode::BAD_REQUEST, detail).response()
 }
 
-/// Keys the model does not have, or that the server sets.
+/// Whether `value` holds a NUL character anywhere (PostgreSQL cannot store
+/// one in text, and no database should get one from a form or a client).
+pub(crate) fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+/// Keys the model does not have, or that the server sets, and values with
+/// a NUL character.
 fn check_keys<M: ApiModel>(body: &Map<String, Value>) -> Vec<FieldError> {
     let columns = M::COLUMNS;
+    let nul = body.iter().filter(|(_, v)| has_nul(v)).map(|(k, _)| {
+        FieldError::new(
+            k,
+            "contains a NUL character (\\0), which cannot be stored: remove it",
+        )
+    });
     body.keys()
         .filter(|k| !M::WRITABLE.contains(&k.as_str()))
         .map(|k| {
@@ -263,6 +281,7 @@ fn check_keys<M: ApiModel>(body: &Map<String, Value>) -> Vec<FieldError> {
                 )
             }
         })
+        .chain(nul)
         .collect()
 }
 
@@ -365,6 +384,12 @@ fn parse_query(raw: &str, config: &ApiConfig) -> Result<Query, HttpResponse> {
                         ),
                     ));
                 }
+            }
+            other if config.filters.contains(&other) && value.contains('\0') => {
+                errors.push(FieldError::new(
+                    other,
+                    "contains a NUL character (\\0), which no value can match: remove it",
+                ));
             }
             other if config.filters.contains(&other) => {
                 query.filters.push((other.to_string(), value.into_owned()));

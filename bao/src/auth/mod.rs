@@ -516,6 +516,11 @@ impl Auth {
         let users = self.users()?;
         let pool = self.pool()?;
         let email = email.trim().to_lowercase();
+        if email.chars().any(char::is_control) {
+            // No account has such an email (registration refuses it), and
+            // PostgreSQL cannot even compare a NUL.
+            return Err(AuthError::InvalidEmail);
+        }
         let keys = throttle_keys(&email, audit::client_ip(&self.req).as_deref());
         let window = i64::try_from(self.rt.config.login_window.as_secs()).unwrap_or(i64::MAX);
         let max = i64::from(self.rt.config.login_max_failures);

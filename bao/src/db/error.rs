@@ -53,9 +53,15 @@ impl From<DieselError> for DbError {
     }
 }
 
-/// SQLite reports some constraint failures only in the message.
+/// SQLite reports some constraint failures only in the message; so does
+/// PostgreSQL a NUL character in text, which it cannot store.
 fn classify_sqlite_message(message: String) -> DbError {
-    if message.starts_with("UNIQUE constraint failed") {
+    if message.contains("invalid byte sequence for encoding") && message.contains("0x00") {
+        DbError::Invalid(
+            "the text contains a NUL character (\\0), which the database cannot store: remove it"
+                .into(),
+        )
+    } else if message.starts_with("UNIQUE constraint failed") {
         DbError::Conflict(message)
     } else if message.starts_with("FOREIGN KEY constraint failed")
         || message.starts_with("NOT NULL constraint failed")
