@@ -572,6 +572,22 @@ fn without_users_the_console_needs_the_token_or_a_one_time_link() {
     });
 }
 
+#[test]
+fn the_route_table_says_the_console_and_run_pages_are_for_admins() {
+    let routes = app().routes();
+    let access = |path: &str| {
+        routes
+            .iter()
+            .find(|r| r.path == path)
+            .unwrap_or_else(|| panic!("{path} is in the route table"))
+            .access
+    };
+    assert_eq!(access("/_bao/admin"), "role:admin");
+    assert_eq!(access("/_bao/admin/runs/bulk"), "role:admin");
+    assert_eq!(access("/_bao/workflows/{run_id}"), "role:admin");
+    assert_eq!(access("/_bao/admin/login"), "public");
+}
+
 fn sha256(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))

@@ -51,19 +51,19 @@ pub(crate) const FRAMEWORK_ROUTES: &[RouteInfo] = &[
 
 /// Routes Bao serves in an app with workflows.
 pub(crate) const WORKFLOW_ROUTES: &[RouteInfo] = &[
-    framework(
+    operators(
         "GET",
         "/_bao/workflows/{run_id}",
         "workflow_run",
         "A workflow run's steps, live (admins; outside production without users)",
     ),
-    framework(
+    operators(
         "GET",
         "/_bao/workflows/{run_id}/state",
         "workflow_state",
         "The run and its steps as JSON (the page refreshes from it on each `workflow` channel message)",
     ),
-    framework(
+    operators(
         "POST",
         "/_bao/workflows/{run_id}/replay",
         "workflow_replay",
@@ -73,7 +73,7 @@ pub(crate) const WORKFLOW_ROUTES: &[RouteInfo] = &[
 
 /// The admin console's pages and actions.
 pub(crate) const ADMIN_ROUTES: &[RouteInfo] = &[
-    framework(
+    operators(
         "GET",
         "/_bao/admin",
         "admin_overview",
@@ -85,67 +85,67 @@ pub(crate) const ADMIN_ROUTES: &[RouteInfo] = &[
         "admin_login",
         "Use a one-time link from `bao admin:link`",
     ),
-    framework(
+    operators(
         "GET",
         "/_bao/admin/runs",
         "admin_runs",
         "Workflow runs by workflow and status, newest first",
     ),
-    framework(
+    operators(
         "POST",
         "/_bao/admin/runs/bulk",
         "admin_runs_bulk",
         "Cancel or replay every run of a filter (CSRF)",
     ),
-    framework(
+    operators(
         "POST",
         "/_bao/admin/runs/{id}/{action}",
         "admin_run_action",
         "Cancel or replay one run (CSRF)",
     ),
-    framework(
+    operators(
         "GET",
         "/_bao/admin/approvals",
         "admin_approvals",
         "Agent approval requests with their exact arguments",
     ),
-    framework(
+    operators(
         "POST",
         "/_bao/admin/approvals/{id}/{decision}",
         "admin_decide",
         "Approve or deny a request (CSRF)",
     ),
-    framework(
+    operators(
         "GET",
         "/_bao/admin/dead-letters",
         "admin_dead_letters",
         "Dead letters by queue",
     ),
-    framework(
+    operators(
         "POST",
         "/_bao/admin/dead-letters/bulk",
         "admin_dead_letters_bulk",
         "Replay or purge a queue's letters (CSRF)",
     ),
-    framework(
+    operators(
         "POST",
         "/_bao/admin/dead-letters/{id}/replay",
         "admin_dead_letter_replay",
         "Replay one dead letter (CSRF)",
     ),
-    framework(
+    operators(
         "GET",
         "/_bao/admin/tasks",
         "admin_tasks",
         "Queued and running tasks by name",
     ),
-    framework(
+    operators(
         "POST",
         "/_bao/admin/tasks/retry",
         "admin_tasks_retry",
         "Run a task's waiting retries now (CSRF)",
     ),
-    framework(
+    operators(
         "GET",
         "/_bao/admin/audit",
         "admin_audit",
@@ -198,6 +198,20 @@ const fn framework(
         handler,
         summary,
         access: "public",
+    }
+}
+
+/// A route of Bao's for admins (or, in an app without users, what the
+/// console and run pages allow: see `auth::operator`).
+const fn operators(
+    method: &'static str,
+    path: &'static str,
+    handler: &'static str,
+    summary: &'static str,
+) -> RouteInfo {
+    RouteInfo {
+        access: "role:admin",
+        ..framework(method, path, handler, summary)
     }
 }
 
