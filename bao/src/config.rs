@@ -141,6 +141,12 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         )
     },
     key(
+        "BAO_AUDIT_RETENTION",
+        Some("90d"),
+        "a duration (90d, 720h), or 0 to keep everything",
+        "How long audit log entries are kept; older ones are deleted hourly by `bao serve` and `bao worker`",
+    ),
+    key(
         "BAO_SHUTDOWN_DRAIN_TIMEOUT",
         Some("30s"),
         "a duration: 30, 30s, 500ms, 2m",
@@ -324,6 +330,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// `BAO_METRICS_ENABLED`.
     pub metrics_enabled: bool,
+    /// `BAO_AUDIT_RETENTION` (None: keep everything).
+    pub audit_retention: Option<Duration>,
     /// `BAO_METRICS_TOKEN`.
     #[serde(skip)]
     pub metrics_token: Option<String>,
@@ -531,6 +539,11 @@ impl Config {
             }
         };
         let metrics_enabled = get("BAO_METRICS_ENABLED").map_or(Ok(true), parse_bool)?;
+        let audit_retention = match get("BAO_AUDIT_RETENTION") {
+            None => Some(Duration::from_secs(90 * 86_400)),
+            Some((_, v)) if v.trim() == "0" => None,
+            Some((var, v)) => Some(parse_duration(&v).ok_or_else(|| invalid(var, v))?),
+        };
         let metrics_token = match get("BAO_METRICS_TOKEN") {
             None => None,
             Some((_, v)) if v.len() >= 32 => Some(v),
@@ -683,6 +696,7 @@ impl Config {
             admin_token,
             metrics_enabled,
             metrics_token,
+            audit_retention,
             shutdown_drain_timeout,
             max_body_size,
             migrations_dir,
@@ -743,6 +757,11 @@ impl Config {
             .to_string(),
         );
         out.insert("BAO_METRICS_ENABLED", self.metrics_enabled.to_string());
+        out.insert(
+            "BAO_AUDIT_RETENTION",
+            self.audit_retention
+                .map_or("0".to_string(), |d| format!("{}s", d.as_secs())),
+        );
         out.insert(
             "BAO_METRICS_TOKEN",
             if self.metrics_token.is_some() {

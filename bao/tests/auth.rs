@@ -619,6 +619,51 @@ async fn simultaneous_logins_are_counted_before_they_are_checked() {
 }
 
 #[bao::test]
+async fn a_flood_of_refusals_cannot_fill_the_audit_log() {
+    let db = TestDatabase::sqlite();
+    let pool = setup(&db);
+    let client = TestClient::with_config(app(), config(&db, &[])).await;
+    for _ in 0..200 {
+        client.clear_cookies();
+        client
+            .post("/notes")
+            .from_ip("203.0.113.66")
+            .form(&[("title", "x")])
+            .await
+            .assert_status(403);
+    }
+    client.clear_cookies();
+    client
+        .post("/notes")
+        .from_ip("198.51.100.66")
+        .form(&[("title", "x")])
+        .await
+        .assert_status(403);
+    let rows = pool
+        .run(|c| bao::auth::store::recent_audit(c, 1000))
+        .await
+        .unwrap();
+    let flooded = rows
+        .iter()
+        .filter(|r| r.action == "csrf_denied" && r.ip.as_deref() == Some("203.0.113.66"))
+        .count();
+    assert!(flooded <= 10, "{flooded} rows for one address in a minute");
+    assert!(
+        rows.iter()
+            .any(|r| r.action == "csrf_denied" && r.ip.as_deref() == Some("198.51.100.66")),
+        "another address is still audited"
+    );
+    // Retention: entries older than BAO_AUDIT_RETENTION go.
+    let deleted = pool
+        .run(|c| bao::auth::store::prune_audit(c, -10))
+        .await
+        .unwrap();
+    assert!(deleted >= flooded);
+    let bad = Config::from_vars(&[("BAO_AUDIT_RETENTION", "forever")]).unwrap_err();
+    assert_eq!(bad.var, "BAO_AUDIT_RETENTION");
+}
+
+#[bao::test]
 async fn registrations_are_limited_per_address() {
     let db = TestDatabase::sqlite();
     let _pool = setup(&db);

@@ -102,9 +102,31 @@ impl crate::subsystem::Subsystem for AuthSubsystem {
             users: self.users,
             signer: crate::support::crypto::Signer::new(&core.config.secret_key),
         });
-        crate::subsystem::Mounted::new()
+        let mut mounted = crate::subsystem::Mounted::new()
             .data(state)
-            .framework_routes(configure)
+            .framework_routes(configure);
+        // Old audit entries go, once an hour, in `bao serve` and `bao worker`.
+        if let (Some(pool), Some(retention)) = (core.db.clone(), core.config.audit_retention) {
+            let max_age = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+            mounted = mounted.worker(crate::subsystem::Worker::new(
+                "audit-retention",
+                move |stop| async move {
+                    let mut next = std::time::Instant::now();
+                    while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                        if std::time::Instant::now() >= next {
+                            next = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+                            match pool.run(move |c| store::prune_audit(c, max_age)).await {
+                                Ok(0) => {}
+                                Ok(n) => tracing::info!(deleted = n, "old audit entries deleted"),
+                                Err(error) => tracing::warn!(%error, "audit entries not pruned"),
+                            }
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                },
+            ));
+        }
+        mounted
     }
 }
 

@@ -403,6 +403,15 @@ pub(crate) fn clear_failures(conn: &mut DbConnection, key: &str) -> Result<(), D
     Ok(())
 }
 
+/// Deletes audit entries older than `max_age_secs`; returns how many.
+pub fn prune_audit(conn: &mut DbConnection, max_age_secs: i64) -> Result<usize, DbError> {
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql("DELETE FROM bao_audit_log WHERE at < ?"))
+            .bind::<BigInt, _>(now().saturating_sub(max_age_secs))
+            .execute(c)
+    })?)
+}
+
 /// One audit entry.
 #[derive(Debug, Clone, Default)]
 pub struct AuditEntry {
