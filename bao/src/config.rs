@@ -296,6 +296,19 @@ pub struct ConfigError {
     pub expected: String,
 }
 
+/// A secret token variable: unset, or at least 32 characters.
+fn token(value: Option<(&'static str, String)>) -> Result<Option<String>, ConfigError> {
+    match value {
+        None => Ok(None),
+        Some((_, v)) if v.len() >= 32 => Ok(Some(v)),
+        Some((var, _)) => Err(ConfigError {
+            var,
+            value: "<redacted>".into(),
+            expected: "at least 32 characters (`openssl rand -hex 32` makes one)".into(),
+        }),
+    }
+}
+
 /// The resolved configuration.
 #[derive(Clone, Serialize)]
 pub struct Config {
@@ -527,34 +540,14 @@ impl Config {
             }
         };
         let admin_enabled = get("BAO_ADMIN_ENABLED").map_or(Ok(true), parse_bool)?;
-        let admin_token = match get("BAO_ADMIN_TOKEN") {
-            None => None,
-            Some((_, v)) if v.len() >= 32 => Some(v),
-            Some((var, _)) => {
-                return Err(ConfigError {
-                    var,
-                    value: "<redacted>".into(),
-                    expected: "at least 32 characters (`openssl rand -hex 32` makes one)".into(),
-                })
-            }
-        };
+        let admin_token = token(get("BAO_ADMIN_TOKEN"))?;
         let metrics_enabled = get("BAO_METRICS_ENABLED").map_or(Ok(true), parse_bool)?;
         let audit_retention = match get("BAO_AUDIT_RETENTION") {
             None => Some(Duration::from_secs(90 * 86_400)),
             Some((_, v)) if v.trim() == "0" => None,
             Some((var, v)) => Some(parse_duration(&v).ok_or_else(|| invalid(var, v))?),
         };
-        let metrics_token = match get("BAO_METRICS_TOKEN") {
-            None => None,
-            Some((_, v)) if v.len() >= 32 => Some(v),
-            Some((var, _)) => {
-                return Err(ConfigError {
-                    var,
-                    value: "<redacted>".into(),
-                    expected: "at least 32 characters (`openssl rand -hex 32` makes one)".into(),
-                })
-            }
-        };
+        let metrics_token = token(get("BAO_METRICS_TOKEN"))?;
         let shutdown_drain_timeout = match get("BAO_SHUTDOWN_DRAIN_TIMEOUT") {
             None => Duration::from_secs(30),
             Some((var, v)) => parse_duration(&v).ok_or_else(|| invalid(var, v))?,
