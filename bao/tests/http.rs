@@ -193,12 +193,25 @@ async fn bad_bodies_are_client_errors() {
         .body("application/json", "{not json")
         .await
         .assert_status(400);
+    // A form that does not fit gets Bao's error page with the reason.
     client
         .post("/posts")
         .csrf()
         .form(&[("other", "x")])
         .await
-        .assert_status(400);
+        .assert_status(400)
+        .assert_header("content-type", "text/html; charset=utf-8")
+        .assert_see("The form could not be read");
+    // A JSON client gets a problem document.
+    client
+        .put("/posts/1")
+        .csrf()
+        .header("Accept", "application/json")
+        .body("application/json", "{not json")
+        .await
+        .assert_status(400)
+        .assert_header("content-type", "application/problem+json")
+        .assert_see("The JSON body could not be read");
 }
 
 #[bao::test]

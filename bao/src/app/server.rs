@@ -130,6 +130,32 @@ impl Running {
     }
 }
 
+/// A body that could not be read (form or JSON): Bao's error page, or a
+/// problem document for clients that want JSON, with the reason.
+fn body_error(
+    req: &actix_web::HttpRequest,
+    status: actix_web::http::StatusCode,
+    detail: &str,
+) -> actix_web::HttpResponse {
+    if crate::http::wants_json(req) {
+        return actix_web::HttpResponse::build(status)
+            .content_type("application/problem+json")
+            .json(serde_json::json!({
+                "type": "about:blank",
+                "title": status.canonical_reason().unwrap_or("Bad Request"),
+                "status": status.as_u16(),
+                "detail": detail,
+            }));
+    }
+    actix_web::HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(crate::http::page::error_page(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Bad Request"),
+            detail,
+        ))
+}
+
 /// The subsystems' background loops, on a multi-threaded runtime of their
 /// own so that they use every core whatever the HTTP server does.
 pub(crate) struct Background {
@@ -218,8 +244,32 @@ pub(crate) fn build_service(
         .app_data(web::Data::from(config))
         .app_data(web::Data::from(running.signer.clone()))
         .app_data(web::PayloadConfig::new(limit))
-        .app_data(web::FormConfig::default().limit(limit))
-        .app_data(web::JsonConfig::default().limit(limit))
+        .app_data(
+            web::FormConfig::default()
+                .limit(limit)
+                .error_handler(|error, req| {
+                    let status = actix_web::ResponseError::status_code(&error);
+                    let response = body_error(
+                        req,
+                        status,
+                        &format!("The form could not be read: {error}."),
+                    );
+                    actix_web::error::InternalError::from_response(error, response).into()
+                }),
+        )
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(|error, req| {
+                    let status = actix_web::ResponseError::status_code(&error);
+                    let response = body_error(
+                        req,
+                        status,
+                        &format!("The JSON body could not be read: {error}."),
+                    );
+                    actix_web::error::InternalError::from_response(error, response).into()
+                }),
+        )
         .configure(|cfg| crate::http::health::configure(cfg, metrics_enabled));
     if let Some(pool) = running.core.db.clone() {
         service = service.app_data(web::Data::new(pool));
