@@ -130,30 +130,36 @@ impl Running {
     }
 }
 
-/// A body that could not be read (form or JSON): Bao's error page, or a
-/// problem document for clients that want JSON, with the reason.
-fn body_error(
+/// A body that could not be read (`what`: the form, the JSON body): Bao's
+/// error page, or a problem document for clients that want JSON, with the
+/// reason.
+fn body_error<E: actix_web::ResponseError + 'static>(
+    error: E,
     req: &actix_web::HttpRequest,
-    status: actix_web::http::StatusCode,
-    detail: &str,
-) -> actix_web::HttpResponse {
-    if crate::http::wants_json(req) {
-        return actix_web::HttpResponse::build(status)
+    what: &str,
+) -> actix_web::Error {
+    let status = error.status_code();
+    let detail = format!("{what} could not be read: {error}.");
+    let title = status.canonical_reason().unwrap_or("Bad Request");
+    let response = if crate::http::wants_json(req) {
+        actix_web::HttpResponse::build(status)
             .content_type("application/problem+json")
             .json(serde_json::json!({
                 "type": "about:blank",
-                "title": status.canonical_reason().unwrap_or("Bad Request"),
+                "title": title,
                 "status": status.as_u16(),
                 "detail": detail,
-            }));
-    }
-    actix_web::HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(crate::http::page::error_page(
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("Bad Request"),
-            detail,
-        ))
+            }))
+    } else {
+        actix_web::HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(crate::http::page::error_page(
+                status.as_u16(),
+                title,
+                &detail,
+            ))
+    };
+    actix_web::error::InternalError::from_response(error, response).into()
 }
 
 /// The subsystems' background loops, on a multi-threaded runtime of their
@@ -247,28 +253,12 @@ pub(crate) fn build_service(
         .app_data(
             web::FormConfig::default()
                 .limit(limit)
-                .error_handler(|error, req| {
-                    let status = actix_web::ResponseError::status_code(&error);
-                    let response = body_error(
-                        req,
-                        status,
-                        &format!("The form could not be read: {error}."),
-                    );
-                    actix_web::error::InternalError::from_response(error, response).into()
-                }),
+                .error_handler(|error, req| body_error(error, req, "The form")),
         )
         .app_data(
             web::JsonConfig::default()
                 .limit(limit)
-                .error_handler(|error, req| {
-                    let status = actix_web::ResponseError::status_code(&error);
-                    let response = body_error(
-                        req,
-                        status,
-                        &format!("The JSON body could not be read: {error}."),
-                    );
-                    actix_web::error::InternalError::from_response(error, response).into()
-                }),
+                .error_handler(|error, req| body_error(error, req, "The JSON body")),
         )
         .configure(|cfg| crate::http::health::configure(cfg, metrics_enabled));
     if let Some(pool) = running.core.db.clone() {
