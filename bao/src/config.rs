@@ -111,6 +111,18 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Content security policy sent with every response",
     ),
     key(
+        "BAO_MCP_HTTP",
+        Some("false"),
+        "true | false",
+        "Serve the MCP server over streamable HTTP at /_bao/mcp (bearer token of an admin, or BAO_ADMIN_TOKEN)",
+    ),
+    key(
+        "BAO_MCP_ALLOW_WRITE",
+        Some("false"),
+        "true | false",
+        "Offer the MCP write tools (replay, resume, approve, deny, dead-letter replay); each call is audited",
+    ),
+    key(
         "BAO_ADMIN_ENABLED",
         Some("true"),
         "true | false",
@@ -338,6 +350,10 @@ pub struct Config {
     pub csp: String,
     /// `BAO_ADMIN_ENABLED`.
     pub admin_enabled: bool,
+    /// `BAO_MCP_HTTP`.
+    pub mcp_http: bool,
+    /// `BAO_MCP_ALLOW_WRITE`.
+    pub mcp_allow_write: bool,
     /// `BAO_ADMIN_TOKEN`.
     #[serde(skip)]
     pub admin_token: Option<String>,
@@ -540,6 +556,8 @@ impl Config {
             }
         };
         let admin_enabled = get("BAO_ADMIN_ENABLED").map_or(Ok(true), parse_bool)?;
+        let mcp_http = get("BAO_MCP_HTTP").map_or(Ok(false), parse_bool)?;
+        let mcp_allow_write = get("BAO_MCP_ALLOW_WRITE").map_or(Ok(false), parse_bool)?;
         let admin_token = token(get("BAO_ADMIN_TOKEN"))?;
         let metrics_enabled = get("BAO_METRICS_ENABLED").map_or(Ok(true), parse_bool)?;
         let audit_retention = match get("BAO_AUDIT_RETENTION") {
@@ -686,6 +704,8 @@ impl Config {
             log_file,
             csp,
             admin_enabled,
+            mcp_http,
+            mcp_allow_write,
             admin_token,
             metrics_enabled,
             metrics_token,
@@ -740,6 +760,8 @@ impl Config {
         );
         out.insert("BAO_CSP", self.csp.clone());
         out.insert("BAO_ADMIN_ENABLED", self.admin_enabled.to_string());
+        out.insert("BAO_MCP_HTTP", self.mcp_http.to_string());
+        out.insert("BAO_MCP_ALLOW_WRITE", self.mcp_allow_write.to_string());
         out.insert(
             "BAO_ADMIN_TOKEN",
             if self.admin_token.is_some() {

@@ -47,6 +47,7 @@ mod error;
 pub mod fault;
 pub mod forms;
 pub mod http;
+pub mod mcp;
 pub mod memory;
 pub mod obs;
 pub mod plugin;

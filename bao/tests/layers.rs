@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["channel"],
     &["ai", "api", "forms", "memory", "rag", "workflow"],
     &["task", "agent"],
-    &["admin"],
+    &["admin", "mcp"],
     &["app", "plugin"],
     &["testing", "cli"],
 ];

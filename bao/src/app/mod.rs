@@ -82,6 +82,7 @@ impl App {
                 Arc::new(crate::ai::AiSubsystem::default()),
                 Arc::new(crate::channel::Channels::default()),
                 Arc::new(crate::admin::AdminSubsystem),
+                Arc::new(crate::mcp::http::McpSubsystem),
             ],
             plugins: Vec::new(),
         }

@@ -28,6 +28,11 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         }
         Command::Check(args) => check(app, &args),
         Command::Describe(args) => describe(app, &args),
+        Command::McpServe => match load_config(&app) {
+            Ok(config) => super::mcp_commands::serve(Some(description(&app, &config))),
+            Err(code) => code,
+        },
+        Command::McpTools(args) => super::mcp_commands::list_tools(&args),
         Command::Config(args) => config(&app, &args),
         Command::Init(args) => super::init::run(&args),
         Command::MakeMigration(args) => match load_config(&app) {
@@ -232,11 +237,8 @@ pub(crate) fn print_routes(routes: &[RouteInfo], as_json: bool) {
     }
 }
 
-fn describe(app: App, args: &JsonArgs) -> ExitCode {
-    let config = match load_config(&app) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+/// What `bao describe --json` prints.
+pub(super) fn description(app: &App, config: &Config) -> serde_json::Value {
     let resolved = config.resolved();
     let keys: Vec<_> = CONFIG_KEYS
         .iter()
@@ -274,10 +276,20 @@ fn describe(app: App, args: &JsonArgs) -> ExitCode {
         "circuit_breakers_live": live,
     });
     if let (Some(out), serde_json::Value::Object(parts)) =
-        (description.as_object_mut(), app.parts(&config))
+        (description.as_object_mut(), app.parts(config))
     {
         out.extend(parts);
     }
+    description
+}
+
+fn describe(app: App, args: &JsonArgs) -> ExitCode {
+    let config = match load_config(&app) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let description = description(&app, &config);
+    let live = description["circuit_breakers_live"].clone();
     if args.json {
         println!("{description:#}");
     } else {

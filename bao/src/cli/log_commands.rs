@@ -2,7 +2,7 @@
 //! rotated files), filtered by level and request id, optionally followed.
 
 use super::fail;
-use crate::obs::logging::{rotated, KEEP};
+use crate::obs::logging::{human, read_lines, LineFilter, LEVELS};
 use crate::App;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -29,62 +29,20 @@ pub struct LogsArgs {
     pub json: bool,
 }
 
-fn rank(level: &str) -> u8 {
-    match level.to_ascii_lowercase().as_str() {
-        "error" => 5,
-        "warn" | "warning" => 4,
-        "info" => 3,
-        "debug" => 2,
-        _ => 1,
-    }
-}
-
-/// Whether a JSON log line passes the filters.
-fn keep(line: &serde_json::Value, args: &LogsArgs) -> bool {
-    if let Some(level) = &args.level {
-        let this = line["level"].as_str().unwrap_or("trace");
-        if rank(this) < rank(level) {
-            return false;
+impl LogsArgs {
+    fn filter(&self) -> LineFilter {
+        LineFilter {
+            level: self.level.clone(),
+            request_id: self.request_id.clone(),
         }
     }
-    if let Some(id) = &args.request_id {
-        let found = line["request_id"].as_str() == Some(id.as_str())
-            || line["span"]["request_id"].as_str() == Some(id.as_str());
-        if !found {
-            return false;
-        }
-    }
-    true
-}
-
-/// A line as people read it: time, level, message, the other fields.
-fn human(line: &serde_json::Value) -> String {
-    let mut out = format!(
-        "{} {:>5} {}",
-        line["timestamp"].as_str().unwrap_or_default(),
-        line["level"].as_str().unwrap_or_default(),
-        line["message"].as_str().unwrap_or_default()
-    );
-    if let Some(fields) = line.as_object() {
-        for (key, value) in fields {
-            if matches!(key.as_str(), "timestamp" | "level" | "message" | "span") {
-                continue;
-            }
-            let value = value
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| value.to_string());
-            out.push_str(&format!(" {key}={value}"));
-        }
-    }
-    out
 }
 
 fn print(raw: &str, args: &LogsArgs) -> bool {
     let Ok(line) = serde_json::from_str::<serde_json::Value>(raw) else {
         return false;
     };
-    if !keep(&line, args) {
+    if !args.filter().keep(&line) {
         return false;
     }
     if args.json {
@@ -106,29 +64,14 @@ pub(super) fn logs(app: &App, args: &LogsArgs) -> ExitCode {
              then `bao logs` reads it",
         );
     };
-    if args.level.as_deref().is_some_and(|l| {
-        !["error", "warn", "warning", "info", "debug", "trace"]
-            .contains(&l.to_ascii_lowercase().as_str())
-    }) {
+    if args
+        .level
+        .as_deref()
+        .is_some_and(|l| !LEVELS.contains(&l.to_ascii_lowercase().as_str()))
+    {
         return fail("--level is one of error, warn, info, debug, trace");
     }
-    // Oldest file first, so the lines come out in order.
-    let mut matching: Vec<String> = Vec::new();
-    for n in (0..=KEEP).rev() {
-        let file = if n == 0 {
-            path.clone()
-        } else {
-            rotated(&path, n)
-        };
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        for raw in text.lines() {
-            if serde_json::from_str::<serde_json::Value>(raw).is_ok_and(|l| keep(&l, args)) {
-                matching.push(raw.to_string());
-            }
-        }
-    }
+    let matching = read_lines(&path, &args.filter());
     if matching.is_empty() && !path.exists() && !args.follow {
         return fail(format!(
             "{} does not exist yet: the app writes it once it runs with BAO_LOG_FILE set",
@@ -195,10 +138,10 @@ mod tests {
             serde_json::json!({"level": "WARN", "message": "slow", "request_id": "r1"});
         let info: serde_json::Value =
             serde_json::json!({"level": "INFO", "message": "ok", "span": {"request_id": "r2"}});
-        assert!(keep(&warn, &args(Some("warn"), None)));
-        assert!(!keep(&info, &args(Some("warn"), None)));
-        assert!(keep(&info, &args(None, Some("r2"))));
-        assert!(!keep(&warn, &args(None, Some("r2"))));
+        assert!(args(Some("warn"), None).filter().keep(&warn));
+        assert!(!args(Some("warn"), None).filter().keep(&info));
+        assert!(args(None, Some("r2")).filter().keep(&info));
+        assert!(!args(None, Some("r2")).filter().keep(&warn));
         assert!(
             human(&warn).contains("slow request_id=r1"),
             "{}",

@@ -13,6 +13,8 @@ mod auth_commands;
 mod dev;
 mod init;
 mod log_commands;
+mod mcp_commands;
+pub use mcp_commands::McpToolsArgs;
 mod memory_commands;
 mod migrations;
 mod plugin_commands;
@@ -196,6 +198,12 @@ pub enum Command {
     /// Answer a question from the ingested documents, with sources
     #[command(name = "rag:ask")]
     RagAsk(RagAskArgs),
+    /// Serve the MCP server on stdin/stdout for AI coding agents (build and operate tools)
+    #[command(name = "mcp:serve")]
+    McpServe,
+    /// List the MCP server's tools and the size of their list in tokens
+    #[command(name = "mcp:tools")]
+    McpTools(McpToolsArgs),
 }
 
 /// `bao memory:add`.
@@ -729,6 +737,8 @@ pub fn installed_main() -> ExitCode {
         Command::MakeController(args) => project::make_controller(&args),
         Command::MakeTask(args) => project::make_task(&args),
         Command::MakeDockerfile(args) => project::make_dockerfile(&args),
+        Command::McpServe => mcp_commands::serve(None),
+        Command::McpTools(args) => mcp_commands::list_tools(&args),
         _ => project::forward(),
     }
 }

@@ -32,30 +32,80 @@ pub(crate) enum Build {
     Failed(String),
 }
 
-/// Runs `cargo build` for the app, printing diagnostics as they come.
-pub(crate) fn build(root: &Path) -> Result<Build, String> {
+/// What a build left: the app's executable (when it built) and the
+/// compiler's messages, rendered and structured.
+pub(crate) struct BuildReport {
+    pub(crate) executable: Option<PathBuf>,
+    pub(crate) success: bool,
+    pub(crate) rendered: String,
+    /// `{level, message, code, file, line, column, help}` per diagnostic.
+    pub(crate) diagnostics: Vec<Value>,
+}
+
+/// A compiler message as tools read it: where, what, and the fixes the
+/// compiler suggests.
+fn diagnostic(message: &Value) -> Value {
+    let spans = message["spans"].as_array().cloned().unwrap_or_default();
+    let primary = spans
+        .iter()
+        .find(|s| s["is_primary"].as_bool() == Some(true))
+        .or(spans.first());
+    let mut help = Vec::new();
+    for child in message["children"].as_array().into_iter().flatten() {
+        let level = child["level"].as_str().unwrap_or_default();
+        let text = child["message"].as_str().unwrap_or_default();
+        if text.is_empty() {
+            continue;
+        }
+        let replacement = child["spans"]
+            .as_array()
+            .and_then(|s| s.iter().find_map(|s| s["suggested_replacement"].as_str()));
+        help.push(match replacement {
+            Some(r) if !r.is_empty() => format!("{level}: {text} (write `{r}`)"),
+            _ => format!("{level}: {text}"),
+        });
+    }
+    serde_json::json!({
+        "level": message["level"],
+        "message": message["message"],
+        "code": message["code"]["code"],
+        "file": primary.map(|s| s["file_name"].clone()),
+        "line": primary.map(|s| s["line_start"].clone()),
+        "column": primary.map(|s| s["column_start"].clone()),
+        "label": primary.map(|s| s["label"].clone()),
+        "help": help,
+    })
+}
+
+/// Runs `cargo build --message-format=json` for the app; with `echo`, the
+/// compiler's messages are printed to stderr as they come.
+pub(crate) fn build_report(root: &Path, echo: bool) -> Result<BuildReport, String> {
     let manifest = root.join("Cargo.toml");
     let mut child = Command::new(cargo())
         .args(["build", "--message-format=json", "--manifest-path"])
         .arg(&manifest)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if echo { Stdio::inherit() } else { Stdio::null() })
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     let stdout = child.stdout.take().ok_or("cargo gave no output")?;
     let manifest_text = manifest.canonicalize().unwrap_or(manifest.clone());
     let mut executable = None;
-    let mut diagnostics = String::new();
+    let mut rendered = String::new();
+    let mut diagnostics = Vec::new();
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         let Ok(message) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
         match message["reason"].as_str() {
             Some("compiler-message") => {
-                if let Some(rendered) = message["message"]["rendered"].as_str() {
-                    eprint!("{rendered}");
-                    diagnostics.push_str(rendered);
+                if let Some(text) = message["message"]["rendered"].as_str() {
+                    if echo {
+                        eprint!("{text}");
+                    }
+                    rendered.push_str(text);
                 }
+                diagnostics.push(diagnostic(&message["message"]));
             }
             Some("compiler-artifact") => {
                 let ours = message["manifest_path"]
@@ -69,16 +119,27 @@ pub(crate) fn build(root: &Path) -> Result<Build, String> {
         }
     }
     let status = child.wait().map_err(|e| format!("cargo failed: {e}"))?;
-    match (status.success(), executable) {
+    Ok(BuildReport {
+        executable,
+        success: status.success(),
+        rendered,
+        diagnostics,
+    })
+}
+
+/// Runs `cargo build` for the app, printing diagnostics as they come.
+pub(crate) fn build(root: &Path) -> Result<Build, String> {
+    let report = build_report(root, true)?;
+    match (report.success, report.executable) {
         (true, Some(exe)) => Ok(Build::Built(exe)),
         (true, None) => Err(
             "the app built but has no binary: add src/main.rs calling `bao::cli::main(app())`"
                 .into(),
         ),
-        (false, _) if diagnostics.is_empty() => Ok(Build::Failed(
+        (false, _) if report.rendered.is_empty() => Ok(Build::Failed(
             "cargo build failed (see the output above)".into(),
         )),
-        (false, _) => Ok(Build::Failed(diagnostics)),
+        (false, _) => Ok(Build::Failed(report.rendered)),
     }
 }
 

@@ -71,6 +71,14 @@ pub(crate) const WORKFLOW_ROUTES: &[RouteInfo] = &[
     ),
 ];
 
+/// The MCP server over streamable HTTP (`BAO_MCP_HTTP=1`).
+pub(crate) const MCP_ROUTES: &[RouteInfo] = &[operators(
+    "POST",
+    "/_bao/mcp",
+    "mcp",
+    "MCP server, streamable HTTP (BAO_MCP_HTTP=1; bearer token of an admin or BAO_ADMIN_TOKEN)",
+)];
+
 /// The admin console's pages and actions.
 pub(crate) const ADMIN_ROUTES: &[RouteInfo] = &[
     operators(

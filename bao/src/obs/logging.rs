@@ -183,3 +183,90 @@ mod tests {
         assert!(!oldest.contains("line 00"), "the oldest lines are gone");
     }
 }
+
+/// Which lines of the log file to keep when reading it back (`bao logs`,
+/// the admin console, the MCP server).
+#[derive(Debug, Clone, Default)]
+pub struct LineFilter {
+    /// Only lines at this level or above: error, warn, info, debug, trace.
+    pub level: Option<String>,
+    /// Only lines of this request (its `X-Request-Id`).
+    pub request_id: Option<String>,
+}
+
+/// The levels a [`LineFilter`] accepts.
+pub const LEVELS: &[&str] = &["error", "warn", "warning", "info", "debug", "trace"];
+
+fn rank(level: &str) -> u8 {
+    match level.to_ascii_lowercase().as_str() {
+        "error" => 5,
+        "warn" | "warning" => 4,
+        "info" => 3,
+        "debug" => 2,
+        _ => 1,
+    }
+}
+
+impl LineFilter {
+    /// Whether a JSON log line passes.
+    pub fn keep(&self, line: &serde_json::Value) -> bool {
+        if let Some(level) = &self.level {
+            if rank(line["level"].as_str().unwrap_or("trace")) < rank(level) {
+                return false;
+            }
+        }
+        if let Some(id) = &self.request_id {
+            let found = line["request_id"].as_str() == Some(id.as_str())
+                || line["span"]["request_id"].as_str() == Some(id.as_str());
+            if !found {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The lines of the log file at `path` and its rotated files that pass
+/// `filter`, oldest first.
+pub fn read_lines(path: &Path, filter: &LineFilter) -> Vec<String> {
+    let mut matching = Vec::new();
+    for n in (0..=KEEP).rev() {
+        let file = if n == 0 {
+            path.to_path_buf()
+        } else {
+            rotated(path, n)
+        };
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for raw in text.lines() {
+            if serde_json::from_str::<serde_json::Value>(raw).is_ok_and(|l| filter.keep(&l)) {
+                matching.push(raw.to_string());
+            }
+        }
+    }
+    matching
+}
+
+/// A line as people read it: time, level, message, the other fields.
+pub fn human(line: &serde_json::Value) -> String {
+    let mut out = format!(
+        "{} {:>5} {}",
+        line["timestamp"].as_str().unwrap_or_default(),
+        line["level"].as_str().unwrap_or_default(),
+        line["message"].as_str().unwrap_or_default()
+    );
+    if let Some(fields) = line.as_object() {
+        for (key, value) in fields {
+            if matches!(key.as_str(), "timestamp" | "level" | "message" | "span") {
+                continue;
+            }
+            let value = value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
+            out.push_str(&format!(" {key}={value}"));
+        }
+    }
+    out
+}

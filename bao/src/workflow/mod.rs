@@ -901,6 +901,14 @@ pub async fn replay(db: &DbPool, run_id: &str) -> crate::Result<bool> {
         .await?)
 }
 
+/// Wakes a sleeping or waiting run now: a worker carries it on.
+pub async fn resume(db: &DbPool, run_id: &str) -> crate::Result<bool> {
+    let id = run_id.to_string();
+    Ok(db
+        .run(move |c| store::set_status(c, &id, &["sleeping", "waiting"], "pending"))
+        .await?)
+}
+
 /// Fails the build when two workflows of an app share a name. `bao::app!`
 /// calls it in a `const`.
 pub const fn check_workflow_names(names: &[&str]) {
