@@ -201,7 +201,64 @@ fn init_build_test_serve_and_develop_a_new_app() {
         err.contains("mismatched types") && err.contains("does not build"),
         "{err}"
     );
+    mcp_tools_on_a_broken_app(&app);
     std::fs::write(&home_rs, &original).unwrap();
+}
+
+/// The MCP build tools run in the installed `bao`, so they answer while the
+/// app does not build: `bao_check` returns the compiler's errors as
+/// structured diagnostics, `bao_describe` says why it cannot describe, the
+/// generators' dry runs list files and write nothing. Driven by the
+/// official Python client.
+fn mcp_tools_on_a_broken_app(app: &Path) {
+    let calls = serde_json::json!([
+        ["bao_check", {}],
+        ["bao_describe", {}],
+        ["bao_list", {"kind": "controllers"}],
+        ["bao_make_controller", {"name": "Reports", "public": true, "dry_run": true}],
+    ]);
+    let out = Command::new("python3")
+        .arg(workspace().join("example/tests/mcp_client.py"))
+        .args(["stdio", "env", "-C"])
+        .arg(app)
+        .arg(format!("CARGO_TARGET_DIR={}", target_dir().display()))
+        .arg(cargo_bin("bao"))
+        .args(["mcp:serve", "--", &calls.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named 'mcp'") {
+        assert!(std::env::var_os("CI").is_none(), "CI installs the Python `mcp` package");
+        eprintln!("skipped: pip install mcp==2.3.0 to drive the MCP server");
+        return;
+    }
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer = |i: usize| -> (bool, serde_json::Value) {
+        let r = &report["results"][i];
+        let text = r["text"].as_str().unwrap();
+        (
+            r["is_error"].as_bool().unwrap(),
+            serde_json::from_str(text).unwrap_or_else(|_| panic!("JSON: {text}")),
+        )
+    };
+    let (_, check) = answer(0);
+    assert_eq!(check["ok"], false, "{check}");
+    let first = &check["errors"][0];
+    assert_eq!(first["file"], "src/controllers/home.rs", "{check}");
+    assert!(first["line"].as_u64().unwrap() > 0, "{check}");
+    assert!(first["column"].as_u64().is_some(), "{check}");
+    assert!(first["message"].as_str().unwrap().contains("mismatched types"), "{check}");
+    let (failed, describe) = answer(1);
+    assert!(failed, "{describe}");
+    assert!(describe["error"].as_str().unwrap().contains("does not build"), "{describe}");
+    assert_eq!(describe["detail"][0]["file"], "src/controllers/home.rs");
+    let (_, listed) = answer(2);
+    assert!(listed["items"].to_string().contains("src/controllers/home.rs"), "{listed}");
+    let (failed, planned) = answer(3);
+    assert!(!failed, "{planned}");
+    assert!(planned["files"].to_string().contains("src/controllers/reports.rs"), "{planned}");
+    assert!(!app.join("src/controllers/reports.rs").exists(), "a dry run writes nothing");
 }
 
 /// `bao make:auth` on a new app: the dry run writes nothing, the generator

@@ -2,37 +2,22 @@
 //! on one database; a guestbook entry signed through one reaches an SSE
 //! client and a WebSocket client of the other.
 
-use bao::testing::{free_port, wait_until_healthy, TestDatabase};
+use bao::testing::{free_port, LiveServer, TestDatabase};
 use futures_util::StreamExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(db: &TestDatabase, port: u16) -> Serve {
-    let child = Command::new(env!("CARGO_BIN_EXE_example"))
+fn serve(db: &TestDatabase, port: u16) -> LiveServer {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_example"));
+    command
         .args(["serve", "--port", &port.to_string()])
         .env("BAO_DATABASE_URL", db.url())
         .env("BAO_LOG_LEVEL", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let serve = Serve(child);
-    assert!(
-        wait_until_healthy(&format!("127.0.0.1:{port}"), WAIT),
-        "example serve came up on {port}"
-    );
-    serve
+        .stderr(Stdio::null());
+    LiveServer::start(command, port)
 }
 
 /// The CSRF token of the guestbook form, with its cookie in `client`.

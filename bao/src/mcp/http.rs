@@ -113,7 +113,7 @@ async fn actor(req: &HttpRequest, st: &McpState) -> Result<String, HttpResponse>
     }
 }
 
-async fn endpoint(req: HttpRequest, body: web::Bytes, st: web::Data<Arc<McpState>>) -> HttpResponse {
+async fn endpoint(req: HttpRequest, body: web::Bytes, st: web::Data<McpState>) -> HttpResponse {
     let who = match actor(&req, &st).await {
         Ok(who) => who,
         Err(response) => return response,

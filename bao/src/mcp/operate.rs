@@ -48,6 +48,15 @@ impl Ops {
     }
 }
 
+/// A run that is not there: say how to find one.
+fn no_run(error: ToolError, id: &str) -> ToolError {
+    if error.message.starts_with("not found") {
+        ToolError::new(format!("no run `{id}`: list them with bao_runs"))
+    } else {
+        error
+    }
+}
+
 /// "no such table" means Bao's tables were never made: say how.
 fn missing_tables(error: DbError) -> ToolError {
     let text = error.to_string();
@@ -182,13 +191,15 @@ async fn runs(ops: Ops, call: Call) -> ToolResult {
 
 async fn trace(ops: Ops, call: Call) -> ToolResult {
     let id = call.required("run_id")?.to_string();
+    let shown = id.clone();
     let (run, steps) = ops
         .read(move |c| {
             let run = crate::workflow::store::find_run(c, &id)?.ok_or(DbError::NotFound)?;
             let steps = crate::workflow::store::steps(c, &id)?;
             Ok((run, steps))
         })
-        .await?;
+        .await
+        .map_err(|e| no_run(e, &shown))?;
     let mut previous = run.created_at;
     let steps: Vec<Value> = steps
         .iter()
@@ -216,6 +227,7 @@ async fn trace(ops: Ops, call: Call) -> ToolResult {
 
 async fn agent_trace(ops: Ops, call: Call) -> ToolResult {
     let id = call.required("run_id")?.to_string();
+    let shown = id.clone();
     let (run, steps, approvals) = ops
         .read(move |c| {
             let run = crate::workflow::store::find_run(c, &id)?.ok_or(DbError::NotFound)?;
@@ -223,7 +235,8 @@ async fn agent_trace(ops: Ops, call: Call) -> ToolResult {
             let approvals = crate::agent::approvals::list(c, None, Some(&id), 100)?;
             Ok((run, steps, approvals))
         })
-        .await?;
+        .await
+        .map_err(|e| no_run(e, &shown))?;
     if !run.workflow.starts_with("agent:") {
         return Err(ToolError::new(format!(
             "run {} is a `{}` workflow run, not an agent's: use bao_trace",

@@ -137,3 +137,42 @@ mod tests {
         assert_eq!(res.header("Transfer-Encoding"), Some("chunked"));
     }
 }
+
+/// A server process a test started (`example serve --port N`, `bao serve`),
+/// killed when dropped so a failing test leaves nothing running.
+#[derive(Debug)]
+pub struct LiveServer {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl LiveServer {
+    /// Spawns `command` (which serves on `port`) and waits up to 30 s for
+    /// its `/healthz`; panics if it does not come up.
+    pub fn start(mut command: std::process::Command, port: u16) -> LiveServer {
+        let child = command.spawn().expect("the server starts");
+        let server = LiveServer {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+        };
+        assert!(
+            wait_until_healthy(&server.addr, Duration::from_secs(30)),
+            "the server came up on {}: {command:?}",
+            server.addr
+        );
+        server
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for LiveServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -42,7 +42,7 @@ mod proxy;
 mod response;
 
 pub use database::{TestDatabase, DEFAULT_POSTGRES_ADMIN_URL};
-pub use live::{free_port, http_get, http_request, wait_until_healthy, LiveResponse};
+pub use live::{free_port, http_get, http_request, wait_until_healthy, LiveResponse, LiveServer};
 pub use proxy::TcpProxy;
 pub use response::TestResponse;
 
