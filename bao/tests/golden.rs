@@ -228,7 +228,10 @@ fn mcp_tools_on_a_broken_app(app: &Path) {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("No module named 'mcp'") {
-        assert!(std::env::var_os("CI").is_none(), "CI installs the Python `mcp` package");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs the Python `mcp` package"
+        );
         eprintln!("skipped: pip install mcp==2.3.0 to drive the MCP server");
         return;
     }
@@ -248,17 +251,42 @@ fn mcp_tools_on_a_broken_app(app: &Path) {
     assert_eq!(first["file"], "src/controllers/home.rs", "{check}");
     assert!(first["line"].as_u64().unwrap() > 0, "{check}");
     assert!(first["column"].as_u64().is_some(), "{check}");
-    assert!(first["message"].as_str().unwrap().contains("mismatched types"), "{check}");
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("mismatched types"),
+        "{check}"
+    );
     let (failed, describe) = answer(1);
     assert!(failed, "{describe}");
-    assert!(describe["error"].as_str().unwrap().contains("does not build"), "{describe}");
+    assert!(
+        describe["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not build"),
+        "{describe}"
+    );
     assert_eq!(describe["detail"][0]["file"], "src/controllers/home.rs");
     let (_, listed) = answer(2);
-    assert!(listed["items"].to_string().contains("src/controllers/home.rs"), "{listed}");
+    assert!(
+        listed["items"]
+            .to_string()
+            .contains("src/controllers/home.rs"),
+        "{listed}"
+    );
     let (failed, planned) = answer(3);
     assert!(!failed, "{planned}");
-    assert!(planned["files"].to_string().contains("src/controllers/reports.rs"), "{planned}");
-    assert!(!app.join("src/controllers/reports.rs").exists(), "a dry run writes nothing");
+    assert!(
+        planned["files"]
+            .to_string()
+            .contains("src/controllers/reports.rs"),
+        "{planned}"
+    );
+    assert!(
+        !app.join("src/controllers/reports.rs").exists(),
+        "a dry run writes nothing"
+    );
 }
 
 /// `bao make:auth` on a new app: the dry run writes nothing, the generator

@@ -64,7 +64,7 @@ fn over_stdio(db: &TestDatabase, env: &[(&str, &str)], calls: Value) -> Option<V
     python(&args)
 }
 
-fn result<'a>(report: &'a Value, i: usize) -> (bool, Value, &'a str) {
+fn result(report: &Value, i: usize) -> (bool, Value, &str) {
     let r = &report["results"][i];
     let text = r["text"].as_str().unwrap_or_default();
     let value = serde_json::from_str(text).unwrap_or(Value::Null);
@@ -74,7 +74,10 @@ fn result<'a>(report: &'a Value, i: usize) -> (bool, Value, &'a str) {
 fn no_secrets(report: &Value) {
     let text = report.to_string();
     assert!(!text.contains(SECRET_KEY), "the secret key leaked: {text}");
-    assert!(!text.contains(ADMIN_TOKEN), "the admin token leaked: {text}");
+    assert!(
+        !text.contains(ADMIN_TOKEN),
+        "the admin token leaked: {text}"
+    );
 }
 
 fn migrate(db: &TestDatabase) {
@@ -102,13 +105,7 @@ fn the_official_client_reads_builds_and_operates_over_stdio() {
         let pool = bao::db::DbPool::new(db.url()).unwrap();
         let rt = tokio::runtime::Runtime::new().unwrap();
         let letter = rt
-            .block_on(bao::dead_letter(
-                &pool,
-                "slow_mark",
-                &json!([7]),
-                "boom",
-                3,
-            ))
+            .block_on(bao::dead_letter(&pool, "slow_mark", &json!([7]), "boom", 3))
             .unwrap();
 
         // A running server writing its log file.
@@ -139,10 +136,7 @@ fn the_official_client_reads_builds_and_operates_over_stdio() {
         let mut failed: Value = serde_json::from_str(&line).unwrap();
         failed["status"] = json!(503);
         failed["span"]["request_id"] = json!("req-mcp-503");
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&log)
-            .unwrap();
+        let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         writeln!(file, "{failed}").unwrap();
         let mut note = failed.clone();
         note["status"] = Value::Null;
@@ -175,6 +169,7 @@ fn the_official_client_reads_builds_and_operates_over_stdio() {
             ["bao_last_error", {}],
             ["bao_dlq_replay", {"id": letter}],
             ["bao_trace", {"run_id": "no-such-run"}],
+            ["bao_inspect", {"kind": "route", "name": "/guestbook"}],
         ]);
         let Some(report) = over_stdio(&db, &env, calls) else {
             return;
@@ -208,7 +203,10 @@ fn the_official_client_reads_builds_and_operates_over_stdio() {
         let (_, config, text) = result(&report, 3);
         assert!(config["items"].as_array().unwrap().len() > 20, "{text}");
         let (_, table, _) = result(&report, 4);
-        assert!(table["table"].as_str().unwrap().contains("POST   /guestbook"));
+        assert!(table["table"]
+            .as_str()
+            .unwrap()
+            .contains("POST   /guestbook"));
         let (_, models, _) = result(&report, 5);
         assert_eq!(models["items"][0]["name"], "Entry");
         assert_eq!(models["items"][0]["file"], "src/controllers/guestbook.rs");
@@ -216,9 +214,15 @@ fn the_official_client_reads_builds_and_operates_over_stdio() {
         assert!(migrations["total"].as_u64().unwrap() >= 2, "{migrations}");
         let (err, inspected, text) = result(&report, 7);
         assert!(!err, "{text}");
-        assert_eq!(inspected["items"][0]["source"]["file"], "src/controllers/guestbook.rs");
+        assert_eq!(
+            inspected["items"][0]["source"]["file"],
+            "src/controllers/guestbook.rs"
+        );
         assert!(
-            !inspected["items"][0]["migrations"].as_array().unwrap().is_empty(),
+            !inspected["items"][0]["migrations"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
             "{inspected}"
         );
         let (err, runs, text) = result(&report, 8);
@@ -257,6 +261,19 @@ fn the_official_client_reads_builds_and_operates_over_stdio() {
         assert!(text.contains("BAO_MCP_ALLOW_WRITE=1"), "{text}");
         let (err, _, text) = result(&report, 16);
         assert!(err && text.contains("bao_runs"), "{text}");
+        let (err, routes, text) = result(&report, 17);
+        assert!(!err, "{text}");
+        let sign = routes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["method"] == "POST")
+            .expect("POST /guestbook");
+        assert_eq!(sign["handler"], "sign");
+        assert_eq!(
+            sign["source"]["file"], "src/controllers/guestbook.rs",
+            "{sign}"
+        );
 
         // With writes allowed: the dead letter is replayed and audited.
         let mut env = env.to_vec();
@@ -339,9 +356,15 @@ fn stdout_carries_only_the_protocol() {
         assert_eq!(message["jsonrpc"], "2.0", "{line}");
     }
     let unknown = lines.iter().find(|l| l.contains("\"id\":4")).unwrap();
-    assert!(unknown.contains("isError") && unknown.contains("no tool"), "{unknown}");
+    assert!(
+        unknown.contains("isError") && unknown.contains("no tool"),
+        "{unknown}"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("mcp tool call"), "logs go to stderr: {stderr}");
+    assert!(
+        stderr.contains("mcp tool call"),
+        "logs go to stderr: {stderr}"
+    );
 }
 
 #[test]
@@ -370,10 +393,20 @@ fn the_http_transport_needs_an_admin_token() {
         if let Some(b) = bearer.as_deref() {
             headers.push(("Authorization", b));
         }
-        http_request(&server.addr, "POST", "/_bao/mcp", &headers, initialize.as_bytes()).unwrap()
+        http_request(
+            &server.addr,
+            "POST",
+            "/_bao/mcp",
+            &headers,
+            initialize.as_bytes(),
+        )
+        .unwrap()
     };
     assert_eq!(post(None).status, 401);
-    assert_eq!(post(Some("wrong-token-wrong-token-wrong-token")).status, 401);
+    assert_eq!(
+        post(Some("wrong-token-wrong-token-wrong-token")).status,
+        401
+    );
     let ok = post(Some(ADMIN_TOKEN));
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert!(ok.body.contains("serverInfo"), "{}", ok.body);
@@ -390,7 +423,10 @@ fn the_http_transport_needs_an_admin_token() {
     };
     no_secrets(&report);
     let tools = report["tools"].to_string();
-    assert!(tools.contains("bao_runs") && !tools.contains("bao_make_crud"), "{tools}");
+    assert!(
+        tools.contains("bao_runs") && !tools.contains("bao_make_crud"),
+        "{tools}"
+    );
     let (err, models, text) = result(&report, 0);
     assert!(!err, "{text}");
     assert_eq!(models["items"][0]["name"], "Entry");

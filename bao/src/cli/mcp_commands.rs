@@ -4,7 +4,9 @@
 
 use super::fail;
 use super::project::{build_report, find_app_root};
-use crate::mcp::{self, operate, page, Access, BaoMcp, Call, ToolDef, ToolError, ToolResult, Toolbox};
+use crate::mcp::{
+    self, operate, page, Access, BaoMcp, Call, ToolDef, ToolError, ToolResult, Toolbox,
+};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -54,7 +56,14 @@ fn source_state(root: &Path) -> SourceState {
         newest: SystemTime::UNIX_EPOCH,
         files: 0,
     };
-    for dir in ["src", "views", "build.rs", "Cargo.toml", "Cargo.lock", "migrations"] {
+    for dir in [
+        "src",
+        "views",
+        "build.rs",
+        "Cargo.toml",
+        "Cargo.lock",
+        "migrations",
+    ] {
         let path = root.join(dir);
         if path.is_dir() {
             walk(&path, &mut state);
@@ -101,11 +110,9 @@ impl Project {
         let report = build_report(root, false).map_err(ToolError::new)?;
         let exe = match (report.success, &report.executable) {
             (true, Some(exe)) => exe.clone(),
-            (true, None) => {
-                return Err(ToolError::new(
-                    "the app built but has no binary: add src/main.rs calling `bao::cli::main(app())`",
-                ))
-            }
+            (true, None) => return Err(ToolError::new(
+                "the app built but has no binary: add src/main.rs calling `bao::cli::main(app())`",
+            )),
             (false, _) => return Err(build_failed(&report)),
         };
         let output = Command::new(&exe)
@@ -242,10 +249,10 @@ fn find_items(root: &Path, kind: &str) -> Vec<Value> {
         for (n, line) in lines.iter().enumerate() {
             let line = line.trim_start();
             let marked = attrs.iter().any(|a| {
-                [format!("#[bao::{a}"), format!("#[{a}(")]
-                    .iter()
-                    .any(|p| line.starts_with(p.as_str()) && !line[p.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_'))
-                    || line == format!("#[{a}]")
+                [format!("#[bao::{a}"), format!("#[{a}(")].iter().any(|p| {
+                    line.starts_with(p.as_str())
+                        && !line[p.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                }) || line == format!("#[{a}]")
             });
             if marked {
                 out.push(json!({
@@ -291,12 +298,24 @@ fn list(project: &Project, call: &Call) -> ToolResult {
     page(find_items(root, kind), call, 50)
 }
 
-/// Where `fn NAME` or `struct NAME` is declared in `src/`.
+/// Where `fn NAME` or `struct NAME` is declared in `src/` (in `within`
+/// only, when given).
 fn declaration(root: &Path, name: &str) -> Option<Value> {
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
+    declaration_in(root, &files, name)
+}
+
+/// A route's handler: `fn HANDLER` in the file that declares its controller.
+fn handler_location(root: &Path, controller: &str, handler: &str) -> Option<Value> {
+    let file = declaration(root, controller)?;
+    let path = root.join(file["file"].as_str()?);
+    declaration_in(root, &[path], handler)
+}
+
+fn declaration_in(root: &Path, files: &[PathBuf], name: &str) -> Option<Value> {
     for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        let Ok(text) = std::fs::read_to_string(file) else {
             continue;
         };
         for (n, line) in text.lines().enumerate() {
@@ -304,11 +323,11 @@ fn declaration(root: &Path, name: &str) -> Option<Value> {
                 .split(|c: char| !(c.is_alphanumeric() || c == '_'))
                 .filter(|w| !w.is_empty())
                 .collect();
-            let declares = words.windows(2).any(|w| {
-                matches!(w[0], "fn" | "struct" | "enum" | "impl") && w[1] == name
-            });
+            let declares = words
+                .windows(2)
+                .any(|w| matches!(w[0], "fn" | "struct" | "enum" | "impl") && w[1] == name);
             if declares && !line.trim_start().starts_with("//") {
-                return Some(json!({"file": relative(root, &file), "line": n + 1}));
+                return Some(json!({"file": relative(root, file), "line": n + 1}));
             }
         }
     }
@@ -322,14 +341,15 @@ fn inspect(project: &Project, call: &Call) -> ToolResult {
     })?;
     let name = call.required("name")?;
     let root = project.root()?;
-    let description = project.description();
-    let Ok(description) = description else {
-        // The source still says where things are.
-        let location = declaration(root, name);
-        return Err(description.err().expect("an error").with_detail(json!({
-            "source": location,
-            "note": "the app does not build, so only the source location is known",
-        })));
+    let description = match project.description() {
+        Ok(description) => description,
+        Err(error) => {
+            // The source still says where things are.
+            return Err(error.with_detail(json!({
+                "source": declaration(root, name),
+                "note": "the app does not build, so only the source location is known",
+            })));
+        }
     };
     let section = match kind {
         "model" => "models",
@@ -367,7 +387,14 @@ fn inspect(project: &Project, call: &Call) -> ToolResult {
             .or_else(|| item["name"].as_str())
             .unwrap_or(name)
             .to_string();
-        item["source"] = declaration(root, &symbol)
+        let routed = match (item["controller"].as_str(), item["handler"].as_str()) {
+            (Some(controller), Some(handler)) if controller != "bao" => {
+                handler_location(root, controller, handler)
+            }
+            _ => None,
+        };
+        item["source"] = routed
+            .or_else(|| declaration(root, &symbol))
             .or_else(|| declaration(root, name))
             .unwrap_or(Value::Null);
         if kind == "model" {
@@ -388,7 +415,8 @@ fn migrations_of(root: &Path, table: &str) -> Vec<String> {
         .filter(|f| f.extension().is_some_and(|e| e == "sql"))
         .filter(|f| {
             std::fs::read_to_string(f).is_ok_and(|t| {
-                t.contains(&format!("\"{table}\"")) || t.contains(&format!(" {table} "))
+                t.contains(&format!("\"{table}\""))
+                    || t.contains(&format!(" {table} "))
                     || t.contains(&format!(" {table}("))
                     || t.contains(&format!(" {table}\n"))
             })
@@ -440,7 +468,10 @@ fn check(project: &Project, _call: &Call) -> ToolResult {
 
 fn routes_table(project: &Project, _call: &Call) -> ToolResult {
     let description = project.description()?;
-    let routes = description["routes"].as_array().cloned().unwrap_or_default();
+    let routes = description["routes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut table = String::new();
     for r in &routes {
         table.push_str(&format!(
@@ -517,7 +548,11 @@ fn generate(project: &Project, call: &Call, mut argv: Vec<String>) -> ToolResult
 }
 
 fn tools(project: &Arc<Project>) -> Vec<ToolDef> {
-    let dry = ("dry_run", "boolean", "return the files instead of writing them");
+    let dry = (
+        "dry_run",
+        "boolean",
+        "return the files instead of writing them",
+    );
     let force = ("force", "boolean", "overwrite files that exist");
     let public = ("public", "boolean", "no login required");
     vec![

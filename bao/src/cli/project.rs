@@ -85,7 +85,11 @@ pub(crate) fn build_report(root: &Path, echo: bool) -> Result<BuildReport, Strin
         .args(["build", "--message-format=json", "--manifest-path"])
         .arg(&manifest)
         .stdout(Stdio::piped())
-        .stderr(if echo { Stdio::inherit() } else { Stdio::null() })
+        .stderr(if echo {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     let stdout = child.stdout.take().ok_or("cargo gave no output")?;

@@ -14,7 +14,8 @@ pub use flash::FlashMessage;
 pub use middleware::RequestId;
 pub use routes::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
 pub(crate) use routes::{
-    clash, same_shape, ADMIN_ROUTES, CHANNEL_ROUTES, MCP_ROUTES, DOCS_ROUTES, FRAMEWORK_ROUTES, WORKFLOW_ROUTES,
+    clash, same_shape, ADMIN_ROUTES, CHANNEL_ROUTES, DOCS_ROUTES, FRAMEWORK_ROUTES, MCP_ROUTES,
+    WORKFLOW_ROUTES,
 };
 
 use actix_web::http::header;

@@ -140,7 +140,10 @@ async fn endpoint(req: HttpRequest, body: web::Bytes, st: web::Data<McpState>) -
     }
     let frames = http_body_util::BodyStream::new(body).filter_map(|frame| async move {
         match frame {
-            Ok(frame) => frame.into_data().ok().map(Ok::<_, std::convert::Infallible>),
+            Ok(frame) => frame
+                .into_data()
+                .ok()
+                .map(Ok::<_, std::convert::Infallible>),
             Err(never) => match never {},
         }
     });

@@ -76,9 +76,11 @@ impl Call {
         match self.args.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
-            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
-                ToolError::new(format!("`{key}` is an integer, not `{s}`"))
-            }),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| ToolError::new(format!("`{key}` is an integer, not `{s}`"))),
             Some(other) => Err(ToolError::new(format!(
                 "`{key}` is an integer, not {other}"
             ))),
@@ -185,7 +187,9 @@ impl ToolDef {
         let mut properties = Map::new();
         for (arg, kind, about) in args {
             let schema = match *kind {
-                "string[]" => json!({"type": "array", "items": {"type": "string"}, "description": about}),
+                "string[]" => {
+                    json!({"type": "array", "items": {"type": "string"}, "description": about})
+                }
                 kind => json!({"type": kind, "description": about}),
             };
             properties.insert((*arg).to_string(), schema);
@@ -276,7 +280,12 @@ impl Toolbox {
         };
         let started = std::time::Instant::now();
         let outcome = (tool.handler)(call).await;
-        tracing::info!(tool = name, ok = outcome.is_ok(), elapsed_ms = started.elapsed().as_millis() as u64, "mcp tool call");
+        tracing::info!(
+            tool = name,
+            ok = outcome.is_ok(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "mcp tool call"
+        );
         let (value, is_error) = match outcome {
             Ok(value) => (value, false),
             Err(error) => {

@@ -96,36 +96,145 @@ fn stored(text: Option<&str>, max: usize) -> Value {
 /// The read tools, then the write tools.
 pub fn tools(ops: &Ops) -> Vec<ToolDef> {
     let mut out = vec![
-        tool(ops, "bao_runs", "Workflow and agent runs, newest first (agent runs are workflow `agent:NAME`).", Access::Read,
-            &[("status", "string", "pending|running|sleeping|waiting|completed|failed|cancelled"),
-              ("workflow", "string", "exact workflow name"),
-              ("limit", "integer", "1-100, default 20"),
-              ("cursor", "string", "next_cursor of the previous answer")], &[], runs),
-        tool(ops, "bao_trace", "One run: status, input, output, error and each step with result, error and timing.", Access::Read,
-            &[("run_id", "string", "the run's id"), ("cursor", "string", "for runs with many steps")], &["run_id"], trace),
-        tool(ops, "bao_agent_trace", "One agent run: model turns, tool calls, approvals, tokens and cost.", Access::Read,
-            &[("run_id", "string", "the run's id")], &["run_id"], agent_trace),
-        tool(ops, "bao_health", "The running server's /healthz, /readyz and key metrics.", Access::Read, &[], &[], health),
-        tool(ops, "bao_dlq_list", "Dead letters (failed-for-good tasks and runs), newest first.", Access::Read,
-            &[("queue", "string", "a task name or workflow:NAME"), ("limit", "integer", "1-100, default 20"),
-              ("cursor", "string", "next_cursor of the previous answer")], &[], dlq_list),
-        tool(ops, "bao_logs", "The app's latest log lines (BAO_LOG_FILE), oldest of the page first.", Access::Read,
-            &[("level", "string", "error|warn|info|debug|trace: that level and above"),
-              ("request_id", "string", "only this request's lines"), ("limit", "integer", "1-100, default 30"),
-              ("cursor", "string", "next_cursor: older lines")], &[], logs),
-        tool(ops, "bao_last_error", "The latest 5xx response: its request id and that request's log lines.", Access::Read, &[], &[], last_error),
-        tool(ops, "bao_workflow_replay", "Run a failed or cancelled run again (completed steps are kept).", Access::Write,
-            &[("run_id", "string", "the run's id")], &["run_id"], replay),
-        tool(ops, "bao_workflow_resume", "Wake a sleeping or waiting run now.", Access::Write,
-            &[("run_id", "string", "the run's id")], &["run_id"], resume),
-        tool(ops, "bao_dlq_replay", "Replay a dead letter: enqueue the task or restart the run.", Access::Write,
-            &[("id", "integer", "the dead letter's id")], &["id"], dlq_replay),
-        tool(ops, "bao_agent_approve", "Approve an agent's pending tool call (see bao_agent_trace).", Access::Write,
-            &[("id", "integer", "the approval's id"), ("reason", "string", "optional note")], &["id"],
-            |ops, call| decide(ops, call, true)),
-        tool(ops, "bao_agent_deny", "Deny an agent's pending tool call; the reason goes to the model.", Access::Write,
-            &[("id", "integer", "the approval's id"), ("reason", "string", "why")], &["id", "reason"],
-            |ops, call| decide(ops, call, false)),
+        tool(
+            ops,
+            "bao_runs",
+            "Workflow and agent runs, newest first (agent runs are workflow `agent:NAME`).",
+            Access::Read,
+            &[
+                (
+                    "status",
+                    "string",
+                    "pending|running|sleeping|waiting|completed|failed|cancelled",
+                ),
+                ("workflow", "string", "exact workflow name"),
+                ("limit", "integer", "1-100, default 20"),
+                ("cursor", "string", "next_cursor of the previous answer"),
+            ],
+            &[],
+            runs,
+        ),
+        tool(
+            ops,
+            "bao_trace",
+            "One run: status, input, output, error and each step with result, error and timing.",
+            Access::Read,
+            &[
+                ("run_id", "string", "the run's id"),
+                ("cursor", "string", "for runs with many steps"),
+            ],
+            &["run_id"],
+            trace,
+        ),
+        tool(
+            ops,
+            "bao_agent_trace",
+            "One agent run: model turns, tool calls, approvals, tokens and cost.",
+            Access::Read,
+            &[("run_id", "string", "the run's id")],
+            &["run_id"],
+            agent_trace,
+        ),
+        tool(
+            ops,
+            "bao_health",
+            "The running server's /healthz, /readyz and key metrics.",
+            Access::Read,
+            &[],
+            &[],
+            health,
+        ),
+        tool(
+            ops,
+            "bao_dlq_list",
+            "Dead letters (failed-for-good tasks and runs), newest first.",
+            Access::Read,
+            &[
+                ("queue", "string", "a task name or workflow:NAME"),
+                ("limit", "integer", "1-100, default 20"),
+                ("cursor", "string", "next_cursor of the previous answer"),
+            ],
+            &[],
+            dlq_list,
+        ),
+        tool(
+            ops,
+            "bao_logs",
+            "The app's latest log lines (BAO_LOG_FILE), oldest of the page first.",
+            Access::Read,
+            &[
+                (
+                    "level",
+                    "string",
+                    "error|warn|info|debug|trace: that level and above",
+                ),
+                ("request_id", "string", "only this request's lines"),
+                ("limit", "integer", "1-100, default 30"),
+                ("cursor", "string", "next_cursor: older lines"),
+            ],
+            &[],
+            logs,
+        ),
+        tool(
+            ops,
+            "bao_last_error",
+            "The latest 5xx response: its request id and that request's log lines.",
+            Access::Read,
+            &[],
+            &[],
+            last_error,
+        ),
+        tool(
+            ops,
+            "bao_workflow_replay",
+            "Run a failed or cancelled run again (completed steps are kept).",
+            Access::Write,
+            &[("run_id", "string", "the run's id")],
+            &["run_id"],
+            replay,
+        ),
+        tool(
+            ops,
+            "bao_workflow_resume",
+            "Wake a sleeping or waiting run now.",
+            Access::Write,
+            &[("run_id", "string", "the run's id")],
+            &["run_id"],
+            resume,
+        ),
+        tool(
+            ops,
+            "bao_dlq_replay",
+            "Replay a dead letter: enqueue the task or restart the run.",
+            Access::Write,
+            &[("id", "integer", "the dead letter's id")],
+            &["id"],
+            dlq_replay,
+        ),
+        tool(
+            ops,
+            "bao_agent_approve",
+            "Approve an agent's pending tool call (see bao_agent_trace).",
+            Access::Write,
+            &[
+                ("id", "integer", "the approval's id"),
+                ("reason", "string", "optional note"),
+            ],
+            &["id"],
+            |ops, call| decide(ops, call, true),
+        ),
+        tool(
+            ops,
+            "bao_agent_deny",
+            "Deny an agent's pending tool call; the reason goes to the model.",
+            Access::Write,
+            &[
+                ("id", "integer", "the approval's id"),
+                ("reason", "string", "why"),
+            ],
+            &["id", "reason"],
+            |ops, call| decide(ops, call, false),
+        ),
     ];
     out.shrink_to_fit();
     out
@@ -330,7 +439,9 @@ async fn health(ops: Ops, _call: Call) -> ToolResult {
         }
     };
     let healthz_status = healthz.status().as_u16();
-    let ready = get("/readyz").await.map_err(|e| ToolError::new(e.to_string()))?;
+    let ready = get("/readyz")
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
     let ready_status = ready.status().as_u16();
     let ready_body: Value = ready.json().await.unwrap_or(Value::Null);
     let mut metrics = serde_json::Map::new();
@@ -518,7 +629,9 @@ async fn replay(ops: Ops, call: Call) -> ToolResult {
         )));
     }
     audit(&ops, &call, "mcp.workflow.replay", id.clone()).await?;
-    Ok(json!({"run_id": id, "status": "pending", "note": "a worker runs it again; completed steps are kept"}))
+    Ok(
+        json!({"run_id": id, "status": "pending", "note": "a worker runs it again; completed steps are kept"}),
+    )
 }
 
 async fn resume(ops: Ops, call: Call) -> ToolResult {
