@@ -50,6 +50,27 @@ impl Frugal {
     }
 }
 
+/// What `Editor::post` received: the text, and the run it ran in (from
+/// the tool context, with a database round trip).
+static EDITED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+#[derive(Default)]
+pub struct Editor;
+
+#[bao::agent(name = "editor")]
+impl Editor {
+    /// Posts a message.
+    #[tool(requires_approval)]
+    async fn post(&self, text: String) -> bao::Result<String> {
+        let context = bao::agent::context()?;
+        let mut conn = context.db.get()?;
+        let run = bao::workflow::store::find_run(&mut conn, &context.run_id)?;
+        assert!(run.is_some(), "the tool runs inside its stored run");
+        EDITED.lock().unwrap().push((text.clone(), context.run_id));
+        Ok(format!("posted: {text}"))
+    }
+}
+
 #[derive(Default)]
 pub struct Librarian;
 
@@ -103,7 +124,7 @@ impl bao::ai::Provider for Recorder {
     }
 }
 
-bao::app! { agents: [ResearchBot, Frugal, Librarian] }
+bao::app! { agents: [ResearchBot, Frugal, Librarian, Editor] }
 
 #[bao::test]
 async fn a_rag_agent_gets_the_retrieved_context_as_data() {
@@ -319,6 +340,64 @@ async fn an_approval_is_bound_to_its_call_and_used_once() {
 }
 
 #[bao::test]
+async fn an_operator_may_approve_corrected_arguments_and_tools_see_their_run() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        EDITED.lock().unwrap().clear();
+        // Corrected arguments the tool does not take are refused to the model.
+        ai::install(Router::new().provider(Scripted::new([
+            "CALL: post({\"text\": \"Helo wrold\"})",
+            "FINAL: Not posted.",
+        ])));
+        let run = Editor::run(&pool, "post a greeting").await.unwrap();
+        let request = run.pending[0].id;
+        let mut conn = pool.get().unwrap();
+        approvals::approve_edited(
+            &mut conn,
+            request,
+            "carol",
+            &serde_json::json!({"txt": 1}),
+            None,
+        )
+        .unwrap();
+        drop(conn);
+        let done = Editor::resume(&pool, &run.id).await.unwrap();
+        assert_eq!(done.outcome.unwrap().answer, "Not posted.");
+        assert!(EDITED.lock().unwrap().is_empty());
+
+        ai::install(Router::new().provider(Scripted::new([
+            "CALL: post({\"text\": \"Helo wrold\"})",
+            "FINAL: Posted.",
+        ])));
+        let run = Editor::run(&pool, "post a greeting").await.unwrap();
+        let request = run.pending[0].id;
+        let mut conn = pool.get().unwrap();
+        let decided = approvals::approve_edited(
+            &mut conn,
+            request,
+            "carol",
+            &serde_json::json!({"text": "Hello world"}),
+            Some("typo"),
+        )
+        .unwrap();
+        assert_eq!(
+            decided.approved_arguments.as_deref(),
+            Some("{\"text\":\"Hello world\"}")
+        );
+        drop(conn);
+        let done = Editor::resume(&pool, &run.id).await.unwrap();
+        assert_eq!(done.status, "completed", "{done:?}");
+        assert_eq!(
+            *EDITED.lock().unwrap(),
+            vec![("Hello world".to_string(), run.id.clone())],
+            "the tool ran once, with the operator's arguments, in its run"
+        );
+        // Outside a tool there is no tool context.
+        assert!(bao::agent::context().is_err());
+    }
+}
+
+#[bao::test]
 async fn a_denied_call_is_refused_to_the_model_and_an_unanswered_one_expires() {
     for db in TestDatabase::each() {
         let pool = pool(&db);
@@ -372,7 +451,7 @@ async fn a_denied_call_is_refused_to_the_model_and_an_unanswered_one_expires() {
 async fn the_app_lists_its_agents_and_their_tool_schemas() {
     let app = app();
     let names: Vec<&str> = app.agents().iter().map(|a| a.def.name).collect();
-    assert_eq!(names, ["research", "frugal", "librarian"]);
+    assert_eq!(names, ["research", "frugal", "librarian", "editor"]);
     let research = &app.agents()[0].def;
     assert_eq!(
         research.instructions,

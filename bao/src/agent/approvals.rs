@@ -54,10 +54,14 @@ pub struct Approval {
     /// The reason given with a denial.
     #[diesel(sql_type = Nullable<Text>)]
     pub reason: Option<String>,
+    /// The arguments the operator approved instead of the model's (JSON),
+    /// when they edited them.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub approved_arguments: Option<String>,
 }
 
 const COLUMNS: &str = "id, run_id, agent, call_id, tool, arguments, arguments_hash, status, \
-    requested_by, requested_at, expires_at, decided_by, decided_at, reason";
+    requested_by, requested_at, expires_at, decided_by, decided_at, reason, approved_arguments";
 
 /// What the run receives when a request is decided.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +74,10 @@ pub struct Decision {
     pub by: String,
     /// The reason of a denial.
     pub reason: Option<String>,
+    /// The arguments to run the tool with instead of the model's, when the
+    /// operator edited them before approving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<serde_json::Value>,
 }
 
 /// The hash a decision is bound to.
@@ -206,6 +214,30 @@ pub fn decide(
     by: &str,
     reason: Option<&str>,
 ) -> Result<Approval, DecideError> {
+    settle(conn, id, approved, by, reason, None)
+}
+
+/// Approves request `id` with `arguments` in place of the model's (an
+/// operator corrected them): the tool runs with these once they pass its
+/// schema, and the audit entry records both hashes.
+pub fn approve_edited(
+    conn: &mut DbConnection,
+    id: i64,
+    by: &str,
+    arguments: &serde_json::Value,
+    reason: Option<&str>,
+) -> Result<Approval, DecideError> {
+    settle(conn, id, true, by, reason, Some(arguments))
+}
+
+fn settle(
+    conn: &mut DbConnection,
+    id: i64,
+    approved: bool,
+    by: &str,
+    reason: Option<&str>,
+    edited: Option<&serde_json::Value>,
+) -> Result<Approval, DecideError> {
     use diesel::Connection;
     conn.transaction(|c| {
         let Some(request) = find(c, id)? else {
@@ -215,13 +247,15 @@ pub fn decide(
         let status = if approved { "approved" } else { "denied" };
         let claimed = on_dialect!(c, |c, sql| {
             diesel::sql_query(sql(
-            "UPDATE bao_agent_approvals SET status = ?, decided_by = ?, decided_at = ?, reason = ? \
+            "UPDATE bao_agent_approvals SET status = ?, decided_by = ?, decided_at = ?, reason = ?, \
+             approved_arguments = ? \
              WHERE id = ? AND status = 'pending' AND (expires_at IS NULL OR expires_at > ?)"
         ))
         .bind::<Text, _>(status)
         .bind::<Text, _>(by)
         .bind::<BigInt, _>(now)
         .bind::<Nullable<Text>, _>(reason)
+        .bind::<Nullable<Text>, _>(edited.map(|a| a.to_string()))
         .bind::<BigInt, _>(id)
         .bind::<BigInt, _>(now)
         .execute(c)
@@ -240,6 +274,7 @@ pub fn decide(
             arguments_hash: request.arguments_hash.clone(),
             by: by.to_string(),
             reason: reason.map(str::to_string),
+            edited: edited.cloned(),
         };
         let payload = serde_json::to_string(&decision).unwrap_or_default();
         crate::workflow::store::send_signal(
@@ -251,6 +286,7 @@ pub fn decide(
         let detail = serde_json::json!({
             "approval": id, "run": request.run_id, "tool": request.tool,
             "arguments_hash": request.arguments_hash, "by": by, "reason": reason,
+            "edited_arguments_hash": edited.map(arguments_hash),
         })
         .to_string();
         let action = if approved {

@@ -413,6 +413,33 @@ async fn model_turn(
     }
 }
 
+/// What a running tool may reach: the app's database and its run.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    /// The app's database.
+    pub db: DbPool,
+    /// The id of the agent run calling the tool.
+    pub run_id: String,
+}
+
+tokio::task_local! {
+    static TOOL_CONTEXT: ToolContext;
+}
+
+/// The context of the tool running now: `let db = bao::agent::context()?.db;`.
+pub fn context() -> crate::Result<ToolContext> {
+    TOOL_CONTEXT.try_with(ToolContext::clone).map_err(|_| {
+        crate::Error::Internal(
+            "bao::agent::context() is available inside a running #[tool] only".into(),
+        )
+    })
+}
+
+/// The app's database, inside a running `#[tool]`.
+pub fn db() -> crate::Result<DbPool> {
+    context().map(|c| c.db)
+}
+
 /// One tool call: checked, approved when it must be, run once as a step.
 async fn call_tool<A: Agent>(
     ctx: &WorkflowCtx,
@@ -439,6 +466,8 @@ async fn call_tool<A: Agent>(
             tool.name
         )));
     }
+    // An operator may approve corrected arguments: the tool runs with those.
+    let mut approved_arguments = None;
     if tool.requires_approval {
         let run_id = ctx.run_id().to_string();
         let expires = crate::support::clock::now_ms()
@@ -461,7 +490,17 @@ async fn call_tool<A: Agent>(
             .await;
         match decision {
             Ok(d)
-                if d.approved && d.arguments_hash == approvals::arguments_hash(&call.arguments) => {
+                if d.approved && d.arguments_hash == approvals::arguments_hash(&call.arguments) =>
+            {
+                if let Some(edited) = d.edited {
+                    if let Err(why) = check_arguments(&tool.schema(), &edited) {
+                        return Ok(refuse(format!(
+                            "{} approved edited arguments that `{}` does not take: {why}",
+                            d.by, tool.name
+                        )));
+                    }
+                    approved_arguments = Some(edited);
+                }
             }
             Ok(d) if d.approved => {
                 return Ok(refuse("the approval was given for other arguments".into()));
@@ -485,12 +524,19 @@ async fn call_tool<A: Agent>(
         }
     }
     let name = tool.name;
-    let arguments = call.arguments.clone();
+    let arguments = approved_arguments.unwrap_or_else(|| call.arguments.clone());
+    let context = ToolContext {
+        db: ctx.db().clone(),
+        run_id: ctx.run_id().to_string(),
+    };
     let outcome: ToolOutcome = ctx
         .step_with(&format!("tool:{}", call.id), Retry::none(), || {
             let arguments = arguments.clone();
+            let context = context.clone();
             async move {
-                let result = agent.call_tool(name, arguments).await;
+                let result = TOOL_CONTEXT
+                    .scope(context, agent.call_tool(name, arguments))
+                    .await;
                 Ok::<_, workflow::StepError>(match result {
                     Ok(output) => ToolOutcome {
                         output,

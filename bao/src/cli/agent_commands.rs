@@ -209,12 +209,27 @@ pub(super) fn decide(app: &App, args: &AgentDecideArgs, approved: bool) -> ExitC
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "operator".into());
-    let decided = pool
-        .get()
-        .map_err(approvals::DecideError::from)
-        .and_then(|mut c| {
-            approvals::decide(&mut c, args.id, approved, &by, args.reason.as_deref())
-        });
+    let edited = match (&args.arguments, approved) {
+        (None, _) => None,
+        (Some(_), false) => return fail("--arguments goes with agents:approve, not deny"),
+        (Some(text), true) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value) if value.is_object() => Some(value),
+            _ => return fail("--arguments is a JSON object, e.g. '{\"text\": \"hello\"}'"),
+        },
+    };
+    let decided =
+        pool.get()
+            .map_err(approvals::DecideError::from)
+            .and_then(|mut c| match &edited {
+                Some(arguments) => approvals::approve_edited(
+                    &mut c,
+                    args.id,
+                    &by,
+                    arguments,
+                    args.reason.as_deref(),
+                ),
+                None => approvals::decide(&mut c, args.id, approved, &by, args.reason.as_deref()),
+            });
     let request = match decided {
         Ok(request) => request,
         Err(error) => return fail(error),

@@ -347,6 +347,10 @@ pub struct AgentDecideArgs {
     /// Only record the decision; a worker carries the run on
     #[arg(long)]
     pub no_resume: bool,
+    /// Approve these arguments (a JSON object) instead of the model's; the
+    /// tool runs with them once they fit its schema
+    #[arg(long)]
+    pub arguments: Option<String>,
 }
 
 /// `bao ai:ask` and `bao ai:stream`.

@@ -240,6 +240,11 @@ CREATE TABLE bao_admin_links (
 );
 ";
 
+/// Approvals given for edited arguments keep what was approved.
+const APPROVAL_EDITS: &str = "
+ALTER TABLE bao_agent_approvals ADD COLUMN approved_arguments TEXT;
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -257,6 +262,7 @@ fn migrations() -> Vec<SystemMigration> {
             ("0007_channels", CHANNEL_TABLES),
             ("0008_plugins", PLUGIN_TABLES),
             ("0009_admin", ADMIN_TABLES),
+            ("0010_approval_edits", APPROVAL_EDITS),
         ]
         .into_iter()
         .map(|(version, sql)| {

@@ -95,7 +95,8 @@ fn stored(text: Option<&str>, max: usize) -> Value {
 
 /// The read tools, then the write tools.
 pub fn tools(ops: &Ops) -> Vec<ToolDef> {
-    let mut out = vec![
+    let mut out =
+        vec![
         tool(
             ops,
             "bao_runs",
@@ -219,6 +220,7 @@ pub fn tools(ops: &Ops) -> Vec<ToolDef> {
             &[
                 ("id", "integer", "the approval's id"),
                 ("reason", "string", "optional note"),
+                ("arguments", "object", "approve these arguments instead of the model's"),
             ],
             &["id"],
             |ops, call| decide(ops, call, true),
@@ -676,11 +678,26 @@ async fn decide(ops: Ops, call: Call, approved: bool) -> ToolResult {
         .ok_or_else(|| ToolError::new("`id` is required: the approval's id (bao_agent_trace)"))?;
     let reason = call.str("reason").map(str::to_string);
     let by = call.actor.clone();
+    let edited = match call.args.get("arguments") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) if approved => Some(Value::Object(map.clone())),
+        Some(_) if approved => return Err(ToolError::new("`arguments` is a JSON object")),
+        Some(_) => return Err(ToolError::new("`arguments` goes with bao_agent_approve")),
+    };
     let decided = ops
         .pool()?
         .run(move |c| {
-            crate::agent::approvals::decide(c, id, approved, &by, reason.as_deref())
-                .map_err(|e| DbError::Config(e.to_string()))
+            match &edited {
+                Some(arguments) => crate::agent::approvals::approve_edited(
+                    c,
+                    id,
+                    &by,
+                    arguments,
+                    reason.as_deref(),
+                ),
+                None => crate::agent::approvals::decide(c, id, approved, &by, reason.as_deref()),
+            }
+            .map_err(|e| DbError::Config(e.to_string()))
         })
         .await
         .map_err(|e| match e {
