@@ -342,6 +342,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 ::bao::agent::start::<Self>(db, message).await
             }
 
+            /// Starts a run of this agent under the id `run_id` (an idempotency
+            /// key: starting twice leaves the first run); a worker carries it on.
+            pub async fn start_with_id(db: &::bao::db::DbPool, run_id: &str, message: &str) -> ::bao::Result<::std::string::String> {
+                ::bao::agent::start_with_id::<Self>(db, run_id, message).await
+            }
+
             /// Carries run `run_id` on here (after an approval) and reports where it stands.
             pub async fn resume(db: &::bao::db::DbPool, run_id: &str) -> ::bao::Result<::bao::agent::AgentRun> {
                 ::bao::agent::resume::<Self>(db, run_id).await

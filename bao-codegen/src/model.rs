@@ -420,7 +420,7 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
         .table
         .unwrap_or_else(|| pluralize(&strukt.ident.to_string().to_snake_case()));
     let out = expand_model(&strukt, &table, &columns, args.tenant_scoped);
-    let relations = expand_relations(&strukt, &columns, &has_many);
+    let relations = expand_relations(&strukt, &columns, &has_many, args.tenant_scoped);
     let api = expand_api(&strukt, &columns, args.tenant_scoped);
     quote!(#strukt #out #relations #api)
 }
@@ -1602,7 +1602,12 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
     }
 }
 
-fn expand_relations(strukt: &ItemStruct, columns: &[Column], has_many: &[HasMany]) -> TokenStream {
+fn expand_relations(
+    strukt: &ItemStruct,
+    columns: &[Column],
+    has_many: &[HasMany],
+    scoped: bool,
+) -> TokenStream {
     let d = quote!(::bao::__private::diesel);
     let name = &strukt.ident;
     let vis = field_vis(&strukt.vis);
@@ -1623,10 +1628,27 @@ fn expand_relations(strukt: &ItemStruct, columns: &[Column], has_many: &[HasMany
             span = field.span()
         );
         let doc = format!("The row `{field_name}` points at.");
-        let value = if c.nullable {
-            quote!(match self.#field { ::core::option::Option::Some(k) => ::bao::db::ops::find::<#target>(db, k).await, ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None) })
+        // A tenant-scoped row reads its parent in its own tenant; the
+        // bound is on the method (with a lifetime, so it is checked where
+        // the getter is called, not here): a parent of the other kind
+        // only fails a call of the getter.
+        let (find, find_or_fail, bound) = if scoped {
+            (
+                quote!(::bao::db::scoped_ops::find::<#target>(db, ::bao::Tenant(self.tenant_id), k)),
+                quote!(::bao::db::scoped_ops::find_or_fail::<#target>(db, ::bao::Tenant(self.tenant_id), self.#field)),
+                quote!(::bao::db::TenantScoped),
+            )
         } else {
-            quote!(::bao::db::ops::find_or_fail::<#target>(db, self.#field).await)
+            (
+                quote!(::bao::db::ops::find::<#target>(db, k)),
+                quote!(::bao::db::ops::find_or_fail::<#target>(db, self.#field)),
+                quote!(::bao::db::Unscoped),
+            )
+        };
+        let value = if c.nullable {
+            quote!(match self.#field { ::core::option::Option::Some(k) => #find.await, ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None) })
+        } else {
+            quote!(#find_or_fail.await)
         };
         let ret = if c.nullable {
             quote!(::core::option::Option<#target>)
@@ -1641,7 +1663,10 @@ fn expand_relations(strukt: &ItemStruct, columns: &[Column], has_many: &[HasMany
         out.extend(quote_spanned! {target.span()=>
             impl #name {
                 #[doc = #doc]
-                #vis async fn #getter(&self, db: &::bao::db::DbPool) -> ::bao::Result<#ret> {
+                #vis async fn #getter<'__bao>(&'__bao self, db: &::bao::db::DbPool) -> ::bao::Result<#ret>
+                where
+                    #target: #bound + '__bao,
+                {
                     #value
                 }
             }

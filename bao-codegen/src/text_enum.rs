@@ -44,6 +44,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let first = variants[0];
     let allowed = texts.join(", ");
     let s = quote!(::bao::__private::serde);
+    let d = quote!(::bao::__private::diesel);
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -66,6 +67,37 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 fn load(stored: ::std::string::String) -> ::core::result::Result<Self, ::std::string::String> {
                     <Self as ::bao::db::TextEnum>::from_text(&stored)
                         .ok_or_else(|| ::std::format!("`{}` is not one of {}", stored, #allowed))
+                }
+            }
+
+            // Usable in diesel filters as its text: `post::status.eq(Status::Open)`.
+            #[automatically_derived]
+            impl #d::expression::AsExpression<#d::sql_types::Text> for #name {
+                type Expression = <::std::string::String as #d::expression::AsExpression<#d::sql_types::Text>>::Expression;
+                fn as_expression(self) -> Self::Expression {
+                    <::std::string::String as #d::expression::AsExpression<#d::sql_types::Text>>::as_expression(
+                        ::std::string::ToString::to_string(<Self as ::bao::db::TextEnum>::as_text(&self)),
+                    )
+                }
+            }
+
+            #[automatically_derived]
+            impl<'__bao> #d::expression::AsExpression<#d::sql_types::Text> for &'__bao #name {
+                type Expression = <::std::string::String as #d::expression::AsExpression<#d::sql_types::Text>>::Expression;
+                fn as_expression(self) -> Self::Expression {
+                    <::std::string::String as #d::expression::AsExpression<#d::sql_types::Text>>::as_expression(
+                        ::std::string::ToString::to_string(<#name as ::bao::db::TextEnum>::as_text(self)),
+                    )
+                }
+            }
+
+            #[automatically_derived]
+            impl #d::expression::AsExpression<#d::sql_types::Nullable<#d::sql_types::Text>> for #name {
+                type Expression = <::std::string::String as #d::expression::AsExpression<#d::sql_types::Nullable<#d::sql_types::Text>>>::Expression;
+                fn as_expression(self) -> Self::Expression {
+                    <::std::string::String as #d::expression::AsExpression<#d::sql_types::Nullable<#d::sql_types::Text>>>::as_expression(
+                        ::std::string::ToString::to_string(<Self as ::bao::db::TextEnum>::as_text(&self)),
+                    )
                 }
             }
 

@@ -563,6 +563,21 @@ pub async fn start<A: Agent>(db: &DbPool, message: &str) -> crate::Result<String
     Ok(handle.id)
 }
 
+/// Starts a run of agent `A` under the id `run_id`: starting again with the
+/// same id returns the existing run (an idempotency key, e.g. `ticket-42`,
+/// which the agent's tools can read back from [`context`]).
+pub async fn start_with_id<A: Agent>(
+    db: &DbPool,
+    run_id: &str,
+    message: &str,
+) -> crate::Result<String> {
+    let input = AgentInput {
+        message: message.to_string(),
+    };
+    let handle = workflow::start(db, A::DEFINITION.workflow, 1, &input, Some(run_id)).await?;
+    Ok(handle.id)
+}
+
 /// Starts a run of agent `A` and carries it on here until it completes or
 /// parks (for an approval).
 pub async fn run<A: Agent>(db: &DbPool, message: &str) -> crate::Result<AgentRun> {

@@ -59,7 +59,15 @@ pub struct App {
     /// mounts each and loops over what they contribute.
     pub(crate) subsystems: Vec<seam::Entry>,
     plugins: Vec<crate::plugin::PluginInfo>,
+    seeder: Option<Seeder>,
 }
+
+/// What [`App::seed`] registers: fills a database with the app's seed data.
+pub type Seeder = Arc<
+    dyn Fn(crate::db::DbPool) -> futures_util::future::BoxFuture<'static, crate::Result<()>>
+        + Send
+        + Sync,
+>;
 
 /// Registers one piece of shared state on each worker's service.
 pub(crate) type StateRegistration = Arc<dyn Fn(&mut actix_web::web::ServiceConfig) + Send + Sync>;
@@ -85,7 +93,33 @@ impl App {
                 Arc::new(crate::mcp::http::McpSubsystem),
             ],
             plugins: Vec::new(),
+            seeder: None,
         }
+    }
+
+    /// The app's seed data: `bao db:seed` runs `seed` against the configured
+    /// database (after its migrations). Write it so that running it twice
+    /// changes nothing (look before you insert).
+    ///
+    /// ```
+    /// let app = bao::App::new("Shop", "1.0.0").seed(|db| async move {
+    ///     let _ = db; // create the first rows here
+    ///     Ok(())
+    /// });
+    /// assert!(app.seeder().is_some());
+    /// ```
+    pub fn seed<F, Fut>(mut self, seed: F) -> Self
+    where
+        F: Fn(crate::db::DbPool) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = crate::Result<()>> + Send + 'static,
+    {
+        self.seeder = Some(Arc::new(move |db| Box::pin(seed(db))));
+        self
+    }
+
+    /// What [`App::seed`] registered.
+    pub fn seeder(&self) -> Option<&Seeder> {
+        self.seeder.as_ref()
     }
 
     /// Adds a subsystem (a plugin): it is mounted when the app starts and

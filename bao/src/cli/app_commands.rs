@@ -42,6 +42,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
             Err(code) => code,
         },
         Command::Migrate => with_database(&app, super::migrations::migrate),
+        Command::DbSeed => seed(&app),
         Command::MigrateRollback(args) => with_database(&app, |config, conn| {
             super::migrations::rollback(config, conn, args.steps as usize)
         }),
@@ -137,6 +138,28 @@ pub(super) fn load_config(app: &App) -> Result<Config, ExitCode> {
     Config::from_env()
         .map(|config| app.resolve_config(config))
         .map_err(|e| fail(format!("configuration: {e}")))
+}
+
+/// `bao db:seed`: pending migrations, then the app's seed function.
+fn seed(app: &App) -> ExitCode {
+    let Some(seeder) = app.seeder().cloned() else {
+        return fail("this app has no seed data: register it in `setup` with `app.seed(|db| async move { .. })`");
+    };
+    let migrated = with_database(app, super::migrations::migrate);
+    if migrated != ExitCode::SUCCESS {
+        return migrated;
+    }
+    let ready = match super::app_runtime(app) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    match ready.runtime.block_on(seeder(ready.pool.clone())) {
+        Ok(()) => {
+            println!("seeded");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("seeding failed: {e}")),
+    }
 }
 
 /// Runs `work` with the configured database; errors become the exit status.

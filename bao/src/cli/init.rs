@@ -20,7 +20,10 @@ pub(super) fn run(args: &InitArgs) -> ExitCode {
             root.display()
         ));
     }
-    let bao = match dependency(args) {
+    if let Err(e) = std::fs::create_dir_all(&root) {
+        return fail(format!("cannot create `{}`: {e}", root.display()));
+    }
+    let bao = match dependency(args, &root) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
@@ -66,9 +69,26 @@ fn is_non_empty_dir(path: &Path) -> bool {
     }
 }
 
-/// Where the new app gets `bao` from: the flag, or the checkout this CLI was
-/// built from, or the registry version of this CLI.
-fn dependency(args: &InitArgs) -> Result<BaoDependency, String> {
+/// `to` as seen from `from` (both absolute): `../../bao`.
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for part in &to[common..] {
+        out.push(part);
+    }
+    out
+}
+
+/// Where the new app gets `bao` from: the flag (written relative to the
+/// app, so the pair can move together, e.g. an app inside a repository
+/// that holds `bao`), or the checkout this CLI was built from, or the
+/// registry version of this CLI.
+fn dependency(args: &InitArgs, root: &Path) -> Result<BaoDependency, String> {
     if let Some(version) = &args.bao_version {
         return Ok(BaoDependency::Version(version.clone()));
     }
@@ -82,7 +102,12 @@ fn dependency(args: &InitArgs) -> Result<BaoDependency, String> {
                 path.display()
             ));
         }
-        return Ok(BaoDependency::Path(path.display().to_string()));
+        let app = root
+            .canonicalize()
+            .map_err(|e| format!("`{}`: {e}", root.display()))?;
+        return Ok(BaoDependency::Path(
+            relative(&app, &path).display().to_string(),
+        ));
     }
     let built_from = Path::new(env!("CARGO_MANIFEST_DIR"));
     if built_from.join("Cargo.toml").is_file() {
@@ -91,4 +116,22 @@ fn dependency(args: &InitArgs) -> Result<BaoDependency, String> {
     Ok(BaoDependency::Version(
         env!("CARGO_PKG_VERSION").to_string(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn paths_are_written_relative_to_the_app() {
+        assert_eq!(
+            relative(Path::new("/work/repo/examples/app"), Path::new("/work/repo/bao")),
+            PathBuf::from("../../bao")
+        );
+        assert_eq!(
+            relative(Path::new("/work/app"), Path::new("/work/app/vendor/bao")),
+            PathBuf::from("vendor/bao")
+        );
+    }
 }

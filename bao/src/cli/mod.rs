@@ -66,6 +66,9 @@ pub enum Command {
     MakeMigration(MakeMigrationArgs),
     /// Apply pending migrations in order, each in its own transaction
     Migrate,
+    /// Fill the database with the app's seed data (App::seed), after applying pending migrations
+    #[command(name = "db:seed")]
+    DbSeed,
     /// Roll back the last applied migrations with their down.sql
     #[command(name = "migrate:rollback")]
     MigrateRollback(RollbackArgs),

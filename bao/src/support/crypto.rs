@@ -5,7 +5,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// `bytes` random bytes from the OS, as lowercase hex.
-pub(crate) fn random_hex(bytes: usize) -> String {
+pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).expect("the operating system provides random bytes");
     hex(&buf)
@@ -61,7 +61,7 @@ pub(crate) fn unhex_bytes(text: &str) -> Option<Vec<u8>> {
 }
 
 /// SHA-256 of `value` as hex: enough for high-entropy secrets like API tokens.
-pub(crate) fn sha256_hex(value: &str) -> String {
+pub fn sha256_hex(value: &str) -> String {
     hex(&Sha256::digest(value.as_bytes()))
 }
 
@@ -80,7 +80,7 @@ pub(crate) fn is_hex(value: &str, len: usize) -> bool {
 
 /// Whether `a` and `b` are equal, in time that depends on their lengths
 /// only (for comparing secrets).
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

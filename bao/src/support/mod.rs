@@ -2,6 +2,6 @@
 //! no other part of Bao (the clock, units, signing, const-eval checks).
 
 pub mod clock;
-pub(crate) mod crypto;
+pub mod crypto;
 pub(crate) mod konst;
 pub mod units;

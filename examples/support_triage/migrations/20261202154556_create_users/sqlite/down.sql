@@ -1,0 +1,2 @@
+-- undo create_users: sqlite (applied by `bao migrate:rollback`)
+DROP TABLE users;

@@ -1,0 +1,5 @@
+-- undo create_support_tables: sqlite (applied by `bao migrate:rollback`)
+DROP TABLE ticket_notes;
+DROP TABLE replies;
+DROP TABLE tickets;
+DROP TABLE organisations;
