@@ -1,6 +1,6 @@
 //! The tutorial app through the real HTTP stack and as a real process.
 
-use bao::testing::{free_port, http_get, wait_until_healthy, TestClient};
+use bao::testing::{free_port, http_get, wait_until_healthy, Browser, TestClient};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -1623,155 +1623,9 @@ fn a_flash_survives_a_real_browser_like_client_and_shows_once() {
     }
 }
 
-/// A WebDriver session with Debian's chromium, headless, through
-/// chromedriver's HTTP API.
-struct Browser {
-    driver: std::process::Child,
-    base: String,
-    session: String,
-    http: reqwest::Client,
-}
-
-impl Browser {
-    /// None when chromium is not installed here (CI installs it; there a
-    /// missing browser fails the test).
-    async fn start() -> Option<Browser> {
-        let (chromium, driver) = ("/usr/bin/chromium", "/usr/bin/chromedriver");
-        if !std::path::Path::new(chromium).exists() || !std::path::Path::new(driver).exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "chromium and chromium-driver must be installed under CI (apt-get install chromium chromium-driver)"
-            );
-            eprintln!("skipping the browser test: chromium is not installed");
-            return None;
-        }
-        let port = free_port();
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let started = Instant::now();
-        while http.get(format!("{base}/status")).send().await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver started"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let created: serde_json::Value = http
-            .post(format!("{base}/session"))
-            .json(&serde_json::json!({"capabilities": {"alwaysMatch": {
-                "browserName": "chrome",
-                "goog:chromeOptions": {"binary": chromium, "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--window-size=1280,1100",
-                ]},
-            }}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let session = created["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("a WebDriver session: {created}"))
-            .to_string();
-        Some(Browser {
-            driver: child,
-            base,
-            session,
-            http,
-        })
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: serde_json::Value,
-    ) -> serde_json::Value {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let request = self.http.request(method.clone(), url);
-        let request = if method == reqwest::Method::GET {
-            request
-        } else {
-            request.json(&body)
-        };
-        let value: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
-        assert!(
-            value["value"]["error"].is_null(),
-            "WebDriver {path}: {}",
-            value["value"]
-        );
-        value["value"].clone()
-    }
-
-    async fn goto(&self, url: &str) {
-        self.call(
-            reqwest::Method::POST,
-            "/url",
-            serde_json::json!({"url": url}),
-        )
-        .await;
-    }
-
-    async fn source(&self) -> String {
-        self.call(reqwest::Method::GET, "/source", serde_json::Value::Null)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    async fn click(&self, css: &str) {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                serde_json::json!({"using": "css selector", "value": css}),
-            )
-            .await;
-        let id = found
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(|v| v.as_str())
-            .unwrap_or_else(|| panic!("an element for {css}: {found}"))
-            .to_string();
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            serde_json::json!({}),
-        )
-        .await;
-    }
-
-    /// Saves a screenshot under the test's target folder.
-    async fn screenshot(&self, name: &str) -> std::path::PathBuf {
-        use base64::Engine;
-        let data = self
-            .call(reqwest::Method::GET, "/screenshot", serde_json::Value::Null)
-            .await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(data.as_str().unwrap_or_default())
-            .unwrap();
-        let path =
-            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("admin-{name}.png"));
-        std::fs::write(&path, png).unwrap();
-        path
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
+/// Where a browser test's screenshot goes (`target/tmp/admin-NAME.png`).
+fn shot(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("admin-{name}.png"))
 }
 
 /// The admin console in a real browser: sign in with a one-time link,
@@ -1859,7 +1713,7 @@ async fn the_admin_console_works_in_a_real_browser() {
         overview.contains("id=\"pending-approvals\">1<"),
         "one pending approval: {overview}"
     );
-    browser.screenshot("overview").await;
+    browser.screenshot(&shot("overview")).await;
 
     browser.goto(&format!("{base}/_bao/admin/approvals")).await;
     let approvals = browser.source().await;
@@ -1867,7 +1721,7 @@ async fn the_admin_console_works_in_a_real_browser() {
         approvals.contains("tea at &lt;b&gt;five&lt;/b&gt;"),
         "{approvals}"
     );
-    browser.screenshot("approvals").await;
+    browser.screenshot(&shot("approvals")).await;
     browser
         .click("article.bao-card form[action$='/approve'] button")
         .await;
@@ -1877,7 +1731,7 @@ async fn the_admin_console_works_in_a_real_browser() {
         decided.contains("No request waits for a decision."),
         "{decided}"
     );
-    browser.screenshot("approved").await;
+    browser.screenshot(&shot("approved")).await;
 
     // The run carries on in the server's worker and finishes.
     let started = Instant::now();
@@ -1915,7 +1769,7 @@ async fn the_admin_console_works_in_a_real_browser() {
         replayed.contains(&format!("Dead letter {letter}:")),
         "{replayed}"
     );
-    browser.screenshot("dead-letters").await;
+    browser.screenshot(&shot("dead-letters")).await;
 
     browser.goto(&format!("{base}/_bao/admin/audit")).await;
     let audit = browser.source().await;
@@ -1926,7 +1780,7 @@ async fn the_admin_console_works_in_a_real_browser() {
     ] {
         assert!(audit.contains(action), "{action} in the audit page");
     }
-    browser.screenshot("audit").await;
+    browser.screenshot(&shot("audit")).await;
     let _ = server.kill();
     let _ = server.wait();
 }

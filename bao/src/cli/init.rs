@@ -126,7 +126,10 @@ mod tests {
     #[test]
     fn paths_are_written_relative_to_the_app() {
         assert_eq!(
-            relative(Path::new("/work/repo/examples/app"), Path::new("/work/repo/bao")),
+            relative(
+                Path::new("/work/repo/examples/app"),
+                Path::new("/work/repo/bao")
+            ),
             PathBuf::from("../../bao")
         );
         assert_eq!(

@@ -164,6 +164,11 @@ impl LiveServer {
         server
     }
 
+    /// The server process's id (to send it a signal).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)

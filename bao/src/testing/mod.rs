@@ -36,11 +36,13 @@
 //! }
 //! ```
 
+mod browser;
 mod database;
 mod live;
 mod proxy;
 mod response;
 
+pub use browser::Browser;
 pub use database::{TestDatabase, DEFAULT_POSTGRES_ADMIN_URL};
 pub use live::{free_port, http_get, http_request, wait_until_healthy, LiveResponse, LiveServer};
 pub use proxy::TcpProxy;

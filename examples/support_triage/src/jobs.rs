@@ -51,7 +51,9 @@ pub async fn deliver_reply(org: i64, reply_id: i64) -> bao::Result<()> {
                 )))
             }
             Err(CircuitError::Inner(e)) => {
-                return Err(bao::Error::Internal(format!("the mail gateway failed: {e}")))
+                return Err(bao::Error::Internal(format!(
+                    "the mail gateway failed: {e}"
+                )))
             }
         }
     }
@@ -85,7 +87,11 @@ pub async fn close_idle_tickets(
     for org in Organisation::all(db).await? {
         let tenant = Tenant(org.id);
         let idle: Vec<Ticket> = Ticket::query(tenant)
-            .filter(ticket::status.eq(Status::Answered).or(ticket::status.eq(Status::NeedsHuman)))
+            .filter(
+                ticket::status
+                    .eq(Status::Answered)
+                    .or(ticket::status.eq(Status::NeedsHuman)),
+            )
             .filter(ticket::updated_at.lt(cutoff))
             .fetch(db)
             .await?;

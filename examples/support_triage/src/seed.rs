@@ -12,16 +12,36 @@ pub const PASSWORD: &str = "triage-demo-password";
 
 /// The knowledge base: (source, title, text).
 pub const KB: &[(&str, &str, &str)] = &[
-    ("kb/billing.md", "Billing", include_str!("../docs/kb/billing.md")),
-    ("kb/accounts.md", "Accounts and sign-in", include_str!("../docs/kb/accounts.md")),
-    ("kb/exports.md", "Exports and errors", include_str!("../docs/kb/exports.md")),
-    ("kb/teams.md", "Teams and roles", include_str!("../docs/kb/teams.md")),
+    (
+        "kb/billing.md",
+        "Billing",
+        include_str!("../docs/kb/billing.md"),
+    ),
+    (
+        "kb/accounts.md",
+        "Accounts and sign-in",
+        include_str!("../docs/kb/accounts.md"),
+    ),
+    (
+        "kb/exports.md",
+        "Exports and errors",
+        include_str!("../docs/kb/exports.md"),
+    ),
+    (
+        "kb/teams.md",
+        "Teams and roles",
+        include_str!("../docs/kb/teams.md"),
+    ),
 ];
 
 /// Fills an empty database; leaves a seeded one as it is.
 pub async fn seed(db: bao::db::DbPool) -> bao::Result<()> {
     let mut orgs = Vec::new();
-    for (name, domain) in [("Acme", "acme.test"), ("Globex", "globex.test"), ("Public", "*")] {
+    for (name, domain) in [
+        ("Acme", "acme.test"),
+        ("Globex", "globex.test"),
+        ("Public", "*"),
+    ] {
         let org = match Organisation::query()
             .filter(organisation::domain.eq(domain))
             .fetch_optional::<Organisation>(&db)

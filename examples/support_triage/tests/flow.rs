@@ -61,7 +61,9 @@ async fn sign_in(client: &TestClient, email: &str) {
 
 /// Carries the ticket's triage on here until it waits or ends.
 async fn triage(pool: &bao::db::DbPool, org: i64, id: i64) -> bao::agent::AgentRun {
-    Triage::resume(pool, &Ticket::run_id(org, id)).await.unwrap()
+    Triage::resume(pool, &Ticket::run_id(org, id))
+        .await
+        .unwrap()
 }
 
 fn ids(page: &str) -> (i64, i64) {
@@ -73,7 +75,15 @@ fn ids(page: &str) -> (i64, i64) {
         .unwrap()
         .parse()
         .unwrap();
-    let org = page.split("key=").nth(1).unwrap().split('.').next().unwrap().parse().unwrap();
+    let org = page
+        .split("key=")
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     (org, id)
 }
 
@@ -103,14 +113,19 @@ async fn a_ticket_is_triaged_approved_and_answered() {
         let run = triage(&pool, org, id).await;
         assert_eq!(run.status, "waiting", "{run:?}");
         assert_eq!(run.pending[0].tool, "send_reply");
-        let ticket = Ticket::find_or_fail(&pool, bao::Tenant(org), id).await.unwrap();
+        let ticket = Ticket::find_or_fail(&pool, bao::Tenant(org), id)
+            .await
+            .unwrap();
         assert_eq!(ticket.category.as_deref(), Some("billing"));
         assert_eq!(ticket.priority.as_deref(), Some("urgent"));
         assert_eq!(ticket.status, Status::AwaitingApproval);
 
         // Customers and anonymous visitors cannot reach the queue.
         client.clear_cookies();
-        client.get("/queue").await.assert_redirect("/login?next=%2Fqueue");
+        client
+            .get("/queue")
+            .await
+            .assert_redirect("/login?next=%2Fqueue");
         sign_in(&client, "alice@acme.test").await;
         client.get("/queue").await.assert_status(403);
 
@@ -165,9 +180,13 @@ async fn a_ticket_is_triaged_approved_and_answered() {
 
         // A week later, with nothing new, the ticket closes.
         let later = bao::chrono::Utc::now().naive_utc() + bao::chrono::Duration::days(8);
-        let closed = support_triage::jobs::close_idle_tickets(&pool, later).await.unwrap();
+        let closed = support_triage::jobs::close_idle_tickets(&pool, later)
+            .await
+            .unwrap();
         assert_eq!(closed, 1);
-        let ticket = Ticket::find_or_fail(&pool, bao::Tenant(org), id).await.unwrap();
+        let ticket = Ticket::find_or_fail(&pool, bao::Tenant(org), id)
+            .await
+            .unwrap();
         assert_eq!(ticket.status, Status::Closed);
     }
 }
@@ -228,7 +247,10 @@ async fn operators_edit_or_deny_and_organisations_stay_apart() {
             .await
             .unwrap();
         assert_eq!(ticket.status, Status::NeedsHuman);
-        assert!(Reply::all(&pool, bao::Tenant(globex)).await.unwrap().is_empty());
+        assert!(Reply::all(&pool, bao::Tenant(globex))
+            .await
+            .unwrap()
+            .is_empty());
 
         // The API: a customer sees their organisation's tickets only.
         sign_in(&client, "alice@acme.test").await;

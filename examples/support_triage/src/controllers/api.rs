@@ -22,7 +22,11 @@ pub struct OpenTicket {
 impl TicketsApi {
     /// Opens a ticket as the signed-in customer and starts its triage.
     #[requires_login]
-    async fn create(user: CurrentUser, db: Db, body: Json<OpenTicket>) -> bao::Result<HttpResponse> {
+    async fn create(
+        user: CurrentUser,
+        db: Db,
+        body: Json<OpenTicket>,
+    ) -> bao::Result<HttpResponse> {
         let body = body.into_inner();
         let form = TicketForm {
             email: user.email.clone(),

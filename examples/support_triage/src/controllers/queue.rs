@@ -154,13 +154,17 @@ impl Queue {
     /// Open tickets of every organisation.
     #[get("/")]
     async fn index(db: Db) -> bao::Result<View<QueuePage>> {
-        Ok(View(QueuePage { rows: rows(&db).await? }))
+        Ok(View(QueuePage {
+            rows: rows(&db).await?,
+        }))
     }
 
     /// The list alone.
     #[get("/list")]
     async fn list(db: Db) -> bao::Result<View<QueueList>> {
-        Ok(View(QueueList { rows: rows(&db).await? }))
+        Ok(View(QueueList {
+            rows: rows(&db).await?,
+        }))
     }
 
     /// One ticket: its draft and the reply waiting for approval.
@@ -191,7 +195,13 @@ impl Queue {
 
     /// Approves the reply as drafted.
     #[post("/{org}/{id}/approve")]
-    async fn approve(req: HttpRequest, org: i64, id: i64, db: Db, user: CurrentUser) -> bao::Result<HttpResponse> {
+    async fn approve(
+        req: HttpRequest,
+        org: i64,
+        id: i64,
+        db: Db,
+        user: CurrentUser,
+    ) -> bao::Result<HttpResponse> {
         decide(&req, &db, &user, org, id, Decision::Approve).await
     }
 

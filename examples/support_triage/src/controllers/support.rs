@@ -63,8 +63,15 @@ pub struct RepliesFragment {
 pub fn validate(form: &TicketForm) -> Vec<(&'static str, String)> {
     let mut errors = Vec::new();
     let email = form.email.trim();
-    if !(email.contains('@') && email.len() <= 254 && !email.starts_with('@') && !email.ends_with('@')) {
-        errors.push(("email", "Please give an email address we can answer.".into()));
+    if !(email.contains('@')
+        && email.len() <= 254
+        && !email.starts_with('@')
+        && !email.ends_with('@'))
+    {
+        errors.push((
+            "email",
+            "Please give an email address we can answer.".into(),
+        ));
     }
     let subject = form.subject.trim().chars().count();
     if !(3..=200).contains(&subject) {
@@ -72,7 +79,10 @@ pub fn validate(form: &TicketForm) -> Vec<(&'static str, String)> {
     }
     let body = form.body.trim().chars().count();
     if !(10..=5000).contains(&body) {
-        errors.push(("body", "Please describe the problem in 10 to 5000 characters.".into()));
+        errors.push((
+            "body",
+            "Please describe the problem in 10 to 5000 characters.".into(),
+        ));
     }
     errors
 }
@@ -168,9 +178,14 @@ impl Support {
                 .respond_to(&req));
         }
         let (ticket, key) = open_ticket(&db, &form).await?;
-        Ok(Redirect::to(format!("/support/tickets/{}?key={key}", ticket.id))
-        .flash("notice", "Thanks! Your ticket is open: keep this page's link to follow it.")
-        .respond_to(&req))
+        Ok(
+            Redirect::to(format!("/support/tickets/{}?key={key}", ticket.id))
+                .flash(
+                    "notice",
+                    "Thanks! Your ticket is open: keep this page's link to follow it.",
+                )
+                .respond_to(&req),
+        )
     }
 
     /// A ticket as its customer sees it.
@@ -186,7 +201,11 @@ impl Support {
 
     /// The changing part of the ticket page (reloaded on each channel message).
     #[get("/tickets/{id}/replies")]
-    async fn replies(id: i64, query: Query<KeyQuery>, db: Db) -> bao::Result<View<RepliesFragment>> {
+    async fn replies(
+        id: i64,
+        query: Query<KeyQuery>,
+        db: Db,
+    ) -> bao::Result<View<RepliesFragment>> {
         let (ticket, replies) = by_key(&db, id, &query.key).await?;
         Ok(View(RepliesFragment { ticket, replies }))
     }

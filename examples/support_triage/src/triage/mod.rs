@@ -9,7 +9,9 @@
 
 pub mod model;
 
-use crate::models::ticket::{ticket, NewReply, Reply, Status, Ticket, TicketNote, UpdateTicket, UpdateTicketNote};
+use crate::models::ticket::{
+    ticket, NewReply, Reply, Status, Ticket, TicketNote, UpdateTicket, UpdateTicketNote,
+};
 use bao::prelude::*;
 use serde::Serialize;
 
@@ -24,7 +26,12 @@ async fn this_ticket() -> bao::Result<(bao::db::DbPool, Tenant, Ticket)> {
 }
 
 /// Keeps `text` as the ticket's staff note (the draft).
-async fn note(db: &bao::db::DbPool, tenant: Tenant, ticket: &Ticket, text: String) -> bao::Result<()> {
+async fn note(
+    db: &bao::db::DbPool,
+    tenant: Tenant,
+    ticket: &Ticket,
+    text: String,
+) -> bao::Result<()> {
     TicketNote::of(db, tenant, ticket.id)
         .await?
         .update(
@@ -42,8 +49,14 @@ async fn note(db: &bao::db::DbPool, tenant: Tenant, ticket: &Ticket, text: Strin
 /// Tells open pages that ticket `id` changed: the customer's page and the
 /// operators' queue reload what they show.
 pub async fn announce(db: &bao::db::DbPool, ticket: &Ticket) -> bao::Result<()> {
-    bao::channels::publish_event(db, "ticket", ticket.id, "changed", ticket.status.to_string())
-        .await?;
+    bao::channels::publish_event(
+        db,
+        "ticket",
+        ticket.id,
+        "changed",
+        ticket.status.to_string(),
+    )
+    .await?;
     bao::channels::publish_event(db, "queue", "all", "changed", ticket.id.to_string()).await?;
     Ok(())
 }
@@ -75,7 +88,12 @@ pub struct Earlier {
 #[derive(Default)]
 pub struct Triage;
 
-#[bao::agent(name = "triage", max_steps = 10, max_tokens = 60000, approval_timeout = "7d")]
+#[bao::agent(
+    name = "triage",
+    max_steps = 10,
+    max_tokens = 60000,
+    approval_timeout = "7d"
+)]
 impl Triage {
     /// Searches the knowledge base; returns the best passages with their sources.
     #[tool]
@@ -164,8 +182,7 @@ impl Triage {
         let run_id = Ticket::run_id(tenant.0, ticket.id);
         let approver = db
             .run(move |c| {
-                let decided =
-                    bao::agent::approvals::list(c, Some("approved"), Some(&run_id), 20)?;
+                let decided = bao::agent::approvals::list(c, Some("approved"), Some(&run_id), 20)?;
                 Ok(decided
                     .into_iter()
                     .find(|a| a.tool == "send_reply")
@@ -197,7 +214,10 @@ impl Triage {
             .await?;
         crate::jobs::deliver_reply::enqueue(&db, tenant.0, reply.id).await?;
         announce(&db, &ticket).await?;
-        Ok(format!("reply {} sent to {}", reply.id, ticket.customer_email))
+        Ok(format!(
+            "reply {} sent to {}",
+            reply.id, ticket.customer_email
+        ))
     }
 
     /// Hands the ticket to a person, with a note of why.

@@ -51,7 +51,10 @@ pub fn draft(customer: &str, subject: &str, passages: &Value) -> String {
     // The first passage with prose (Markdown headings dropped).
     let prose = |p: &Value| -> String {
         let text = p["text"].as_str().unwrap_or_default();
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect();
         first_sentence(&lines.join(" ")).trim().to_string()
     };
     let empty = Vec::new();
@@ -135,7 +138,10 @@ impl Desk {
                 // The subject and the customer's own words.
                 let body = ticket.split_once("\n\n").map_or("", |(_, b)| b);
                 let query = format!("{subject} {body}");
-                (String::new(), call(chat, "search_kb", json!({ "query": query.trim() })))
+                (
+                    String::new(),
+                    call(chat, "search_kb", json!({ "query": query.trim() })),
+                )
             }
             Some("search_kb") => (String::new(), call(chat, "past_tickets", json!({}))),
             Some("past_tickets") => {
@@ -143,15 +149,27 @@ impl Desk {
                 let args = json!({"category": category, "priority": priority});
                 (String::new(), call(chat, "classify", args))
             }
-            Some("classify") => (String::new(), call(chat, "draft_reply", json!({ "body": drafted() }))),
-            Some("draft_reply") => (String::new(), call(chat, "send_reply", json!({ "body": drafted() }))),
+            Some("classify") => (
+                String::new(),
+                call(chat, "draft_reply", json!({ "body": drafted() })),
+            ),
+            Some("draft_reply") => (
+                String::new(),
+                call(chat, "send_reply", json!({ "body": drafted() })),
+            ),
             Some("send_reply") => {
                 let result = answer("send_reply").unwrap_or_default();
                 if result.starts_with("reply ") {
                     ("The reply was approved and sent.".into(), Vec::new())
                 } else {
-                    let note = result.replace("a person refused this call", "the operator refused the draft");
-                    (String::new(), call(chat, "escalate", json!({ "note": note })))
+                    let note = result.replace(
+                        "a person refused this call",
+                        "the operator refused the draft",
+                    );
+                    (
+                        String::new(),
+                        call(chat, "escalate", json!({ "note": note })),
+                    )
                 }
             }
             Some(_) => ("The ticket is with a person now.".into(), Vec::new()),
@@ -179,9 +197,20 @@ impl Provider for Desk {
     fn complete<'a>(&'a self, chat: &'a Chat) -> BoxFuture<'a, Result<Reply, AiError>> {
         Box::pin(async move {
             let (text, tool_calls) = Desk::next(chat);
-            let words: usize = chat.messages.iter().map(|m| m.content.split_whitespace().count()).sum();
+            let words: usize = chat
+                .messages
+                .iter()
+                .map(|m| m.content.split_whitespace().count())
+                .sum();
             Ok(Reply {
-                stop_reason: Some(if tool_calls.is_empty() { "end_turn" } else { "tool_use" }.into()),
+                stop_reason: Some(
+                    if tool_calls.is_empty() {
+                        "end_turn"
+                    } else {
+                        "tool_use"
+                    }
+                    .into(),
+                ),
                 usage: Usage {
                     input_tokens: words as u64,
                     output_tokens: (text.split_whitespace().count() + 20 * tool_calls.len()) as u64,
@@ -202,9 +231,18 @@ mod tests {
 
     #[test]
     fn tickets_are_classified_by_their_words() {
-        assert_eq!(classify("I was charged twice, urgent"), ("billing", "urgent"));
-        assert_eq!(classify("The export crashes with error 500"), ("bug", "normal"));
-        assert_eq!(classify("How do I add a teammate? no rush"), ("how-to", "low"));
+        assert_eq!(
+            classify("I was charged twice, urgent"),
+            ("billing", "urgent")
+        );
+        assert_eq!(
+            classify("The export crashes with error 500"),
+            ("bug", "normal")
+        );
+        assert_eq!(
+            classify("How do I add a teammate? no rush"),
+            ("how-to", "low")
+        );
     }
 
     #[test]
