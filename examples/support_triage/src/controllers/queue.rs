@@ -77,7 +77,7 @@ async fn rows(db: &bao::db::DbPool) -> bao::Result<Vec<Row>> {
             organisation: org.name.clone(),
         }));
     }
-    rows.sort_by(|a, b| b.ticket.created_at.cmp(&a.ticket.created_at));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.ticket.created_at));
     Ok(rows)
 }
 

@@ -63,11 +63,8 @@ pub struct RepliesFragment {
 pub fn validate(form: &TicketForm) -> Vec<(&'static str, String)> {
     let mut errors = Vec::new();
     let email = form.email.trim();
-    if !(email.contains('@')
-        && email.len() <= 254
-        && !email.starts_with('@')
-        && !email.ends_with('@'))
-    {
+    let plausible = email.contains('@') && email.len() <= 254;
+    if !plausible || email.starts_with('@') || email.ends_with('@') {
         errors.push((
             "email",
             "Please give an email address we can answer.".into(),
@@ -160,7 +157,7 @@ pub async fn may_watch_ticket(
 impl Support {
     /// The form to open a ticket.
     #[get("/")]
-    async fn new() -> View<NewTicketPage> {
+    async fn form() -> View<NewTicketPage> {
         View(NewTicketPage {
             form: TicketForm::default(),
             errors: Vec::new(),
