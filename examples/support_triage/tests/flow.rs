@@ -170,6 +170,20 @@ async fn a_ticket_is_triaged_approved_and_answered() {
         let replies = Reply::all(&pool, bao::Tenant(org)).await.unwrap();
         assert!(replies[0].delivered_at.is_some());
 
+        // The admin console shows the run, its approval and the audit entry.
+        sign_in(&client, "admin@triage.test").await;
+        client
+            .get("/_bao/admin/runs?workflow=agent%3Atriage")
+            .await
+            .assert_ok()
+            .assert_see(&Ticket::run_id(org, id));
+        client
+            .get("/_bao/admin/audit")
+            .await
+            .assert_ok()
+            .assert_see("agent.approve");
+        client.clear_cookies();
+
         // A wrong key is a 404, like a wrong id.
         let wrong = page.replace("key=", "key=0");
         client.get(&wrong).await.assert_status(404);
