@@ -3,7 +3,7 @@
 //! the app does not compile) added to the operate tools of [`crate::mcp`].
 
 use super::fail;
-use super::project::{build_report, find_app_root};
+use super::project::{build_report, find_app_root, rust_files};
 use crate::mcp::{
     self, operate, page, Access, BaoMcp, Call, ToolDef, ToolError, ToolResult, Toolbox,
 };
@@ -183,21 +183,6 @@ const FOLDERS: &[(&str, &str)] = &[
     ("tests", "tests"),
     ("static", "static"),
 ];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

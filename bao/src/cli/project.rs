@@ -640,7 +640,7 @@ pub(super) fn make_dockerfile(args: &super::GenerateArgs) -> ExitCode {
 }
 
 /// The `.rs` files under `dir`, depth first.
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+pub(super) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
