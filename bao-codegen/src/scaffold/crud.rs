@@ -708,7 +708,6 @@ fn index_view(n: &CrudNames, fields: &[FieldSpec]) -> String {
 
 {{% block content %}}
 <h1>{title}</h1>
-{{% for f in flash %}}<p class="bao-flash bao-flash-{{{{ f.level }}}}">{{{{ f.message }}}}</p>{{% endfor %}}
 <p><a href="/{plural}/new">New {snake}</a></p>
 {{% if rows.is_empty() %}}
 <p class="bao-muted">No {plural} yet.</p>
@@ -754,7 +753,6 @@ fn show_view(n: &CrudNames, fields: &[FieldSpec]) -> String {
 {{% block title %}}{model} #{{{{ row.id }}}}{{% endblock %}}
 
 {{% block content %}}
-{{% for f in flash %}}<p class="bao-flash bao-flash-{{{{ f.level }}}}">{{{{ f.message }}}}</p>{{% endfor %}}
 <h1>{model} #{{{{ row.id }}}}</h1>
 <dl>
 {rows}</dl>
