@@ -410,6 +410,21 @@ fn make_auth_scaffolds_pages_that_work_and_tokens_from_the_cli() {
         )
         .unwrap();
         assert_eq!(registered.status, 303, "{}", registered.body);
+        // The redirect's flash message shows in the generated layout, once.
+        let mut cookies: Vec<String> = registered
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next().map(str::to_string))
+            .collect();
+        cookies.push(cookie.clone());
+        let jar = cookies.join("; ");
+        let home = bao::testing::http_request(&addr, "GET", "/", &[("Cookie", &jar)], b"").unwrap();
+        assert!(
+            home.body.contains("Welcome! Your account is ready."),
+            "the layout shows the flash: {}",
+            home.body
+        );
         terminate(&mut server);
 
         let mut issue = bao(&app);
