@@ -202,6 +202,32 @@ fn init_build_test_serve_and_develop_a_new_app() {
         "{err}"
     );
     mcp_tools_on_a_broken_app(&app);
+
+    // `make:migration` refuses while the models are unknown, writing
+    // nothing; `--empty` writes blank files without building.
+    let before = std::fs::read_dir(app.join("migrations")).map_or(0, |d| d.count());
+    let output = bao(&app)
+        .args(["make:migration", "add notes"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a broken app gets no migration");
+    assert!(
+        err.contains("no migration was written")
+            && err.contains("mismatched types")
+            && err.contains("src/controllers/home.rs")
+            && err.contains("--empty"),
+        "{err}"
+    );
+    let after = std::fs::read_dir(app.join("migrations")).map_or(0, |d| d.count());
+    assert_eq!(before, after, "nothing was written");
+    let empty = run(bao(&app).args(["make:migration", "by hand", "--empty"]));
+    assert!(empty.contains("by_hand"), "{empty}");
+    for entry in std::fs::read_dir(app.join("migrations")).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().ends_with("_by_hand") {
+            std::fs::remove_dir_all(entry.path()).unwrap();
+        }
+    }
     std::fs::write(&home_rs, &original).unwrap();
 }
 

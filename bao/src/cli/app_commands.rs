@@ -36,9 +36,11 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::Config(args) => config(&app, &args),
         Command::Init(args) => super::init::run(&args),
         Command::MakeMigration(args) => match load_config(&app) {
-            Ok(config) => {
-                super::migrations::make(&config.migrations_dir, &args, Some(app.model_infos()))
-            }
+            Ok(config) => super::migrations::make(
+                &config.migrations_dir,
+                &args,
+                (!args.empty).then(|| app.model_infos()),
+            ),
             Err(code) => code,
         },
         Command::Migrate => with_database(&app, super::migrations::migrate),

@@ -61,7 +61,7 @@ pub enum Command {
     Config(JsonArgs),
     /// Run the app's tests (cargo nextest if installed, else cargo test)
     Test(TestArgs),
-    /// Create an empty migration: migrations/VERSION_NAME/{sqlite,postgres}/{up,down}.sql
+    /// Write the migration that brings the database to the models: migrations/VERSION_NAME/{sqlite,postgres}/{up,down}.sql
     #[command(name = "make:migration")]
     MakeMigration(MakeMigrationArgs),
     /// Apply pending migrations in order, each in its own transaction
@@ -638,6 +638,11 @@ pub struct MakeMigrationArgs {
     /// Print the files instead of writing them
     #[arg(long)]
     pub dry_run: bool,
+    /// Write empty up/down files to fill by hand, without building the app
+    /// (otherwise the SQL comes from the compiled models, and a broken build
+    /// is refused)
+    #[arg(long)]
+    pub empty: bool,
 }
 
 /// `bao migrate:rollback`.

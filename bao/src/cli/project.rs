@@ -169,19 +169,50 @@ pub(super) fn forward() -> ExitCode {
     exec(&root, &exe, std::env::args_os().skip(1))
 }
 
-/// `bao make:migration`: the app binary generates it from the models; when
-/// the app does not build, an empty migration is written here instead, so an
-/// app can always be repaired.
+/// `bao make:migration`: the app binary generates it from the models. When
+/// the app does not build, the models are unknown: nothing is written and
+/// the first compiler error is shown (`--empty` writes blank files instead,
+/// without building).
 pub(super) fn make_migration(args: &super::MakeMigrationArgs) -> ExitCode {
     let root = match find_app_root() {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    match build(&root) {
-        Ok(Build::Built(exe)) => exec(&root, &exe, std::env::args_os().skip(1)),
-        _ => {
-            eprintln!("warning: the app does not build, so the models are unknown: this migration is empty");
-            super::migrations::make(&root.join("migrations"), args, None)
+    if args.empty {
+        return super::migrations::make(&root.join("migrations"), args, None);
+    }
+    let report = match build_report(&root, false) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match (report.success, &report.executable) {
+        (true, Some(exe)) => exec(&root, exe, std::env::args_os().skip(1)),
+        (true, None) => {
+            fail("the app built but has no binary: add src/main.rs calling `bao::cli::main(app())`")
+        }
+        (false, _) => {
+            let first = report
+                .diagnostics
+                .iter()
+                .find(|d| d["level"] == "error")
+                .map(|d| {
+                    let mut text = format!(
+                        "{}\n  --> {}:{}:{}",
+                        d["message"].as_str().unwrap_or_default(),
+                        d["file"].as_str().unwrap_or("?"),
+                        d["line"],
+                        d["column"]
+                    );
+                    for help in d["help"].as_array().into_iter().flatten() {
+                        text.push_str(&format!("\n  = {}", help.as_str().unwrap_or_default()));
+                    }
+                    text
+                })
+                .unwrap_or_else(|| "cargo build failed (run `bao check` to see why)".into());
+            fail(format!(
+                "the app does not build, so its models are unknown and no migration was written; the first error:\n{first}\n\nFix it and run this again, or write a migration by hand with `bao make:migration \"{}\" --empty`",
+                args.name
+            ))
         }
     }
 }
