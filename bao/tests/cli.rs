@@ -141,11 +141,11 @@ fn make_migration_writes_both_dialects_and_validates_the_name() {
     .unwrap();
     std::fs::create_dir_all(dir.path().join("src")).unwrap();
     // From a subfolder: migrations land in the app's root.
-    let out = stdout(
-        bao()
-            .current_dir(dir.path().join("src"))
-            .args(["make:migration", "Create posts"]),
-    );
+    let out = stdout(bao().current_dir(dir.path().join("src")).args([
+        "make:migration",
+        "Create posts",
+        "--empty",
+    ]));
     assert!(out.contains("_create_posts/"), "{out}");
     let migrations: Vec<_> = std::fs::read_dir(dir.path().join("migrations"))
         .unwrap()
@@ -161,16 +161,16 @@ fn make_migration_writes_both_dialects_and_validates_the_name() {
         assert!(migrations[0].join(file).is_file(), "{file}");
     }
 
-    let dry =
-        stdout(
-            bao()
-                .current_dir(dir.path())
-                .args(["make:migration", "add tags", "--dry-run"]),
-        );
+    let dry = stdout(bao().current_dir(dir.path()).args([
+        "make:migration",
+        "add tags",
+        "--dry-run",
+        "--empty",
+    ]));
     assert!(dry.contains("_add_tags/sqlite/up.sql"), "{dry}");
     let bad = bao()
         .current_dir(dir.path())
-        .args(["make:migration", "!!!"])
+        .args(["make:migration", "!!!", "--empty"])
         .assert()
         .failure();
     let err = String::from_utf8_lossy(&bad.get_output().stderr).to_string();
