@@ -3,7 +3,7 @@
 //! the app does not compile) added to the operate tools of [`crate::mcp`].
 
 use super::fail;
-use super::project::{build_report, find_app_root, rust_files};
+use super::project::{build_report, files_under, find_app_root, rust_files};
 use crate::mcp::{
     self, operate, page, Access, BaoMcp, Call, ToolDef, ToolError, ToolResult, Toolbox,
 };
@@ -184,21 +184,6 @@ const FOLDERS: &[(&str, &str)] = &[
     ("static", "static"),
 ];
 
-fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            all_files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 /// The name of the item an attribute at `lines[at]` is on.
 fn item_name(lines: &[&str], at: usize) -> Option<String> {
     for line in lines.iter().skip(at + 1).take(12) {
@@ -270,7 +255,7 @@ fn list(project: &Project, call: &Call) -> ToolResult {
     })?;
     if let Some((_, folder)) = FOLDERS.iter().find(|(k, _)| *k == kind) {
         let mut files = Vec::new();
-        all_files(&root.join(folder), &mut files);
+        files_under(&root.join(folder), None, &mut files);
         let items = files.iter().map(|f| json!(relative(root, f))).collect();
         return page(items, call, 50);
     }
@@ -394,7 +379,7 @@ fn inspect(project: &Project, call: &Call) -> ToolResult {
 /// The migration files that mention `table`.
 fn migrations_of(root: &Path, table: &str) -> Vec<String> {
     let mut files = Vec::new();
-    all_files(&root.join("migrations"), &mut files);
+    files_under(&root.join("migrations"), None, &mut files);
     files
         .iter()
         .filter(|f| f.extension().is_some_and(|e| e == "sql"))
@@ -541,11 +526,10 @@ fn tools(project: &Arc<Project>) -> Vec<ToolDef> {
     let force = ("force", "boolean", "overwrite files that exist");
     let public = ("public", "boolean", "no login required");
     vec![
-        build_tool(project, "bao_describe",
-            "The app: routes, models, APIs, workflows, tasks, schedules, agents, plugins, config. Pass section for one in full.",
-            &[("section", "string", "one part in full, e.g. routes, models, config"),
-              ("cursor", "string", "next_cursor of the previous answer")], &[],
-            |p, call| mcp::describe_answer(&p.description()?, call)),
+        {
+            let project = project.clone();
+            mcp::describe_tool(move || project.description())
+        },
         build_tool(project, "bao_check", "Build the app and validate its config; compiler errors come back as file, line, column, message, help.",
             &[], &[], check),
         build_tool(project, "bao_list", "Files of a kind: controllers, models, apis, workflows, tasks, agents, channels, views, templates, migrations, tests, static.",

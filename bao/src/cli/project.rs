@@ -670,8 +670,9 @@ pub(super) fn make_dockerfile(args: &super::GenerateArgs) -> ExitCode {
     }
 }
 
-/// The `.rs` files under `dir`, depth first.
-pub(super) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// The files under `dir`, depth first and sorted; only those ending in
+/// `.EXT` when `ext` is given.
+pub(super) fn files_under(dir: &Path, ext: Option<&str>, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -679,11 +680,16 @@ pub(super) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+            files_under(&path, ext, out);
+        } else if ext.is_none_or(|ext| path.extension().is_some_and(|e| e == ext)) {
             out.push(path);
         }
     }
+}
+
+/// The `.rs` files under `dir`, depth first.
+pub(super) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_under(dir, Some("rs"), out);
 }
 
 /// The Rust path of an item defined in `file` (under `src`).

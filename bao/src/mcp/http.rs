@@ -39,7 +39,8 @@ impl Subsystem for McpSubsystem {
         }
         let ops = operate::Ops::new(core.config.clone(), core.db.clone());
         let mut toolbox = Toolbox::new(super::secret_values(&core.config));
-        toolbox.add([describe_tool(core.parts.clone())], false);
+        let parts = core.parts.clone();
+        toolbox.add([super::describe_tool(move || Ok((*parts).clone()))], false);
         toolbox.add(operate::tools(&ops), core.config.mcp_allow_write);
         let server = BaoMcp::new(toolbox, core.app.name);
         let config = StreamableHttpServerConfig::default()
@@ -63,25 +64,6 @@ impl Subsystem for McpSubsystem {
             cfg.service(crate::http::framework_resource(PATH).to(endpoint));
         })
     }
-}
-
-/// `bao_describe` on a running app: the same description `bao describe
-/// --json` prints, from the app itself.
-fn describe_tool(parts: Arc<serde_json::Value>) -> super::ToolDef {
-    super::ToolDef::new(
-        "bao_describe",
-        "The app: routes, models, APIs, workflows, tasks, schedules, agents, plugins. Pass section for one in full.",
-        super::Access::Read,
-        &[
-            ("section", "string", "one part in full, e.g. routes, models"),
-            ("cursor", "string", "next_cursor of the previous answer"),
-        ],
-        &[],
-        move |call| {
-            let parts = parts.clone();
-            async move { super::describe_answer(&parts, &call) }
-        },
-    )
 }
 
 /// Who sent `req`, or the answer refusing it.

@@ -224,6 +224,8 @@ impl ToolDef {
 #[derive(Debug, Clone, Default)]
 pub struct Toolbox {
     tools: Vec<ToolDef>,
+    /// Write tools left out (no `BAO_MCP_ALLOW_WRITE`), to say so when called.
+    withheld: Vec<&'static str>,
     secrets: Vec<String>,
 }
 
@@ -236,6 +238,7 @@ impl Toolbox {
         secrets.dedup();
         Toolbox {
             tools: Vec::new(),
+            withheld: Vec::new(),
             secrets,
         }
     }
@@ -246,6 +249,8 @@ impl Toolbox {
             if tool.access != Access::Write || allow_write {
                 self.tools.retain(|t| t.name != tool.name);
                 self.tools.push(tool);
+            } else {
+                self.withheld.push(tool.name);
             }
         }
     }
@@ -263,7 +268,7 @@ impl Toolbox {
     /// Runs tool `name`; the answer is compact, capped and redacted.
     pub async fn call(&self, name: &str, call: Call) -> (String, bool) {
         let Some(tool) = self.tools.iter().find(|t| t.name == name) else {
-            let hidden = operate::WRITE_TOOLS.contains(&name);
+            let hidden = self.withheld.contains(&name);
             let message = if hidden {
                 format!("`{name}` changes the system and is off: start the server with BAO_MCP_ALLOW_WRITE=1 to allow it")
             } else {
@@ -499,6 +504,34 @@ impl ServerHandler for BaoMcp {
         }
         .into())
     }
+}
+
+/// `bao_describe`, answering from what `describe` returns: the app binary's
+/// `describe --json` (stdio, which may build the app, so it runs off the
+/// executor) or the running app's own parts (HTTP).
+pub fn describe_tool<F>(describe: F) -> ToolDef
+where
+    F: Fn() -> Result<Value, ToolError> + Send + Sync + 'static,
+{
+    let describe = Arc::new(describe);
+    ToolDef::new(
+        "bao_describe",
+        "The app: routes, models, APIs, workflows, tasks, schedules, agents, plugins, config. Pass section for one in full.",
+        Access::Read,
+        &[
+            ("section", "string", "one part in full, e.g. routes, models, config"),
+            ("cursor", "string", "next_cursor of the previous answer"),
+        ],
+        &[],
+        move |call| {
+            let describe = describe.clone();
+            async move {
+                tokio::task::spawn_blocking(move || describe_answer(&describe()?, &call))
+                    .await
+                    .unwrap_or_else(|e| Err(ToolError::new(format!("the tool stopped: {e}"))))
+            }
+        },
+    )
 }
 
 /// The answer of `bao_describe` from an app's description (`bao describe

@@ -12,15 +12,6 @@ use crate::Config;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// The names of the write tools (for the error that says they are off).
-pub const WRITE_TOOLS: &[&str] = &[
-    "bao_workflow_replay",
-    "bao_workflow_resume",
-    "bao_dlq_replay",
-    "bao_agent_approve",
-    "bao_agent_deny",
-];
-
 /// What the operate tools work on.
 #[derive(Clone)]
 pub struct Ops {
@@ -95,8 +86,7 @@ fn stored(text: Option<&str>, max: usize) -> Value {
 
 /// The read tools, then the write tools.
 pub fn tools(ops: &Ops) -> Vec<ToolDef> {
-    let mut out =
-        vec![
+    vec![
         tool(
             ops,
             "bao_runs",
@@ -220,7 +210,11 @@ pub fn tools(ops: &Ops) -> Vec<ToolDef> {
             &[
                 ("id", "integer", "the approval's id"),
                 ("reason", "string", "optional note"),
-                ("arguments", "object", "approve these arguments instead of the model's"),
+                (
+                    "arguments",
+                    "object",
+                    "approve these arguments instead of the model's",
+                ),
             ],
             &["id"],
             |ops, call| decide(ops, call, true),
@@ -237,9 +231,7 @@ pub fn tools(ops: &Ops) -> Vec<ToolDef> {
             &["id", "reason"],
             |ops, call| decide(ops, call, false),
         ),
-    ];
-    out.shrink_to_fit();
-    out
+    ]
 }
 
 #[allow(clippy::too_many_arguments)]
