@@ -69,8 +69,109 @@ impl Parse for AppInput {
     }
 }
 
+/// What the macro found in the crate being compiled.
+#[derive(Debug, Clone, Default)]
+pub struct AppLayout {
+    /// The `.html` files directly under `views/admin/`, with their text:
+    /// the app's templates for admin console pages.
+    pub admin_templates: Vec<(String, String)>,
+    /// The crate has an `askama.toml`.
+    pub has_askama_config: bool,
+}
+
+/// The admin console's pages: template file under `views/admin/`, and the
+/// page type in `bao::admin::pages`.
+const ADMIN_PAGES: &[(&str, &str)] = &[
+    ("overview.html", "OverviewPage"),
+    ("runs.html", "RunsPage"),
+    ("approvals.html", "ApprovalsPage"),
+    ("dead_letters.html", "DeadLettersPage"),
+    ("tasks.html", "TasksPage"),
+    ("audit.html", "AuditPage"),
+];
+
+/// Registers each of the app's admin page templates, rendered through a
+/// wrapper that derefs to Bao's page type, so the template sees the page's
+/// fields and methods and a wrong variable is a compile error here.
+fn admin_shadows(layout: &AppLayout, diag: &mut Diagnostics) -> Vec<(TokenStream, TokenStream)> {
+    let mut out = Vec::new();
+    if !layout.admin_templates.is_empty() && !layout.has_askama_config {
+        diag.error_span(
+            Span::call_site(),
+            "this app has templates under `views/admin/` but no `askama.toml` telling the template engine to look in `views/`: \
+             add `askama.toml` beside Cargo.toml with `[general]` and `dirs = [\"views\"]`",
+        );
+        return out;
+    }
+    let has_base = layout.admin_templates.iter().any(|(f, _)| f == "base.html");
+    for (file, text) in &layout.admin_templates {
+        if file == "base.html" {
+            continue;
+        }
+        let Some((_, page)) = ADMIN_PAGES.iter().find(|(f, _)| f == file) else {
+            let files: Vec<&str> = ADMIN_PAGES.iter().map(|(f, _)| *f).collect();
+            let hint = match closest(file, &files) {
+                Some(near) => format!(" (did you mean `{near}`?)"),
+                None => String::new(),
+            };
+            diag.error_span(
+                Span::call_site(),
+                format!(
+                    "`views/admin/{file}` is not an admin console page{hint}: the files there replace Bao's pages \
+                     ({}) and `base.html`; put partials they include in a subfolder such as `views/admin/parts/`",
+                    files.join(", ")
+                ),
+            );
+            continue;
+        };
+        if !has_base && text.contains("\"admin/base.html\"") {
+            diag.error_span(
+                Span::call_site(),
+                format!(
+                    "`views/admin/{file}` extends \"admin/base.html\", which is not under `views/admin/`: \
+                     run `bao admin:eject base` to copy Bao's, or extend a layout of your own"
+                ),
+            );
+            continue;
+        }
+        let path = format!("admin/{file}");
+        let page = Ident::new(page, Span::call_site());
+        // The module's name is what rustc shows of a wrong variable:
+        // "no field `x` on type `&views_admin_tasks_html::TasksPage`".
+        let module = Ident::new(
+            &format!("views_admin_{}", file.trim_end_matches(".html").replace(['-', '.'], "_") + "_html"),
+            Span::call_site(),
+        );
+        out.push((
+            quote! {
+                #[doc(hidden)]
+                mod #module {
+                    #[derive(::bao::__private::askama::Template)]
+                    #[template(path = #path, askama = ::bao::__private::askama)]
+                    pub(super) struct #page<'__bao> {
+                        __bao_page: &'__bao ::bao::admin::pages::#page,
+                    }
+                    impl ::core::ops::Deref for #page<'_> {
+                        type Target = ::bao::admin::pages::#page;
+                        fn deref(&self) -> &Self::Target {
+                            self.__bao_page
+                        }
+                    }
+                    pub(super) fn shadow() -> ::bao::admin::pages::Shadow {
+                        ::bao::admin::pages::Shadow::of::<::bao::admin::pages::#page>(|page| {
+                            ::bao::__private::askama::Template::render(&#page { __bao_page: page })
+                        })
+                    }
+                }
+            },
+            quote!(.admin_template(#module::shadow())),
+        ));
+    }
+    out
+}
+
 /// Expands `bao::app! { .. }`.
-pub fn expand(input: TokenStream) -> TokenStream {
+pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let parsed: AppInput = match syn::parse2(input) {
         Ok(p) => p,
         Err(e) => {
@@ -192,6 +293,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
             }
         }
     }
+    let (admin_modules, admin_shadows): (Vec<_>, Vec<_>) =
+        admin_shadows(layout, &mut diag).into_iter().unzip();
     let errors = diag.to_compile_errors();
     let name = match &name {
         Some(lit) => quote!(#lit),
@@ -339,6 +442,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
 
         #plugin_route_check
 
+        #(#admin_modules)*
+
         /// The OpenAPI 3.1 document of this app's `#[bao::api]` resources
         /// (what `/openapi.json` serves and `bao openapi` writes).
         pub fn openapi() -> ::bao::api::OpenApi {
@@ -363,7 +468,8 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 #(#task_registrations)*
                 #(#schedule_registrations)*
                 #(#registrations)*
-                #(#plugin_registrations)*;
+                #(#plugin_registrations)*
+                #(#admin_shadows)*;
             let built = if #has_apis || #documented_count > 0 {
                 built.openapi(openapi)
             } else {
@@ -411,6 +517,51 @@ impl quote::ToTokens for SkeletonMarker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn expand(input: TokenStream) -> TokenStream {
+        super::expand(input, &AppLayout::default())
+    }
+
+    fn with_admin(files: &[(&str, &str)], askama: bool) -> String {
+        let layout = AppLayout {
+            admin_templates: files
+                .iter()
+                .map(|(f, t)| (f.to_string(), t.to_string()))
+                .collect(),
+            has_askama_config: askama,
+        };
+        super::expand(quote!(controllers: [Home]), &layout).to_string()
+    }
+
+    #[test]
+    fn admin_templates_are_compiled_against_their_page() {
+        let out = with_admin(&[("base.html", ""), ("runs.html", "{% extends \"admin/base.html\" %}")], true);
+        assert!(out.contains("mod views_admin_runs_html"), "{out}");
+        assert!(out.contains(":: bao :: admin :: pages :: RunsPage"), "{out}");
+        assert!(out.contains("admin_template (views_admin_runs_html :: shadow ())"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn an_admin_template_of_no_page_is_an_error_with_a_suggestion() {
+        let out = with_admin(&[("overveiw.html", "")], true);
+        assert!(out.contains("`views/admin/overveiw.html` is not an admin console page (did you mean `overview.html`?)"), "{out}");
+        assert!(out.contains("views/admin/parts/"), "{out}");
+    }
+
+    #[test]
+    fn an_admin_template_extending_a_missing_base_says_how_to_get_it() {
+        let out = with_admin(&[("audit.html", "{% extends \"admin/base.html\" %}")], true);
+        assert!(out.contains("run `bao admin:eject base`"), "{out}");
+        let standalone = with_admin(&[("audit.html", "<h1>{{ frame.app_name }}</h1>")], true);
+        assert!(!standalone.contains("compile_error"), "{standalone}");
+    }
+
+    #[test]
+    fn admin_templates_need_askama_to_look_in_views() {
+        let out = with_admin(&[("audit.html", "")], false);
+        assert!(out.contains("no `askama.toml`"), "{out}");
+    }
 
     #[test]
     fn expands_route_table_and_builder() {

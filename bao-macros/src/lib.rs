@@ -84,7 +84,25 @@ pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Assembles an app from its parts: `bao::app! { controllers: [Home] }`.
 #[proc_macro]
 pub fn app(input: TokenStream) -> TokenStream {
-    bao_codegen::app::expand(input.into()).into()
+    let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from);
+    let mut layout = bao_codegen::app::AppLayout {
+        has_askama_config: root
+            .as_ref()
+            .is_some_and(|r| r.join("askama.toml").is_file()),
+        ..Default::default()
+    };
+    if let Some(entries) = root.and_then(|r| std::fs::read_dir(r.join("views").join("admin")).ok()) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_file() && name.ends_with(".html") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                layout.admin_templates.push((name, text));
+            }
+        }
+        layout.admin_templates.sort();
+    }
+    bao_codegen::app::expand(input.into(), &layout).into()
 }
 
 /// Makes a struct the typed context of a template under `views/`.

@@ -172,6 +172,8 @@ async fn only_admins_use_the_console_and_every_action_is_audited() {
         sign_up(&client, "user@example.com").await;
         client.get("/_bao/admin").await.assert_status(403);
         client.get("/_bao/admin/runs").await.assert_status(403);
+        // The overview's live events are the console's too.
+        client.get("/_bao/admin/live").await.assert_status(403);
 
         // An admin.
         client.clear_cookies();

@@ -1715,6 +1715,43 @@ async fn the_admin_console_works_in_a_real_browser() {
     );
     browser.screenshot(&shot("overview")).await;
 
+    // The overview is live: a dead letter written by another process shows
+    // up without a reload (server-sent events from /_bao/admin/live).
+    let before = overview
+        .split("id=\"dead-letters\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .and_then(|n| n.parse::<i64>().ok())
+        .expect("the overview shows the dead-letter count");
+    bao::dead_letter(
+        &pool,
+        "webhooks",
+        &serde_json::json!({"order": 8}),
+        "HTTP 503",
+        5,
+    )
+    .await
+    .unwrap();
+    assert!(
+        browser
+            .wait_for(
+                &format!("id=\"dead-letters\">{}<", before + 1),
+                Duration::from_secs(10)
+            )
+            .await,
+        "the overview updated live: {}",
+        browser.source().await
+    );
+
+    // The app's own template for the tasks page (views/admin/tasks.html).
+    browser.goto(&format!("{base}/_bao/admin/tasks")).await;
+    let tasks = browser.source().await;
+    assert!(
+        tasks.contains("id=\"example-tasks\">Background work of the guestbook"),
+        "{tasks}"
+    );
+    browser.screenshot(&shot("tasks-shadowed")).await;
+
     browser.goto(&format!("{base}/_bao/admin/approvals")).await;
     let approvals = browser.source().await;
     assert!(

@@ -17,6 +17,7 @@
 //! pages over indexed columns.
 
 mod access;
+pub mod pages;
 pub mod store;
 
 use crate::config::Config;
@@ -26,19 +27,27 @@ use access::{db_error, guard, login, operator, pool_ready, record, Operator};
 use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
-use askama::Template;
 use std::sync::Arc;
-use store::{AuditFilter, RunFilter, CAP, PAGE};
+use pages::{
+    capped, AdminPage, ApprovalsPage, AuditPage, DeadLettersPage, Frame, OverviewPage, RunsPage,
+    Shadow, TasksPage,
+};
+use store::{AuditFilter, RunFilter, PAGE};
 
 /// The console as a subsystem.
 #[derive(Clone, Default)]
-pub struct AdminSubsystem;
+pub struct AdminSubsystem {
+    /// The app's own templates for pages.
+    pub(crate) shadows: Vec<Arc<Shadow>>,
+}
 
 pub(crate) struct AdminState {
     db: Option<DbPool>,
     config: Arc<Config>,
     parts: Arc<serde_json::Value>,
     app_name: &'static str,
+    /// The app's own templates for pages, by path.
+    shadows: Vec<Arc<Shadow>>,
 }
 
 impl Subsystem for AdminSubsystem {
@@ -56,6 +65,7 @@ impl Subsystem for AdminSubsystem {
             config: core.config.clone(),
             parts: core.parts.clone(),
             app_name: core.app.name,
+            shadows: self.shadows.clone(),
         });
         Mounted::new().data(state).framework_routes(configure)
     }
@@ -65,6 +75,7 @@ fn configure(cfg: &mut web::ServiceConfig) {
     use crate::http::{framework_get, framework_resource};
     let post = |path: &'static str| framework_resource(path);
     cfg.service(framework_get("/_bao/admin").to(overview))
+        .service(framework_get("/_bao/admin/live").to(live))
         .service(framework_get("/_bao/admin/login").to(login))
         .service(framework_get("/_bao/admin/runs").to(runs))
         .service(post("/_bao/admin/runs/bulk").route(web::post().to(runs_bulk)))
@@ -79,10 +90,16 @@ fn configure(cfg: &mut web::ServiceConfig) {
         .service(framework_get("/_bao/admin/audit").to(audit));
 }
 
-/// Renders a page with the cookies its frame needs (the CSRF session, the
-/// flash removal).
-fn page<T: Template>(template: T, cookies: Vec<Cookie<'static>>) -> HttpResponse {
-    match template.render() {
+/// Renders a page, with the app's template for it when it has one, and the
+/// cookies its frame needs (the CSRF session, the flash removal).
+fn page<T: AdminPage>(st: &AdminState, template: T, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+    let rendered = st
+        .shadows
+        .iter()
+        .find(|s| s.path == T::PATH)
+        .and_then(|s| s.render(&template))
+        .unwrap_or_else(|| template.render());
+    match rendered {
         Ok(html) => {
             let mut response = HttpResponse::Ok();
             response
@@ -94,20 +111,10 @@ fn page<T: Template>(template: T, cookies: Vec<Cookie<'static>>) -> HttpResponse
             response.body(html)
         }
         Err(error) => {
-            tracing::error!(%error, "an admin page failed to render");
+            tracing::error!(%error, page = T::PATH, "an admin page failed to render");
             HttpResponse::InternalServerError().finish()
         }
     }
-}
-
-/// What every page shows around its content.
-pub(crate) struct Frame {
-    csrf_token: String,
-    operator: String,
-    css_url: &'static str,
-    htmx_url: &'static str,
-    app_name: String,
-    notice: Option<String>,
 }
 
 impl Frame {
@@ -124,6 +131,7 @@ impl Frame {
                 operator: who.name(),
                 css_url: crate::http::static_files::CSS_URL,
                 htmx_url: crate::http::static_files::HTMX_URL,
+                htmx_sse_url: crate::http::static_files::HTMX_SSE_URL,
                 app_name: st.app_name.to_string(),
                 notice: flash.into_iter().map(|f| f.message).next(),
             },
@@ -140,50 +148,6 @@ fn next_page<T, K>(rows: &mut Vec<T>, cursor: impl Fn(&T) -> K) -> Option<K> {
         rows.last().map(cursor)
     } else {
         None
-    }
-}
-
-fn capped(n: i64) -> String {
-    if n > CAP {
-        format!("{CAP}+")
-    } else {
-        n.to_string()
-    }
-}
-
-fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-}
-
-#[derive(Template)]
-#[template(path = "admin/overview.html")]
-struct OverviewPage {
-    frame: Frame,
-    statuses: Vec<(&'static str, String)>,
-    pending_approvals: String,
-    dead_letters: String,
-    audit: Vec<store::AuditLine>,
-    parts: Arc<serde_json::Value>,
-}
-
-impl OverviewPage {
-    fn list(&self, key: &str) -> Vec<serde_json::Value> {
-        self.parts[key].as_array().cloned().unwrap_or_default()
-    }
-
-    fn text(value: &serde_json::Value, key: &str) -> String {
-        match &value[key] {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
-        }
-    }
-
-    /// The audit log keeps seconds.
-    fn when_seconds(&self, seconds: &i64) -> String {
-        when(seconds.saturating_mul(1000))
     }
 }
 
@@ -214,6 +178,7 @@ async fn overview(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
     };
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
+        &st,
         OverviewPage {
             frame,
             statuses: statuses.into_iter().map(|(s, n)| (s, capped(n))).collect(),
@@ -226,31 +191,15 @@ async fn overview(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
     )
 }
 
-#[derive(Template)]
-#[template(path = "admin/runs.html")]
-struct RunsPage {
-    frame: Frame,
-    filter: RunFilter,
-    runs: Vec<crate::workflow::store::RunRow>,
-    matching: String,
-    next: Option<String>,
-    workflows: Vec<String>,
-    statuses: &'static [&'static str],
-}
-
-impl RunsPage {
-    fn when(&self, ms: &i64) -> String {
-        when(*ms)
-    }
-
-    fn query(&self, before: &str) -> String {
-        serde_urlencoded::to_string([
-            ("workflow", self.filter.workflow.as_str()),
-            ("status", self.filter.status.as_str()),
-            ("before", before),
-        ])
-        .unwrap_or_default()
-    }
+/// `GET /_bao/admin/live`: the overview's server-sent events, a message
+/// whenever a run's status, an approval or a dead letter changes, from this
+/// process or any other on the same database.
+async fn live(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
+    let (_, pool) = match guard(&req, &st).await {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    crate::channel::sse::stream(&req, &pool, crate::channel::ADMIN, "overview")
 }
 
 async fn runs(
@@ -292,6 +241,7 @@ async fn runs(
         .unwrap_or_default();
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
+        &st,
         RunsPage {
             frame,
             filter,
@@ -451,26 +401,6 @@ async fn run_action(
     }
 }
 
-#[derive(Template)]
-#[template(path = "admin/approvals.html")]
-struct ApprovalsPage {
-    frame: Frame,
-    pending: Vec<crate::agent::approvals::Approval>,
-    decided: Vec<crate::agent::approvals::Approval>,
-}
-
-impl ApprovalsPage {
-    fn pretty(&self, arguments: &str) -> String {
-        serde_json::from_str::<serde_json::Value>(arguments)
-            .and_then(|v| serde_json::to_string_pretty(&v))
-            .unwrap_or_else(|_| arguments.to_string())
-    }
-
-    fn when(&self, ms: &i64) -> String {
-        when(*ms)
-    }
-}
-
 async fn approvals(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
     let (who, pool) = match guard(&req, &st).await {
         Ok(v) => v,
@@ -491,6 +421,7 @@ async fn approvals(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse 
     };
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
+        &st,
         ApprovalsPage {
             frame,
             pending,
@@ -574,21 +505,6 @@ async fn decide(
     }
 }
 
-#[derive(Template)]
-#[template(path = "admin/dead_letters.html")]
-struct LettersPage {
-    frame: Frame,
-    queue: String,
-    letters: Vec<crate::fault::dlq::DeadLetter>,
-    next: Option<i64>,
-}
-
-impl LettersPage {
-    fn when(&self, ms: &i64) -> String {
-        when(*ms)
-    }
-}
-
 #[derive(serde::Deserialize)]
 struct LettersQuery {
     #[serde(default)]
@@ -621,7 +537,8 @@ async fn dead_letters(
     let next = next_page(&mut letters, |l| l.id);
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
-        LettersPage {
+        &st,
+        DeadLettersPage {
             frame,
             queue,
             letters,
@@ -783,24 +700,6 @@ async fn letters_bulk(
     }
 }
 
-#[derive(Template)]
-#[template(path = "admin/tasks.html")]
-struct TasksPage {
-    frame: Frame,
-    counts: Vec<store::TaskCount>,
-    tasks: Vec<serde_json::Value>,
-}
-
-impl TasksPage {
-    fn text(value: &serde_json::Value, key: &str) -> String {
-        OverviewPage::text(value, key)
-    }
-
-    fn capped(&self, n: &i64) -> String {
-        capped(*n)
-    }
-}
-
 async fn tasks(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
     let (who, pool) = match guard(&req, &st).await {
         Ok(v) => v,
@@ -819,6 +718,7 @@ async fn tasks(req: HttpRequest, st: web::Data<AdminState>) -> HttpResponse {
     let (frame, cookie) = Frame::new(&req, &st, &who);
     let tasks = st.parts["tasks"].as_array().cloned().unwrap_or_default();
     page(
+        &st,
         TasksPage {
             frame,
             counts,
@@ -868,31 +768,6 @@ async fn tasks_retry(
     }
 }
 
-#[derive(Template)]
-#[template(path = "admin/audit.html")]
-struct AuditPage {
-    frame: Frame,
-    filter: AuditFilter,
-    entries: Vec<store::AuditLine>,
-    next: Option<i64>,
-}
-
-impl AuditPage {
-    /// The audit log keeps seconds.
-    fn when_seconds(&self, seconds: &i64) -> String {
-        when(seconds.saturating_mul(1000))
-    }
-
-    fn query(&self, before: &i64) -> String {
-        serde_urlencoded::to_string([
-            ("action", self.filter.action.as_str()),
-            ("actor", self.filter.actor.as_str()),
-            ("before", before.to_string().as_str()),
-        ])
-        .unwrap_or_default()
-    }
-}
-
 async fn audit(
     req: HttpRequest,
     st: web::Data<AdminState>,
@@ -917,6 +792,7 @@ async fn audit(
     let next = next_page(&mut entries, |e| e.id);
     let (frame, cookie) = Frame::new(&req, &st, &who);
     page(
+        &st,
         AuditPage {
             frame,
             filter,

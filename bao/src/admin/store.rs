@@ -59,14 +59,16 @@ pub(crate) enum Bind {
 
 /// Filters of the runs page.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
-pub(crate) struct RunFilter {
+pub struct RunFilter {
+    /// A workflow name (empty: all).
     #[serde(default)]
-    pub(crate) workflow: String,
+    pub workflow: String,
+    /// A run status (empty: all).
     #[serde(default)]
-    pub(crate) status: String,
+    pub status: String,
     /// Keyset cursor: `created_at:id` of the last row of the previous page.
     #[serde(default)]
-    pub(crate) before: String,
+    pub before: String,
 }
 
 impl RunFilter {
@@ -140,35 +142,45 @@ pub(crate) fn runs_by_status(
 
 /// One audit entry, with the acting user's email when there is one.
 #[derive(Debug, Clone, QueryableByName, serde::Serialize)]
-pub(crate) struct AuditLine {
+pub struct AuditLine {
+    /// Its id.
     #[diesel(sql_type = BigInt)]
-    pub(crate) id: i64,
+    pub id: i64,
+    /// When, in seconds since the epoch.
     #[diesel(sql_type = BigInt)]
-    pub(crate) at: i64,
+    pub at: i64,
+    /// The acting user.
     #[diesel(sql_type = Nullable<BigInt>)]
-    pub(crate) user_id: Option<i64>,
+    pub user_id: Option<i64>,
+    /// What was done: `login`, `admin.run.cancel`, ...
     #[diesel(sql_type = Text)]
-    pub(crate) action: String,
+    pub action: String,
+    /// What it touched.
     #[diesel(sql_type = Nullable<Text>)]
-    pub(crate) subject: Option<String>,
+    pub subject: Option<String>,
+    /// The request that did it.
     #[diesel(sql_type = Nullable<Text>)]
-    pub(crate) request_id: Option<String>,
+    pub request_id: Option<String>,
+    /// The client's address.
     #[diesel(sql_type = Nullable<Text>)]
-    pub(crate) ip: Option<String>,
+    pub ip: Option<String>,
+    /// More, as JSON.
     #[diesel(sql_type = Nullable<Text>)]
-    pub(crate) detail: Option<String>,
+    pub detail: Option<String>,
 }
 
 /// Filters of the audit page.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
-pub(crate) struct AuditFilter {
+pub struct AuditFilter {
+    /// An action (empty: all).
     #[serde(default)]
-    pub(crate) action: String,
+    pub action: String,
     /// A user id.
     #[serde(default)]
-    pub(crate) actor: String,
+    pub actor: String,
+    /// Keyset cursor: the id of the last entry of the previous page.
     #[serde(default)]
-    pub(crate) before: String,
+    pub before: String,
 }
 
 /// A page of audit entries, newest first.
@@ -199,13 +211,16 @@ pub(crate) fn audit(
 
 /// Tasks by name and status, capped.
 #[derive(Debug, Clone, QueryableByName, serde::Serialize)]
-pub(crate) struct TaskCount {
+pub struct TaskCount {
+    /// The task's name.
     #[diesel(sql_type = Text)]
-    pub(crate) name: String,
+    pub name: String,
+    /// `queued`, `running`, `failed`, ...
     #[diesel(sql_type = Text)]
-    pub(crate) status: String,
+    pub status: String,
+    /// How many (capped).
     #[diesel(sql_type = BigInt)]
-    pub(crate) n: i64,
+    pub n: i64,
 }
 
 pub(crate) fn task_counts(conn: &mut DbConnection) -> Result<Vec<TaskCount>, DbError> {

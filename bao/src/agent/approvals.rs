@@ -122,6 +122,7 @@ pub(crate) fn insert(
         .bind::<BigInt, _>(now)
         .bind::<Nullable<BigInt>, _>(expires_at)
         .get_result(c))?;
+    crate::channel::operations_changed(conn, "approvals")?;
     Ok(row.id)
 }
 
@@ -304,13 +305,14 @@ fn settle(
         .bind::<Text, _>(&detail)
         .execute(c))
         .map_err(DbError::from)?;
+        crate::channel::operations_changed(c, "approvals")?;
         find(c, id)?.ok_or(DecideError::NotFound(id))
     })
 }
 
 /// Marks request `call_id` of `run_id` expired (its wait timed out).
 pub(crate) fn expire(conn: &mut DbConnection, run_id: &str, call_id: &str) -> Result<(), DbError> {
-    on_dialect!(conn, |c, sql| {
+    let n = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(
         "UPDATE bao_agent_approvals SET status = 'expired' WHERE run_id = ? AND call_id = ? AND status = 'pending'"
     ))
@@ -318,5 +320,8 @@ pub(crate) fn expire(conn: &mut DbConnection, run_id: &str, call_id: &str) -> Re
     .bind::<Text, _>(call_id)
     .execute(c)
     })?;
+    if n > 0 {
+        crate::channel::operations_changed(conn, "approvals")?;
+    }
     Ok(())
 }

@@ -89,7 +89,7 @@ impl App {
                 Arc::new(crate::fault::FaultSubsystem),
                 Arc::new(crate::ai::AiSubsystem::default()),
                 Arc::new(crate::channel::Channels::default()),
-                Arc::new(crate::admin::AdminSubsystem),
+                Arc::new(crate::admin::AdminSubsystem::default()),
                 Arc::new(crate::mcp::http::McpSubsystem),
             ],
             plugins: Vec::new(),
@@ -213,6 +213,17 @@ impl App {
     /// `#[bao::channel]` and `#[bao::ws]` function).
     pub fn channel(self, definition: crate::channel::ChannelDef) -> Self {
         self.with::<crate::channel::Channels>(|c| c.defs.push(definition))
+    }
+
+    /// Renders an admin console page with the app's template instead of
+    /// Bao's: what `bao::app!` registers for each page it finds under the
+    /// app's `views/admin/` (see [`crate::admin::pages`]).
+    pub fn admin_template(self, shadow: crate::admin::pages::Shadow) -> Self {
+        let shadow = Arc::new(shadow);
+        self.with::<crate::admin::AdminSubsystem>(|a| {
+            a.shadows.retain(|s| s.path != shadow.path);
+            a.shadows.push(shadow);
+        })
     }
 
     /// The channel kinds the app serves, its own then Bao's.

@@ -27,7 +27,7 @@
 //! behind is dropped and reconnects; the others never wait).
 
 pub mod hub;
-mod sse;
+pub(crate) mod sse;
 pub(crate) mod transport;
 mod ws;
 
@@ -49,6 +49,10 @@ pub const MAX_MESSAGE: usize = 1024 * 1024;
 pub const WORKFLOW: &str = "workflow";
 /// Bao's kind for agent runs: the events of `bao::agent::events`.
 pub const AGENT_STREAM: &str = "agent_stream";
+/// Bao's kind for the admin console: channel `overview` gets a message when
+/// a run's status, an approval or a dead letter changes (the overview page
+/// redraws on it).
+pub const ADMIN: &str = "admin";
 
 /// Decides whether the request may listen to channel `id` of a kind.
 pub type Authorize =
@@ -144,13 +148,14 @@ pub const fn check_channel_kinds(kinds: &[&str]) {
     let mut i = 0;
     while i < kinds.len() {
         let mut buf = [0u8; MESSAGE_LEN];
-        if str_eq(kinds[i], WORKFLOW) || str_eq(kinds[i], AGENT_STREAM) {
+        if str_eq(kinds[i], WORKFLOW) || str_eq(kinds[i], AGENT_STREAM) || str_eq(kinds[i], ADMIN)
+        {
             let n = push(&mut buf, 0, "channel kind `");
             let n = push(&mut buf, n, kinds[i]);
             let n = push(
                 &mut buf,
                 n,
-                "` is one of Bao's own (`workflow`, `agent_stream`): give yours another name",
+                "` is one of Bao's own (`workflow`, `agent_stream`, `admin`): give yours another name",
             );
             panic_with(&buf, n);
         }
@@ -416,6 +421,15 @@ impl Subsystem for Channels {
         }
         mounted
     }
+}
+
+/// Tells the admin console's overview that `what` changed (`runs`,
+/// `approvals`, `dead_letters`), in the caller's transaction.
+pub(crate) fn operations_changed(
+    conn: &mut crate::db::DbConnection,
+    what: &str,
+) -> Result<(), crate::db::DbError> {
+    publish_in(conn, ADMIN, "overview", &serde_json::json!({ "changed": what })).map(|_| ())
 }
 
 /// Publishes on the caller's connection, inside its transaction if it has

@@ -37,15 +37,26 @@ pub(super) async fn events(
             .insert_header((header::RETRY_AFTER, "2"))
             .finish();
     };
-    let last_id = last_event_id(&req);
-    let subscription = super::subscribe(&pool, &kind, &key, last_id);
+    stream(&req, &pool, &kind, &key)
+}
+
+/// Channel `key` of `kind` as an SSE response, from the message after the
+/// request's `Last-Event-ID` (the caller has checked who may listen).
+pub(crate) fn stream(
+    req: &HttpRequest,
+    pool: &crate::db::DbPool,
+    kind: &str,
+    key: &str,
+) -> HttpResponse {
+    let last_id = last_event_id(req);
+    let subscription = super::subscribe(pool, kind, key, last_id);
     let mut first = String::from("retry: 2000\n: connected\n\n");
     for message in &subscription.replay {
         first.push_str(&frame(message));
     }
     let head =
         futures_util::stream::once(async move { Ok::<_, actix_web::Error>(Bytes::from(first)) });
-    let closing = crate::http::closing(&req);
+    let closing = crate::http::closing(req);
     let live = futures_util::stream::unfold(
         (subscription, closing),
         |(mut sub, mut closing)| async move {

@@ -91,6 +91,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         Command::AiProviders(args) => super::ai_commands::providers(&app, &args),
         Command::Logs(args) => super::log_commands::logs(&app, &args),
         Command::AdminLink(args) => super::plugin_commands::admin_link(&app, &args),
+        Command::AdminEject(args) => super::admin_commands::eject(&args),
         Command::PluginsList(args) => super::plugin_commands::list(&app, &args),
         Command::PluginsAudit(args) => super::plugin_commands::audit(&app, &args),
         Command::AgentsList(args) => super::agent_commands::list(&app, &args),

@@ -167,6 +167,12 @@ fn wait_for_change(changes: &Receiver<Vec<PathBuf>>, root: &Path, state: &mut Se
             Ok(paths) => {
                 // Editors write in bursts: wait for quiet before rebuilding.
                 while changes.recv_timeout(Duration::from_millis(200)).is_ok() {}
+                // A new admin page template is no file cargo knows the app
+                // read: make it expand `bao::app!` again.
+                let admin = root.join("views").join("admin");
+                if paths.iter().any(|p| p.starts_with(&admin)) {
+                    super::admin_commands::touch_app_sources(root);
+                }
                 if let Some(p) = paths.first() {
                     eprintln!(
                         "bao run: {} changed",

@@ -6,6 +6,7 @@
 //! - the app binary calls [`main`] with its `App` and serves `serve`, `routes`,
 //!   `describe`, `config` and `check` directly.
 
+mod admin_commands;
 mod agent_commands;
 mod ai_commands;
 mod app_commands;
@@ -159,6 +160,9 @@ pub enum Command {
     /// Print a one-time link (valid 15 minutes) that signs a browser in to the admin console (needs BAO_ADMIN_TOKEN)
     #[command(name = "admin:link")]
     AdminLink(AdminLinkArgs),
+    /// Copy the admin console's page templates into views/admin/, where they replace Bao's (all pages, or those named)
+    #[command(name = "admin:eject")]
+    AdminEject(AdminEjectArgs),
     /// List the app's plugins and what each declared (hosts, secrets, database, routes)
     #[command(name = "plugins:list")]
     PluginsList(JsonArgs),
@@ -712,6 +716,16 @@ pub struct AdminLinkArgs {
     pub json: bool,
 }
 
+/// `bao admin:eject`.
+#[derive(Debug, Args)]
+pub struct AdminEjectArgs {
+    /// Pages to copy: overview, runs, approvals, dead_letters, tasks, audit, base (default: all)
+    pub pages: Vec<String>,
+    /// Overwrite templates already under views/admin/
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// `--json` for commands that print data.
 #[derive(Debug, Args)]
 pub struct JsonArgs {
@@ -751,6 +765,7 @@ pub fn installed_main() -> ExitCode {
         Command::MakeDockerfile(args) => project::make_dockerfile(&args),
         Command::McpServe => mcp_commands::serve(None),
         Command::McpTools(args) => mcp_commands::list_tools(&args),
+        Command::AdminEject(args) => admin_commands::eject(&args),
         _ => project::forward(),
     }
 }

@@ -74,6 +74,7 @@ pub fn insert(
         .bind::<BigInt, _>(t)
         .load(c)
     })?;
+    crate::channel::operations_changed(conn, "dead_letters")?;
     rows.first()
         .map(|r| r.id)
         .ok_or_else(|| DbError::Invalid("the dead letter was not stored".into()))
@@ -138,7 +139,7 @@ pub fn mark_replayed(conn: &mut DbConnection, id: i64, outcome: &str) -> Result<
         .bind::<BigInt, _>(id)
         .execute(c)
     })?;
-    Ok(())
+    crate::channel::operations_changed(conn, "dead_letters")
 }
 
 /// Claims letter `id` for a replay: true for exactly one caller, however
@@ -154,14 +155,21 @@ pub fn claim_replay(conn: &mut DbConnection, id: i64) -> Result<bool, DbError> {
         .bind::<BigInt, _>(id)
         .execute(c)
     })?;
+    if n == 1 {
+        crate::channel::operations_changed(conn, "dead_letters")?;
+    }
     Ok(n == 1)
 }
 
 /// Deletes every dead letter of `queue`; how many.
 pub fn purge(conn: &mut DbConnection, queue: &str) -> Result<usize, DbError> {
-    Ok(on_dialect!(conn, |c, sql| {
+    let n = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql("DELETE FROM bao_dead_letters WHERE queue = ?"))
             .bind::<Text, _>(queue)
             .execute(c)
-    })?)
+    })?;
+    if n > 0 {
+        crate::channel::operations_changed(conn, "dead_letters")?;
+    }
+    Ok(n)
 }

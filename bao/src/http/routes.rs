@@ -87,6 +87,12 @@ pub(crate) const ADMIN_ROUTES: &[RouteInfo] = &[
         "admin_overview",
         "Admin console: runs, approvals, dead letters, audit (admins)",
     ),
+    operators(
+        "GET",
+        "/_bao/admin/live",
+        "admin_live",
+        "Server-sent events: a message when runs, approvals or dead letters change",
+    ),
     framework(
         "GET",
         "/_bao/admin/login",

@@ -144,6 +144,9 @@ fn changed(
         event["step"] = serde_json::json!({"seq": seq, "name": name});
     }
     crate::channel::publish_in(conn, crate::channel::WORKFLOW, run_id, &event)?;
+    if step.is_none() {
+        crate::channel::operations_changed(conn, "runs")?;
+    }
     Ok(())
 }
 
