@@ -139,7 +139,10 @@ fn admin_shadows(layout: &AppLayout, diag: &mut Diagnostics) -> Vec<(TokenStream
         // The module's name is what rustc shows of a wrong variable:
         // "no field `x` on type `&views_admin_tasks_html::TasksPage`".
         let module = Ident::new(
-            &format!("views_admin_{}", file.trim_end_matches(".html").replace(['-', '.'], "_") + "_html"),
+            &format!(
+                "views_admin_{}",
+                file.trim_end_matches(".html").replace(['-', '.'], "_") + "_html"
+            ),
             Span::call_site(),
         );
         out.push((
@@ -535,10 +538,22 @@ mod tests {
 
     #[test]
     fn admin_templates_are_compiled_against_their_page() {
-        let out = with_admin(&[("base.html", ""), ("runs.html", "{% extends \"admin/base.html\" %}")], true);
+        let out = with_admin(
+            &[
+                ("base.html", ""),
+                ("runs.html", "{% extends \"admin/base.html\" %}"),
+            ],
+            true,
+        );
         assert!(out.contains("mod views_admin_runs_html"), "{out}");
-        assert!(out.contains(":: bao :: admin :: pages :: RunsPage"), "{out}");
-        assert!(out.contains("admin_template (views_admin_runs_html :: shadow ())"), "{out}");
+        assert!(
+            out.contains(":: bao :: admin :: pages :: RunsPage"),
+            "{out}"
+        );
+        assert!(
+            out.contains("admin_template (views_admin_runs_html :: shadow ())"),
+            "{out}"
+        );
         assert!(!out.contains("compile_error"), "{out}");
     }
 

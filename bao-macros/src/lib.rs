@@ -91,7 +91,8 @@ pub fn app(input: TokenStream) -> TokenStream {
             .is_some_and(|r| r.join("askama.toml").is_file()),
         ..Default::default()
     };
-    if let Some(entries) = root.and_then(|r| std::fs::read_dir(r.join("views").join("admin")).ok()) {
+    if let Some(entries) = root.and_then(|r| std::fs::read_dir(r.join("views").join("admin")).ok())
+    {
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();

@@ -65,6 +65,9 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The admin console's token in the apps these tests serve.
+const ADMIN_TOKEN: &str = "a-console-token-of-the-golden-tests-0123456789";
+
 /// `bao serve` of `app` on a free port against `database_url`, once healthy.
 fn serve_live(app: &Path, database_url: &str) -> (Child, String) {
     let port = free_port();
@@ -72,6 +75,7 @@ fn serve_live(app: &Path, database_url: &str) -> (Child, String) {
     let server = bao(app)
         .args(["serve", "--port", &port.to_string()])
         .env("BAO_DATABASE_URL", database_url)
+        .env("BAO_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -350,6 +354,40 @@ fn make_auth_scaffolds_pages_that_work_and_tokens_from_the_cli() {
         "generated code is formatted:\n{}",
         String::from_utf8_lossy(&fmt.stdout)
     );
+    // The app restyles the admin console's tasks page: a misspelt variable
+    // fails the build naming the page's type, the fixed page is served.
+    let ejected = run(bao(&app).args(["admin:eject", "tasks"]));
+    assert!(
+        ejected.contains("views/admin/base.html") && ejected.contains("views/admin/tasks.html"),
+        "{ejected}"
+    );
+    let tasks_page = app.join("views/admin/tasks.html");
+    let ejected_text = std::fs::read_to_string(&tasks_page).unwrap();
+    std::fs::write(
+        &tasks_page,
+        ejected_text.replace("<h1>Tasks</h1>", "<h1>{{ task_total }}</h1>"),
+    )
+    .unwrap();
+    let broken = bao(&app).arg("check").output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&broken.stdout),
+        String::from_utf8_lossy(&broken.stderr)
+    );
+    assert!(!broken.status.success(), "{said}");
+    assert!(
+        said.contains("no field `task_total`")
+            && said.contains("views_admin_tasks_html::TasksPage"),
+        "{said}"
+    );
+    std::fs::write(
+        &tasks_page,
+        ejected_text.replace(
+            "<h1>Tasks</h1>",
+            "<h1 id=\"own-tasks\">Work of {{ frame.app_name }}</h1>",
+        ),
+    )
+    .unwrap();
     let tested = run(bao(&app).arg("test"));
     assert!(
         tested.contains("register_sign_out_and_sign_in_again"),
@@ -413,6 +451,21 @@ fn make_auth_scaffolds_pages_that_work_and_tokens_from_the_cli() {
 
         // Register through the live server, as a browser would.
         let (mut server, addr) = serve_live(&app, db.url());
+        let bearer = format!("Bearer {ADMIN_TOKEN}");
+        let own = bao::testing::http_request(
+            &addr,
+            "GET",
+            "/_bao/admin/tasks",
+            &[("Authorization", &bearer)],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(own.status, 200, "{}", own.body);
+        assert!(
+            own.body.contains("id=\"own-tasks\">Work of Auth App<"),
+            "{}",
+            own.body
+        );
         let (cookie, token) = browser_session(&addr, None);
         let forged = bao::testing::http_request(
             &addr,

@@ -27,11 +27,11 @@ use access::{db_error, guard, login, operator, pool_ready, record, Operator};
 use actix_web::cookie::Cookie;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
-use std::sync::Arc;
 use pages::{
     capped, AdminPage, ApprovalsPage, AuditPage, DeadLettersPage, Frame, OverviewPage, RunsPage,
     Shadow, TasksPage,
 };
+use std::sync::Arc;
 use store::{AuditFilter, RunFilter, PAGE};
 
 /// The console as a subsystem.

@@ -148,8 +148,7 @@ pub const fn check_channel_kinds(kinds: &[&str]) {
     let mut i = 0;
     while i < kinds.len() {
         let mut buf = [0u8; MESSAGE_LEN];
-        if str_eq(kinds[i], WORKFLOW) || str_eq(kinds[i], AGENT_STREAM) || str_eq(kinds[i], ADMIN)
-        {
+        if str_eq(kinds[i], WORKFLOW) || str_eq(kinds[i], AGENT_STREAM) || str_eq(kinds[i], ADMIN) {
             let n = push(&mut buf, 0, "channel kind `");
             let n = push(&mut buf, n, kinds[i]);
             let n = push(
@@ -429,7 +428,13 @@ pub(crate) fn operations_changed(
     conn: &mut crate::db::DbConnection,
     what: &str,
 ) -> Result<(), crate::db::DbError> {
-    publish_in(conn, ADMIN, "overview", &serde_json::json!({ "changed": what })).map(|_| ())
+    publish_in(
+        conn,
+        ADMIN,
+        "overview",
+        &serde_json::json!({ "changed": what }),
+    )
+    .map(|_| ())
 }
 
 /// Publishes on the caller's connection, inside its transaction if it has

@@ -21,8 +21,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "dead_letters.html",
         include_str!("../../templates/admin/dead_letters.html"),
     ),
-    ("tasks.html", include_str!("../../templates/admin/tasks.html")),
-    ("audit.html", include_str!("../../templates/admin/audit.html")),
+    (
+        "tasks.html",
+        include_str!("../../templates/admin/tasks.html"),
+    ),
+    (
+        "audit.html",
+        include_str!("../../templates/admin/audit.html"),
+    ),
 ];
 
 /// `bao admin:eject [PAGE ...] [--force]`.
@@ -53,7 +59,11 @@ pub(super) fn eject(args: &AdminEjectArgs) -> ExitCode {
 /// Writes the templates of `pages` (every page when empty; `base.html`
 /// with them when it is missing) under `root/views/admin/`; the files
 /// written, relative to `root`.
-pub(crate) fn eject_into(root: &Path, pages: &[String], force: bool) -> Result<Vec<String>, String> {
+pub(crate) fn eject_into(
+    root: &Path,
+    pages: &[String],
+    force: bool,
+) -> Result<Vec<String>, String> {
     let mut chosen: Vec<&(&str, &str)> = Vec::new();
     if pages.is_empty() {
         chosen.extend(TEMPLATES.iter());
@@ -130,10 +140,19 @@ mod tests {
         let written = eject_into(dir.path(), &["overview".into()], false).unwrap();
         assert_eq!(
             written,
-            ["views/admin/base.html", "views/admin/overview.html", "askama.toml"]
+            [
+                "views/admin/base.html",
+                "views/admin/overview.html",
+                "askama.toml"
+            ]
         );
         std::fs::write(dir.path().join("views/admin/overview.html"), "mine").unwrap();
-        let again = eject_into(dir.path(), &["overview".into(), "dead-letters".into()], false).unwrap();
+        let again = eject_into(
+            dir.path(),
+            &["overview".into(), "dead-letters".into()],
+            false,
+        )
+        .unwrap();
         assert_eq!(again, ["views/admin/dead_letters.html"]);
         let kept = std::fs::read_to_string(dir.path().join("views/admin/overview.html")).unwrap();
         assert_eq!(kept, "mine");
@@ -145,7 +164,10 @@ mod tests {
     fn an_unknown_page_names_the_pages() {
         let dir = tempfile::tempdir().unwrap();
         let error = eject_into(dir.path(), &["overveiw".into()], false).unwrap_err();
-        assert!(error.contains("overview, runs, approvals, dead_letters, tasks, audit"), "{error}");
+        assert!(
+            error.contains("overview, runs, approvals, dead_letters, tasks, audit"),
+            "{error}"
+        );
         assert!(!dir.path().join("views").exists());
     }
 }
