@@ -51,8 +51,11 @@ pub const PATHS: &[&str] = &[
 /// page found under the app's `views/admin/`).
 pub struct Shadow {
     pub(crate) path: &'static str,
-    render: Box<dyn Fn(&dyn Any) -> Option<askama::Result<String>> + Send + Sync>,
+    render: Render,
 }
+
+/// Renders a page given as `Any` (None when it is another page's type).
+type Render = Box<dyn Fn(&dyn Any) -> Option<askama::Result<String>> + Send + Sync>;
 
 impl Shadow {
     /// Renders page `P` with `render` instead of Bao's template.
