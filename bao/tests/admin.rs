@@ -476,6 +476,38 @@ async fn runs_are_paged_by_keyset_and_counts_are_capped() {
         .assert_see("r09999")
         .assert_see("r09950")
         .assert_dont_see("r10000");
+
+    // By day (UTC): every run was created on 2027-01-15.
+    client
+        .get("/_bao/admin/runs?from=2027-01-15&to=2027-01-15")
+        .await
+        .assert_ok()
+        .assert_see("10000+")
+        .assert_see("from=2027-01-15&#38;to=2027-01-15&#38;before=");
+    client
+        .get("/_bao/admin/runs?from=2027-01-16")
+        .await
+        .assert_ok()
+        .assert_see("<span id=\"matching\">0</span>");
+    client
+        .get("/_bao/admin/runs?to=2027-01-14")
+        .await
+        .assert_ok()
+        .assert_see("<span id=\"matching\">0</span>");
+    client
+        .get("/_bao/admin/runs?from=15/01/2027")
+        .await
+        .assert_status(400)
+        .assert_see("YYYY-MM-DD");
+    client
+        .get("/_bao/admin/runs?from=2027-01-16&to=2027-01-15")
+        .await
+        .assert_status(400)
+        .assert_see("swap them");
+    client
+        .get("/_bao/admin/audit?from=2027-13-01")
+        .await
+        .assert_status(400);
 }
 
 #[test]

@@ -212,6 +212,9 @@ async fn runs(
         Err(response) => return response,
     };
     let filter = filter.into_inner();
+    if let Err(message) = filter.check() {
+        return actix_web::ResponseError::error_response(&crate::Error::BadRequest(message));
+    }
     let query = filter.clone();
     let loaded = pool
         .run(move |c| {
@@ -265,6 +268,10 @@ struct BulkForm {
     workflow: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
 }
 
 /// The largest form an action takes.
@@ -322,8 +329,13 @@ async fn runs_bulk(
     let filter = RunFilter {
         workflow: form.workflow.clone(),
         status: form.status.clone(),
+        from: form.from.clone(),
+        to: form.to.clone(),
         before: String::new(),
     };
+    if let Err(message) = filter.check() {
+        return actix_web::ResponseError::error_response(&crate::Error::BadRequest(message));
+    }
     let ids: Vec<String> = match pool.run(move |c| store::runs(c, &filter, BULK_MAX)).await {
         Ok(rows) => rows.into_iter().map(|r| r.id).collect(),
         Err(e) => return db_error(e),
@@ -344,7 +356,10 @@ async fn runs_bulk(
         &st,
         &who,
         &format!("admin.runs.{}", form.action),
-        Some(format!("workflow={} status={}", form.workflow, form.status)),
+        Some(format!(
+            "workflow={} status={} from={} to={}",
+            form.workflow, form.status, form.from, form.to
+        )),
         Some(serde_json::json!({"runs": changed, "matched": ids.len()})),
     )
     .await;
@@ -778,6 +793,9 @@ async fn audit(
         Err(response) => return response,
     };
     let filter = filter.into_inner();
+    if let Err(message) = store::day_range(&filter.from, &filter.to) {
+        return actix_web::ResponseError::error_response(&crate::Error::BadRequest(message));
+    }
     let query = filter.clone();
     let mut entries = match pool
         .run(move |c| {

@@ -177,6 +177,8 @@ impl RunsPage {
         serde_urlencoded::to_string([
             ("workflow", self.filter.workflow.as_str()),
             ("status", self.filter.status.as_str()),
+            ("from", self.filter.from.as_str()),
+            ("to", self.filter.to.as_str()),
             ("before", before),
         ])
         .unwrap_or_default()
@@ -295,6 +297,8 @@ impl AuditPage {
         serde_urlencoded::to_string([
             ("action", self.filter.action.as_str()),
             ("actor", self.filter.actor.as_str()),
+            ("from", self.filter.from.as_str()),
+            ("to", self.filter.to.as_str()),
             ("before", before.to_string().as_str()),
         ])
         .unwrap_or_default()

@@ -66,16 +66,67 @@ pub struct RunFilter {
     /// A run status (empty: all).
     #[serde(default)]
     pub status: String,
+    /// Runs created on or after this day, `YYYY-MM-DD` in UTC (empty: any).
+    #[serde(default)]
+    pub from: String,
+    /// Runs created on or before this day, `YYYY-MM-DD` in UTC (empty: any).
+    #[serde(default)]
+    pub to: String,
     /// Keyset cursor: `created_at:id` of the last row of the previous page.
     #[serde(default)]
     pub before: String,
 }
 
+/// The milliseconds from the start of day `from` to the end of day `to`
+/// (UTC; either may be empty), or what is wrong with them.
+pub(crate) fn day_range(from: &str, to: &str) -> Result<(Option<i64>, Option<i64>), String> {
+    let day = |text: &str, name: &str| -> Result<Option<i64>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(|d| {
+                Some(
+                    d.and_time(chrono::NaiveTime::MIN)
+                        .and_utc()
+                        .timestamp_millis(),
+                )
+            })
+            .map_err(|_| {
+                format!("`{name}` is a day written YYYY-MM-DD, like 2026-12-01; got `{text}`")
+            })
+    };
+    let start = day(from, "from")?;
+    let end = day(to, "to")?.map(|t| t + 24 * 3600 * 1000);
+    if let (Some(s), Some(e)) = (start, end) {
+        if s >= e {
+            return Err("`from` is after `to`: swap them".into());
+        }
+    }
+    Ok((start, end))
+}
+
 impl RunFilter {
-    /// `FROM .. WHERE ..` with its binds.
+    /// Whether the dates are usable, or what is wrong with them.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        day_range(&self.from, &self.to).map(|_| ())
+    }
+
+    /// `FROM .. WHERE ..` with its binds (unusable dates are left out:
+    /// [`RunFilter::check`] first).
     pub(crate) fn clause(&self) -> (String, Vec<Bind>) {
         let mut sql = String::from("FROM bao_workflow_runs WHERE 1 = 1");
         let mut binds = Vec::new();
+        let (start, end) = day_range(&self.from, &self.to).unwrap_or_default();
+        if let Some(start) = start {
+            sql.push_str(" AND created_at >= ?");
+            binds.push(Bind::Int(start));
+        }
+        if let Some(end) = end {
+            sql.push_str(" AND created_at < ?");
+            binds.push(Bind::Int(end));
+        }
         if !self.workflow.is_empty() {
             sql.push_str(" AND workflow = ?");
             binds.push(Bind::Text(self.workflow.clone()));
@@ -178,6 +229,12 @@ pub struct AuditFilter {
     /// A user id.
     #[serde(default)]
     pub actor: String,
+    /// Entries on or after this day, `YYYY-MM-DD` in UTC (empty: any).
+    #[serde(default)]
+    pub from: String,
+    /// Entries on or before this day, `YYYY-MM-DD` in UTC (empty: any).
+    #[serde(default)]
+    pub to: String,
     /// Keyset cursor: the id of the last entry of the previous page.
     #[serde(default)]
     pub before: String,
@@ -200,6 +257,16 @@ pub(crate) fn audit(
     if let Ok(actor) = filter.actor.parse::<i64>() {
         query.push_str(" AND user_id = ?");
         binds.push(Bind::Int(actor));
+    }
+    // The audit log keeps seconds.
+    let (start, end) = day_range(&filter.from, &filter.to).unwrap_or_default();
+    if let Some(start) = start {
+        query.push_str(" AND at >= ?");
+        binds.push(Bind::Int(start / 1000));
+    }
+    if let Some(end) = end {
+        query.push_str(" AND at < ?");
+        binds.push(Bind::Int(end / 1000));
     }
     if let Ok(before) = filter.before.parse::<i64>() {
         query.push_str(" AND id < ?");

@@ -99,6 +99,16 @@ pub fn tools(ops: &Ops) -> Vec<ToolDef> {
                     "pending|running|sleeping|waiting|completed|failed|cancelled",
                 ),
                 ("workflow", "string", "exact workflow name"),
+                (
+                    "from",
+                    "string",
+                    "created on or after this day, YYYY-MM-DD (UTC)",
+                ),
+                (
+                    "to",
+                    "string",
+                    "created on or before this day, YYYY-MM-DD (UTC)",
+                ),
                 ("limit", "integer", "1-100, default 20"),
                 ("cursor", "string", "next_cursor of the previous answer"),
             ],
@@ -267,8 +277,11 @@ async fn runs(ops: Ops, call: Call) -> ToolResult {
     let filter = RunFilter {
         workflow: call.str("workflow").unwrap_or_default().to_string(),
         status: call.str("status").unwrap_or_default().to_string(),
+        from: call.str("from").unwrap_or_default().to_string(),
+        to: call.str("to").unwrap_or_default().to_string(),
         before: call.str("cursor").unwrap_or_default().to_string(),
     };
+    filter.check().map_err(ToolError::new)?;
     let mut rows = ops
         .read(move |c| store::runs(c, &filter, limit + 1))
         .await?;
