@@ -123,6 +123,18 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Offer the MCP write tools (replay, resume, approve, deny, dead-letter replay); each call is audited",
     ),
     key(
+        "BAO_STATIC_DIR",
+        Some("static"),
+        "a folder path",
+        "The app's files served at /static/ (relative to where the app runs)",
+    ),
+    key(
+        "BAO_LIVE_RELOAD",
+        Some("false"),
+        "true | false",
+        "Development: pages reload when the app restarts (`bao run` turns it on)",
+    ),
+    key(
         "BAO_ADMIN_ENABLED",
         Some("true"),
         "true | false",
@@ -348,6 +360,10 @@ pub struct Config {
     pub log_file: Option<std::path::PathBuf>,
     /// `BAO_CSP`.
     pub csp: String,
+    /// `BAO_STATIC_DIR`.
+    pub static_dir: std::path::PathBuf,
+    /// `BAO_LIVE_RELOAD`.
+    pub live_reload: bool,
     /// `BAO_ADMIN_ENABLED`.
     pub admin_enabled: bool,
     /// `BAO_MCP_HTTP`.
@@ -555,6 +571,14 @@ impl Config {
                 v
             }
         };
+        let static_dir = get("BAO_STATIC_DIR")
+            .map(|(_, v)| v)
+            .filter(|v| !v.trim().is_empty())
+            .map_or_else(
+                || std::path::PathBuf::from("static"),
+                std::path::PathBuf::from,
+            );
+        let live_reload = get("BAO_LIVE_RELOAD").map_or(Ok(false), parse_bool)?;
         let admin_enabled = get("BAO_ADMIN_ENABLED").map_or(Ok(true), parse_bool)?;
         let mcp_http = get("BAO_MCP_HTTP").map_or(Ok(false), parse_bool)?;
         let mcp_allow_write = get("BAO_MCP_ALLOW_WRITE").map_or(Ok(false), parse_bool)?;
@@ -703,6 +727,8 @@ impl Config {
             log_level,
             log_file,
             csp,
+            static_dir,
+            live_reload,
             admin_enabled,
             mcp_http,
             mcp_allow_write,
@@ -759,6 +785,8 @@ impl Config {
                 .unwrap_or_default(),
         );
         out.insert("BAO_CSP", self.csp.clone());
+        out.insert("BAO_STATIC_DIR", self.static_dir.display().to_string());
+        out.insert("BAO_LIVE_RELOAD", self.live_reload.to_string());
         out.insert("BAO_ADMIN_ENABLED", self.admin_enabled.to_string());
         out.insert("BAO_MCP_HTTP", self.mcp_http.to_string());
         out.insert("BAO_MCP_ALLOW_WRITE", self.mcp_allow_write.to_string());

@@ -114,8 +114,10 @@ pub mod prelude {
     pub use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl};
 }
 
-/// Assets vendored in Bao, with the URLs to put in a layout.
+/// Assets vendored in Bao, with the URLs to put in a layout; [`url`] for
+/// the app's own files under `static/`.
 pub mod assets {
+    pub use crate::http::app_assets::{live_reload, url};
     pub use crate::http::static_files::{
         ALPINE_URL, CSS_URL, DOCS_JS_URL, HTMX_SSE_URL, HTMX_URL, SWAGGER_CSS_URL, SWAGGER_JS_URL,
         WORKFLOW_JS_URL,

@@ -148,6 +148,7 @@ fn init_build_test_serve_and_develop_a_new_app() {
     let home = http_get(&addr, "/").unwrap();
     assert_eq!(home.status, 200);
     assert!(home.body.contains("Welcome to My App"), "{}", home.body);
+    app_static_files(&app, &addr, &home.body);
     terminate(&mut server);
 
     // `bao run`: serves, shows a broken build's errors on the page, recovers.
@@ -159,6 +160,11 @@ fn init_build_test_serve_and_develop_a_new_app() {
             && b.contains("Welcome to My App")),
         "bao run serves the app"
     );
+    // Pages reload when the rebuilt app answers: the layout has the script,
+    // and the stream it listens to names each start of the app.
+    let page = http_get(&addr, "/").unwrap().body;
+    assert!(page.contains("/_bao/static/bao-reload-"), "{page}");
+    let first_boot = boot_id(&addr);
     let home_rs = app.join("src/controllers/home.rs");
     let original = std::fs::read_to_string(&home_rs).unwrap();
     std::fs::write(
@@ -180,6 +186,11 @@ fn init_build_test_serve_and_develop_a_new_app() {
         wait_for(&addr, "/", Duration::from_secs(120), |s, b| s == 200
             && b.contains("Welcome to My Renamed App")),
         "bao run rebuilds and serves the fixed app"
+    );
+    let second_boot = boot_id(&addr);
+    assert_ne!(
+        first_boot, second_boot,
+        "a rebuilt app says it is a new one"
     );
     terminate(&mut dev);
 
@@ -233,6 +244,90 @@ fn init_build_test_serve_and_develop_a_new_app() {
         }
     }
     std::fs::write(&home_rs, &original).unwrap();
+}
+
+/// The app's `static/` folder through `bao serve`: the layout links the
+/// fingerprinted stylesheet, which is cached for a year; other URLs are
+/// revalidated; nothing outside the folder, hidden or missing is served.
+fn app_static_files(app: &Path, addr: &str, home: &str) {
+    assert!(
+        app.join("static/app.css").is_file(),
+        "bao init writes static/app.css"
+    );
+    assert!(
+        !home.contains("bao-reload"),
+        "no reload script outside bao run"
+    );
+    let at = home
+        .find("/static/app.css?v=")
+        .expect("the layout links the app's stylesheet with its fingerprint");
+    let pinned = &home[at..at + home[at..].find('"').unwrap()];
+    let css = http_get(addr, pinned).unwrap();
+    assert_eq!(css.status, 200);
+    assert!(
+        css.header("content-type").unwrap().starts_with("text/css"),
+        "{:?}",
+        css.headers
+    );
+    assert_eq!(
+        css.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert!(css.body.contains("own styles"), "{}", css.body);
+    let plain = http_get(addr, "/static/app.css").unwrap();
+    assert_eq!(plain.header("cache-control"), Some("no-cache"));
+    let etag = plain.header("etag").expect("an ETag").to_string();
+    let again = bao::testing::http_request(
+        addr,
+        "GET",
+        "/static/app.css",
+        &[("If-None-Match", &etag)],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(again.status, 304);
+    std::fs::write(app.join("static/.secret"), "hidden").unwrap();
+    for path in [
+        "/static/missing.css",
+        "/static/.secret",
+        "/static/../Cargo.toml",
+        "/static/%2e%2e/Cargo.toml",
+        "/static/",
+    ] {
+        let refused = http_get(addr, path).unwrap();
+        assert!(
+            matches!(refused.status, 400 | 404),
+            "{path}: {}",
+            refused.status
+        );
+        assert!(!refused.body.contains("[package]") && !refused.body.contains("hidden"));
+    }
+    std::fs::remove_file(app.join("static/.secret")).unwrap();
+}
+
+/// The start id `/_bao/dev/reload` sends first.
+fn boot_id(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /_bao/dev/reload HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 1024];
+    while !seen.contains("event: boot\ndata: ")
+        || !seen[seen.find("data: ").unwrap()..].contains('\n')
+    {
+        let n = stream.read(&mut buf).expect("the reload stream answers");
+        assert!(n > 0, "the reload stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let data = &seen[seen.find("data: ").unwrap() + 6..];
+    data[..data.find('\n').unwrap()].to_string()
 }
 
 /// The MCP build tools run in the installed `bao`, so they answer while the

@@ -88,6 +88,10 @@ const INIT_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/init/views/layout.html.tmpl"),
     ),
     (
+        "static/app.css",
+        include_str!("../../templates/init/static/app.css.tmpl"),
+    ),
+    (
         "views/home/index.html",
         include_str!("../../templates/init/views/home/index.html.tmpl"),
     ),

@@ -268,9 +268,11 @@ pub(crate) fn build_service(
     // elsewhere skips them all with one prefix check instead of matching
     // each (dynamic) path.
     let framework = running.framework.clone();
+    let live_reload = running.core.config.live_reload;
     service = service.service(
         web::scope(crate::http::FRAMEWORK_SCOPE)
             .configure(crate::http::static_files::configure)
+            .configure(move |cfg| crate::http::app_assets::configure_reload(cfg, live_reload))
             .configure(move |cfg| {
                 for f in &framework {
                     f(cfg);
@@ -288,6 +290,8 @@ pub(crate) fn build_service(
     for controller in &app.controllers {
         service = service.configure(controller.configure);
     }
+    let assets_config = running.core.config.clone();
+    service = service.configure(move |cfg| crate::http::app_assets::configure(cfg, &assets_config));
     service
         .default_service(web::to(crate::http::not_found))
         .wrap(BaoMiddleware::new(running.server.clone()))

@@ -131,6 +131,10 @@ fn start_app(exe: &Path, host: &str, port: u16) -> std::io::Result<Child> {
     if std::env::var_os("BAO_ENV").is_none() {
         command.env("BAO_ENV", "development");
     }
+    // Open pages reload when the rebuilt app answers.
+    if std::env::var_os("BAO_LIVE_RELOAD").is_none() {
+        command.env("BAO_LIVE_RELOAD", "true");
+    }
     command.spawn()
 }
 

@@ -1,6 +1,7 @@
 //! HTTP plumbing: the middleware, the handler glue used by generated code,
 //! vendored static files and common responses.
 
+pub(crate) mod app_assets;
 pub(crate) mod flash;
 pub(crate) mod handler;
 pub mod health;

@@ -47,6 +47,12 @@ pub(crate) const FRAMEWORK_ROUTES: &[RouteInfo] = &[
         "static_file",
         "Vendored htmx, Alpine.js and bao.css",
     ),
+    framework(
+        "GET",
+        "/static/{file}",
+        "app_static",
+        "The app's static/ folder (BAO_STATIC_DIR), fingerprinted URLs from bao::assets::url",
+    ),
 ];
 
 /// Routes Bao serves in an app with workflows.

@@ -69,6 +69,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/bao-workflow.js"),
     },
     Asset {
+        name: concat!("bao-reload-", env!("CARGO_PKG_VERSION"), ".js"),
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/bao-reload.js"),
+    },
+    Asset {
         name: concat!("bao-", env!("CARGO_PKG_VERSION"), ".css"),
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../static/bao.css"),
