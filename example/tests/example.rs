@@ -721,6 +721,62 @@ fn a_workflow_survives_kill_9_with_each_step_done_exactly_once() {
         assert!(!ok && refused.contains("it is completed"), "{refused}");
         let (ok, bad) = cli(&["workflows:signal", &run.id, "approved", "{not json"]);
         assert!(!ok && bad.contains("is not JSON"), "{bad}");
+        // Start runs from the CLI: --wait runs it here; an id makes it
+        // idempotent; a wrong name or input says what is wrong.
+        let (ok, waited) = cli(&[
+            "workflows:start",
+            "tally",
+            r#"{"steps": 3, "pause_ms": 0}"#,
+            "--id",
+            "cli-tally-1",
+            "--wait",
+        ]);
+        assert!(
+            ok && waited.contains("run cli-tally-1 (tally v1) started: completed")
+                && waited.contains("output: 3"),
+            "{waited}"
+        );
+        assert_eq!(tally_marks(&pool, "cli-tally-1"), (3, 3));
+        let (ok, again) = cli(&[
+            "workflows:start",
+            "tally",
+            r#"{"steps": 3, "pause_ms": 0}"#,
+            "--id",
+            "cli-tally-1",
+        ]);
+        assert!(ok && again.contains("already exists: completed"), "{again}");
+        let (ok, queued) = cli(&[
+            "workflows:start",
+            "tally",
+            r#"{"steps": 1, "pause_ms": 0}"#,
+            "--json",
+        ]);
+        let queued_json: serde_json::Value =
+            serde_json::from_str(&queued).unwrap_or_else(|e| panic!("{e}: {queued}"));
+        // The worker running beside this test may have taken it already.
+        assert!(
+            ok && queued_json["created"] == true
+                && ["pending", "running", "completed"]
+                    .contains(&queued_json["run"]["status"].as_str().unwrap_or("")),
+            "{queued}"
+        );
+        let (ok, unknown) = cli(&["workflows:start", "taly"]);
+        assert!(
+            !ok && unknown.contains("did you mean `tally`?")
+                && unknown.contains("the workflows are: tally"),
+            "{unknown}"
+        );
+        let (ok, bad_input) = cli(&["workflows:start", "tally", "{steps: 3}"]);
+        assert!(
+            !ok && bad_input.contains("the input is not JSON"),
+            "{bad_input}"
+        );
+        let (ok, wrong_shape) =
+            cli(&["workflows:start", "tally", r#"{"steps": "many"}"#, "--wait"]);
+        assert!(
+            !ok && wrong_shape.contains("failed") && wrong_shape.contains("error:"),
+            "{wrong_shape}"
+        );
         let _ = Command::new("kill")
             .args(["-TERM", &worker.id().to_string()])
             .status();

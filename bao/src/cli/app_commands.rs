@@ -86,6 +86,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
             super::workflow_commands::tasks_list(&app, conn, &args)
         }),
         Command::TasksRun(args) => super::workflow_commands::tasks_run(&app, &args),
+        Command::WorkflowsStart(args) => super::workflow_commands::start(&app, &args),
         Command::AiAsk(args) => super::ai_commands::ask(&app, &args),
         Command::AiStream(args) => super::ai_commands::stream(&app, &args),
         Command::AiProviders(args) => super::ai_commands::providers(&app, &args),

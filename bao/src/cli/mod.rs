@@ -115,6 +115,9 @@ pub enum Command {
     /// Show a workflow run and its steps
     #[command(name = "workflows:show")]
     WorkflowsShow(WorkflowRunArgs),
+    /// Start a run of a workflow with a JSON input; --wait runs it here until it finishes or parks
+    #[command(name = "workflows:start")]
+    WorkflowsStart(WorkflowStartArgs),
     /// Send a signal (with a JSON payload) to a workflow run
     #[command(name = "workflows:signal")]
     WorkflowsSignal(SignalArgs),
@@ -468,6 +471,25 @@ pub struct WorkflowsListArgs {
 pub struct WorkflowRunArgs {
     /// The run's id
     pub run_id: String,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `bao workflows:start`.
+#[derive(Debug, Args)]
+pub struct WorkflowStartArgs {
+    /// The workflow's name (`bao workflows:list` shows runs; `bao describe` the workflows)
+    pub name: String,
+    /// The input as JSON, e.g. '{"order_id": 7}' (default: null)
+    #[arg(default_value = "null")]
+    pub input: String,
+    /// The run's id (an idempotency key: starting the same id twice gives the existing run)
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Run it here, now, until it completes, fails or parks (sleeps, waits for a signal)
+    #[arg(long)]
+    pub wait: bool,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,

@@ -172,6 +172,107 @@ pub(super) fn show(conn: &mut DbConnection, args: &WorkflowRunArgs) -> Result<()
     Ok(())
 }
 
+/// `bao workflows:start NAME [INPUT] [--id ID] [--wait] [--json]`.
+pub(super) fn start(app: &App, args: &super::WorkflowStartArgs) -> ExitCode {
+    let Some(def) = app.workflows().iter().find(|w| w.name == args.name) else {
+        let names: Vec<&str> = app.workflows().iter().map(|w| w.name).collect();
+        let hint = bao_codegen::diag::closest(&args.name, &names)
+            .map(|n| format!("; did you mean `{n}`?"))
+            .unwrap_or_default();
+        return fail(format!(
+            "no workflow named `{}`{hint} (the workflows are: {})",
+            args.name,
+            if names.is_empty() {
+                "none: add #[bao::workflow] functions to `workflows: [..]` in bao::app!".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+    };
+    let input: serde_json::Value = match serde_json::from_str(&args.input) {
+        Ok(v) => v,
+        Err(e) => {
+            return fail(format!(
+                "the input is not JSON ({e}): quote it for the shell, like '{{\"order_id\": 7}}'"
+            ))
+        }
+    };
+    let ready = match super::app_runtime(app) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let settings = crate::workflow::WorkerSettings {
+        lease: ready.config.workflow_lease,
+        poll: ready.config.workflow_poll,
+    };
+    let pool = ready.pool.clone();
+    let defs: Vec<_> = app.workflows().to_vec();
+    let result = ready.runtime.block_on(async {
+        let handle =
+            crate::workflow::start(&pool, def.name, def.version, &input, args.id.as_deref())
+                .await?;
+        let find = |id: String| {
+            let pool = pool.clone();
+            async move {
+                pool.run(move |c| store::find_run(c, &id))
+                    .await?
+                    .ok_or(crate::Error::NotFound)
+            }
+        };
+        let mut run = find(handle.id.clone()).await?;
+        if args.wait {
+            // Run it here; a worker may have claimed it first, and then
+            // this waits for that worker to finish or park it.
+            loop {
+                match run.status.as_str() {
+                    "pending" => {
+                        crate::workflow::run_now(&pool, &defs, &run.id, settings).await?;
+                    }
+                    "running" => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                    _ => break,
+                }
+                run = find(run.id.clone()).await?;
+            }
+        }
+        Ok::<_, crate::Error>((handle.created, run))
+    });
+    let (created, run) = match result {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    if args.json {
+        println!("{:#}", serde_json::json!({"created": created, "run": run}));
+    } else {
+        let verb = if created { "started" } else { "already exists" };
+        println!(
+            "run {} ({} v{}) {verb}: {}",
+            run.id, run.workflow, run.version, run.status
+        );
+        if let Some(output) = &run.output {
+            println!("  output: {output}");
+        }
+        if let Some(error) = &run.error {
+            println!("  error:  {error}");
+        }
+        match run.status.as_str() {
+            "pending" => println!(
+                "A worker runs it (`bao serve` or `bao worker`); `bao workflows:show {}` shows its steps.",
+                run.id
+            ),
+            "sleeping" | "waiting" => println!(
+                "It is parked; a worker carries it on when it is due (`bao workflows:signal {}` sends a signal).",
+                run.id
+            ),
+            _ => {}
+        }
+    }
+    if run.status == "failed" {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 pub(super) fn signal(conn: &mut DbConnection, args: &SignalArgs) -> Result<(), DbError> {
     if serde_json::from_str::<serde_json::Value>(&args.payload).is_err() {
         return Err(DbError::Config(format!(
