@@ -1949,3 +1949,101 @@ fn logs_reads_the_servers_log_file_by_level_and_request() {
     assert!(!none.status.success());
     assert!(String::from_utf8_lossy(&none.stderr).contains("BAO_LOG_FILE"));
 }
+
+/// `bao db:create`, `db:drop` and `db:reset` through the app binary, on a
+/// SQLite file and a PostgreSQL database of their own; what a missing or
+/// mistyped database says.
+#[test]
+fn the_database_lifecycle_from_the_cli() {
+    let cli = |url: &str, args: &[&str], production: bool| {
+        let mut command = example_binary();
+        command.args(args).env("BAO_DATABASE_URL", url);
+        if production {
+            command.env("BAO_ENV", "production").env(
+                "BAO_SECRET_KEY",
+                "a-production-secret-key-for-the-lifecycle-test",
+            );
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+
+    // SQLite: the file and its folder.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data/app.db");
+    let url = format!("sqlite://{}", file.display());
+    let (ok, said) = cli(&url, &["db:create"], false);
+    assert!(ok && said.contains("created"), "{said}");
+    assert!(file.is_file());
+    let (ok, said) = cli(&url, &["db:create"], false);
+    assert!(ok && said.contains("already exists"), "{said}");
+    let (ok, said) = cli(&url, &["db:reset"], false);
+    assert!(
+        ok && said.contains("dropped") && said.contains("created") && said.contains("Applied"),
+        "{said}"
+    );
+    let (ok, said) = cli(&url, &["db:drop"], true);
+    assert!(!ok && said.contains("pass --force"), "{said}");
+    assert!(file.is_file(), "a refused drop keeps the file");
+    let (ok, said) = cli(&url, &["db:drop", "--force"], true);
+    assert!(ok && said.contains("dropped"), "{said}");
+    assert!(!file.exists());
+
+    // Mistyped or unusable SQLite URLs name the problem.
+    let (ok, said) = cli("sqlite:/app.db", &["migrate"], false);
+    assert!(
+        !ok && said.contains("sqlite://app.db") && said.contains("sqlite:///app.db"),
+        "{said}"
+    );
+    let (ok, said) = cli("sqlite:///no-such-folder-here/app.db", &["migrate"], false);
+    assert!(
+        !ok && said.contains("/no-such-folder-here/app.db") && said.contains("folder exist"),
+        "{said}"
+    );
+
+    // PostgreSQL: a database of this test's own on the test server.
+    if bao::testing::TestDatabase::postgres().is_none() {
+        return;
+    }
+    let server = std::env::var("BAO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| bao::testing::DEFAULT_POSTGRES_ADMIN_URL.to_string());
+    let base = server.split('?').next().unwrap();
+    let name = format!("bao_lifecycle_{}", uuid::Uuid::new_v4().simple());
+    let url = format!(
+        "{}/{name}?sslmode=disable",
+        &base[..base.rfind('/').unwrap()]
+    );
+    let (ok, said) = cli(&url, &["migrate"], false);
+    assert!(
+        !ok && said.contains("does not exist") && said.contains("bao db:create"),
+        "{said}"
+    );
+    let (ok, said) = cli(&url, &["db:create"], false);
+    assert!(ok && said.contains("created"), "{said}");
+    let (ok, said) = cli(&url, &["db:create"], false);
+    assert!(ok && said.contains("already exists"), "{said}");
+    let (ok, said) = cli(&url, &["migrate"], false);
+    assert!(ok, "{said}");
+    {
+        use diesel::Connection;
+        let _busy = diesel::PgConnection::establish(&url).unwrap();
+        let (ok, said) = cli(&url, &["db:drop"], false);
+        assert!(
+            !ok && said.contains("stop the app's servers and workers first"),
+            "{said}"
+        );
+        let (ok, said) = cli(&url, &["db:reset", "--force"], false);
+        assert!(ok && said.contains("Applied"), "{said}");
+    }
+    let (ok, said) = cli(&url, &["db:drop"], false);
+    assert!(ok && said.contains("dropped"), "{said}");
+    let (ok, said) = cli(&url, &["db:drop"], false);
+    assert!(ok && said.contains("does not exist"), "{said}");
+}

@@ -45,6 +45,19 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         },
         Command::Migrate => with_database(&app, super::migrations::migrate),
         Command::DbSeed => seed(&app),
+        Command::DbCreate => db_create(&app),
+        Command::DbDrop(args) => db_drop(&app, &args),
+        Command::DbReset(args) => match db_drop(&app, &args) {
+            code if code != ExitCode::SUCCESS => code,
+            _ => match db_create(&app) {
+                code if code != ExitCode::SUCCESS => code,
+                _ => match with_database(&app, super::migrations::migrate) {
+                    code if code != ExitCode::SUCCESS => code,
+                    _ if app.seeder().is_some() => seed(&app),
+                    code => code,
+                },
+            },
+        },
         Command::MigrateRollback(args) => with_database(&app, |config, conn| {
             super::migrations::rollback(config, conn, args.steps as usize)
         }),
@@ -163,6 +176,51 @@ fn seed(app: &App) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(format!("seeding failed: {e}")),
+    }
+}
+
+/// `bao db:create`.
+fn db_create(app: &App) -> ExitCode {
+    let config = match load_config(app) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let shown = crate::support::units::redact_url(&config.database_url);
+    match crate::db::lifecycle::create(&config.database_url) {
+        Ok(crate::db::lifecycle::Outcome::Done) => {
+            println!("created {shown}");
+            ExitCode::SUCCESS
+        }
+        Ok(crate::db::lifecycle::Outcome::Already) => {
+            println!("{shown} already exists");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `bao db:drop [--force]`.
+fn db_drop(app: &App, args: &super::DbDropArgs) -> ExitCode {
+    let config = match load_config(app) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if config.env == crate::config::Environment::Production && !args.force {
+        return fail(
+            "BAO_ENV is production: dropping its database loses every row; pass --force if that is what you want",
+        );
+    }
+    let shown = crate::support::units::redact_url(&config.database_url);
+    match crate::db::lifecycle::drop(&config.database_url, args.force) {
+        Ok(crate::db::lifecycle::Outcome::Done) => {
+            println!("dropped {shown}");
+            ExitCode::SUCCESS
+        }
+        Ok(crate::db::lifecycle::Outcome::Already) => {
+            println!("{shown} does not exist");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

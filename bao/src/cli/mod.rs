@@ -70,6 +70,15 @@ pub enum Command {
     /// Fill the database with the app's seed data (App::seed), after applying pending migrations
     #[command(name = "db:seed")]
     DbSeed,
+    /// Create the database BAO_DATABASE_URL names (PostgreSQL: through the server's `postgres` database; SQLite: the file and its folder)
+    #[command(name = "db:create")]
+    DbCreate,
+    /// Drop the database BAO_DATABASE_URL names (refused in production without --force)
+    #[command(name = "db:drop")]
+    DbDrop(DbDropArgs),
+    /// Drop, create and migrate the database, then seed it when the app has seed data (refused in production without --force)
+    #[command(name = "db:reset")]
+    DbReset(DbDropArgs),
     /// Roll back the last applied migrations with their down.sql
     #[command(name = "migrate:rollback")]
     MigrateRollback(RollbackArgs),
@@ -474,6 +483,14 @@ pub struct WorkflowRunArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+/// `bao db:drop` and `bao db:reset`.
+#[derive(Debug, Args)]
+pub struct DbDropArgs {
+    /// Allow it in production, and end other sessions on a PostgreSQL database
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `bao workflows:start`.

@@ -60,6 +60,13 @@ impl DatabaseUrl {
         if path.is_empty() {
             return Err("the SQLite URL has no path: use sqlite://app.db".into());
         }
+        if url.starts_with("sqlite:/") && !url.starts_with("sqlite://") {
+            return Err(format!(
+                "`{url}` has one slash after `sqlite:`: write sqlite://{0} for `{0}` beside the app, or sqlite://{1} for the absolute path `{1}`",
+                path.trim_start_matches('/'),
+                path
+            ));
+        }
         Ok(DatabaseUrl::Sqlite(path.to_string()))
     }
 
@@ -77,9 +84,29 @@ impl DbConnection {
     /// timeout and the WAL journal.
     pub fn open(url: &DatabaseUrl) -> diesel::ConnectionResult<DbConnection> {
         match url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(|e| match e {
+                    diesel::ConnectionError::BadConnection(m)
+                        if m.contains("database") && m.contains("does not exist") =>
+                    {
+                        diesel::ConnectionError::BadConnection(format!(
+                            "{}: create it with `bao db:create`",
+                            m.trim_end()
+                        ))
+                    }
+                    other => other,
+                }),
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(path)?;
+                let mut conn = SqliteConnection::establish(path).map_err(|e| match e {
+                    diesel::ConnectionError::BadConnection(m) => {
+                        diesel::ConnectionError::BadConnection(format!(
+                            "cannot open the SQLite database `{path}` ({}): does its folder exist, and may this user write there?",
+                            m.trim_end()
+                        ))
+                    }
+                    other => other,
+                })?;
                 let journal = if path == ":memory:" { "MEMORY" } else { "WAL" };
                 conn.batch_execute(&format!(
                     "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
@@ -121,6 +148,11 @@ mod tests {
         assert_eq!(
             DatabaseUrl::parse("postgres://u@h/db").unwrap().dialect(),
             Dialect::Postgres
+        );
+        let one_slash = DatabaseUrl::parse("sqlite:/bao.db").unwrap_err();
+        assert!(
+            one_slash.contains("sqlite://bao.db") && one_slash.contains("sqlite:///bao.db"),
+            "{one_slash}"
         );
         let err = DatabaseUrl::parse("mysql://u:secret@h/db").unwrap_err();
         assert!(

@@ -4,6 +4,7 @@
 mod connection;
 mod dialect;
 mod error;
+pub mod lifecycle;
 mod listen;
 mod migrate;
 mod model;
