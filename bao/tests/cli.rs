@@ -24,6 +24,49 @@ fn help_lists_every_command() {
 }
 
 #[test]
+fn help_groups_the_commands() {
+    let out = stdout(bao().arg("--help"));
+    let heading = |name: &str| {
+        out.lines()
+            .position(|l| l == name)
+            .unwrap_or_else(|| panic!("no `{name}` heading in:\n{out}"))
+    };
+    let under = |command: &str| {
+        let at = out
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{command} ")))
+            .unwrap_or_else(|| panic!("`{command}` missing from:\n{out}"));
+        out.lines()
+            .take(at)
+            .filter(|l| l.ends_with(':') && !l.starts_with(' '))
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    assert!(heading("App:") < heading("Data:") && heading("Data:") < heading("Generate:"));
+    for (command, group) in [
+        ("init", "App:"),
+        ("db:create", "Data:"),
+        ("migrate:status", "Data:"),
+        ("make:crud", "Generate:"),
+        ("workflows:start", "Work:"),
+        ("make:auth", "Auth:"),
+        ("tokens:issue", "Auth:"),
+        ("agents:run", "AI:"),
+        ("admin:eject", "Operate:"),
+        ("mcp:serve", "Operate:"),
+    ] {
+        assert_eq!(under(command), group, "{command}");
+    }
+    // `bao new` is `bao init`.
+    let new = stdout(bao().args(["new", "--help"]));
+    assert!(new.contains("Usage: bao init"), "{new}");
+    // The make:crud example pastes into a shell.
+    let crud = stdout(bao().args(["make:crud", "--help"]));
+    assert!(crud.contains("'status:enum(open|closed)'"), "{crud}");
+}
+
+#[test]
 fn every_command_has_help() {
     for command in [
         "init", "run", "serve", "check", "routes", "describe", "config", "test",

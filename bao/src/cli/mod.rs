@@ -46,9 +46,10 @@ pub struct Cli {
 /// Every command.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a new Bao app in a new folder
+    /// Create a new Bao app in a new folder (also `bao new`)
+    #[command(alias = "new")]
     Init(InitArgs),
-    /// Development server: rebuilds and restarts on every change to src/, views/ or Cargo.toml
+    /// Development server: rebuilds and restarts on every change to src/, views/, static/ or Cargo.toml; open pages reload
     Run(RunArgs),
     /// Production server (no rebuilds); stops gracefully on SIGTERM
     Serve(ServeArgs),
@@ -574,7 +575,7 @@ pub struct MakeTaskArgs {
 /// `bao make:crud`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Field types: str (default), text, int, float, bool, datetime, date, time, decimal, enum(a|b|c), ref:Model\n\nExample: bao make:crud Task name:str done:bool due:datetime status:enum(open|closed) owner_id:ref:User"
+    after_help = "Field types: str (default), text, int, float, bool, datetime, date, time, decimal, 'enum(a|b|c)', ref:Model\n\nExample: bao make:crud Task name:str done:bool due:datetime 'status:enum(open|closed)' owner_id:ref:User\n(quote enum fields: `|` and `(` mean something to the shell)"
 )]
 pub struct MakeCrudArgs {
     /// The model, singular and UpperCamelCase, e.g. Task
@@ -781,15 +782,68 @@ pub struct TestArgs {
     pub args: Vec<String>,
 }
 
+/// The group a command is listed under in `bao --help`, by its name.
+fn group_of(name: &str) -> &'static str {
+    let prefix = name.split(':').next().unwrap_or(name);
+    match (prefix, name) {
+        (_, "make:auth") | ("tokens", _) => "Auth",
+        ("make", _) => "Generate",
+        ("migrate" | "db", _) => "Data",
+        ("worker" | "workflows" | "tasks" | "scheduler" | "dlq", _) => "Work",
+        ("ai" | "agents" | "memory" | "rag", _) => "AI",
+        ("logs" | "admin" | "plugins" | "mcp", _) => "Operate",
+        _ => "App",
+    }
+}
+
+/// The commands of `cmd` under their group headings.
+fn grouped_commands(cmd: &clap::Command) -> String {
+    const GROUPS: &[&str] = &["App", "Data", "Generate", "Work", "Auth", "AI", "Operate"];
+    let width = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for group in GROUPS {
+        let mut lines = cmd
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set() && group_of(c.get_name()) == *group)
+            .map(|c| {
+                let about = c.get_about().map(|a| a.to_string()).unwrap_or_default();
+                format!("  {:<width$}  {about}\n", c.get_name())
+            })
+            .peekable();
+        if lines.peek().is_none() {
+            continue;
+        }
+        out.push_str(&format!("{group}:\n"));
+        out.extend(lines);
+        out.push('\n');
+    }
+    out
+}
+
+/// Parses the command line, with `--help` listing commands by group.
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = Cli::command();
+    let listing = grouped_commands(&cmd);
+    let cmd = cmd.help_template(format!(
+        "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{listing}Options:\n{{options}}{{after-help}}"
+    ));
+    Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 /// The entry point of an app binary: `fn main() -> ExitCode { bao::cli::main(my_app::app()) }`.
 pub fn main(app: App) -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     app_commands::run(app, cli.command)
 }
 
 /// The entry point of the installed `bao` binary.
 pub fn installed_main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     match cli.command {
         Command::Init(args) => init::run(&args),
         Command::Run(args) => dev::run(&args),
