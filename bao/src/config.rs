@@ -1,6 +1,6 @@
 //! `Config`: the app's settings, typed from `BAO_*` variables and `.env`.
 
-use crate::support::units::{parse_duration, parse_size, redact_url};
+use crate::support::units::{format_duration, format_size, parse_duration, parse_size, redact_url};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -803,7 +803,7 @@ impl Config {
         out.insert(
             "BAO_AUDIT_RETENTION",
             self.audit_retention
-                .map_or("0".to_string(), |d| format!("{}s", d.as_secs())),
+                .map_or("0".to_string(), format_duration),
         );
         out.insert(
             "BAO_METRICS_TOKEN",
@@ -816,15 +816,15 @@ impl Config {
         );
         out.insert(
             "BAO_SHUTDOWN_DRAIN_TIMEOUT",
-            format!("{}ms", self.shutdown_drain_timeout.as_millis()),
+            format_duration(self.shutdown_drain_timeout),
         );
-        out.insert("BAO_MAX_BODY_SIZE", self.max_body_size.to_string());
+        out.insert("BAO_MAX_BODY_SIZE", format_size(self.max_body_size));
         out.insert(
             "BAO_MIGRATIONS_DIR",
             self.migrations_dir.display().to_string(),
         );
         out.insert("BAO_AUTO_MIGRATE", self.auto_migrate.to_string());
-        let secs = |d: Duration| format!("{}s", d.as_secs());
+        let secs = format_duration;
         out.insert("BAO_SESSION_IDLE_TIMEOUT", secs(self.session_idle_timeout));
         out.insert("BAO_SESSION_LIFETIME", secs(self.session_lifetime));
         out.insert(
@@ -841,6 +841,20 @@ impl Config {
             "BAO_AI_DEFAULT",
             self.ai_default.clone().unwrap_or_default(),
         );
+        out.insert("BAO_DOCS_ENABLED", self.docs_enabled.to_string());
+        out.insert("BAO_WORKFLOW_LEASE", format_duration(self.workflow_lease));
+        out.insert("BAO_WORKFLOW_POLL", format_duration(self.workflow_poll));
+        out.insert(
+            "BAO_WORKFLOW_CONCURRENCY",
+            self.workflow_concurrency.to_string(),
+        );
+        out.insert("BAO_TASK_CONCURRENCY", self.task_concurrency.to_string());
+        out.insert(
+            "BAO_MAX_INFLIGHT_TASKS",
+            self.max_inflight_tasks.to_string(),
+        );
+        out.insert("BAO_TASK_RETENTION", format_duration(self.task_retention));
+        out.insert("BAO_ENABLE_SCHEDULER", self.enable_scheduler.to_string());
         out
     }
 }

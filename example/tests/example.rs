@@ -232,6 +232,20 @@ fn config_redacts_secrets() {
     let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(parsed["BAO_DATABASE_URL"], "postgres://bob:****@db/app");
     assert_eq!(parsed["BAO_SECRET_KEY"], "<redacted>");
+
+    // The text form shows values as one would type them, and every key.
+    let text = example_binary().arg("config").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    for line in [
+        "BAO_SHUTDOWN_DRAIN_TIMEOUT   = 30s  (default)",
+        "BAO_MAX_BODY_SIZE            = 2MiB  (default)",
+        "BAO_AUDIT_RETENTION          = 90d  (default)",
+        "BAO_WORKFLOW_LEASE           = 30s  (default)",
+        "BAO_LOG_FILE                 = (unset)  (default)",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    assert!(!text.contains("=   ("), "no blank values:\n{text}");
 }
 
 #[test]

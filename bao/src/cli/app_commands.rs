@@ -490,7 +490,10 @@ fn config(app: &App, args: &JsonArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     for key in CONFIG_KEYS {
-        let value = resolved.get(key.name).map(String::as_str).unwrap_or("");
+        let value = match resolved.get(key.name).map(String::as_str) {
+            None | Some("") => "(unset)",
+            Some(v) => v,
+        };
         let source = if std::env::var_os(key.name).is_some() {
             "set"
         } else {

@@ -38,6 +38,34 @@ pub fn parse_size(v: &str) -> Option<usize> {
     n.checked_mul(mult)
 }
 
+/// A duration as one would write it: `90d`, `24h`, `15m`, `30s`, `250ms`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    if ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if s % n == 0 {
+            return format!("{}{unit}", s / n);
+        }
+    }
+    format!("{s}s")
+}
+
+/// A size as one would write it: `2MiB`, `512KiB`, `1000`.
+pub fn format_size(n: usize) -> String {
+    for (unit, m) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if n >= m && n % m == 0 {
+            return format!("{}{unit}", n / m);
+        }
+    }
+    n.to_string()
+}
+
 /// Hides the password of a connection URL.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -49,5 +77,30 @@ pub fn redact_url(url: &str) -> String {
     match creds.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:****@{host}"),
         None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatted_units_parse_back() {
+        for (d, text) in [
+            (Duration::from_secs(7_776_000), "90d"),
+            (Duration::from_secs(86_400), "1d"),
+            (Duration::from_secs(3_600 * 5), "5h"),
+            (Duration::from_secs(900), "15m"),
+            (Duration::from_secs(30), "30s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::ZERO, "0s"),
+        ] {
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text), Some(d), "{text}");
+        }
+        for (n, text) in [(2 << 20, "2MiB"), (512 << 10, "512KiB"), (1000, "1000")] {
+            assert_eq!(format_size(n), text);
+            assert_eq!(parse_size(text), Some(n), "{text}");
+        }
     }
 }
