@@ -226,3 +226,23 @@ fn make_migration_writes_both_dialects_and_validates_the_name() {
         "nothing else written"
     );
 }
+
+#[test]
+fn run_stops_at_once_when_its_port_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../example");
+    let output = bao()
+        .current_dir(example)
+        .args(["run", "--port", &port.to_string()])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && err.contains(&format!("bao run --port {}", port + 1)),
+        "{err}"
+    );
+}

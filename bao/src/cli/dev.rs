@@ -43,6 +43,13 @@ pub(super) fn run(args: &RunArgs) -> ExitCode {
         .port
         .or_else(|| config.as_ref().ok().map(|c| c.port))
         .unwrap_or(8000);
+    // The app binds the port on each restart: say at once if it cannot.
+    if let Err(e) = std::net::TcpListener::bind((host.as_str(), port)) {
+        return fail(format!(
+            "cannot listen on {host}:{port} ({e}): another server has it; stop it, or pick another port with `bao run --port {}`",
+            port.saturating_add(1)
+        ));
+    }
     let (tx, changes) = channel();
     let mut watcher =
         match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
