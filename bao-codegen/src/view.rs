@@ -73,7 +73,7 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
 
 /// The user's struct stays as written. A wrapper of the same name, in a
 /// `const _` block, derefs to it and adds the page context (`csrf_token`,
-/// `csrf_field`, `flash`); askama renders the wrapper. Field access in the
+/// `csrf_field`, `flash`, `current_user`); askama renders the wrapper. Field access in the
 /// template goes through `Deref`, so an unknown variable is reported as a
 /// missing field, with the user's fields listed as the available ones.
 fn expand_page(strukt: &ItemStruct, path: &LitStr) -> TokenStream {
@@ -119,6 +119,7 @@ fn expand_page(strukt: &ItemStruct, path: &LitStr) -> TokenStream {
                 csrf_token: &'__bao str,
                 csrf_field: ::bao::view::CsrfField<'__bao>,
                 flash: &'__bao [::bao::auth::FlashMessage],
+                current_user: ::core::option::Option<&'__bao ::bao::auth::CurrentUser>,
                 __bao_page: &'__bao #alias #ty_g,
             }
 
@@ -151,6 +152,7 @@ fn expand_page(strukt: &ItemStruct, path: &LitStr) -> TokenStream {
                         csrf_token: &ctx.csrf_token,
                         csrf_field: ::bao::view::CsrfField(&ctx.csrf_token),
                         flash: &ctx.flash,
+                        current_user: ctx.current_user.as_ref(),
                         __bao_page: self,
                     })
                 }

@@ -119,8 +119,8 @@ pub mod prelude {
 pub mod assets {
     pub use crate::http::app_assets::{live_reload, url};
     pub use crate::http::static_files::{
-        ALPINE_URL, CSS_URL, DOCS_JS_URL, HTMX_SSE_URL, HTMX_URL, SWAGGER_CSS_URL, SWAGGER_JS_URL,
-        WORKFLOW_JS_URL,
+        ALPINE_URL, CSS_URL, DOCS_JS_URL, HTMX_SSE_URL, HTMX_URL, JS_URL, SWAGGER_CSS_URL,
+        SWAGGER_JS_URL, WORKFLOW_JS_URL,
     };
 }
 

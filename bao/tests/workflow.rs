@@ -394,6 +394,32 @@ async fn the_run_page_shows_steps_streams_changes_and_replays() {
         .assert_see("Replay")
         .assert_see(bao::assets::WORKFLOW_JS_URL);
     client.get("/_bao/workflows/nope").await.assert_status(404);
+    // The page has its way back to the list, and its times.
+    page.assert_see("href=\"/_bao/workflows?workflow=fragile\"")
+        .assert_see("Started ")
+        .assert_see("Finished (UTC)");
+    // The list of runs, filtered by status.
+    client
+        .get("/_bao/workflows")
+        .await
+        .assert_ok()
+        .assert_see(&format!("href=\"/_bao/workflows/{}\"", run.id))
+        .assert_see("Workflow runs");
+    client
+        .get("/_bao/workflows?status=failed&workflow=fragile")
+        .await
+        .assert_ok()
+        .assert_see(&run.id);
+    client
+        .get("/_bao/workflows?status=completed")
+        .await
+        .assert_ok()
+        .assert_see("No runs match these filters");
+    client
+        .get("/_bao/workflows?status=broken")
+        .await
+        .assert_status(400)
+        .assert_see("the statuses are pending, running");
     page.assert_see(&format!(
         "data-events=\"/_bao/channels/workflow/{}\"",
         run.id
@@ -448,6 +474,20 @@ async fn the_run_page_shows_steps_streams_changes_and_replays() {
         .get(&format!("/_bao/workflows/{}", run.id))
         .await
         .assert_status(404);
+    bao::testing::TestClient::with_config(app(), production_again(&db))
+        .await
+        .get("/_bao/workflows")
+        .await
+        .assert_status(404);
+}
+
+fn production_again(db: &TestDatabase) -> bao::Config {
+    bao::Config::from_vars(&[
+        ("BAO_ENV", "production"),
+        ("BAO_SECRET_KEY", "a-production-secret-that-is-long-enough"),
+        ("BAO_DATABASE_URL", db.url()),
+    ])
+    .unwrap()
 }
 
 static DRIFT: AtomicU32 = AtomicU32::new(1);

@@ -292,3 +292,97 @@ mod tests {
         );
     }
 }
+
+/// The line of `views/layout.html` above which `make:crud` adds its links.
+const NAV_MARKER: &str = "{# bao:nav";
+/// The line of `views/layout.html` that `make:auth` replaces with the
+/// signed-in user, a log-out button and log-in/register links.
+const ACCOUNT_MARKER: &str = "{# bao:account";
+
+/// Where a marker line is in `layout`: its start, end (after the newline)
+/// and indentation.
+fn marker_line<'a>(layout: &'a str, marker: &str) -> Option<(usize, usize, &'a str)> {
+    let at = layout.find(marker)?;
+    let start = layout[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &layout[start..at];
+    if !indent.trim().is_empty() {
+        return None;
+    }
+    let end = layout[at..].find('\n').map_or(layout.len(), |i| at + i + 1);
+    Some((start, end, indent))
+}
+
+/// `layout` with a nav link to `href` added above its `{# bao:nav .. #}`
+/// line; `None` when the layout has no such line (the user moved it).
+pub fn layout_add_nav_link(layout: &str, href: &str, text: &str) -> Option<String> {
+    let (start, _, indent) = marker_line(layout, NAV_MARKER)?;
+    let link = format!("<a href=\"{href}\">{text}</a>");
+    if layout.contains(&link) {
+        return Some(layout.to_string());
+    }
+    Some(format!(
+        "{}{indent}{link}\n{}",
+        &layout[..start],
+        &layout[start..]
+    ))
+}
+
+/// `layout` with its `{# bao:account .. #}` line replaced by who is signed
+/// in and a log-out button (a POST with the CSRF field), or log-in and
+/// register links; `None` when the layout has no such line.
+pub fn layout_add_account(layout: &str) -> Option<String> {
+    let (start, end, indent) = marker_line(layout, ACCOUNT_MARKER)?;
+    let block = [
+        "<span class=\"bao-account\">",
+        "  {% if let Some(user) = current_user %}",
+        "  <span class=\"bao-muted\">{{ user.email }}</span>",
+        "  <form method=\"post\" action=\"/logout\">{{ csrf_field }}<button type=\"submit\" class=\"bao-link\">Log out</button></form>",
+        "  {% else %}",
+        "  <a href=\"/login\">Log in</a>",
+        "  <a href=\"/register\">Register</a>",
+        "  {% endif %}",
+        "</span>",
+    ]
+    .iter()
+    .map(|line| format!("{indent}{line}\n"))
+    .collect::<String>();
+    Some(format!("{}{block}{}", &layout[..start], &layout[end..]))
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    const LAYOUT: &str = "<nav>\n    <a class=\"bao-brand\" href=\"/\">Shop</a>\n    {# bao:nav: links above #}\n    {# bao:account: here #}\n  </nav>\n";
+
+    #[test]
+    fn nav_links_go_above_the_marker_once() {
+        let one = layout_add_nav_link(LAYOUT, "/tasks", "Tasks").unwrap();
+        assert!(
+            one.contains("    <a href=\"/tasks\">Tasks</a>\n    {# bao:nav"),
+            "{one}"
+        );
+        let two = layout_add_nav_link(&one, "/tags", "Tags").unwrap();
+        assert!(
+            two.contains("Tasks</a>\n    <a href=\"/tags\">Tags</a>\n    {# bao:nav"),
+            "{two}"
+        );
+        assert_eq!(layout_add_nav_link(&two, "/tags", "Tags").unwrap(), two);
+        assert!(layout_add_nav_link("<nav></nav>", "/tasks", "Tasks").is_none());
+    }
+
+    #[test]
+    fn the_account_block_replaces_its_marker() {
+        let out = layout_add_account(LAYOUT).unwrap();
+        assert!(!out.contains("bao:account"), "{out}");
+        assert!(
+            out.contains(
+                "    <span class=\"bao-account\">\n      {% if let Some(user) = current_user %}"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("action=\"/logout\">{{ csrf_field }}"), "{out}");
+        assert!(out.contains("{# bao:nav"), "{out}");
+        assert!(layout_add_account(&out).is_none());
+    }
+}

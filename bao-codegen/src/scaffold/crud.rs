@@ -244,7 +244,8 @@ fn enum_name(model: &str, f: &FieldSpec) -> String {
     format!("{model}{}", f.name.to_upper_camel_case())
 }
 
-fn label(name: &str) -> String {
+/// `owner_id` → `Owner`, `due_at` → `Due at`: a field or table as a person reads it.
+pub fn label(name: &str) -> String {
     let text = name.trim_end_matches("_id").replace('_', " ");
     let mut chars = text.chars();
     match chars.next() {
@@ -569,8 +570,18 @@ impl FormPage {{
     }}
 }}
 
+/// The changes a valid form makes to a row; fields the form does not
+/// have stay as they are.
+#[allow(clippy::needless_update)]
+fn changes(new: New{model}) -> Update{model} {{
+    Update{model} {{
+        {update_fields}
+        ..Default::default()
+    }}
+}}
+
 async fn form_page(
-    db: &bao::db::DbPool,
+    {db_param}: &bao::db::DbPool,
     title: &str,
     action: String,
     form: {model}Form,
@@ -584,10 +595,15 @@ async fn form_page(
 {option_loads}    }})
 }}
 
-/// The typed row a form describes, or every field's error.
+/// The typed row a form describes, or every field's error. Fields added to
+/// the model later, and not to the form, take their `#[default(..)]`.
+#[allow(clippy::needless_update)]
 fn parse(form: &{model}Form) -> Result<New{model}, Vec<FieldError>> {{
     let mut errors = Vec::new();
-{parse_lets}{unwraps}    let new = New{model} {{ {new_fields} }};
+{parse_lets}{unwraps}    let new = New{model} {{
+        {new_fields},
+        ..Default::default()
+    }};
     errors.extend(<{model} as bao::api::ApiModel>::validate_new(&new));
     if errors.is_empty() {{
         Ok(new)
@@ -598,7 +614,7 @@ fn parse(form: &{model}Form) -> Result<New{model}, Vec<FieldError>> {{
 
 #[bao::controller("/{plural}"{access})]
 impl {controller} {{
-    /// Lists {plural}, {{PER_PAGE}} a page.
+    /// Lists {plural}, a page at a time.
     #[get("/")]
     async fn index(db: Db, query: Query<PageQuery>) -> bao::Result<View<IndexPage>> {{
         let total = {model}::count(&db).await?;
@@ -659,7 +675,7 @@ impl {controller} {{
         let form = form.into_inner();
         match parse(&form) {{
             Ok(new) => {{
-                row.update(&db, Update{model} {{ {update_fields} }}).await?;
+                row.update(&db, changes(new)).await?;
                 Ok(Redirect::to(format!("/{plural}/{{id}}"))
                     .flash("notice", "{model} saved.")
                     .respond_to(&req))
@@ -681,6 +697,8 @@ impl {controller} {{
 "#,
         imports = imports.join("\n"),
         snake = n.snake,
+        // Only the selects of references read the database.
+        db_param = if refs.is_empty() { "_db" } else { "db" },
     )
 }
 
@@ -757,14 +775,15 @@ fn show_view(n: &CrudNames, fields: &[FieldSpec]) -> String {
 <dl>
 {rows}</dl>
 <p><a href="/{plural}/{{{{ row.id }}}}/edit">Edit</a> · <a href="/{plural}">All {plural}</a></p>
-<form method="post" action="/{plural}/{{{{ row.id }}}}/delete">
+<form method="post" action="/{plural}/{{{{ row.id }}}}/delete" data-confirm="Delete {snake} #{{{{ row.id }}}}? This cannot be undone.">
   {{{{ csrf_field }}}}
-  <button type="submit">Delete</button>
+  <button type="submit" class="bao-danger">Delete</button>
 </form>
 {{% endblock %}}
 "#,
         model = n.model,
         plural = n.plural,
+        snake = n.snake,
     )
 }
 

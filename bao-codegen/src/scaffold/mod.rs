@@ -9,10 +9,13 @@ mod names;
 mod task;
 
 pub use api::{api_files, find_model, ModelSource};
-pub use auth::{add_module, add_to_app_list, app_has_auth, auth_files, register_auth};
+pub use auth::{
+    add_module, add_to_app_list, app_has_auth, auth_files, layout_add_account, layout_add_nav_link,
+    register_auth,
+};
 pub use crud::{
-    check_model_name, crud_files, label_field, parse_fields, CrudNames, FieldKind, FieldSpec,
-    FIELD_TYPES,
+    check_model_name, crud_files, label, label_field, parse_fields, CrudNames, FieldKind,
+    FieldSpec, FIELD_TYPES,
 };
 pub use extras::{check_controller_name, controller_files, docker_files, parse_actions};
 

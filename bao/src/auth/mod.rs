@@ -154,6 +154,32 @@ pub async fn current_user(req: &HttpRequest) -> Result<Option<CurrentUser>, crat
     Ok(user)
 }
 
+/// Looks up the signed-in user of a page request before its handler runs,
+/// so that every page's layout can show who is signed in
+/// (`{{ current_user }}`). Only browser sessions on GET and HEAD are looked
+/// up (an API token or an anonymous request costs nothing); a failed lookup
+/// is left for the handler's own extractors to report.
+pub(crate) async fn preload_for_page(req: &HttpRequest) {
+    let method = req.method();
+    if (method != actix_web::http::Method::GET && method != actix_web::http::Method::HEAD)
+        || !has_users(req)
+        || session::bearer_token(req).is_some()
+        || session::session_value(req).is_none()
+    {
+        return;
+    }
+    if let Err(error) = current_user(req).await {
+        tracing::debug!(%error, "the signed-in user was not looked up for the page");
+    }
+}
+
+/// The signed-in user, when this request has looked it up already.
+pub(crate) fn resolved_user(req: &HttpRequest) -> Option<CurrentUser> {
+    req.extensions()
+        .get::<Resolved>()
+        .and_then(|Resolved(user)| user.clone())
+}
+
 async fn resolve(rt: &AuthState, req: &HttpRequest) -> Result<Option<CurrentUser>, crate::Error> {
     let users = match rt.users {
         Some(users) => users,

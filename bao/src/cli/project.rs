@@ -335,6 +335,17 @@ fn plan_auth(args: &super::GenerateArgs) -> Result<Vec<(PathBuf, String)>, Strin
         root.join("src/controllers/mod.rs"),
         bao_codegen::scaffold::add_module(&controllers, "auth"),
     ));
+    // The layout shows who is signed in, with a log-out button.
+    if let Ok(layout) = read("views/layout.html") {
+        match bao_codegen::scaffold::layout_add_account(&layout) {
+            Some(layout) => files.push((root.join("views/layout.html"), layout)),
+            None => eprintln!(
+                "note: views/layout.html has no `{{# bao:account #}}` line, so it was left as it is; \
+                 show the signed-in user with `{{% if let Some(user) = current_user %}}{{{{ user.email }}}}{{% endif %}}` \
+                 and log out with a POST form to /logout carrying {{{{ csrf_field }}}}"
+            ),
+        }
+    }
     // The migration, planned from the snapshot like `make:migration`.
     let migrations = root.join("migrations");
     let old = crate::db::read_snapshot(&migrations).map_err(|e| e.to_string())?;
@@ -524,6 +535,18 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
         src.join("controllers/mod.rs"),
         scaffold::add_module(&controllers, &names.plural),
     ));
+    // The layout's nav links to the new pages.
+    if let Ok(layout) = std::fs::read_to_string(root.join("views/layout.html")) {
+        let href = format!("/{}", names.plural);
+        let text = scaffold::label(&names.plural);
+        match scaffold::layout_add_nav_link(&layout, &href, &text) {
+            Some(layout) => plan.push((root.join("views/layout.html"), layout)),
+            None => eprintln!(
+                "note: views/layout.html has no `{{# bao:nav #}}` line, so it was left as it is; \
+                 link the pages with <a href=\"{href}\">{text}</a>"
+            ),
+        }
+    }
     Ok(plan)
 }
 

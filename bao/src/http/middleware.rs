@@ -151,6 +151,7 @@ where
             let _guard = guard;
             // Handlers' errors are already responses here; an `Err` can only
             // come from actix-web itself and is answered by it.
+            crate::auth::preload_for_page(req.request()).await;
             let mut res = match service.call(req).await {
                 Ok(res) => res.map_into_left_body(),
                 Err(err) => {

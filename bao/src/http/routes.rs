@@ -59,6 +59,12 @@ pub(crate) const FRAMEWORK_ROUTES: &[RouteInfo] = &[
 pub(crate) const WORKFLOW_ROUTES: &[RouteInfo] = &[
     operators(
         "GET",
+        "/_bao/workflows",
+        "workflow_runs",
+        "The latest workflow runs, filtered by ?status= and ?workflow= (admins; outside production without users)",
+    ),
+    operators(
+        "GET",
         "/_bao/workflows/{run_id}",
         "workflow_run",
         "A workflow run's steps, live (admins; outside production without users)",

@@ -23,6 +23,8 @@ pub const WORKFLOW_JS_URL: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     ".js"
 );
+/// URL of Bao's page behaviours (`data-confirm` on forms and buttons).
+pub const JS_URL: &str = concat!("/_bao/static/bao-", env!("CARGO_PKG_VERSION"), ".js");
 /// URL of Bao's stylesheet.
 pub const CSS_URL: &str = concat!("/_bao/static/bao-", env!("CARGO_PKG_VERSION"), ".css");
 
@@ -72,6 +74,11 @@ const ASSETS: &[Asset] = &[
         name: concat!("bao-reload-", env!("CARGO_PKG_VERSION"), ".js"),
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/bao-reload.js"),
+    },
+    Asset {
+        name: concat!("bao-", env!("CARGO_PKG_VERSION"), ".js"),
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/bao.js"),
     },
     Asset {
         name: concat!("bao-", env!("CARGO_PKG_VERSION"), ".css"),

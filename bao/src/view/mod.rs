@@ -20,8 +20,9 @@ use actix_web::{HttpRequest, HttpResponse, Responder};
 pub struct View<T>(pub T);
 
 /// What every page can use besides its struct's fields: `{{ csrf_token }}`,
-/// `{{ csrf_field }}` (the hidden form input) and `{% for f in flash %}`
-/// (messages set with `Redirect::flash`). `#[bao::view]` implements
+/// `{{ csrf_field }}` (the hidden form input), `{% for f in flash %}`
+/// (messages set with `Redirect::flash`) and `current_user` (who is signed
+/// in, if anyone). `#[bao::view]` implements
 /// [`Page`] so that templates see them.
 #[derive(Debug, Clone, Default)]
 pub struct PageContext {
@@ -29,6 +30,9 @@ pub struct PageContext {
     pub csrf_token: String,
     /// Messages to show once.
     pub flash: Vec<crate::http::FlashMessage>,
+    /// The signed-in user (`{% if let Some(user) = current_user %}`), in
+    /// apps with a user model.
+    pub current_user: Option<crate::auth::CurrentUser>,
 }
 
 /// A typed template with Bao's page context; `#[bao::view]` implements it.
@@ -105,7 +109,12 @@ impl<T: Page> Responder for View<T> {
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         let (csrf_token, new_cookie) = crate::auth::csrf_for_request(req);
         let flash = crate::http::flash::read_flash(req);
-        let ctx = PageContext { csrf_token, flash };
+        let current_user = crate::auth::resolved_user(req);
+        let ctx = PageContext {
+            csrf_token,
+            flash,
+            current_user,
+        };
         match self.0.render_page(&ctx) {
             Ok(html) => {
                 let mut response = HttpResponse::Ok();

@@ -1,7 +1,8 @@
-//! `/_bao/workflows/{run_id}`: a run's steps (order, name, status,
-//! attempts, result or error), kept live over server-sent events, with a
-//! Replay button for failed runs. Signed-in admins only when the app has
-//! users; without them, outside production only.
+//! `/_bao/workflows`: the latest runs, filtered by status or workflow, a
+//! page at a time; `/_bao/workflows/{run_id}`: a run's steps (order, name,
+//! status, attempts, when, result or error), kept live over server-sent
+//! events, with a Replay button for failed runs. Signed-in admins only when
+//! the app has users; without them, outside production only.
 
 use super::store::{self, RunRow, StepRow};
 use crate::config::Environment;
@@ -20,7 +21,46 @@ struct RunPage {
     script_url: &'static str,
 }
 
+/// Runs listed per page.
+const LIST_PAGE: i64 = 50;
+
+#[derive(Template)]
+#[template(path = "workflow_runs.html")]
+struct RunsList {
+    runs: Vec<RunRow>,
+    filter: crate::admin::store::RunFilter,
+    statuses: &'static [&'static str],
+    /// The cursor of the next (older) page, when there is one.
+    older: Option<String>,
+    css_url: &'static str,
+}
+
+impl RunsList {
+    fn when(&self, ms: &i64) -> String {
+        crate::admin::pages::when(*ms)
+    }
+
+    /// The query string of the next page, keeping the filters.
+    fn older_query(&self, before: &str) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("status", self.filter.status.as_str()),
+            ("workflow", self.filter.workflow.as_str()),
+        ] {
+            if !value.is_empty() {
+                query.append_pair(key, value);
+            }
+        }
+        query.append_pair("before", before);
+        query.finish()
+    }
+}
+
 impl RunPage {
+    fn when(&self, ms: &i64) -> String {
+        crate::admin::pages::when(*ms)
+    }
+
     fn preview(&self, step: &StepRow) -> String {
         let text = step
             .error
@@ -42,7 +82,8 @@ pub(crate) struct Pages {
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::http::framework_get("/_bao/workflows/{run_id}").to(show))
+    cfg.service(crate::http::framework_get("/_bao/workflows").to(list))
+        .service(crate::http::framework_get("/_bao/workflows/{run_id}").to(show))
         .service(crate::http::framework_get("/_bao/workflows/{run_id}/state").to(state))
         .service(
             crate::http::framework_resource("/_bao/workflows/{run_id}/replay")
@@ -69,6 +110,71 @@ async fn load(rt: &Pages, run_id: String) -> Option<(RunRow, Vec<StepRow>)> {
     .await
     .ok()
     .flatten()
+}
+
+async fn list(
+    req: HttpRequest,
+    rt: web::Data<Pages>,
+    filter: web::Query<crate::admin::store::RunFilter>,
+) -> HttpResponse {
+    if let Err(response) = allowed(&req, &rt).await {
+        return response;
+    }
+    let mut filter = filter.into_inner();
+    // Days are the admin console's filter; this page lists the latest runs.
+    filter.from.clear();
+    filter.to.clear();
+    let statuses = crate::admin::store::RUN_STATUSES;
+    if !filter.status.is_empty() && !statuses.contains(&filter.status.as_str()) {
+        return HttpResponse::BadRequest()
+            .content_type("text/html; charset=utf-8")
+            .body(crate::http::page::error_page(
+                400,
+                "Bad request",
+                &format!(
+                    "`{}` is not a run status; the statuses are {}",
+                    filter.status,
+                    statuses.join(", ")
+                ),
+            ));
+    }
+    let Some(pool) = rt.db.clone() else {
+        return crate::http::not_found_response(&req);
+    };
+    let query = filter.clone();
+    let loaded = pool
+        .run(move |c| {
+            crate::db::system::migrate(c)?;
+            crate::admin::store::runs(c, &query, LIST_PAGE + 1)
+        })
+        .await;
+    let mut runs = match loaded {
+        Ok(runs) => runs,
+        Err(e) => return actix_web::ResponseError::error_response(&crate::Error::from(e)),
+    };
+    let older = if runs.len() as i64 > LIST_PAGE {
+        runs.truncate(LIST_PAGE as usize);
+        runs.last().map(|r| format!("{}:{}", r.created_at, r.id))
+    } else {
+        None
+    };
+    let page = RunsList {
+        runs,
+        filter,
+        statuses,
+        older,
+        css_url: crate::http::static_files::CSS_URL,
+    };
+    match page.render() {
+        Ok(html) => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(html),
+        Err(error) => {
+            tracing::error!(%error, "the workflow runs page failed to render");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }
 
 async fn show(req: HttpRequest, rt: web::Data<Pages>, run_id: web::Path<String>) -> HttpResponse {
