@@ -77,6 +77,52 @@ pub struct AppLayout {
     pub admin_templates: Vec<(String, String)>,
     /// The crate has an `askama.toml`.
     pub has_askama_config: bool,
+    /// The crate has a `views/error.html`: its page for Bao's error answers.
+    pub has_error_template: bool,
+}
+
+/// The app's `views/error.html`, compiled as a view whose context is one of
+/// Bao's error answers (`status`, `title`, `detail`) and registered with
+/// the app, so 404s and 500s carry the app's layout.
+fn error_page(layout: &AppLayout, diag: &mut Diagnostics) -> Option<(TokenStream, TokenStream)> {
+    if !layout.has_error_template {
+        return None;
+    }
+    if !layout.has_askama_config {
+        diag.error_span(
+            Span::call_site(),
+            "this app has a `views/error.html` but no `askama.toml` telling the template engine to look in `views/`: \
+             add `askama.toml` beside Cargo.toml with `[general]` and `dirs = [\"views\"]`",
+        );
+        return None;
+    }
+    Some((
+        quote! {
+            #[doc(hidden)]
+            mod views_error_html {
+                /// The context of `views/error.html`: one of Bao's error answers.
+                #[::bao::view("error.html")]
+                pub(super) struct ErrorPage {
+                    pub status: u16,
+                    pub title: ::std::string::String,
+                    pub detail: ::std::string::String,
+                }
+                pub(super) fn page() -> ::bao::view::ErrorPage {
+                    ::bao::view::ErrorPage::new(|info, ctx| {
+                        ::bao::view::Page::render_page(
+                            &ErrorPage {
+                                status: info.status,
+                                title: info.title.clone(),
+                                detail: info.detail.clone(),
+                            },
+                            ctx,
+                        )
+                    })
+                }
+            }
+        },
+        quote!(.error_page(views_error_html::page())),
+    ))
 }
 
 /// The admin console's pages: template file under `views/admin/`, and the
@@ -296,8 +342,10 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
             }
         }
     }
-    let (admin_modules, admin_shadows): (Vec<_>, Vec<_>) =
-        admin_shadows(layout, &mut diag).into_iter().unzip();
+    let (admin_modules, admin_shadows): (Vec<_>, Vec<_>) = admin_shadows(layout, &mut diag)
+        .into_iter()
+        .chain(error_page(layout, &mut diag))
+        .unzip();
     let errors = diag.to_compile_errors();
     let name = match &name {
         Some(lit) => quote!(#lit),
@@ -532,8 +580,34 @@ mod tests {
                 .map(|(f, t)| (f.to_string(), t.to_string()))
                 .collect(),
             has_askama_config: askama,
+            has_error_template: false,
         };
         super::expand(quote!(controllers: [Home]), &layout).to_string()
+    }
+
+    #[test]
+    fn an_error_template_is_registered_as_the_error_page() {
+        let layout = AppLayout {
+            has_askama_config: true,
+            has_error_template: true,
+            ..AppLayout::default()
+        };
+        let out = super::expand(quote!(controllers: [Home]), &layout).to_string();
+        assert!(out.contains("mod views_error_html"), "{out}");
+        assert!(out.contains("bao :: view (\"error.html\")"), "{out}");
+        assert!(
+            out.contains(". error_page (views_error_html :: page ())"),
+            "{out}"
+        );
+        let layout = AppLayout {
+            has_error_template: true,
+            ..AppLayout::default()
+        };
+        let out = super::expand(quote!(controllers: [Home]), &layout).to_string();
+        assert!(
+            out.contains("views/error.html` but no `askama.toml`"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -1116,6 +1116,91 @@ fn field_vis(vis: &Visibility) -> TokenStream {
     }
 }
 
+/// The expression a model's factory gives a field (see `bao::db::factory`).
+fn fake_value(c: &Column, scoped: bool) -> TokenStream {
+    let inner = option_inner(&c.ty).unwrap_or(&c.ty);
+    let wrap = |value: TokenStream| {
+        if c.nullable {
+            quote!(::core::option::Option::Some(#value))
+        } else {
+            value
+        }
+    };
+    if scoped && c.ident == "tenant_id" {
+        return quote!(faker.tenant());
+    }
+    if c.ident == "tenant_id" && c.nullable && c.belongs_to.is_none() {
+        return quote!(faker.given_tenant());
+    }
+    // A field with a default takes it: what a new row gets (`role`, `status`).
+    if c.default.is_some() {
+        return rust_default(c);
+    }
+    if let Some(b) = &c.belongs_to {
+        // Only `<Target as Model>` is named, at the attribute's span: when
+        // the target is not a model, rustc's error is the one the foreign
+        // key already gets, and is shown once.
+        let target = &b.target;
+        return if c.nullable {
+            quote_spanned!(target.span()=> faker.given_parent(<#target as ::bao::db::Model>::TABLE))
+        } else {
+            quote_spanned!(target.span()=> faker.parent(
+                conn,
+                <#target as ::bao::db::Model>::TABLE,
+                <#target as ::bao::db::Model>::fake_key,
+            )?)
+        };
+    }
+    if c.text_enum {
+        return wrap(quote!(::bao::db::factory::fake_enum::<#inner>(faker)));
+    }
+    let name = c.ident.to_string();
+    // An optional key of something that is not a model: unknown, so empty.
+    if c.nullable && name.ends_with("_id") {
+        return quote!(::core::option::Option::None);
+    }
+    let (mut min_len, mut max_len, mut min, mut max, mut email) = (None, None, None, None, false);
+    for rule in &c.rules {
+        match rule {
+            Rule::Length { min: a, max: b } => {
+                min_len = *a;
+                max_len = *b;
+            }
+            Rule::Range { min: a, max: b } => {
+                min = *a;
+                max = *b;
+            }
+            Rule::Email => email = true,
+        }
+    }
+    let opt_u64 = |v: Option<u64>| match v {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    };
+    let opt_f64 = |v: Option<f64>| match v {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (min_len, max_len, min, max) = (
+        opt_u64(min_len),
+        opt_u64(max_len),
+        opt_f64(min),
+        opt_f64(max),
+    );
+    let long_text = c.long_text;
+    wrap(quote! {
+        <#inner as ::bao::db::factory::FakeValue>::fake(faker, &::bao::db::factory::FieldHint {
+            name: #name,
+            min_len: #min_len,
+            max_len: #max_len,
+            min: #min,
+            max: #max,
+            email: #email,
+            long_text: #long_text,
+        })
+    })
+}
+
 /// The Rust value of a field's `#[default]`, matching the SQL default.
 fn rust_default(c: &Column) -> TokenStream {
     let Some(lit) = &c.default else {
@@ -1190,6 +1275,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
         .map(|ty| quote!(<#ty as ::bao::db::Storable>::Stored))
         .collect();
     let data_defaults: Vec<TokenStream> = data.iter().map(|c| rust_default(c)).collect();
+    let fake_values: Vec<TokenStream> = data.iter().map(|c| fake_value(c, scoped)).collect();
     let stamps: Vec<&Column> = columns.iter().filter(|c| is_stamp(c)).collect();
     let stamp_idents: Vec<&Ident> = stamps.iter().map(|c| &c.ident).collect();
     let stamp_types: Vec<&Type> = stamps.iter().map(|c| &c.ty).collect();
@@ -1562,6 +1648,14 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
                 fn full_update(&self) -> #update_name {
                     #update_name { #(#data_idents: ::core::option::Option::Some(::core::clone::Clone::clone(&self.#data_idents)),)* }
                 }
+                fn fake_key(
+                    conn: &mut ::bao::db::DbConnection,
+                    faker: &mut ::bao::db::factory::Faker,
+                ) -> ::core::result::Result<#key_ty, ::bao::db::DbError> {
+                    let new = <Self as ::bao::db::factory::Fake>::fake_new(conn, faker)?;
+                    let row = <Self as ::bao::db::ModelQueries>::insert(conn, new)?;
+                    ::core::result::Result::Ok(row.#key_ident)
+                }
             }
 
             #[automatically_derived]
@@ -1594,6 +1688,25 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
                 }
                 fn delete_by_key(conn: &mut ::bao::db::DbConnection, key: #key_ty) -> #d::QueryResult<usize> {
                     #d::delete(#module::table.find(key)).execute(conn)
+                }
+            }
+
+            #[automatically_derived]
+            impl ::bao::db::factory::Fake for #name {
+                #[allow(unused_variables)]
+                fn fake_new(
+                    conn: &mut ::bao::db::DbConnection,
+                    faker: &mut ::bao::db::factory::Faker,
+                ) -> ::core::result::Result<#new_name, ::bao::db::DbError> {
+                    ::core::result::Result::Ok(#new_name { #(#data_idents: #fake_values,)* })
+                }
+            }
+
+            impl #name {
+                /// Rows of fake data for seeds and tests:
+                /// `Self::factory().count(20).create(&db).await?` (see `bao::db::factory`).
+                #vis fn factory() -> ::bao::db::Factory<Self> {
+                    ::bao::db::Factory::new()
                 }
             }
         };

@@ -89,6 +89,9 @@ pub fn app(input: TokenStream) -> TokenStream {
         has_askama_config: root
             .as_ref()
             .is_some_and(|r| r.join("askama.toml").is_file()),
+        has_error_template: root
+            .as_ref()
+            .is_some_and(|r| r.join("views").join("error.html").is_file()),
         ..Default::default()
     };
     if let Some(entries) = root.and_then(|r| std::fs::read_dir(r.join("views").join("admin")).ok())

@@ -85,19 +85,18 @@ impl ResponseError for Error {
         }
         if let Error::Task(crate::task::TaskError::QueueFull(n)) = self {
             tracing::warn!(queued = n, "task queue full: answering 503");
-            return HttpResponse::ServiceUnavailable()
-                .insert_header((actix_web::http::header::RETRY_AFTER, "5"))
-                .content_type("text/html; charset=utf-8")
-                .body(crate::http::page::error_page(
-                    503,
-                    "Busy",
-                    "Too much background work is waiting; try again in a few seconds.",
-                ));
+            let mut busy = HttpResponse::ServiceUnavailable();
+            busy.insert_header((actix_web::http::header::RETRY_AFTER, "5"));
+            return crate::http::page::html_error(
+                busy,
+                503,
+                "Busy",
+                "Too much background work is waiting; try again in a few seconds.",
+            );
         }
         if let Error::Ai(e) = self {
             tracing::warn!(error = %e, "AI call failed");
             let mut response = HttpResponse::build(self.status_code());
-            response.content_type("text/html; charset=utf-8");
             if let Some(secs) = e.retry_after_secs() {
                 response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
             }
@@ -117,11 +116,12 @@ impl ResponseError for Error {
                     "The AI service cannot be reached; try again shortly.",
                 ),
             };
-            return response.body(crate::http::page::error_page(
+            return crate::http::page::html_error(
+                response,
                 self.status_code().as_u16(),
                 title,
                 detail,
-            ));
+            );
         }
         let status = self.status_code();
         let (title, detail) = match self {
@@ -153,15 +153,10 @@ impl ResponseError for Error {
             }
         };
         let mut response = HttpResponse::build(status);
-        response.content_type("text/html; charset=utf-8");
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
         }
-        response.body(crate::http::page::error_page(
-            status.as_u16(),
-            title,
-            &detail,
-        ))
+        crate::http::page::html_error(response, status.as_u16(), title, &detail)
     }
 }
 

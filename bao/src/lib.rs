@@ -52,6 +52,7 @@ pub mod memory;
 pub mod obs;
 pub mod plugin;
 pub mod rag;
+pub mod script;
 pub mod subsystem;
 pub mod support;
 pub mod task;

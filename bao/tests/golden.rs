@@ -603,13 +603,13 @@ fn make_auth_scaffolds_pages_that_work_and_tokens_from_the_cli() {
         assert!(
             home.body.contains("ann@example.com")
                 && home.body.contains("action=\"/logout\"")
-                && !home.body.contains(">Log in</a>"),
+                && !home.body.contains(">Sign in</a>"),
             "{}",
             home.body
         );
         let anonymous = bao::testing::http_request(&addr, "GET", "/", &[], b"").unwrap();
         assert!(
-            anonymous.body.contains(">Log in</a>") && !anonymous.body.contains("ann@example.com"),
+            anonymous.body.contains(">Sign in</a>") && !anonymous.body.contains("ann@example.com"),
             "{}",
             anonymous.body
         );
@@ -860,6 +860,43 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
         "{on_postgres}"
     );
 
+    // Scripts against the app's models: make:script writes one, run-script
+    // builds and runs it with the app's configuration; factories fill the
+    // tables (a task needs a user: its factory makes one).
+    run(bao(&app).args(["make:script", "hello"]));
+    let hello = run(bao(&app).args(["run-script", "hello", "a", "--b"]));
+    assert!(
+        hello.contains("\"Task\"") && hello.contains("[\"a\", \"--b\"]"),
+        "{hello}"
+    );
+    std::fs::write(
+        app.join("examples/seed_tasks.rs"),
+        "use shop::models::task::Task;\nuse shop::models::user::User;\n\n\
+         fn main() -> std::process::ExitCode {\n    \
+         bao::script::run(shop::app(), |ctx| async move {\n        \
+         Task::factory().count(3).create(&ctx.db).await?;\n        \
+         println!(\"{} tasks of {} users\", Task::count(&ctx.db).await?, User::count(&ctx.db).await?);\n        \
+         Ok(())\n    })\n}\n",
+    )
+    .unwrap();
+    let scratch = dir.path().join("scripts.db");
+    let scratch_url = format!("sqlite://{}", scratch.display());
+    run(bao(&app)
+        .arg("migrate")
+        .env("BAO_DATABASE_URL", &scratch_url));
+    let seeded = run(bao(&app)
+        .args(["run-script", "examples/seed_tasks.rs"])
+        .env("BAO_DATABASE_URL", &scratch_url));
+    assert!(seeded.contains("3 tasks of 3 users"), "{seeded}");
+    let missing = bao(&app).args(["run-script", "nope"]).output().unwrap();
+    assert!(!missing.status.success());
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        said.contains("the scripts are: hello, seed_tasks")
+            && said.contains("bao make:script nope"),
+        "{said}"
+    );
+
     // Incremental build after editing one controller.
     std::fs::write(
         &controller_rs,
@@ -993,6 +1030,130 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
             bao::testing::http_request(&addr, "GET", "/tasks/1", &[("Cookie", &cookie)], b"")
                 .unwrap();
         assert_eq!(gone.status, 404);
+        // Bao's 404 in the app's own layout (views/error.html), with the
+        // signed-in user and a way home.
+        assert!(
+            gone.body
+                .contains("<a class=\"bao-brand\" href=\"/\">Shop</a>")
+                && gone.body.contains("ann@example.com")
+                && gone.body.contains("Go to the home page")
+                && gone.body.contains("There is nothing at this address."),
+            "{}",
+            gone.body
+        );
+        if db.url().starts_with("sqlite") {
+            browser_walk(&addr);
+        }
+        let missing = bao::testing::http_request(&addr, "GET", "/no/such/page", &[], b"").unwrap();
+        assert_eq!(missing.status, 404);
+        assert!(
+            missing.body.contains(">Sign in</a>") && missing.body.contains("Go to the home page"),
+            "{}",
+            missing.body
+        );
         terminate(&mut server);
     }
+}
+
+/// The first hour of the README in a real browser, on the generated app:
+/// the layout's sign-in links, registering, the flash message, who is
+/// signed in, a CRUD page reached from the nav, a delete that asks first,
+/// the 404 page in the layout, signing out. Screenshots go to
+/// `target/tmp/first-hour-*.png`.
+fn browser_walk(addr: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let Some(browser) = bao::testing::Browser::start().await else {
+            return;
+        };
+        let shot = |name: &str| {
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("first-hour-{name}.png"))
+        };
+        let base = format!("http://{addr}");
+        browser.goto(&format!("{base}/")).await;
+        let home = browser.source().await;
+        assert!(
+            home.contains(">Sign in</a>") && home.contains("<a href=\"/tags\">Tags</a>"),
+            "{home}"
+        );
+        browser.screenshot(&shot("home")).await;
+
+        browser.goto(&format!("{base}/register")).await;
+        browser.fill("input[name='email']", "bea@example.com").await;
+        browser
+            .fill("input[name='password']", "a long enough password")
+            .await;
+        browser.click("main form button[type='submit']").await;
+        assert!(
+            browser
+                .wait_for("Welcome! Your account is ready.", Duration::from_secs(10))
+                .await,
+            "{}",
+            browser.source().await
+        );
+        let signed_in = browser.source().await;
+        assert!(
+            signed_in.contains("bea@example.com") && signed_in.contains("Sign out</button>"),
+            "{signed_in}"
+        );
+        browser.screenshot(&shot("registered")).await;
+
+        browser.click("nav a[href='/tags']").await;
+        assert!(
+            browser
+                .wait_for("No tags yet.", Duration::from_secs(10))
+                .await
+        );
+        browser.goto(&format!("{base}/tags/new")).await;
+        browser.fill("input[name='label']", "urgent").await;
+        browser.click("main form button[type='submit']").await;
+        assert!(
+            browser
+                .wait_for("Tag created.", Duration::from_secs(10))
+                .await,
+            "{}",
+            browser.source().await
+        );
+        browser.screenshot(&shot("created")).await;
+        // Delete asks first: Cancel keeps the tag, OK deletes it.
+        browser.click("form[data-confirm] button.bao-danger").await;
+        let asked = browser.dialog_text().await.expect("delete asks first");
+        assert!(asked.contains("Delete tag #1?"), "{asked}");
+        browser.answer_dialog(false).await;
+        assert!(browser.source().await.contains("urgent"));
+        browser.click("form[data-confirm] button.bao-danger").await;
+        assert!(browser.dialog_text().await.is_some());
+        browser.answer_dialog(true).await;
+        assert!(
+            browser
+                .wait_for("Tag deleted.", Duration::from_secs(10))
+                .await,
+            "{}",
+            browser.source().await
+        );
+        assert!(browser.source().await.contains("No tags yet."));
+        browser.screenshot(&shot("deleted")).await;
+
+        browser.goto(&format!("{base}/tags/99")).await;
+        let missing = browser.source().await;
+        assert!(
+            missing.contains("Go to the home page") && missing.contains("bea@example.com"),
+            "{missing}"
+        );
+        browser.screenshot(&shot("not-found")).await;
+
+        browser.click("nav form button").await;
+        assert!(
+            browser
+                .wait_for("Signed out.", Duration::from_secs(10))
+                .await,
+            "{}",
+            browser.source().await
+        );
+        assert!(browser.source().await.contains(">Sign in</a>"));
+        browser.screenshot(&shot("signed-out")).await;
+    });
 }

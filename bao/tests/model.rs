@@ -555,3 +555,35 @@ async fn defaults_agree_in_rust_and_sql() {
         );
     }
 }
+
+#[bao::test]
+async fn factories_respect_types_and_write_all_rows_or_none() {
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        let posts = Post::factory().count(50).create(&pool).await.unwrap();
+        assert_eq!(Post::count(&pool).await.unwrap(), 50, "{}", db.url());
+        assert!(posts.iter().all(|p| !p.title.is_empty()));
+        assert!(posts
+            .iter()
+            .all(|p| p.body.as_deref().is_some_and(|b| b.len() > 20)));
+        // A failure part-way (a duplicate unique title) writes nothing.
+        let failed = Post::factory()
+            .count(3)
+            .with(|p, i| {
+                p.title = if i == 2 {
+                    "same".into()
+                } else {
+                    format!("t{i}")
+                }
+            })
+            .with(|p, i| {
+                if i == 1 {
+                    p.title = "same".into();
+                }
+            })
+            .create(&pool)
+            .await;
+        assert!(failed.is_err(), "{}", db.url());
+        assert_eq!(Post::count(&pool).await.unwrap(), 50, "nothing was written");
+    }
+}

@@ -152,3 +152,57 @@ async fn parents_children_and_eager_loading() {
         assert!(conn.batch_execute("SELECT 1 FROM authors").is_err());
     }
 }
+
+#[bao::test]
+async fn factories_make_rows_with_their_parents() {
+    for db in TestDatabase::each() {
+        let (pool, _) = setup(&db);
+        // Each article gets a new author of its own...
+        let articles = Article::factory().count(5).create(&pool).await.unwrap();
+        assert_eq!(articles.len(), 5);
+        assert_eq!(Author::count(&pool).await.unwrap(), 5, "{}", db.url());
+        assert!(articles.iter().all(|a| !a.title.is_empty()));
+        // ...unless it is given one.
+        let ann = Author::factory()
+            .with(|a, _| a.name = "Ann".into())
+            .create_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(ann.name, "Ann");
+        let hers = Article::factory()
+            .parent(&ann)
+            .count(3)
+            .with(|a, i| a.title = format!("Article {i}"))
+            .create(&pool)
+            .await
+            .unwrap();
+        assert!(hers.iter().all(|a| a.author_id == ann.id));
+        assert_eq!(hers[2].title, "Article 2");
+        assert_eq!(ann.articles(&pool).await.unwrap().len(), 3);
+        // A nullable reference stays empty unless a parent is given.
+        let loose = Remark::factory().create_one(&pool).await.unwrap();
+        assert_eq!(loose.article_id, None);
+        let pinned = Remark::factory()
+            .parent(&hers[0])
+            .create_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(pinned.article_id, Some(hers[0].id));
+        // A seed gives the same data.
+        let a = Author::factory()
+            .seed(42)
+            .count(2)
+            .create(&pool)
+            .await
+            .unwrap();
+        let b = Author::factory()
+            .seed(42)
+            .count(2)
+            .create(&pool)
+            .await
+            .unwrap();
+        assert_eq!(a[0].name, b[0].name);
+        assert_eq!(a[1].name, b[1].name);
+        assert_ne!(a[0].id, b[0].id);
+    }
+}

@@ -17,6 +17,30 @@ async fn home_page_renders_in_the_layout() {
 }
 
 #[bao::test]
+async fn error_pages_use_the_apps_layout() {
+    let client = TestClient::new(example::app()).await;
+    client
+        .get("/no/such/page")
+        .await
+        .assert_status(404)
+        .assert_see("<a class=\"bao-brand\" href=\"/\">Bao Example</a>")
+        .assert_see("<h1>Not found</h1>")
+        .assert_see("Go to the home page");
+    // A wrong method keeps its Allow header under the app's page.
+    let wrong = client.delete("/guestbook").await;
+    wrong
+        .assert_status(405)
+        .assert_see("Go to the home page")
+        .assert_header("allow", "GET, HEAD, POST");
+    // Clients asking for JSON still get problem details.
+    let json = client
+        .get("/no/such/page")
+        .header("Accept", "application/json")
+        .await;
+    json.assert_status(404).assert_dont_see("<html");
+}
+
+#[bao::test]
 async fn the_guestbook_form_validates_and_keeps_input() {
     let client = TestClient::new(example::app()).await;
     client
@@ -1877,6 +1901,32 @@ async fn the_admin_console_works_in_a_real_browser() {
         "{replayed}"
     );
     browser.screenshot(&shot("dead-letters")).await;
+    // Purging a queue asks first (data-confirm): Cancel keeps the letters,
+    // OK deletes them.
+    browser
+        .goto(&format!("{base}/_bao/admin/dead-letters?queue=webhooks"))
+        .await;
+    browser.click("button[value='purge']").await;
+    let asked = browser.dialog_text().await.expect("purging asks first");
+    assert!(
+        asked.contains("Delete every dead letter of webhooks"),
+        "{asked}"
+    );
+    browser.answer_dialog(false).await;
+    assert!(
+        browser.source().await.contains("HTTP 503"),
+        "nothing was purged"
+    );
+    browser.click("button[value='purge']").await;
+    assert!(browser.dialog_text().await.is_some());
+    browser.answer_dialog(true).await;
+    assert!(
+        browser
+            .wait_for("Purged 2 dead letters of webhooks", Duration::from_secs(10))
+            .await,
+        "{}",
+        browser.source().await
+    );
 
     browser.goto(&format!("{base}/_bao/admin/audit")).await;
     let audit = browser.source().await;
@@ -1884,6 +1934,7 @@ async fn the_admin_console_works_in_a_real_browser() {
         "admin.login",
         "admin.approval.approve",
         "admin.dead_letter.replay",
+        "admin.dead_letters.purge",
     ] {
         assert!(audit.contains(action), "{action} in the audit page");
     }

@@ -237,6 +237,62 @@ fn add_to_list(body: &str, key: &str, item: &str) -> String {
     format!("{}{}{}", &body[..open + 1], new_inside, &body[close..])
 }
 
+/// The line of `views/layout.html` above which `make:crud` adds its links.
+const NAV_MARKER: &str = "{# bao:nav";
+/// The line of `views/layout.html` that `make:auth` replaces with the
+/// signed-in user, a log-out button and log-in/register links.
+const ACCOUNT_MARKER: &str = "{# bao:account";
+
+/// Where a marker line is in `layout`: its start, end (after the newline)
+/// and indentation.
+fn marker_line<'a>(layout: &'a str, marker: &str) -> Option<(usize, usize, &'a str)> {
+    let at = layout.find(marker)?;
+    let start = layout[..at].rfind('\n').map_or(0, |i| i + 1);
+    let indent = &layout[start..at];
+    if !indent.trim().is_empty() {
+        return None;
+    }
+    let end = layout[at..].find('\n').map_or(layout.len(), |i| at + i + 1);
+    Some((start, end, indent))
+}
+
+/// `layout` with a nav link to `href` added above its `{# bao:nav .. #}`
+/// line; `None` when the layout has no such line (the user moved it).
+pub fn layout_add_nav_link(layout: &str, href: &str, text: &str) -> Option<String> {
+    let (start, _, indent) = marker_line(layout, NAV_MARKER)?;
+    let link = format!("<a href=\"{href}\">{text}</a>");
+    if layout.contains(&link) {
+        return Some(layout.to_string());
+    }
+    Some(format!(
+        "{}{indent}{link}\n{}",
+        &layout[..start],
+        &layout[start..]
+    ))
+}
+
+/// `layout` with its `{# bao:account .. #}` line replaced by who is signed
+/// in and a log-out button (a POST with the CSRF field), or log-in and
+/// register links; `None` when the layout has no such line.
+pub fn layout_add_account(layout: &str) -> Option<String> {
+    let (start, end, indent) = marker_line(layout, ACCOUNT_MARKER)?;
+    let block = [
+        "<span class=\"bao-account\">",
+        "  {% if let Some(user) = current_user %}",
+        "  <span class=\"bao-muted\">{{ user.email }}</span>",
+        "  <form method=\"post\" action=\"/logout\">{{ csrf_field }}<button type=\"submit\" class=\"bao-link\">Sign out</button></form>",
+        "  {% else %}",
+        "  <a href=\"/login\">Sign in</a>",
+        "  <a href=\"/register\">Register</a>",
+        "  {% endif %}",
+        "</span>",
+    ]
+    .iter()
+    .map(|line| format!("{indent}{line}\n"))
+    .collect::<String>();
+    Some(format!("{}{block}{}", &layout[..start], &layout[end..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,67 +347,6 @@ mod tests {
             "//! Models.\n\npub mod user;\n"
         );
     }
-}
-
-/// The line of `views/layout.html` above which `make:crud` adds its links.
-const NAV_MARKER: &str = "{# bao:nav";
-/// The line of `views/layout.html` that `make:auth` replaces with the
-/// signed-in user, a log-out button and log-in/register links.
-const ACCOUNT_MARKER: &str = "{# bao:account";
-
-/// Where a marker line is in `layout`: its start, end (after the newline)
-/// and indentation.
-fn marker_line<'a>(layout: &'a str, marker: &str) -> Option<(usize, usize, &'a str)> {
-    let at = layout.find(marker)?;
-    let start = layout[..at].rfind('\n').map_or(0, |i| i + 1);
-    let indent = &layout[start..at];
-    if !indent.trim().is_empty() {
-        return None;
-    }
-    let end = layout[at..].find('\n').map_or(layout.len(), |i| at + i + 1);
-    Some((start, end, indent))
-}
-
-/// `layout` with a nav link to `href` added above its `{# bao:nav .. #}`
-/// line; `None` when the layout has no such line (the user moved it).
-pub fn layout_add_nav_link(layout: &str, href: &str, text: &str) -> Option<String> {
-    let (start, _, indent) = marker_line(layout, NAV_MARKER)?;
-    let link = format!("<a href=\"{href}\">{text}</a>");
-    if layout.contains(&link) {
-        return Some(layout.to_string());
-    }
-    Some(format!(
-        "{}{indent}{link}\n{}",
-        &layout[..start],
-        &layout[start..]
-    ))
-}
-
-/// `layout` with its `{# bao:account .. #}` line replaced by who is signed
-/// in and a log-out button (a POST with the CSRF field), or log-in and
-/// register links; `None` when the layout has no such line.
-pub fn layout_add_account(layout: &str) -> Option<String> {
-    let (start, end, indent) = marker_line(layout, ACCOUNT_MARKER)?;
-    let block = [
-        "<span class=\"bao-account\">",
-        "  {% if let Some(user) = current_user %}",
-        "  <span class=\"bao-muted\">{{ user.email }}</span>",
-        "  <form method=\"post\" action=\"/logout\">{{ csrf_field }}<button type=\"submit\" class=\"bao-link\">Log out</button></form>",
-        "  {% else %}",
-        "  <a href=\"/login\">Log in</a>",
-        "  <a href=\"/register\">Register</a>",
-        "  {% endif %}",
-        "</span>",
-    ]
-    .iter()
-    .map(|line| format!("{indent}{line}\n"))
-    .collect::<String>();
-    Some(format!("{}{block}{}", &layout[..start], &layout[end..]))
-}
-
-#[cfg(test)]
-mod layout_tests {
-    use super::*;
 
     const LAYOUT: &str = "<nav>\n    <a class=\"bao-brand\" href=\"/\">Shop</a>\n    {# bao:nav: links above #}\n    {# bao:account: here #}\n  </nav>\n";
 

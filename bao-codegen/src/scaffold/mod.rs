@@ -17,7 +17,10 @@ pub use crud::{
     check_model_name, crud_files, label, label_field, parse_fields, CrudNames, FieldKind,
     FieldSpec, FIELD_TYPES,
 };
-pub use extras::{check_controller_name, controller_files, docker_files, parse_actions};
+pub use extras::{
+    check_controller_name, check_script_name, controller_files, docker_files, parse_actions,
+    script_file,
+};
 
 pub use names::{AppNames, NameError};
 pub use task::{check_task, task_files, TaskSchedule};
@@ -89,6 +92,10 @@ const INIT_TEMPLATES: &[(&str, &str)] = &[
     (
         "views/layout.html",
         include_str!("../../templates/init/views/layout.html.tmpl"),
+    ),
+    (
+        "views/error.html",
+        include_str!("../../templates/init/views/error.html.tmpl"),
     ),
     (
         "static/app.css",
@@ -183,5 +190,26 @@ mod tests {
             .find(|f| f.path == "views/layout.html")
             .unwrap();
         assert!(layout.contents.contains("&lt;Shop&gt;"));
+    }
+
+    #[test]
+    fn the_new_app_has_no_placeholders_and_a_layout_the_generators_grow() {
+        let names = AppNames::from_display("Shop").unwrap();
+        let files = init_files(&names, &BaoDependency::Version("0.1".into()));
+        let readme = files.iter().find(|f| f.path == "README.md").unwrap();
+        assert!(
+            !readme.contents.contains("example.")
+                && !readme.contents.contains("](http")
+                && !readme.contents.contains("__"),
+            "{}",
+            readme.contents
+        );
+        let layout = files
+            .iter()
+            .find(|f| f.path == "views/layout.html")
+            .unwrap();
+        assert!(layout_add_nav_link(&layout.contents, "/posts", "Posts").is_some());
+        assert!(layout_add_account(&layout.contents).is_some());
+        assert!(layout.contents.contains("bao::assets::JS_URL"));
     }
 }

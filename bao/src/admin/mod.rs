@@ -132,6 +132,7 @@ impl Frame {
                 css_url: crate::http::static_files::CSS_URL,
                 htmx_url: crate::http::static_files::HTMX_URL,
                 htmx_sse_url: crate::http::static_files::HTMX_SSE_URL,
+                js_url: crate::http::static_files::JS_URL,
                 app_name: st.app_name.to_string(),
                 notice: flash.into_iter().map(|f| f.message).next(),
             },

@@ -24,6 +24,8 @@ pub struct Frame {
     pub htmx_url: &'static str,
     /// htmx's server-sent events extension.
     pub htmx_sse_url: &'static str,
+    /// Bao's page behaviours (`data-confirm` asks before a form submits).
+    pub js_url: &'static str,
     /// The app's name.
     pub app_name: String,
     /// The message of the last action, once.

@@ -226,6 +226,12 @@ impl App {
         })
     }
 
+    /// Shows Bao's error answers (404, 500, ..) with the app's own page:
+    /// what `bao::app!` registers when the app has a `views/error.html`.
+    pub fn error_page(self, page: crate::view::ErrorPage) -> Self {
+        self.with::<crate::view::ErrorPages>(|e| e.page = Some(page))
+    }
+
     /// The channel kinds the app serves, its own then Bao's.
     pub fn channels(&self) -> Vec<crate::channel::ChannelDef> {
         self.get::<crate::channel::Channels>()

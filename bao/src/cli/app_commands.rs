@@ -131,6 +131,8 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
         }),
         Command::MakeController(args) => super::project::make_controller(&args),
         Command::MakeTask(args) => super::project::make_task(&args),
+        Command::MakeScript(args) => super::project::make_script(&args),
+        Command::RunScript(args) => super::project::run_script(&args),
         Command::MakeDockerfile(args) => super::project::make_dockerfile(&args),
         Command::Openapi(args) => openapi(&app, &args),
         Command::TokensIssue(args) => with_database(&app, |_, conn| {

@@ -114,6 +114,12 @@ pub enum Command {
     /// Generate a background task (or, with --every/--cron, a schedule) and its test
     #[command(name = "make:task")]
     MakeTask(MakeTaskArgs),
+    /// Generate a script in examples/ that runs against the app's models and database (bao run-script NAME)
+    #[command(name = "make:script")]
+    MakeScript(MakeScriptArgs),
+    /// Build and run a script from examples/ with the app's configuration and database; arguments after the name are passed on
+    #[command(name = "run-script")]
+    RunScript(RunScriptArgs),
     /// Generate a Dockerfile (cached dependency layer, slim non-root image, health check) and .dockerignore
     #[command(name = "make:dockerfile")]
     MakeDockerfile(GenerateArgs),
@@ -572,6 +578,31 @@ pub struct MakeTaskArgs {
     pub generate: GenerateArgs,
 }
 
+/// `bao make:script`.
+#[derive(Debug, Args)]
+pub struct MakeScriptArgs {
+    /// The script, snake_case: examples/NAME.rs
+    pub name: String,
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+}
+
+/// `bao run-script`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "A script is examples/NAME.rs calling bao::script::run(app, |ctx| async move { .. }) (bao make:script NAME writes one).\nBao has no Rust REPL: a script is the console, kept in the app and run again at will."
+)]
+pub struct RunScriptArgs {
+    /// The script: NAME or examples/NAME.rs
+    pub name: String,
+    /// Arguments for the script (ctx.args)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Build in release mode (for scripts over many rows)
+    #[arg(long)]
+    pub release: bool,
+}
+
 /// `bao make:crud`.
 #[derive(Debug, Args)]
 #[command(
@@ -855,6 +886,8 @@ pub fn installed_main() -> ExitCode {
         Command::MakeCrud(args) => project::make_crud(&args),
         Command::MakeController(args) => project::make_controller(&args),
         Command::MakeTask(args) => project::make_task(&args),
+        Command::MakeScript(args) => project::make_script(&args),
+        Command::RunScript(args) => project::run_script(&args),
         Command::MakeDockerfile(args) => project::make_dockerfile(&args),
         Command::McpServe => mcp_commands::serve(None),
         Command::McpTools(args) => mcp_commands::list_tools(&args),

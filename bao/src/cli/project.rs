@@ -575,6 +575,73 @@ fn place(
     }
 }
 
+/// `bao make:script NAME`: `examples/NAME.rs`, run with `bao run-script`.
+pub(super) fn make_script(args: &super::MakeScriptArgs) -> ExitCode {
+    let plan = (|| -> Result<Vec<(PathBuf, String)>, String> {
+        bao_codegen::scaffold::check_script_name(&args.name)?;
+        let root = find_app_root()?;
+        let crate_name = crate_name(&root)?;
+        place(
+            &root,
+            vec![bao_codegen::scaffold::script_file(&crate_name, &args.name)],
+            args.generate.force,
+        )
+    })();
+    let next = format!(
+        "Run it with `bao run-script {} [ARGS..]`: cargo builds it against the app, and it runs with the app's configuration.",
+        args.name
+    );
+    match plan {
+        Ok(files) => write_plan(&files, &args.generate, &next),
+        Err(e) => fail(e),
+    }
+}
+
+/// `bao run-script NAME [ARGS..]`: `cargo run --example NAME` from the
+/// app's root, so the script sees `.env` and `migrations/` as the app does.
+pub(super) fn run_script(args: &super::RunScriptArgs) -> ExitCode {
+    let root = match find_app_root() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let name = args
+        .name
+        .trim_start_matches("./")
+        .trim_start_matches("examples/")
+        .trim_end_matches(".rs")
+        .to_string();
+    if !root.join("examples").join(format!("{name}.rs")).is_file() {
+        let mut scripts: Vec<String> = std::fs::read_dir(root.join("examples"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        let file = e.file_name().to_string_lossy().into_owned();
+                        file.strip_suffix(".rs").map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        scripts.sort();
+        let known = if scripts.is_empty() {
+            "the app has none yet".to_string()
+        } else {
+            format!("the scripts are: {}", scripts.join(", "))
+        };
+        return fail(format!(
+            "no script examples/{name}.rs ({known}); write one with `bao make:script {name}`"
+        ));
+    }
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(&root)
+        .args(["run", "--quiet", "--example", &name]);
+    if args.release {
+        command.arg("--release");
+    }
+    command.arg("--").args(&args.args);
+    exec_command(command)
+}
+
 /// `bao make:controller Name [--actions a,b]`.
 pub(super) fn make_controller(args: &super::MakeControllerArgs) -> ExitCode {
     let plan = (|| -> Result<Vec<(PathBuf, String)>, String> {

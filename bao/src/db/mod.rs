@@ -4,6 +4,7 @@
 mod connection;
 mod dialect;
 mod error;
+pub mod factory;
 pub mod lifecycle;
 mod listen;
 mod migrate;
@@ -17,6 +18,7 @@ pub mod system;
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
 pub(crate) use dialect::{count_by_status, numbered, on_dialect};
 pub use error::DbError;
+pub use factory::{Factory, Fake};
 pub(crate) use listen::{listen, listen_with};
 pub use migrate::{
     new_migration_files, read_snapshot, Migration, MigrationStatus, Migrator, SNAPSHOT,

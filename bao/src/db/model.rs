@@ -123,6 +123,19 @@ pub trait Model: Sized + Send + 'static {
     fn is_empty_update(update: &Self::Update) -> bool;
     /// An update that writes every column of this row.
     fn full_update(&self) -> Self::Update;
+    /// Writes a new row of fake data on `conn` and gives its key: how a
+    /// factory makes the parent a row needs. `#[bao::model]` implements it
+    /// with the model's own factory.
+    fn fake_key(
+        conn: &mut DbConnection,
+        faker: &mut super::factory::Faker,
+    ) -> Result<Self::Key, DbError> {
+        let _ = (conn, faker);
+        Err(DbError::Invalid(format!(
+            "`{}` has no factory: it is not a #[bao::model]",
+            Self::NAME
+        )))
+    }
     /// The metadata.
     fn info() -> ModelInfo {
         ModelInfo {

@@ -153,7 +153,7 @@ where
             // come from actix-web itself and is answered by it.
             crate::auth::preload_for_page(req.request()).await;
             let mut res = match service.call(req).await {
-                Ok(res) => res.map_into_left_body(),
+                Ok(res) => crate::view::restyle_error(res),
                 Err(err) => {
                     let status = err.as_response_error().status_code().as_u16();
                     metrics.borrow_mut().observe(

@@ -44,13 +44,12 @@ pub(crate) fn not_found_response(req: &HttpRequest) -> HttpResponse {
             .content_type("application/problem+json")
             .body(r#"{"type":"about:blank","title":"Not Found","status":404}"#)
     } else {
-        HttpResponse::NotFound()
-            .content_type("text/html; charset=utf-8")
-            .body(crate::http::page::error_page(
-                404,
-                "Not found",
-                "There is nothing at this address.",
-            ))
+        page::html_error(
+            HttpResponse::NotFound(),
+            404,
+            "Not found",
+            "There is nothing at this address.",
+        )
     }
 }
 
@@ -111,13 +110,12 @@ pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
                 r#"{{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"allowed: {allow}"}}"#
             ))
     } else {
-        HttpResponse::MethodNotAllowed()
-            .content_type("text/html; charset=utf-8")
-            .body(crate::http::page::error_page(
-                405,
-                "Method not allowed",
-                &format!("This address answers {allow}."),
-            ))
+        page::html_error(
+            HttpResponse::MethodNotAllowed(),
+            405,
+            "Method not allowed",
+            &format!("This address answers {allow}."),
+        )
     };
     if let Ok(value) = header::HeaderValue::from_str(&allow) {
         response.headers_mut().insert(header::ALLOW, value);

@@ -1,6 +1,38 @@
 //! Bao's own HTML error page, for answers given before or without the
 //! app's templates.
 
+/// What one of Bao's HTML error answers says. It rides on the response, so
+/// that an app with a `views/error.html` shows it in its own layout (see
+/// [`crate::view::ErrorPage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorInfo {
+    /// The HTTP status (404, 500, ..).
+    pub status: u16,
+    /// A short title: "Not found".
+    pub title: String,
+    /// One sentence on what happened or what to do.
+    pub detail: String,
+}
+
+/// An HTML error answer with Bao's own page, marked with its [`ErrorInfo`]
+/// so that the app's `views/error.html` may replace the page.
+pub(crate) fn html_error(
+    mut builder: actix_web::HttpResponseBuilder,
+    status: u16,
+    title: &str,
+    detail: &str,
+) -> actix_web::HttpResponse {
+    let mut response = builder
+        .content_type("text/html; charset=utf-8")
+        .body(error_page(status, title, detail));
+    response.extensions_mut().insert(ErrorInfo {
+        status,
+        title: title.to_string(),
+        detail: detail.to_string(),
+    });
+    response
+}
+
 /// A self-contained error page (no template of the app needed).
 pub(crate) fn error_page(status: u16, title: &str, detail: &str) -> String {
     format!(

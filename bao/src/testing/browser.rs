@@ -167,6 +167,33 @@ impl Browser {
         .await;
     }
 
+    /// The text of the open `alert`/`confirm` dialog, waiting up to two
+    /// seconds for one to open; `None` when none did.
+    pub async fn dialog_text(&self) -> Option<String> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(2) {
+            let url = format!("{}/session/{}/alert/text", self.base, self.session);
+            let answer: serde_json::Value =
+                self.http.get(url).send().await.ok()?.json().await.ok()?;
+            if let Some(text) = answer["value"].as_str() {
+                return Some(text.to_string());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    /// Answers the open dialog: OK when `accept`, else Cancel.
+    pub async fn answer_dialog(&self, accept: bool) {
+        let path = if accept {
+            "/alert/accept"
+        } else {
+            "/alert/dismiss"
+        };
+        self.call(reqwest::Method::POST, path, serde_json::json!({}))
+            .await;
+    }
+
     /// Types `text` into the first element matching `css` (after clearing it).
     pub async fn fill(&self, css: &str, text: &str) {
         let id = self.element(css).await;

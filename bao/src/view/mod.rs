@@ -131,16 +131,95 @@ impl<T: Page> Responder for View<T> {
             }
             Err(error) => {
                 tracing::error!(%error, template = std::any::type_name::<T>(), "template failed to render");
-                HttpResponse::InternalServerError()
-                    .content_type("text/html; charset=utf-8")
-                    .body(error_page(
-                        500,
-                        "Something went wrong",
-                        "The page could not be rendered.",
-                    ))
+                crate::http::page::html_error(
+                    HttpResponse::InternalServerError(),
+                    500,
+                    "Something went wrong",
+                    "The page could not be rendered.",
+                )
             }
         }
     }
 }
 
-pub(crate) use crate::http::page::{error_page, escape_html};
+pub(crate) use crate::http::page::escape_html;
+pub use crate::http::page::ErrorInfo;
+
+/// The app's error page: Bao's HTML error answers (404, 405, 500, 503, ..)
+/// rendered with the app's `views/error.html`, so they carry its layout and
+/// a way home. `bao::app!` registers one when that file exists; the template
+/// sees `status`, `title` and `detail` besides the page context.
+#[derive(Clone, Copy)]
+pub struct ErrorPage {
+    render: fn(&ErrorInfo, &PageContext) -> askama::Result<String>,
+}
+
+impl ErrorPage {
+    /// An error page rendered by `render` (what `bao::app!` generates).
+    pub fn new(render: fn(&ErrorInfo, &PageContext) -> askama::Result<String>) -> ErrorPage {
+        ErrorPage { render }
+    }
+}
+
+impl std::fmt::Debug for ErrorPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErrorPage")
+    }
+}
+
+/// The subsystem that serves the app's error page to the request pipeline.
+#[derive(Clone, Default)]
+pub(crate) struct ErrorPages {
+    pub(crate) page: Option<ErrorPage>,
+}
+
+impl crate::subsystem::Subsystem for ErrorPages {
+    fn name(&self) -> &'static str {
+        "error-pages"
+    }
+
+    fn mount(&self, _core: &crate::subsystem::Core) -> crate::subsystem::Mounted {
+        match self.page {
+            Some(page) => crate::subsystem::Mounted::new().data(std::sync::Arc::new(page)),
+            None => crate::subsystem::Mounted::new(),
+        }
+    }
+}
+
+/// `res` with Bao's error page replaced by the app's, when the response is
+/// one of Bao's HTML error answers and the app has a `views/error.html`.
+pub(crate) fn restyle_error<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::dev::ServiceResponse<actix_web::body::EitherBody<B>> {
+    let info = res.response().extensions().get::<ErrorInfo>().cloned();
+    let page = res
+        .request()
+        .app_data::<actix_web::web::Data<ErrorPage>>()
+        .map(|p| *p.get_ref());
+    let (Some(info), Some(page)) = (info, page) else {
+        return res.map_into_left_body();
+    };
+    let req = res.request();
+    let (csrf_token, cookie) = crate::auth::csrf_for_request(req);
+    let ctx = PageContext {
+        csrf_token,
+        // Flash messages wait for the next real page.
+        flash: Vec::new(),
+        current_user: crate::auth::resolved_user(req),
+    };
+    match (page.render)(&info, &ctx) {
+        Ok(html) => {
+            let (req, response) = res.into_parts();
+            let mut response = response.set_body(html);
+            if let Some(cookie) = cookie {
+                let _ = response.add_cookie(&cookie);
+            }
+            actix_web::dev::ServiceResponse::new(req, response.map_into_boxed_body())
+                .map_into_right_body()
+        }
+        Err(error) => {
+            tracing::error!(%error, "views/error.html failed to render; Bao's page was sent");
+            res.map_into_left_body()
+        }
+    }
+}
