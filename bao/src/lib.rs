@@ -88,9 +88,10 @@ pub use workflow::{Retry, StepError, WorkflowCtx};
 
 /// Extractors and responses from actix-web, under Bao's roof.
 pub mod web {
+    pub use crate::http::form::Form;
     pub use actix_web::cookie::Cookie;
     pub use actix_web::http::StatusCode;
-    pub use actix_web::web::{Bytes, Data, Form, Json, Path, Query};
+    pub use actix_web::web::{Bytes, Data, Json, Path, Query};
     pub use actix_web::{HttpRequest, HttpResponse, Responder};
 
     /// A cookie for the whole site: `HttpOnly`, `SameSite=Lax`, path `/`.

@@ -88,6 +88,60 @@ async fn the_guestbook_form_validates_and_keeps_input() {
 }
 
 #[bao::test]
+async fn forms_refuse_bytes_that_are_not_text_on_each_database() {
+    for db in bao::testing::TestDatabase::each() {
+        let config = bao::Config {
+            database_url: db.url().to_string(),
+            ..bao::Config::for_tests()
+        };
+        let client = TestClient::with_config(example::app(), config).await;
+        let token = client.csrf_token();
+        // Latin-1 bytes where UTF-8 is expected: refused, never stored as U+FFFD.
+        let latin1 = format!("_csrf={token}&name=Jos%E9&message=hello");
+        client
+            .post("/guestbook")
+            .body("application/x-www-form-urlencoded", latin1)
+            .await
+            .assert_status(400)
+            .assert_see("The field `name` is not UTF-8 text")
+            .assert_see("Go to the home page");
+        // A NUL character: 422 naming the field (PostgreSQL cannot store it).
+        let nul = format!("_csrf={token}&name=Ann&message=a%00b");
+        client
+            .post("/guestbook")
+            .body("application/x-www-form-urlencoded", nul)
+            .await
+            .assert_status(422)
+            .assert_see("The field `message` contains a NUL character");
+        // Clients asking for JSON get problem details.
+        let answer = client
+            .post("/guestbook")
+            .header("Accept", "application/json")
+            .body(
+                "application/x-www-form-urlencoded",
+                format!("_csrf={token}&name=%FF&message=x"),
+            )
+            .await;
+        answer.assert_status(400);
+        assert_eq!(answer.json::<serde_json::Value>()["status"], 400);
+        client
+            .get("/guestbook")
+            .await
+            .assert_see("Nobody has signed yet.");
+        // Proper UTF-8 goes through.
+        client
+            .post("/guestbook")
+            .body(
+                "application/x-www-form-urlencoded",
+                format!("_csrf={token}&name=Jos%C3%A9&message=ol%C3%A1"),
+            )
+            .await
+            .assert_redirect("/guestbook");
+        client.get("/guestbook").await.assert_see("José");
+    }
+}
+
+#[bao::test]
 async fn the_guestbook_refuses_posts_without_the_pages_csrf_token() {
     let client = TestClient::new(example::app()).await;
     // No token at all, and a token from another session: 403, nothing written.

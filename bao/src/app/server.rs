@@ -151,13 +151,12 @@ fn body_error<E: actix_web::ResponseError + 'static>(
                 "detail": detail,
             }))
     } else {
-        actix_web::HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(crate::http::page::error_page(
-                status.as_u16(),
-                title,
-                &detail,
-            ))
+        crate::http::page::html_error(
+            actix_web::HttpResponse::build(status),
+            status.as_u16(),
+            title,
+            &detail,
+        )
     };
     actix_web::error::InternalError::from_response(error, response).into()
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod app_assets;
 pub(crate) mod flash;
+pub mod form;
 pub(crate) mod handler;
 pub mod health;
 pub(crate) mod middleware;
