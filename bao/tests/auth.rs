@@ -584,6 +584,56 @@ async fn login_throttling_per_account_and_per_address() {
 }
 
 #[bao::test]
+async fn strangers_guessing_a_password_do_not_lock_out_its_owner() {
+    for db in TestDatabase::each() {
+        let _pool = setup(&db);
+        let owner = TestClient::with_config(app(), config(&db, &[])).await;
+        register(&owner, "ida@example.com").await;
+        assert!(
+            owner.cookie("bao_device").is_some(),
+            "signing in marks the browser"
+        );
+        owner.post("/logout").csrf().await.assert_redirect("/");
+        // A stranger exhausts the account's attempts from elsewhere...
+        let stranger = TestClient::with_config(app(), config(&db, &[])).await;
+        for _ in 0..5 {
+            stranger
+                .post("/login")
+                .csrf()
+                .from_ip("203.0.113.50")
+                .form(&[("email", "ida@example.com"), ("password", "a guess, wrong")])
+                .await
+                .assert_status(401);
+        }
+        stranger
+            .post("/login")
+            .csrf()
+            .from_ip("198.51.100.50")
+            .form(&[("email", "ida@example.com"), ("password", PASSWORD)])
+            .await
+            .assert_status(429);
+        // ...and a forged device cookie does not help them.
+        stranger.set_cookie("bao_device", "1.00ff");
+        stranger
+            .post("/login")
+            .csrf()
+            .from_ip("198.51.100.51")
+            .form(&[("email", "ida@example.com"), ("password", PASSWORD)])
+            .await
+            .assert_status(429);
+        // The owner's own browser still signs in.
+        owner
+            .post("/login")
+            .csrf()
+            .from_ip("192.0.2.7")
+            .form(&[("email", "ida@example.com"), ("password", PASSWORD)])
+            .await
+            .assert_redirect("/");
+        owner.get("/me").await.assert_see("ida@example.com");
+    }
+}
+
+#[bao::test]
 async fn simultaneous_logins_are_counted_before_they_are_checked() {
     for db in TestDatabase::each() {
         let _pool = setup(&db);

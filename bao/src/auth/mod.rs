@@ -476,17 +476,27 @@ impl FromRequest for Auth {
 #[must_use = "the session cookie must be sent: return `change.redirect(..)`"]
 pub struct SessionChange {
     cookie: Cookie<'static>,
+    /// At sign-in: the cookie that marks this browser as one the user has
+    /// signed in from (see `Auth::attempt`).
+    device: Option<Cookie<'static>>,
 }
 
 impl SessionChange {
-    /// A `303` redirect to `location` carrying the new cookie.
+    /// A `303` redirect to `location` carrying the new cookies.
     pub fn redirect(self, location: &str) -> crate::Redirect {
-        crate::Redirect::to(location).cookie(self.cookie)
+        let redirect = crate::Redirect::to(location).cookie(self.cookie);
+        match self.device {
+            Some(device) => redirect.cookie(device),
+            None => redirect,
+        }
     }
 
-    /// Sets the new cookie on `response`.
+    /// Sets the new cookies on `response`.
     pub fn apply(self, mut response: HttpResponse) -> HttpResponse {
         let _ = response.add_cookie(&self.cookie);
+        if let Some(device) = &self.device {
+            let _ = response.add_cookie(device);
+        }
         response
     }
 }
@@ -569,20 +579,23 @@ impl Auth {
             // PostgreSQL cannot even compare a NUL.
             return Err(AuthError::InvalidEmail);
         }
-        let keys = throttle_keys(&email, audit::client_ip(&self.req).as_deref());
+        let ip = audit::client_ip(&self.req);
+        let device = session::known_device(&self.rt, &self.req);
         let window = i64::try_from(self.rt.config.login_window.as_secs()).unwrap_or(i64::MAX);
         let max = i64::from(self.rt.config.login_max_failures);
-        let (claim_keys, lookup_email) = (keys.clone(), email.clone());
+        let lookup_email = email.clone();
         // The attempt counts before the password is checked, atomically,
-        // so simultaneous guesses cannot all slip under the limit.
-        let (claimed, credentials) = pool
+        // so simultaneous guesses cannot all slip under the limit. A browser
+        // the account has signed in from before counts in a bucket of its
+        // own, so strangers' guesses do not lock the owner out.
+        let (claimed, credentials, keys) = pool
             .run(move |c| {
-                let claimed = store::claim_attempt(c, &claim_keys, window, max)?;
-                let credentials = match claimed {
-                    Err(_) => None,
-                    Ok(_) => store::find_credentials(c, users, &lookup_email)?,
-                };
-                Ok((claimed, credentials))
+                let credentials = store::find_credentials(c, users, &lookup_email)?;
+                let known = device.is_some() && credentials.as_ref().map(|c| c.id) == device;
+                let keys = throttle_keys(&lookup_email, ip.as_deref(), known);
+                let claimed = store::claim_attempt(c, &keys, window, max)?;
+                let credentials = if claimed.is_ok() { credentials } else { None };
+                Ok((claimed, credentials, keys))
             })
             .await?;
         let attempt = match claimed {
@@ -664,6 +677,7 @@ impl Auth {
         self.audit(Some(user_id), "login", None).await;
         Ok(SessionChange {
             cookie: session::session_cookie(&self.rt, value, Some(lifetime)),
+            device: Some(session::device_cookie(&self.rt, user_id)),
         })
     }
 
@@ -680,6 +694,7 @@ impl Auth {
         self.audit(user.map(|u| u.id), "logout", None).await;
         Ok(SessionChange {
             cookie: session::session_cookie(&self.rt, session::new_session_value(), None),
+            device: None,
         })
     }
 
@@ -731,8 +746,12 @@ impl Auth {
     }
 }
 
-fn throttle_keys(email: &str, ip: Option<&str>) -> Vec<String> {
-    let mut keys = vec![format!("account:{email}")];
+fn throttle_keys(email: &str, ip: Option<&str>, known_device: bool) -> Vec<String> {
+    let mut keys = vec![if known_device {
+        format!("account-known:{email}")
+    } else {
+        format!("account:{email}")
+    }];
     if let Some(ip) = ip {
         keys.push(format!("ip:{ip}"));
     }

@@ -76,6 +76,36 @@ pub(crate) fn session_cookie(
     cookie
 }
 
+/// The cookie that marks a browser where a user has signed in before: its
+/// failed logins for that account are counted apart from everyone else's,
+/// so strangers guessing the password cannot lock the owner out.
+pub(crate) const DEVICE_COOKIE: &str = "bao_device";
+const DEVICE_PURPOSE: &str = "known-device";
+
+/// `bao_device` for `user_id`: the id and its MAC, kept 400 days.
+pub(crate) fn device_cookie(rt: &AuthState, user_id: i64) -> Cookie<'static> {
+    let id = user_id.to_string();
+    let value = format!("{id}.{}", rt.signer.sign(DEVICE_PURPOSE, &id));
+    let mut cookie = session_cookie(
+        rt,
+        value,
+        Some(std::time::Duration::from_secs(400 * 86_400)),
+    );
+    cookie.set_name(DEVICE_COOKIE);
+    cookie
+}
+
+/// The user this browser has signed in as before, if its `bao_device`
+/// cookie is genuine.
+pub(crate) fn known_device(rt: &AuthState, req: &HttpRequest) -> Option<i64> {
+    let cookie = req.cookie(DEVICE_COOKIE)?;
+    let (id, mac) = cookie.value().split_once('.')?;
+    rt.signer
+        .verify(DEVICE_PURPOSE, id, mac)
+        .then(|| id.parse().ok())
+        .flatten()
+}
+
 /// The CSRF token for this request's page, and the cookie to set when the
 /// browser had no session yet (the same one for every page rendered by one
 /// request).
