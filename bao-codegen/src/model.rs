@@ -1276,6 +1276,18 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
         .collect();
     let data_defaults: Vec<TokenStream> = data.iter().map(|c| rust_default(c)).collect();
     let fake_values: Vec<TokenStream> = data.iter().map(|c| fake_value(c, scoped)).collect();
+    // A scoped model's `tenant_id` is stamped from the tenant on create: a
+    // form or JSON body need not (and cannot usefully) send it.
+    let new_attrs: Vec<TokenStream> = data
+        .iter()
+        .map(|c| {
+            if scoped && c.ident == "tenant_id" {
+                quote!(#[serde(default)])
+            } else {
+                quote!()
+            }
+        })
+        .collect();
     let stamps: Vec<&Column> = columns.iter().filter(|c| is_stamp(c)).collect();
     let stamp_idents: Vec<&Ident> = stamps.iter().map(|c| &c.ident).collect();
     let stamp_types: Vec<&Type> = stamps.iter().map(|c| &c.ty).collect();
@@ -1541,7 +1553,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
         #[derive(Debug, Clone, PartialEq, ::bao::__private::serde::Serialize, ::bao::__private::serde::Deserialize)]
         #[serde(crate = "::bao::__private::serde")]
         #vis struct #new_name {
-            #(pub #data_idents: #data_types,)*
+            #(#new_attrs pub #data_idents: #data_types,)*
         }
 
         #[automatically_derived]

@@ -126,6 +126,13 @@ impl Notes {
         Ok(Json(Note::create(&db, tenant, new).await?))
     }
 
+    /// The model's own insert struct as the form: `tenant_id` need not be
+    /// sent, and is the user's whatever is sent.
+    #[post("/direct")]
+    async fn create_direct(db: Db, tenant: Tenant, form: Form<NewNote>) -> bao::Result<Json<Note>> {
+        Ok(Json(Note::create(&db, tenant, form.into_inner()).await?))
+    }
+
     #[post("/{id}/rename")]
     async fn rename(
         db: Db,
@@ -408,6 +415,22 @@ async fn unsafe_requests_need_the_csrf_token_whatever_the_content_type() {
             .await
             .assert_ok();
         assert_eq!(count_notes(&pool).await, 2);
+        // A tenant-scoped model's insert struct works as the form.
+        let direct = client
+            .post("/notes/direct")
+            .csrf()
+            .form(&[("title", "straight into NewNote")])
+            .await;
+        direct.assert_ok();
+        assert_eq!(direct.json::<serde_json::Value>()["tenant_id"], 1);
+        client
+            .post("/notes/direct")
+            .csrf()
+            .form(&[("title", "elsewhere?"), ("tenant_id", "999")])
+            .await
+            .assert_ok()
+            .assert_see("\"tenant_id\":1");
+        assert_eq!(count_notes(&pool).await, 4);
         assert!(audit_actions(&pool)
             .await
             .iter()
