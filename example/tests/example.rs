@@ -142,6 +142,47 @@ async fn forms_refuse_bytes_that_are_not_text_on_each_database() {
 }
 
 #[bao::test]
+async fn the_guestbook_pages_its_signatures_and_its_api_changes_nothing() {
+    let client = TestClient::new(example::app()).await;
+    for i in 1..=120 {
+        client
+            .post("/api/v1/entries")
+            .json(&serde_json::json!({"name": format!("Signer {i}"), "message": "hello"}))
+            .await
+            .assert_status(201);
+    }
+    // Newest first, 50 a page.
+    let first = client.get("/guestbook").await;
+    first
+        .assert_ok()
+        .assert_see("Signer 120")
+        .assert_see("Page 1 of 3")
+        .assert_see("href=\"/guestbook?page=2\">Older")
+        .assert_dont_see("<strong>Signer 70</strong>");
+    client
+        .get("/guestbook?page=3")
+        .await
+        .assert_see("<strong>Signer 1</strong>")
+        .assert_see("Page 3 of 3");
+    client
+        .get("/guestbook?page=99")
+        .await
+        .assert_see("Page 3 of 3");
+    // The API reads and signs; nobody may change or delete an entry.
+    client
+        .patch("/api/v1/entries/1")
+        .json(&serde_json::json!({"message": "defaced"}))
+        .await
+        .assert_status(405);
+    client.delete("/api/v1/entries/1").await.assert_status(405);
+    client
+        .get("/api/v1/entries/1")
+        .await
+        .assert_ok()
+        .assert_see("\"message\":\"hello\"");
+}
+
+#[bao::test]
 async fn the_guestbook_refuses_posts_without_the_pages_csrf_token() {
     let client = TestClient::new(example::app()).await;
     // No token at all, and a token from another session: 403, nothing written.

@@ -32,9 +32,47 @@ pub struct SignForm {
 /// The context of `views/guestbook/index.html`.
 #[bao::view("guestbook/index.html")]
 pub struct GuestbookPage {
+    /// This page's signatures, newest first.
     pub entries: Vec<Entry>,
+    pub page: i64,
+    pub pages: i64,
     pub form: SignForm,
     pub errors: Vec<(&'static str, &'static str)>,
+}
+
+/// Signatures per page.
+pub const PER_PAGE: i64 = 50;
+
+/// `?page=` on the guestbook.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub page: Option<i64>,
+}
+
+impl GuestbookPage {
+    /// Page `page` (clamped to the pages there are), with `form` and `errors`.
+    async fn load(
+        db: &bao::db::DbPool,
+        page: Option<i64>,
+        form: SignForm,
+        errors: Vec<(&'static str, &'static str)>,
+    ) -> bao::Result<GuestbookPage> {
+        let total = Entry::count(db).await?;
+        let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+        let page = page.unwrap_or(1).clamp(1, pages);
+        let entries = Entry::query()
+            .order(entry::id.desc())
+            .paginate(page, PER_PAGE)
+            .fetch(db)
+            .await?;
+        Ok(GuestbookPage {
+            entries,
+            page,
+            pages,
+            form,
+            errors,
+        })
+    }
 }
 
 impl GuestbookPage {
@@ -90,14 +128,11 @@ pub async fn echo(mut socket: bao::channels::Socket, id: String) -> bao::Result<
 
 #[bao::controller("/guestbook")]
 impl Guestbook {
-    /// Lists the signatures and shows the form.
+    /// Shows the form and the signatures, newest first, a page at a time.
     #[get("/")]
-    async fn index(db: Db) -> bao::Result<View<GuestbookPage>> {
-        Ok(View(GuestbookPage {
-            entries: Entry::all(&db).await?,
-            form: SignForm::default(),
-            errors: Vec::new(),
-        }))
+    async fn index(db: Db, query: Query<PageQuery>) -> bao::Result<View<GuestbookPage>> {
+        let page = GuestbookPage::load(&db, query.page, SignForm::default(), Vec::new()).await?;
+        Ok(View(page))
     }
 
     /// Signs the guestbook; invalid input is shown again with its errors.
@@ -106,11 +141,7 @@ impl Guestbook {
         let form = form.into_inner();
         let errors = validate(&form);
         if !errors.is_empty() {
-            let page = GuestbookPage {
-                entries: Entry::all(&db).await?,
-                form,
-                errors,
-            };
+            let page = GuestbookPage::load(&db, None, form, errors).await?;
             // Through the request, so the form keeps this browser's CSRF token.
             return Ok(View(page).with_status(422).respond_to(&req));
         }
