@@ -703,7 +703,7 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
                 ) -> ::core::result::Result<__S::Ok, __S::Error> {
                     use ::bao::__private::serde::ser::SerializeMap as _;
                     let mut map = serializer.serialize_map(::core::option::Option::Some(#col_count))?;
-                    #( map.serialize_entry(#col_names, &self.#col_idents)?; )*
+                    #( map.serialize_entry(#col_names, &::bao::api::ApiField(&self.#col_idents))?; )*
                     map.end()
                 }
 

@@ -157,8 +157,17 @@ async fn create_validates_every_field_and_writes_nothing_when_invalid() {
         assert_eq!(row["name"], "Write docs");
         assert_eq!(row["status"], "closed");
         assert_eq!(row["price"], "12.5", "decimals come back normalized");
-        assert_eq!(row["due"], "2026-12-01T09:30:00");
-        assert!(row["created_at"].is_string());
+        // Timestamps go out in RFC 3339 with their offset (UTC), as the
+        // OpenAPI `date-time` format says...
+        assert_eq!(row["due"], "2026-12-01T09:30:00Z");
+        assert!(row["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+        // ...and come in with any offset, or none (taken as UTC).
+        let offset: serde_json::Value = api
+            .patch("/api/tasks/1")
+            .json(&bao::json!({"due": "2026-12-01T11:30:00+02:00"}))
+            .await
+            .json();
+        assert_eq!(offset["due"], "2026-12-01T09:30:00Z", "{offset}");
 
         // Defaults and optional fields may be left out.
         let minimal: serde_json::Value = api

@@ -175,14 +175,66 @@ impl<M: ApiModel> serde::Serialize for RowJson<'_, M> {
     }
 }
 
-/// A field's value as JSON (what `to_json` calls for each column).
-pub fn json_value<T: serde::Serialize>(value: &T) -> Value {
+/// A field's value as JSON (what `to_json` calls for each column). A
+/// `NaiveDateTime` (stored as UTC) is written as RFC 3339 with its offset,
+/// `2026-12-01T09:30:00Z`, as the OpenAPI `date-time` format promises.
+pub fn json_value<T: serde::Serialize + std::any::Any>(value: &T) -> Value {
+    let any = value as &dyn std::any::Any;
+    if let Some(t) = any.downcast_ref::<chrono::NaiveDateTime>() {
+        return Value::String(utc_text(t));
+    }
+    if let Some(t) = any.downcast_ref::<Option<chrono::NaiveDateTime>>() {
+        return t.as_ref().map_or(Value::Null, |t| Value::String(utc_text(t)));
+    }
     serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn utc_text(t: &chrono::NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A field as the API writes it (see [`json_value`]), for serializers.
+pub struct ApiField<'a, T>(pub &'a T);
+
+impl<T: serde::Serialize + std::any::Any> serde::Serialize for ApiField<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        json_value(self.0).serialize(serializer)
+    }
+}
+
+/// `value` as a `T`; a `NaiveDateTime` also accepts RFC 3339 with any
+/// offset (converted to UTC), as well as the offset-less form.
+fn from_json<T: serde::de::DeserializeOwned + std::any::Any>(
+    value: &Value,
+) -> Result<T, serde_json::Error> {
+    use std::any::TypeId;
+    let timestamp = |text: &str| -> Option<chrono::NaiveDateTime> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.naive_utc())
+            .ok()
+            .or_else(|| text.parse::<chrono::NaiveDateTime>().ok())
+    };
+    let boxed: Option<Box<dyn std::any::Any>> = match value {
+        Value::String(text) if TypeId::of::<T>() == TypeId::of::<chrono::NaiveDateTime>() => {
+            timestamp(text).map(|t| Box::new(t) as Box<dyn std::any::Any>)
+        }
+        Value::String(text)
+            if TypeId::of::<T>() == TypeId::of::<Option<chrono::NaiveDateTime>>() =>
+        {
+            timestamp(text).map(|t| Box::new(Some(t)) as Box<dyn std::any::Any>)
+        }
+        _ => None,
+    };
+    match boxed.and_then(|b| b.downcast::<T>().ok()) {
+        Some(value) => Ok(*value),
+        None => T::deserialize(value),
+    }
 }
 
 /// Reads field `name` of `body` as a `T`; records what is wrong in `errors`.
 /// `None` when it is absent (an error too when `required`).
-pub fn take_field<T: serde::de::DeserializeOwned>(
+pub fn take_field<T: serde::de::DeserializeOwned + std::any::Any>(
     body: &Map<String, Value>,
     name: &str,
     required: bool,
@@ -195,7 +247,7 @@ pub fn take_field<T: serde::de::DeserializeOwned>(
             }
             None
         }
-        Some(value) => match T::deserialize(value) {
+        Some(value) => match from_json::<T>(value) {
             Ok(v) => Some(v),
             Err(_) if value.is_null() => {
                 errors.push(FieldError::new(name, "must not be null"));
@@ -315,12 +367,12 @@ pub fn check_rules<T: Checkable>(
 
 /// Parses a filter's query-string value as the column's type: as a JSON
 /// literal (`42`, `true`) or as a string (`open`, `2026-11-27`).
-pub fn parse_filter<T: serde::de::DeserializeOwned>(
+pub fn parse_filter<T: serde::de::DeserializeOwned + std::any::Any>(
     field: &str,
     raw: &str,
 ) -> Result<T, ApiQueryError> {
     serde_json::from_str::<T>(raw)
-        .or_else(|_| T::deserialize(&Value::String(raw.to_string())))
+        .or_else(|_| from_json::<T>(&Value::String(raw.to_string())))
         .map_err(|e| {
             ApiQueryError::Filter(FieldError::new(
                 field,

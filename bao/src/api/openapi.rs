@@ -355,12 +355,27 @@ fn operations(api: &ApiDoc) -> (Option<PathItem>, Option<PathItem>) {
                     "401",
                     problem("Not signed in, or the token is invalid, revoked or expired"),
                 );
-            if access.starts_with("role:") || tenant_scoped(api) {
+        }
+        // Unsafe methods sent with the session cookie need `X-CSRF-Token`.
+        let unsafe_method = matches!(action, "create" | "update" | "replace" | "delete");
+        let role = secured && (access.starts_with("role:") || tenant_scoped(api));
+        match (role, unsafe_method) {
+            (true, true) => {
                 op = op.response(
                     "403",
-                    problem("Signed in without the needed role or tenant"),
-                );
+                    problem("Signed in without the needed role or tenant, or sent with the session cookie but without the right `X-CSRF-Token`"),
+                )
             }
+            (true, false) => {
+                op = op.response("403", problem("Signed in without the needed role or tenant"))
+            }
+            (false, true) => {
+                op = op.response(
+                    "403",
+                    problem("Sent with the session cookie but without the right `X-CSRF-Token` header"),
+                )
+            }
+            (false, false) => {}
         }
         op
     };

@@ -277,13 +277,12 @@ async fn csrf_failure(req: &HttpRequest, rt: &AuthState, reason: &str) -> HttpRe
                 "detail": reason,
             }));
     }
-    HttpResponse::Forbidden()
-        .content_type("text/html; charset=utf-8")
-        .body(crate::http::page::error_page(
-            403,
-            "Forbidden",
-            &format!("CSRF check failed: {reason}. Reload the page and try again."),
-        ))
+    crate::http::page::html_error(
+        HttpResponse::Forbidden(),
+        403,
+        "Forbidden",
+        &format!("CSRF check failed: {reason}. Reload the page and try again."),
+    )
 }
 
 /// Whether `next` is a path on this site (`/notes?page=2`), not an absolute
