@@ -846,6 +846,7 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
     for test in [
         "creates_lists_edits_and_deletes_a_task",
         "invalid_input_is_shown_again",
+        "each_user_sees_only_their_own_tasks",
         "every_reports_page_renders",
         "lists_tasks_a_page_at_a_time",
         "send_receipt_runs",

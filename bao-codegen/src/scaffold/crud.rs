@@ -199,6 +199,18 @@ pub fn parse_fields(specs: &[String]) -> Result<Vec<FieldSpec>, String> {
     }
 }
 
+/// Who may use the pages `make:crud` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrudAccess {
+    /// `--public`: anyone, no login.
+    Public,
+    /// `--shared`: signed-in users, every row visible to each.
+    Shared,
+    /// The default with auth: each row belongs to the user who created it
+    /// (a `user_id` stamped on create); others get 404.
+    Owned,
+}
+
 /// Names derived from the model's.
 #[derive(Debug, Clone)]
 pub struct CrudNames {
@@ -283,16 +295,16 @@ pub fn crud_files(
     crate_name: &str,
     names: &CrudNames,
     fields: &[FieldSpec],
-    public: bool,
+    access: CrudAccess,
 ) -> Vec<GeneratedFile> {
     vec![
         GeneratedFile {
             path: format!("src/models/{}.rs", names.snake),
-            contents: model_source(names, fields),
+            contents: model_source(names, fields, access),
         },
         GeneratedFile {
             path: format!("src/controllers/{}.rs", names.plural),
-            contents: controller_source(names, fields, public),
+            contents: controller_source(names, fields, access),
         },
         GeneratedFile {
             path: format!("views/{}/index.html", names.plural),
@@ -308,12 +320,12 @@ pub fn crud_files(
         },
         GeneratedFile {
             path: format!("tests/{}.rs", names.plural),
-            contents: tests_source(crate_name, names, fields, public),
+            contents: tests_source(crate_name, names, fields, access),
         },
     ]
 }
 
-fn model_source(n: &CrudNames, fields: &[FieldSpec]) -> String {
+fn model_source(n: &CrudNames, fields: &[FieldSpec], access: CrudAccess) -> String {
     let uses = |kind: &FieldKind| fields.iter().any(|f| &f.kind == kind);
     let mut chrono = Vec::new();
     if uses(&FieldKind::Date) {
@@ -336,8 +348,12 @@ fn model_source(n: &CrudNames, fields: &[FieldSpec]) -> String {
             _ => None,
         })
         .collect();
-    for target in &refs {
-        if *target != &n.model {
+    let mut imported: Vec<&str> = Vec::new();
+    let owner = String::from("User");
+    let owned = access == CrudAccess::Owned;
+    for target in refs.iter().copied().chain(owned.then_some(&owner)) {
+        if target != &n.model && !imported.contains(&target.as_str()) {
+            imported.push(target);
             out.push_str(&format!(
                 "use crate::models::{}::{target};\n",
                 target.to_snake_case()
@@ -379,6 +395,11 @@ fn model_source(n: &CrudNames, fields: &[FieldSpec]) -> String {
             rust_type(&n.model, f)
         ));
     }
+    if owned {
+        out.push_str(
+            "    /// Who created it: only they see it (set by the controller, never by the form).\n    #[belongs_to(User, on_delete = \"cascade\")]\n    pub user_id: i64,\n",
+        );
+    }
     out.push_str("    pub created_at: NaiveDateTime,\n    pub updated_at: NaiveDateTime,\n}\n");
     out
 }
@@ -410,11 +431,44 @@ fn form_field_expr(n: &CrudNames, f: &FieldSpec) -> String {
     }
 }
 
-fn controller_source(n: &CrudNames, fields: &[FieldSpec], public: bool) -> String {
+fn controller_source(n: &CrudNames, fields: &[FieldSpec], crud_access: CrudAccess) -> String {
     let model = &n.model;
     let plural = &n.plural;
+    let snake = &n.snake;
     let controller = &n.controller;
-    let access = if public { "" } else { ", requires_login" };
+    let access = if crud_access == CrudAccess::Public {
+        ""
+    } else {
+        ", requires_login"
+    };
+    let owned = crud_access == CrudAccess::Owned;
+    // What differs when each row is its creator's.
+    let user_arg = if owned { "user: CurrentUser, " } else { "" };
+    let find = if owned {
+        "owned(&db, &user, id).await?".to_string()
+    } else {
+        format!("{model}::find_or_fail(&db, id).await?")
+    };
+    let (count, scope) = if owned {
+        (
+            format!("{snake}::table\n            .filter({snake}::user_id.eq(user.id))\n            .count()\n            .fetch_one(&db)\n            .await?"),
+            format!("\n            .filter({snake}::user_id.eq(user.id))"),
+        )
+    } else {
+        (format!("{model}::count(&db).await?"), String::new())
+    };
+    let created = if owned {
+        "Ok(mut new) => {\n                new.user_id = user.id;"
+    } else {
+        "Ok(new) => {"
+    };
+    let owned_fn = if owned {
+        format!(
+            "\n/// The {snake} `id` if `user` created it; 404 otherwise, as if it did\n/// not exist.\nasync fn owned(db: &bao::db::DbPool, user: &CurrentUser, id: i64) -> bao::Result<{model}> {{\n    {model}::query()\n        .filter({snake}::id.eq(id))\n        .filter({snake}::user_id.eq(user.id))\n        .fetch_one(db)\n        .await\n}}\n"
+        )
+    } else {
+        String::new()
+    };
     let mut imports = vec![format!(
         "use crate::models::{snake}::{{{snake}, {model}, New{model}, Update{model}}};",
         snake = n.snake
@@ -611,16 +665,16 @@ fn parse(form: &{model}Form) -> Result<New{model}, Vec<FieldError>> {{
         Err(errors)
     }}
 }}
-
+{owned_fn}
 #[bao::controller("/{plural}"{access})]
 impl {controller} {{
     /// Lists {plural}, a page at a time.
     #[get("/")]
-    async fn index(db: Db, query: Query<PageQuery>) -> bao::Result<View<IndexPage>> {{
-        let total = {model}::count(&db).await?;
+    async fn index({user_arg}db: Db, query: Query<PageQuery>) -> bao::Result<View<IndexPage>> {{
+        let total: i64 = {count};
         let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
         let page = query.page.unwrap_or(1).clamp(1, pages);
-        let rows = {model}::query()
+        let rows = {model}::query(){scope}
             .order({snake}::id.asc())
             .paginate(page, PER_PAGE)
             .fetch(&db)
@@ -637,10 +691,10 @@ impl {controller} {{
 
     /// Creates a {snake}; the form again, with errors, when input is invalid.
     #[post("/")]
-    async fn create(req: HttpRequest, db: Db, form: Form<{model}Form>) -> bao::Result<HttpResponse> {{
+    async fn create(req: HttpRequest, {user_arg}db: Db, form: Form<{model}Form>) -> bao::Result<HttpResponse> {{
         let form = form.into_inner();
         match parse(&form) {{
-            Ok(new) => {{
+            {created}
                 let row = {model}::create(&db, new).await?;
                 Ok(Redirect::to(format!("/{plural}/{{}}", row.id))
                     .flash("notice", "{model} created.")
@@ -655,23 +709,23 @@ impl {controller} {{
 
     /// One {snake}.
     #[get("/{{id:\\d+}}")]
-    async fn show(db: Db, id: i64) -> bao::Result<View<ShowPage>> {{
-        let row = {model}::find_or_fail(&db, id).await?;
+    async fn show({user_arg}db: Db, id: i64) -> bao::Result<View<ShowPage>> {{
+        let row = {find};
         Ok(View(ShowPage {{ row }}))
     }}
 
     /// The form to change a {snake}.
     #[get("/{{id:\\d+}}/edit")]
-    async fn edit(db: Db, id: i64) -> bao::Result<View<FormPage>> {{
-        let row = {model}::find_or_fail(&db, id).await?;
+    async fn edit({user_arg}db: Db, id: i64) -> bao::Result<View<FormPage>> {{
+        let row = {find};
         let page = form_page(&db, "Edit {snake}", format!("/{plural}/{{id}}"), {model}Form::from_row(&row), Vec::new()).await?;
         Ok(View(page))
     }}
 
     /// Saves a {snake}'s changes; the form again, with errors, when invalid.
     #[post("/{{id:\\d+}}")]
-    async fn update(req: HttpRequest, db: Db, id: i64, form: Form<{model}Form>) -> bao::Result<HttpResponse> {{
-        let row = {model}::find_or_fail(&db, id).await?;
+    async fn update(req: HttpRequest, {user_arg}db: Db, id: i64, form: Form<{model}Form>) -> bao::Result<HttpResponse> {{
+        let row = {find};
         let form = form.into_inner();
         match parse(&form) {{
             Ok(new) => {{
@@ -689,14 +743,13 @@ impl {controller} {{
 
     /// Deletes a {snake}.
     #[post("/{{id:\\d+}}/delete")]
-    async fn delete(db: Db, id: i64) -> bao::Result<Redirect> {{
-        {model}::find_or_fail(&db, id).await?.delete(&db).await?;
+    async fn delete({user_arg}db: Db, id: i64) -> bao::Result<Redirect> {{
+        {find}.delete(&db).await?;
         Ok(Redirect::to("/{plural}").flash("notice", "{model} deleted."))
     }}
 }}
 "#,
         imports = imports.join("\n"),
-        snake = n.snake,
         // Only the selects of references read the database.
         db_param = if refs.is_empty() { "_db" } else { "db" },
     )
@@ -842,7 +895,13 @@ fn form_view(n: &CrudNames, fields: &[FieldSpec]) -> String {
     )
 }
 
-fn tests_source(crate_name: &str, n: &CrudNames, fields: &[FieldSpec], public: bool) -> String {
+fn tests_source(crate_name: &str, n: &CrudNames, fields: &[FieldSpec], access: CrudAccess) -> String {
+    let public = access == CrudAccess::Public;
+    let owned_test = if access == CrudAccess::Owned {
+        owned_test(crate_name, n, fields)
+    } else {
+        String::new()
+    };
     let pairs = |edit: bool| -> String {
         fields
             .iter()
@@ -942,12 +1001,53 @@ async fn invalid_input_is_shown_again_and_nothing_is_written() {{
         .assert_status(403);
     client.get("/{plural}").await.assert_see("No {plural} yet.");
 }}
-"#,
+{owned_test}"#,
         model = n.model,
         snake = n.snake,
         plural = n.plural,
         create = pairs(false),
         edit = pairs(true),
+    )
+}
+
+/// The generated test that one user cannot see or change another's rows.
+fn owned_test(crate_name: &str, n: &CrudNames, fields: &[FieldSpec]) -> String {
+    let create: String = fields
+        .iter()
+        .map(|f| format!("            ({:?}, {:?}),\n", f.name, sample(f, false)))
+        .collect();
+    format!(
+        r#"
+#[bao::test]
+async fn each_user_sees_only_their_own_{plural}() {{
+    let client = TestClient::new({crate_name}::app()).await;
+    for email in ["first@example.com", "second@example.com"] {{
+        client
+            .post("/register")
+            .csrf()
+            .form(&[("email", email), ("password", "a long enough password")])
+            .await
+            .assert_redirect("/");
+        if email.starts_with("first") {{
+            client
+                .post("/{plural}")
+                .csrf()
+                .form(&[
+{create}                ])
+                .await
+                .assert_redirect("/{plural}/1");
+            client.post("/logout").csrf().await.assert_redirect("/");
+        }}
+    }}
+    // The second user sees none of the first one's {plural}, and cannot
+    // change or delete them: 404, as if they did not exist.
+    client.get("/{plural}").await.assert_see("No {plural} yet.");
+    client.get("/{plural}/1").await.assert_status(404);
+    client.get("/{plural}/1/edit").await.assert_status(404);
+    client.post("/{plural}/1/delete").csrf().await.assert_status(404);
+}}
+"#,
+        plural = n.plural,
     )
 }
 
@@ -1021,10 +1121,15 @@ mod tests {
             "owner_id:ref:User",
         ]))
         .unwrap();
-        for file in crud_files("my_app", &CrudNames::new("Task"), &fields, false) {
-            if file.path.ends_with(".rs") {
-                syn::parse_file(&file.contents)
-                    .unwrap_or_else(|e| panic!("{}: {e}\n{}", file.path, file.contents));
+        for access in [CrudAccess::Public, CrudAccess::Shared, CrudAccess::Owned] {
+            for file in crud_files("my_app", &CrudNames::new("Task"), &fields, access) {
+                if file.path.ends_with(".rs") {
+                    syn::parse_file(&file.contents)
+                        .unwrap_or_else(|e| panic!("{}: {e}\n{}", file.path, file.contents));
+                }
+                if access == CrudAccess::Owned && file.path.ends_with("tasks.rs") {
+                    assert!(file.contents.contains("owned(&db, &user, id)") || file.path.starts_with("tests/"));
+                }
             }
         }
     }

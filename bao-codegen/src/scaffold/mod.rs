@@ -14,7 +14,7 @@ pub use auth::{
     register_auth,
 };
 pub use crud::{
-    check_model_name, crud_files, label, label_field, parse_fields, CrudNames, FieldKind,
+    check_model_name, crud_files, label, label_field, CrudAccess, parse_fields, CrudNames, FieldKind,
     FieldSpec, FIELD_TYPES,
 };
 pub use extras::{

@@ -615,8 +615,11 @@ pub struct MakeCrudArgs {
     #[arg(required = true)]
     pub fields: Vec<String>,
     /// Serve the pages without login (the default requires a signed-in user)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shared")]
     pub public: bool,
+    /// Let every signed-in user see and change every row (the default: each row is its creator's, with a user_id)
+    #[arg(long)]
+    pub shared: bool,
     #[command(flatten)]
     pub generate: GenerateArgs,
 }

@@ -416,8 +416,15 @@ pub(super) fn make_crud(args: &super::MakeCrudArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let names = bao_codegen::scaffold::CrudNames::new(&args.model);
+    let whose = if args.public {
+        "anyone may use them"
+    } else if args.shared {
+        "every signed-in user sees every row"
+    } else {
+        "each signed-in user sees only the rows they created (pass --shared for rows everyone sees)"
+    };
     let done = format!(
-        "The {model} pages are at /{plural} (registered in bao::app!).",
+        "The {model} pages are at /{plural} (registered in bao::app!); {whose}.",
         model = names.model,
         plural = names.plural
     );
@@ -471,6 +478,14 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
     if !args.public && !scaffold::app_has_auth(&lib) {
         return Err("the pages would require login, but the app has no user model: run `bao make:auth` first, or pass --public to serve them to anyone".into());
     }
+    let access = match (args.public, args.shared) {
+        (true, _) => scaffold::CrudAccess::Public,
+        (false, true) => scaffold::CrudAccess::Shared,
+        (false, false) => scaffold::CrudAccess::Owned,
+    };
+    if access == scaffold::CrudAccess::Owned && fields.iter().any(|f| f.name == "user_id") {
+        return Err("`user_id` is added by make:crud: each row belongs to the user who created it; leave it out, or pass --shared to manage a user_id of your own".into());
+    }
     let mut sources = Vec::new();
     rust_files(&src, &mut sources);
     let texts: Vec<String> = sources
@@ -508,7 +523,7 @@ fn plan_crud(args: &super::MakeCrudArgs) -> Result<Vec<(PathBuf, String)>, Strin
     }
     let mut plan = place(
         &root,
-        scaffold::crud_files(&crate_name, &names, &fields, args.public),
+        scaffold::crud_files(&crate_name, &names, &fields, access),
         args.generate.force,
     )?;
     let mut lib = scaffold::add_to_app_list(
