@@ -449,6 +449,30 @@ impl Config {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// The `BAO_*` variables among `names` that Bao does not read (a typo,
+    /// or a setting of another version), each with the known name closest
+    /// to it: `BAO_PROT` → `BAO_PORT`.
+    pub fn unknown_variables<'a>(
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<(String, Option<&'static str>)> {
+        // Read elsewhere: per-provider model names, and the test helpers.
+        let also_read = ["BAO_AI_MODEL_", "BAO_AI_EMBEDDING_MODEL_", "BAO_TEST_"];
+        let known: Vec<&'static str> = CONFIG_KEYS.iter().map(|k| k.name).collect();
+        let lower: Vec<String> = known.iter().map(|k| k.to_ascii_lowercase()).collect();
+        let lower_refs: Vec<&str> = lower.iter().map(String::as_str).collect();
+        names
+            .into_iter()
+            .filter(|n| n.starts_with("BAO_"))
+            .filter(|n| !known.contains(n) && !also_read.iter().any(|p| n.starts_with(p)))
+            .map(|n| {
+                let near = bao_codegen::diag::closest(n, &lower_refs)
+                    .and_then(|l| lower_refs.iter().position(|k| *k == l))
+                    .map(|i| known[i]);
+                (n.to_string(), near)
+            })
+            .collect()
+    }
+
     /// Configuration for tests: defaults, `BAO_ENV=test`, quiet logs, an
     /// in-memory SQLite database with the app's migrations applied.
     pub fn for_tests() -> Config {

@@ -276,6 +276,42 @@ fn example_binary() -> Command {
 }
 
 #[test]
+fn piped_commands_end_quietly_and_misspelt_settings_are_named() {
+    // A reader that is gone before the command writes (`| head` that has
+    // stopped): the command ends without a panic.
+    let db = bao::testing::TestDatabase::sqlite();
+    let mut child = example_binary()
+        .args(["describe", "--json"])
+        .env("BAO_DATABASE_URL", db.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    // A setting Bao does not read is named, with the one meant.
+    let out = example_binary()
+        .arg("config")
+        .env("BAO_DATABASE_URL", db.url())
+        .env("BAO_PROT", "9000")
+        .env("BAO_SOMETHING_ELSE_ENTIRELY", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("BAO_PROT is not a Bao setting and is ignored; did you mean BAO_PORT?")
+            && stderr.contains("BAO_SOMETHING_ELSE_ENTIRELY is not a Bao setting"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn serve_starts_fast_and_stops_on_sigterm() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");

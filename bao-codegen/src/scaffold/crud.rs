@@ -895,7 +895,12 @@ fn form_view(n: &CrudNames, fields: &[FieldSpec]) -> String {
     )
 }
 
-fn tests_source(crate_name: &str, n: &CrudNames, fields: &[FieldSpec], access: CrudAccess) -> String {
+fn tests_source(
+    crate_name: &str,
+    n: &CrudNames,
+    fields: &[FieldSpec],
+    access: CrudAccess,
+) -> String {
     let public = access == CrudAccess::Public;
     let owned_test = if access == CrudAccess::Owned {
         owned_test(crate_name, n, fields)
@@ -1128,7 +1133,10 @@ mod tests {
                         .unwrap_or_else(|e| panic!("{}: {e}\n{}", file.path, file.contents));
                 }
                 if access == CrudAccess::Owned && file.path.ends_with("tasks.rs") {
-                    assert!(file.contents.contains("owned(&db, &user, id)") || file.path.starts_with("tests/"));
+                    assert!(
+                        file.contents.contains("owned(&db, &user, id)")
+                            || file.path.starts_with("tests/")
+                    );
                 }
             }
         }

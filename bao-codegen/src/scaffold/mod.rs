@@ -14,8 +14,8 @@ pub use auth::{
     register_auth,
 };
 pub use crud::{
-    check_model_name, crud_files, label, label_field, CrudAccess, parse_fields, CrudNames, FieldKind,
-    FieldSpec, FIELD_TYPES,
+    check_model_name, crud_files, label, label_field, parse_fields, CrudAccess, CrudNames,
+    FieldKind, FieldSpec, FIELD_TYPES,
 };
 pub use extras::{
     check_controller_name, check_script_name, controller_files, docker_files, parse_actions,

@@ -184,7 +184,9 @@ pub fn json_value<T: serde::Serialize + std::any::Any>(value: &T) -> Value {
         return Value::String(utc_text(t));
     }
     if let Some(t) = any.downcast_ref::<Option<chrono::NaiveDateTime>>() {
-        return t.as_ref().map_or(Value::Null, |t| Value::String(utc_text(t)));
+        return t
+            .as_ref()
+            .map_or(Value::Null, |t| Value::String(utc_text(t)));
     }
     serde_json::to_value(value).unwrap_or(Value::Null)
 }

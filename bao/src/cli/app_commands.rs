@@ -154,9 +154,25 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
 }
 
 pub(super) fn load_config(app: &App) -> Result<Config, ExitCode> {
-    Config::from_env()
+    let config = Config::from_env()
         .map(|config| app.resolve_config(config))
-        .map_err(|e| fail(format!("configuration: {e}")))
+        .map_err(|e| fail(format!("configuration: {e}")))?;
+    // After `.env` is loaded: a misspelt setting would otherwise be ignored
+    // without a word.
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    for (name, near) in Config::unknown_variables(names.iter().map(String::as_str)) {
+        match near {
+            Some(near) => eprintln!(
+                "warning: {name} is not a Bao setting and is ignored; did you mean {near}? (`bao config` lists them all)"
+            ),
+            None => eprintln!(
+                "warning: {name} is not a Bao setting and is ignored (`bao config` lists them all)"
+            ),
+        }
+    }
+    Ok(config)
 }
 
 /// `bao db:seed`: pending migrations, then the app's seed function.

@@ -869,15 +869,37 @@ fn parse_cli() -> Cli {
     Cli::from_arg_matches(&cmd.get_matches()).unwrap_or_else(|e| e.exit())
 }
 
+/// A command piped into a reader that stops early (`bao describe --json |
+/// head`) ends quietly, as Unix tools do, instead of panicking when it next
+/// writes: the default action of SIGPIPE, which Rust's runtime ignores.
+/// Servers and workers keep Rust's default: a closed log pipe must not stop
+/// them.
+fn quiet_broken_pipes(command: &Command) {
+    if matches!(
+        command,
+        Command::Run(_) | Command::Serve(_) | Command::Worker | Command::SchedulerRun(_)
+    ) {
+        return;
+    }
+    #[cfg(unix)]
+    // SAFETY: resetting a signal's disposition to its default, before any
+    // thread is started, has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The entry point of an app binary: `fn main() -> ExitCode { bao::cli::main(my_app::app()) }`.
 pub fn main(app: App) -> ExitCode {
     let cli = parse_cli();
+    quiet_broken_pipes(&cli.command);
     app_commands::run(app, cli.command)
 }
 
 /// The entry point of the installed `bao` binary.
 pub fn installed_main() -> ExitCode {
     let cli = parse_cli();
+    quiet_broken_pipes(&cli.command);
     match cli.command {
         Command::Init(args) => init::run(&args),
         Command::Run(args) => dev::run(&args),
