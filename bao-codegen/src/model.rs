@@ -1742,9 +1742,15 @@ fn expand_relations(
     };
     let key_ident = &key.ident;
     let mut out = TokenStream::new();
+    // Two keys to one parent (`author_id`, `editor_id`) each get a getter;
+    // `#[has_many]` on the parent follows the first.
+    let mut related: Vec<String> = Vec::new();
     for c in columns {
         let Some(b) = &c.belongs_to else { continue };
         let target = &b.target;
+        let target_text = quote!(#target).to_string();
+        let first_to_target = !related.contains(&target_text);
+        related.push(target_text);
         let field = &c.ident;
         let field_name = field.to_string();
         let getter = format_ident!(
@@ -1795,7 +1801,11 @@ fn expand_relations(
                     #value
                 }
             }
-
+        });
+        if !first_to_target {
+            continue;
+        }
+        out.extend(quote_spanned! {target.span()=>
             #[automatically_derived]
             impl ::bao::db::BelongsTo<#target> for #name {
                 const FOREIGN_KEY: &'static str = #field_name;

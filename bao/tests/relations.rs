@@ -206,3 +206,53 @@ async fn factories_make_rows_with_their_parents() {
         assert_ne!(a[0].id, b[0].id);
     }
 }
+
+/// Two keys to one parent: each has its getter.
+#[bao::model(table = "pairings")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pairing {
+    #[key]
+    pub id: i64,
+    #[belongs_to(Author)]
+    pub lead_id: i64,
+    #[belongs_to(Author, on_delete = "set_null")]
+    pub second_id: Option<i64>,
+}
+
+#[bao::test]
+async fn two_keys_to_one_parent_each_have_a_getter() {
+    use bao::db::Model;
+    for db in TestDatabase::each() {
+        let (pool, _) = setup(&db);
+        let ddl = Pairing::info().create_table_sql(db.dialect());
+        pool.get().unwrap().batch_execute(&ddl).unwrap();
+        let ann = Author::factory()
+            .with(|a, _| a.name = "Ann".into())
+            .create_one(&pool)
+            .await
+            .unwrap();
+        let bob = Author::factory()
+            .with(|a, _| a.name = "Bob".into())
+            .create_one(&pool)
+            .await
+            .unwrap();
+        let pair = Pairing::create(
+            &pool,
+            NewPairing {
+                lead_id: ann.id,
+                second_id: Some(bob.id),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(pair.lead(&pool).await.unwrap().name, "Ann");
+        assert_eq!(pair.second(&pool).await.unwrap().unwrap().name, "Bob");
+        // A factory's parent fills both.
+        let made = Pairing::factory()
+            .parent(&bob)
+            .create_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!((made.lead_id, made.second_id), (bob.id, Some(bob.id)));
+    }
+}
