@@ -909,6 +909,17 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             );
             continue;
         };
+        if belongs_to.as_ref().is_some_and(|b| b.on_delete == "SET NULL") && !nullable {
+            diag.error_at(
+                &field.ty,
+                format!(
+                    "`on_delete = \"set_null\"` empties `{ident}` when its row is deleted, but `{ident}` is `{}`, which cannot be empty: \
+                     make it `Option<{}>`, or choose on_delete = \"cascade\" or \"restrict\"",
+                    type_text(&field.ty),
+                    type_text(&field.ty)
+                ),
+            );
+        }
         if belongs_to.is_some() && !matches!(kind.rust, "i32" | "i64") {
             diag.error_at(
                 &field.ty,
@@ -1026,6 +1037,15 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
         ),
     }
     if let Some(key) = columns.iter().find(|c| c.key) {
+        if !key.rules.is_empty() {
+            diag.error_at(
+                &key.ident,
+                format!(
+                    "#[validate] on `{}` would never be checked: it is the key of `{name}`, numbered by the database, never sent by a client; remove the rule",
+                    key.ident
+                ),
+            );
+        }
         if key.nullable || !matches!(key.kind.rust, "i32" | "i64") {
             diag.error_at(
                 &key.ty,

@@ -863,7 +863,7 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
 
     // Scripts against the app's models: make:script writes one, run-script
     // builds and runs it with the app's configuration; factories fill the
-    // tables (a task needs a user: its factory makes one).
+    // tables (a task needs users: their factory makes them).
     run(bao(&app).args(["make:script", "hello"]));
     let hello = run(bao(&app).args(["run-script", "hello", "a", "--b"]));
     assert!(
@@ -888,7 +888,9 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
     let seeded = run(bao(&app)
         .args(["run-script", "examples/seed_tasks.rs"])
         .env("BAO_DATABASE_URL", &scratch_url));
-    assert!(seeded.contains("3 tasks of 3 users"), "{seeded}");
+    // Each task's two keys to users (`owner_id` from the spec, `user_id`
+    // of the owned pages) got a user of their own.
+    assert!(seeded.contains("3 tasks of 6 users"), "{seeded}");
     let missing = bao(&app).args(["run-script", "nope"]).output().unwrap();
     assert!(!missing.status.success());
     let said = String::from_utf8_lossy(&missing.stderr);
