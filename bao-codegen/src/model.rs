@@ -909,7 +909,11 @@ fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> 
             );
             continue;
         };
-        if belongs_to.as_ref().is_some_and(|b| b.on_delete == "SET NULL") && !nullable {
+        if belongs_to
+            .as_ref()
+            .is_some_and(|b| b.on_delete == "SET NULL")
+            && !nullable
+        {
             diag.error_at(
                 &field.ty,
                 format!(

@@ -902,16 +902,16 @@ fn tests_source(
     access: CrudAccess,
 ) -> String {
     let public = access == CrudAccess::Public;
-    let owned_test = if access == CrudAccess::Owned {
-        owned_test(crate_name, n, fields)
-    } else {
-        String::new()
-    };
     let pairs = |edit: bool| -> String {
         fields
             .iter()
             .map(|f| format!("            ({:?}, {:?}),\n", f.name, sample(f, edit)))
             .collect()
+    };
+    let owned_test = if access == CrudAccess::Owned {
+        owned_test(crate_name, n, &pairs(false))
+    } else {
+        String::new()
     };
     let first_str = fields.iter().find(|f| f.kind == FieldKind::Str);
     let invalid: String = fields
@@ -1015,12 +1015,10 @@ async fn invalid_input_is_shown_again_and_nothing_is_written() {{
     )
 }
 
-/// The generated test that one user cannot see or change another's rows.
-fn owned_test(crate_name: &str, n: &CrudNames, fields: &[FieldSpec]) -> String {
-    let create: String = fields
-        .iter()
-        .map(|f| format!("            ({:?}, {:?}),\n", f.name, sample(f, false)))
-        .collect();
+/// The generated test that one user cannot see or change another's rows;
+/// `create` lists the form's fields with valid values.
+fn owned_test(crate_name: &str, n: &CrudNames, create: &str) -> String {
+    let create: String = create.lines().map(|l| format!("    {l}\n")).collect();
     format!(
         r#"
 #[bao::test]

@@ -141,23 +141,7 @@ fn body_error<E: actix_web::ResponseError + 'static>(
     let status = error.status_code();
     let detail = format!("{what} could not be read: {error}.");
     let title = status.canonical_reason().unwrap_or("Bad Request");
-    let response = if crate::http::wants_json(req) {
-        actix_web::HttpResponse::build(status)
-            .content_type("application/problem+json")
-            .json(serde_json::json!({
-                "type": "about:blank",
-                "title": title,
-                "status": status.as_u16(),
-                "detail": detail,
-            }))
-    } else {
-        crate::http::page::html_error(
-            actix_web::HttpResponse::build(status),
-            status.as_u16(),
-            title,
-            &detail,
-        )
-    };
+    let response = crate::http::page::problem_or_page(req, status, title, &detail);
     actix_web::error::InternalError::from_response(error, response).into()
 }
 

@@ -8,7 +8,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
@@ -121,18 +121,7 @@ fn check(body: &[u8]) -> Result<(), (StatusCode, String)> {
 
 fn refuse(req: &HttpRequest, status: StatusCode, detail: String) -> actix_web::Error {
     let title = status.canonical_reason().unwrap_or("Bad Request");
-    let response = if super::wants_json(req) {
-        HttpResponse::build(status)
-            .content_type("application/problem+json")
-            .json(serde_json::json!({
-                "type": "about:blank",
-                "title": title,
-                "status": status.as_u16(),
-                "detail": detail,
-            }))
-    } else {
-        super::page::html_error(HttpResponse::build(status), status.as_u16(), title, &detail)
-    };
+    let response = super::page::problem_or_page(req, status, title, &detail);
     actix_web::error::InternalError::from_response(detail, response).into()
 }
 

@@ -33,6 +33,34 @@ pub(crate) fn html_error(
     response
 }
 
+/// An error answer in the form the client wants: problem details (RFC
+/// 9457) for clients asking for JSON, else the HTML error page (the app's,
+/// when it has one).
+pub(crate) fn problem_or_page(
+    req: &actix_web::HttpRequest,
+    status: actix_web::http::StatusCode,
+    title: &str,
+    detail: &str,
+) -> actix_web::HttpResponse {
+    if super::wants_json(req) {
+        actix_web::HttpResponse::build(status)
+            .content_type("application/problem+json")
+            .json(serde_json::json!({
+                "type": "about:blank",
+                "title": title,
+                "status": status.as_u16(),
+                "detail": detail,
+            }))
+    } else {
+        html_error(
+            actix_web::HttpResponse::build(status),
+            status.as_u16(),
+            title,
+            detail,
+        )
+    }
+}
+
 /// A self-contained error page (no template of the app needed).
 pub(crate) fn error_page(status: u16, title: &str, detail: &str) -> String {
     format!(
