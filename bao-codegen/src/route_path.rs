@@ -38,6 +38,18 @@ pub fn parse(path: &str) -> Result<RoutePath, String> {
             ));
         };
         let name = inner.split_once(':').map_or(inner, |(n, _)| n);
+        if let Some((_, pattern)) = inner.split_once(':') {
+            if let Err(e) = regex_syntax::Parser::new().parse(pattern) {
+                let why = match e {
+                    regex_syntax::Error::Parse(e) => e.kind().to_string(),
+                    regex_syntax::Error::Translate(e) => e.kind().to_string(),
+                    other => other.to_string(),
+                };
+                return Err(format!(
+                    "route path `{path}`: the pattern of `{{{name}}}`, `{pattern}`, is not a regular expression ({why}); write one like `{{{name}:\\d+}}` or `{{{name}:[a-z0-9-]+}}`"
+                ));
+            }
+        }
         if name.is_empty() {
             return Err(format!(
                 "route path `{path}` has an unnamed parameter `{segment}`: name it, like `{{id}}`"
@@ -131,6 +143,16 @@ mod tests {
     fn parses_parameters_in_order() {
         let p = parse("/posts/{post_id}/comments/{id:\\d+}").unwrap();
         assert_eq!(p.params, vec!["post_id", "id"]);
+    }
+
+    #[test]
+    fn parameter_patterns_must_be_regular_expressions() {
+        let err = parse("/posts/{id:[0-9+}").unwrap_err();
+        assert!(
+            err.contains("`[0-9+`, is not a regular expression (unclosed character class)"),
+            "{err}"
+        );
+        assert!(parse("/posts/{slug:[a-z0-9-]+}").is_ok());
     }
 
     #[test]
