@@ -17,13 +17,13 @@ const LAYERS: &[&[&str]] = &[
     &["subsystem"],
     &["auth"],
     &["view"],
-    &["fault"],
     &["channel"],
+    &["fault"],
     &["ai", "api", "forms", "memory", "rag", "workflow"],
     &["task", "agent"],
     &["admin", "mcp"],
     &["app", "plugin"],
-    &["testing", "cli"],
+    &["testing", "cli", "script"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -90,9 +90,7 @@ pub(crate) fn capped(n: i64) -> String {
 
 /// Milliseconds since the epoch as `2026-12-01 09:30:00` (UTC).
 pub(crate) fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
+    crate::support::units::format_ms_utc(ms)
 }
 
 /// A field of a JSON object as text (empty when missing).

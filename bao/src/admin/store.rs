@@ -1,9 +1,12 @@
 //! The console's queries: capped counts (never an unbounded `COUNT(*)`),
 //! keyset pages, and the one-time login links.
 
-use crate::db::{on_dialect, DbConnection, DbError};
+pub(crate) use crate::db::Bind;
+use crate::db::{load_bound as load, on_dialect, DbConnection, DbError};
 use crate::support::clock::now_ms;
-use crate::workflow::store::RunRow;
+pub(crate) use crate::support::units::day_range;
+pub use crate::workflow::store::RunFilter;
+pub(crate) use crate::workflow::store::{runs, RUN_STATUSES};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 
@@ -32,146 +35,6 @@ pub(crate) fn capped_count(
     let rows: Vec<Count> = load(conn, &query, binds)?;
     Ok(rows.first().map_or(0, |r| r.n))
 }
-
-/// Runs `query` with `binds` and loads its rows.
-fn load<T>(conn: &mut DbConnection, query: &str, binds: &[Bind]) -> Result<Vec<T>, DbError>
-where
-    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
-{
-    Ok(on_dialect!(conn, |c, sql| {
-        let mut q = diesel::sql_query(sql(query)).into_boxed();
-        for b in binds {
-            q = match b {
-                Bind::Text(t) => q.bind::<Text, _>(t.clone()),
-                Bind::Int(i) => q.bind::<BigInt, _>(*i),
-            };
-        }
-        q.load(c)
-    })?)
-}
-
-/// A value bound to a `?`.
-#[derive(Clone, Debug)]
-pub(crate) enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// Filters of the runs page.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct RunFilter {
-    /// A workflow name (empty: all).
-    #[serde(default)]
-    pub workflow: String,
-    /// A run status (empty: all).
-    #[serde(default)]
-    pub status: String,
-    /// Runs created on or after this day, `YYYY-MM-DD` in UTC (empty: any).
-    #[serde(default)]
-    pub from: String,
-    /// Runs created on or before this day, `YYYY-MM-DD` in UTC (empty: any).
-    #[serde(default)]
-    pub to: String,
-    /// Keyset cursor: `created_at:id` of the last row of the previous page.
-    #[serde(default)]
-    pub before: String,
-}
-
-/// The milliseconds from the start of day `from` to the end of day `to`
-/// (UTC; either may be empty), or what is wrong with them.
-pub(crate) fn day_range(from: &str, to: &str) -> Result<(Option<i64>, Option<i64>), String> {
-    let day = |text: &str, name: &str| -> Result<Option<i64>, String> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map(|d| {
-                Some(
-                    d.and_time(chrono::NaiveTime::MIN)
-                        .and_utc()
-                        .timestamp_millis(),
-                )
-            })
-            .map_err(|_| {
-                format!("`{name}` is a day written YYYY-MM-DD, like 2026-12-01; got `{text}`")
-            })
-    };
-    let start = day(from, "from")?;
-    let end = day(to, "to")?.map(|t| t + 24 * 3600 * 1000);
-    if let (Some(s), Some(e)) = (start, end) {
-        if s >= e {
-            return Err("`from` is after `to`: swap them".into());
-        }
-    }
-    Ok((start, end))
-}
-
-impl RunFilter {
-    /// Whether the dates are usable, or what is wrong with them.
-    pub(crate) fn check(&self) -> Result<(), String> {
-        day_range(&self.from, &self.to).map(|_| ())
-    }
-
-    /// `FROM .. WHERE ..` with its binds (unusable dates are left out:
-    /// [`RunFilter::check`] first).
-    pub(crate) fn clause(&self) -> (String, Vec<Bind>) {
-        let mut sql = String::from("FROM bao_workflow_runs WHERE 1 = 1");
-        let mut binds = Vec::new();
-        let (start, end) = day_range(&self.from, &self.to).unwrap_or_default();
-        if let Some(start) = start {
-            sql.push_str(" AND created_at >= ?");
-            binds.push(Bind::Int(start));
-        }
-        if let Some(end) = end {
-            sql.push_str(" AND created_at < ?");
-            binds.push(Bind::Int(end));
-        }
-        if !self.workflow.is_empty() {
-            sql.push_str(" AND workflow = ?");
-            binds.push(Bind::Text(self.workflow.clone()));
-        }
-        if !self.status.is_empty() {
-            sql.push_str(" AND status = ?");
-            binds.push(Bind::Text(self.status.clone()));
-        }
-        if let Some((at, id)) = self
-            .before
-            .split_once(':')
-            .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
-        {
-            // A row value, so the (created_at, id) indexes serve it.
-            sql.push_str(" AND (created_at, id) < (?, ?)");
-            binds.extend([Bind::Int(at), Bind::Text(id)]);
-        }
-        (sql, binds)
-    }
-}
-
-/// A page of runs, newest first.
-pub(crate) fn runs(
-    conn: &mut DbConnection,
-    filter: &RunFilter,
-    limit: i64,
-) -> Result<Vec<RunRow>, DbError> {
-    let (clause, binds) = filter.clause();
-    let query = format!(
-        "SELECT {} {clause} ORDER BY created_at DESC, id DESC LIMIT {limit}",
-        crate::workflow::store::RUN_COLUMNS
-    );
-    load(conn, &query, &binds)
-}
-
-/// Statuses a run can have.
-pub(crate) const RUN_STATUSES: &[&str] = &[
-    "pending",
-    "running",
-    "sleeping",
-    "waiting",
-    "completed",
-    "failed",
-    "cancelled",
-];
 
 /// Runs created since `since` (ms) by status, each count capped.
 pub(crate) fn runs_by_status(

@@ -277,6 +277,7 @@ pub(crate) fn build_service(
     service = service.configure(move |cfg| crate::http::app_assets::configure(cfg, &assets_config));
     service
         .default_service(web::to(crate::http::not_found))
+        .wrap(actix_web::middleware::from_fn(crate::view::page_layer))
         .wrap(BaoMiddleware::new(running.server.clone()))
 }
 

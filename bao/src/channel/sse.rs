@@ -13,7 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::time::Duration;
 
 /// How often an idle stream gets a comment.
-pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
+pub(crate) const HEARTBEAT: Duration = crate::http::SSE_HEARTBEAT;
 
 pub(super) async fn events(
     req: HttpRequest,

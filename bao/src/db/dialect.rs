@@ -54,3 +54,34 @@ pub(crate) fn count_by_status(
     let rows: Vec<Count> = on_dialect!(conn, |c, sql| diesel::sql_query(sql(&query)).load(c))?;
     Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
 }
+
+/// Runs `query` (with `?` placeholders, rewritten for the dialect) with
+/// `binds` and loads its rows.
+pub(crate) fn load_bound<T>(
+    conn: &mut super::DbConnection,
+    query: &str,
+    binds: &[Bind],
+) -> Result<Vec<T>, super::DbError>
+where
+    T: diesel::QueryableByName<diesel::sqlite::Sqlite>
+        + diesel::QueryableByName<diesel::pg::Pg>
+        + 'static,
+{
+    Ok(on_dialect!(conn, |c, sql| {
+        let mut q = diesel::sql_query(sql(query)).into_boxed();
+        for b in binds {
+            q = match b {
+                Bind::Text(t) => q.bind::<diesel::sql_types::Text, _>(t.clone()),
+                Bind::Int(i) => q.bind::<diesel::sql_types::BigInt, _>(*i),
+            };
+        }
+        diesel::RunQueryDsl::load(q, c)
+    })?)
+}
+
+/// A value bound to a `?`.
+#[derive(Clone, Debug)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}

@@ -16,7 +16,7 @@ mod storable;
 pub mod system;
 
 pub use connection::{DatabaseUrl, DbConnection, Dialect};
-pub(crate) use dialect::{count_by_status, numbered, on_dialect};
+pub(crate) use dialect::{count_by_status, load_bound, numbered, on_dialect, Bind};
 pub use error::DbError;
 pub use factory::{Factory, Fake};
 pub(crate) use listen::{listen, listen_with};

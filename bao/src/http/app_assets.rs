@@ -143,7 +143,7 @@ async fn reload_stream(req: HttpRequest) -> HttpResponse {
     let beats = futures_util::stream::unfold(closing, |mut closing| async move {
         tokio::select! {
             _ = &mut closing => None,
-            _ = tokio::time::sleep(crate::channel::sse::HEARTBEAT) => {
+            _ = tokio::time::sleep(super::SSE_HEARTBEAT) => {
                 Some((Ok(Bytes::from_static(b": ping\n\n")), closing))
             }
         }

@@ -151,9 +151,8 @@ where
             let _guard = guard;
             // Handlers' errors are already responses here; an `Err` can only
             // come from actix-web itself and is answered by it.
-            crate::auth::preload_for_page(req.request()).await;
             let mut res = match service.call(req).await {
-                Ok(res) => crate::view::restyle_error(res),
+                Ok(res) => res.map_into_left_body(),
                 Err(err) => {
                     let status = err.as_response_error().status_code().as_u16();
                     metrics.borrow_mut().observe(

@@ -3,6 +3,10 @@
 
 pub(crate) mod app_assets;
 pub(crate) mod flash;
+
+/// How often a server-sent event stream sends a comment, so proxies do not
+/// close it while it is idle.
+pub(crate) const SSE_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
 pub mod form;
 pub(crate) mod handler;
 pub mod health;

@@ -80,6 +80,43 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The milliseconds from the start of day `from` to the end of day `to`
+/// (UTC; either may be empty), or what is wrong with them.
+pub(crate) fn day_range(from: &str, to: &str) -> Result<(Option<i64>, Option<i64>), String> {
+    let day = |text: &str, name: &str| -> Result<Option<i64>, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(|d| {
+                Some(
+                    d.and_time(chrono::NaiveTime::MIN)
+                        .and_utc()
+                        .timestamp_millis(),
+                )
+            })
+            .map_err(|_| {
+                format!("`{name}` is a day written YYYY-MM-DD, like 2026-12-01; got `{text}`")
+            })
+    };
+    let start = day(from, "from")?;
+    let end = day(to, "to")?.map(|t| t + 24 * 3600 * 1000);
+    if let (Some(s), Some(e)) = (start, end) {
+        if s >= e {
+            return Err("`from` is after `to`: swap them".into());
+        }
+    }
+    Ok((start, end))
+}
+
+/// Milliseconds since the epoch as `2026-12-01 09:30:00` (UTC).
+pub(crate) fn format_ms_utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

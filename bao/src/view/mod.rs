@@ -186,6 +186,18 @@ impl crate::subsystem::Subsystem for ErrorPages {
     }
 }
 
+/// The page layer around every request (inside Bao's request middleware):
+/// the signed-in user is looked up before a page's handler, so layouts can
+/// show it, and Bao's error answers get the app's error page.
+pub(crate) async fn page_layer(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    crate::auth::preload_for_page(req.request()).await;
+    let res = next.call(req).await?;
+    Ok(restyle_error(res))
+}
+
 /// `res` with Bao's error page replaced by the app's, when the response is
 /// one of Bao's HTML error answers and the app has a `views/error.html`.
 pub(crate) fn restyle_error<B>(

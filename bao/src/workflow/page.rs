@@ -28,7 +28,7 @@ const LIST_PAGE: i64 = 50;
 #[template(path = "workflow_runs.html")]
 struct RunsList {
     runs: Vec<RunRow>,
-    filter: crate::admin::store::RunFilter,
+    filter: super::store::RunFilter,
     statuses: &'static [&'static str],
     /// The cursor of the next (older) page, when there is one.
     older: Option<String>,
@@ -37,7 +37,7 @@ struct RunsList {
 
 impl RunsList {
     fn when(&self, ms: &i64) -> String {
-        crate::admin::pages::when(*ms)
+        crate::support::units::format_ms_utc(*ms)
     }
 
     /// The query string of the next page, keeping the filters.
@@ -58,7 +58,7 @@ impl RunsList {
 
 impl RunPage {
     fn when(&self, ms: &i64) -> String {
-        crate::admin::pages::when(*ms)
+        crate::support::units::format_ms_utc(*ms)
     }
 
     fn preview(&self, step: &StepRow) -> String {
@@ -115,7 +115,7 @@ async fn load(rt: &Pages, run_id: String) -> Option<(RunRow, Vec<StepRow>)> {
 async fn list(
     req: HttpRequest,
     rt: web::Data<Pages>,
-    filter: web::Query<crate::admin::store::RunFilter>,
+    filter: web::Query<super::store::RunFilter>,
 ) -> HttpResponse {
     if let Err(response) = allowed(&req, &rt).await {
         return response;
@@ -124,7 +124,7 @@ async fn list(
     // Days are the admin console's filter; this page lists the latest runs.
     filter.from.clear();
     filter.to.clear();
-    let statuses = crate::admin::store::RUN_STATUSES;
+    let statuses = super::store::RUN_STATUSES;
     if !filter.status.is_empty() && !statuses.contains(&filter.status.as_str()) {
         return HttpResponse::BadRequest()
             .content_type("text/html; charset=utf-8")
@@ -145,7 +145,7 @@ async fn list(
     let loaded = pool
         .run(move |c| {
             crate::db::system::migrate(c)?;
-            crate::admin::store::runs(c, &query, LIST_PAGE + 1)
+            super::store::runs(c, &query, LIST_PAGE + 1)
         })
         .await;
     let mut runs = match loaded {

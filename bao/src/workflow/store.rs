@@ -623,3 +623,90 @@ mod tests {
         );
     }
 }
+
+/// Filters of a list of runs (the admin console, `/_bao/workflows`, MCP).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct RunFilter {
+    /// A workflow name (empty: all).
+    #[serde(default)]
+    pub workflow: String,
+    /// A run status (empty: all).
+    #[serde(default)]
+    pub status: String,
+    /// Runs created on or after this day, `YYYY-MM-DD` in UTC (empty: any).
+    #[serde(default)]
+    pub from: String,
+    /// Runs created on or before this day, `YYYY-MM-DD` in UTC (empty: any).
+    #[serde(default)]
+    pub to: String,
+    /// Keyset cursor: `created_at:id` of the last row of the previous page.
+    #[serde(default)]
+    pub before: String,
+}
+
+impl RunFilter {
+    /// Whether the dates are usable, or what is wrong with them.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        crate::support::units::day_range(&self.from, &self.to).map(|_| ())
+    }
+
+    /// `FROM .. WHERE ..` with its binds (unusable dates are left out:
+    /// [`RunFilter::check`] first).
+    pub(crate) fn clause(&self) -> (String, Vec<crate::db::Bind>) {
+        let mut sql = String::from("FROM bao_workflow_runs WHERE 1 = 1");
+        let mut binds = Vec::new();
+        let (start, end) =
+            crate::support::units::day_range(&self.from, &self.to).unwrap_or_default();
+        if let Some(start) = start {
+            sql.push_str(" AND created_at >= ?");
+            binds.push(crate::db::Bind::Int(start));
+        }
+        if let Some(end) = end {
+            sql.push_str(" AND created_at < ?");
+            binds.push(crate::db::Bind::Int(end));
+        }
+        if !self.workflow.is_empty() {
+            sql.push_str(" AND workflow = ?");
+            binds.push(crate::db::Bind::Text(self.workflow.clone()));
+        }
+        if !self.status.is_empty() {
+            sql.push_str(" AND status = ?");
+            binds.push(crate::db::Bind::Text(self.status.clone()));
+        }
+        if let Some((at, id)) = self
+            .before
+            .split_once(':')
+            .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_string())))
+        {
+            // A row value, so the (created_at, id) indexes serve it.
+            sql.push_str(" AND (created_at, id) < (?, ?)");
+            binds.extend([crate::db::Bind::Int(at), crate::db::Bind::Text(id)]);
+        }
+        (sql, binds)
+    }
+}
+
+/// A page of runs, newest first.
+pub(crate) fn runs(
+    conn: &mut DbConnection,
+    filter: &RunFilter,
+    limit: i64,
+) -> Result<Vec<RunRow>, DbError> {
+    let (clause, binds) = filter.clause();
+    let query = format!(
+        "SELECT {} {clause} ORDER BY created_at DESC, id DESC LIMIT {limit}",
+        RUN_COLUMNS
+    );
+    crate::db::load_bound(conn, &query, &binds)
+}
+
+/// Statuses a run can have.
+pub(crate) const RUN_STATUSES: &[&str] = &[
+    "pending",
+    "running",
+    "sleeping",
+    "waiting",
+    "completed",
+    "failed",
+    "cancelled",
+];
