@@ -1987,6 +1987,9 @@ async fn the_admin_console_works_in_a_real_browser() {
     browser
         .click("article.bao-card form[action$='/approve'] button")
         .await;
+    browser
+        .wait_for("No request waits for a decision.", Duration::from_secs(10))
+        .await;
     let decided = browser.source().await;
     assert!(decided.contains("approved"), "{decided}");
     assert!(
@@ -2026,10 +2029,12 @@ async fn the_admin_console_works_in_a_real_browser() {
     browser
         .click(&format!("#letter-{letter} form button"))
         .await;
-    let replayed = browser.source().await;
     assert!(
-        replayed.contains(&format!("Dead letter {letter}:")),
-        "{replayed}"
+        browser
+            .wait_for(&format!("Dead letter {letter}:"), Duration::from_secs(10))
+            .await,
+        "{}",
+        browser.source().await
     );
     browser.screenshot(&shot("dead-letters")).await;
     // Purging a queue asks first (data-confirm): Cancel keeps the letters,

@@ -194,6 +194,11 @@ fn json_schema_of(column: &ColumnInfo) -> ObjectBuilder {
         "Time" => (Type::String, Some(KnownFormat::Time)),
         _ => (Type::String, None),
     };
+    let free_text = matches!(ty, Type::String)
+        && format.is_none()
+        && column.check.is_empty()
+        && !column.rust_type.contains("BigDecimal")
+        && !column.rust_type.contains("Value");
     let mut schema = ObjectBuilder::new();
     schema = match (column.rust_type, column.nullable) {
         // JSON values may be anything.
@@ -219,6 +224,10 @@ fn json_schema_of(column: &ColumnInfo) -> ObjectBuilder {
                 schema.format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
             }
         };
+    }
+    if free_text {
+        // Text cannot hold NUL (PostgreSQL refuses it; Bao answers 422).
+        schema = schema.pattern(Some("^[^\\u0000]*$"));
     }
     if !column.check.is_empty() {
         let mut values: Vec<serde_json::Value> = column
