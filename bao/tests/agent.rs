@@ -439,10 +439,11 @@ async fn a_denied_call_is_refused_to_the_model_and_an_unanswered_one_expires() {
             approvals::find(&mut conn, request).unwrap().unwrap().status,
             "expired"
         );
-        assert!(matches!(
-            approvals::decide(&mut conn, request, true, "late", None),
-            Err(DecideError::Decided { .. })
-        ));
+        let late = approvals::decide(&mut conn, request, true, "late", None);
+        assert!(
+            matches!(late, Err(DecideError::Decided { .. })),
+            "an expired request cannot be decided: {late:?}"
+        );
         assert_eq!(POSTS.load(Ordering::SeqCst), 0);
     }
 }

@@ -239,8 +239,7 @@ fn settle(
     reason: Option<&str>,
     edited: Option<&serde_json::Value>,
 ) -> Result<Approval, DecideError> {
-    use diesel::Connection;
-    conn.transaction(|c| {
+    conn.write_transaction(|c| {
         let Some(request) = find(c, id)? else {
             return Err(DecideError::NotFound(id));
         };

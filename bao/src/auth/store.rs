@@ -4,9 +4,8 @@
 //! bound parameters, run on either dialect.
 
 use crate::db::{DbConnection, DbError};
-use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{QueryableByName, RunQueryDsl};
 
 /// The users table Bao's auth reads: `id`, `email`, `password_hash`,
 /// `role`, and `tenant_id` when the model has one.
@@ -353,33 +352,18 @@ pub(crate) fn claim_attempt(
         }
         Ok(Ok(ids))
     };
-    match conn {
-        DbConnection::Sqlite(_) => {
-            conn.batch_execute("BEGIN IMMEDIATE")?;
-            match claim(conn) {
-                Ok(result) => {
-                    conn.batch_execute("COMMIT")?;
-                    Ok(result)
-                }
-                Err(error) => {
-                    let _ = conn.batch_execute("ROLLBACK");
-                    Err(error)
-                }
-            }
-        }
-        DbConnection::Postgres(_) => conn.transaction(|c| {
+    conn.write_transaction(|c| {
+        if let DbConnection::Postgres(pg) = &mut *c {
             let mut sorted: Vec<&String> = keys.iter().collect();
             sorted.sort();
             for key in sorted {
-                if let DbConnection::Postgres(pg) = &mut *c {
-                    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))::text AS locked")
-                        .bind::<Text, _>(key)
-                        .execute(pg)?;
-                }
+                diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))::text AS locked")
+                    .bind::<Text, _>(key)
+                    .execute(pg)?;
             }
-            claim(c)
-        }),
-    }
+        }
+        claim(c)
+    })
 }
 
 /// Forgets the failure rows of an attempt whose password was right.

@@ -125,6 +125,43 @@ impl DbConnection {
             DbConnection::Postgres(_) => Dialect::Postgres,
         }
     }
+
+    /// Runs `f` in a transaction that will write. On SQLite it begins
+    /// `IMMEDIATE`, taking the write lock first (waiting up to the busy
+    /// timeout), so a transaction that reads before it writes cannot fail
+    /// with "database is locked" when another connection wrote in between;
+    /// on PostgreSQL, and when already inside a transaction, it is
+    /// [`Connection::transaction`].
+    pub fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        let DbConnection::Sqlite(inner) = self else {
+            return self.transaction(f);
+        };
+        let depth =
+            AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()?;
+        if depth.is_some() {
+            return self.transaction(f);
+        }
+        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+        type Manager = <DbConnection as Connection>::TransactionManager;
+        match f(self) {
+            Ok(value) => match Manager::commit_transaction(self) {
+                Ok(()) => Ok(value),
+                Err(error) => {
+                    let _ = Manager::rollback_transaction(self);
+                    Err(error.into())
+                }
+            },
+            Err(error) => {
+                let _ = Manager::rollback_transaction(self);
+                Err(error)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -424,7 +424,7 @@ impl<M: Fake> Factory<M> {
         let mut faker = Faker::new(seed);
         faker.parents = parents.into_iter().collect();
         faker.tenant = tenant;
-        diesel::Connection::transaction::<_, DbError, _>(conn, |conn| {
+        conn.write_transaction::<_, DbError, _>(|conn| {
             let mut rows = Vec::with_capacity(count);
             for i in 0..count {
                 faker.seq = i as u64 + 1;

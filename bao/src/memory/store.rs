@@ -277,8 +277,7 @@ pub(super) fn delete_where(
     key: &str,
     value: &Value,
 ) -> Result<usize, DbError> {
-    use diesel::Connection;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         // Matched in Rust: metadata is JSON text on both databases.
         let doomed: Vec<i64> = items(conn, collection)?
             .into_iter()
