@@ -22,6 +22,7 @@ const OPTIONS: &[&str] = &[
     "sort",
     "per_page",
     "max_per_page",
+    "owned_by",
 ];
 
 struct Args {
@@ -35,6 +36,8 @@ struct Args {
     sort_span: Span,
     per_page: i64,
     max_per_page: i64,
+    /// `owned_by = user_id`.
+    owner: Option<syn::Ident>,
 }
 
 /// Expands `#[api(args)] item`.
@@ -71,17 +74,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
         _ => {
             let ident = &strukt.ident;
-            quote! {
-                #errors
-                #strukt
-                #[automatically_derived]
-                impl ::bao::__private::Controller for #ident {
-                    const NAME: &'static str = "";
-                    const BASE: &'static str = "/";
-                    const ROUTES: &'static [::bao::RouteInfo] = &[];
-                    fn configure(_: &mut ::bao::__private::web::ServiceConfig) {}
-                }
-            }
+            let skeleton = crate::controller::skeleton(&syn::parse_quote!(#ident));
+            quote!(#errors #strukt #skeleton)
         }
     }
 }
@@ -149,6 +143,7 @@ fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
     let (mut filters, mut sorts) = (Vec::new(), Vec::new());
     let (mut filter_span, mut sort_span) = (Span::call_site(), Span::call_site());
     let (mut per_page, mut max_per_page) = (20, 100);
+    let mut owner = None;
     for option in &options {
         let name = option
             .path()
@@ -218,6 +213,18 @@ fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
                 sort_span = option.span();
                 sorts = idents_of(option, diag);
             }
+            "owned_by" => match option {
+                Meta::NameValue(nv) => match &nv.value {
+                    Expr::Path(p) if p.path.get_ident().is_some() => {
+                        owner = p.path.get_ident().cloned();
+                    }
+                    other => diag.error_at(
+                        other,
+                        "`owned_by` names the model's field holding the owner's user id: `owned_by = user_id`",
+                    ),
+                },
+                _ => diag.error_at(option, "write `owned_by = user_id`"),
+            },
             "per_page" => per_page = int_of(option, diag).unwrap_or(per_page),
             "max_per_page" => max_per_page = int_of(option, diag).unwrap_or(max_per_page),
             other => {
@@ -264,6 +271,7 @@ fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
         sort_span,
         per_page,
         max_per_page,
+        owner,
     })
 }
 
@@ -341,17 +349,10 @@ fn expand_impl(args: TokenStream, mut item: syn::ItemImpl) -> TokenStream {
             let generated = expand_resource(&self_ty, &name, &args, &overrides);
             quote!(#errors #item #generated)
         }
-        _ => quote! {
-            #errors
-            #item
-            #[automatically_derived]
-            impl ::bao::__private::Controller for #self_ty {
-                const NAME: &'static str = "";
-                const BASE: &'static str = "/";
-                const ROUTES: &'static [::bao::RouteInfo] = &[];
-                fn configure(_: &mut ::bao::__private::web::ServiceConfig) {}
-            }
-        },
+        _ => {
+            let skeleton = crate::controller::skeleton(&self_ty);
+            quote!(#errors #item #skeleton)
+        }
     }
 }
 
@@ -374,12 +375,27 @@ fn expand_resource(
     // not say so: the route table says so too.
     let access = match &args.access {
         Some(a) => quote!(#a),
+        // Owned rows need to know whose they are.
+        None if args.owner.is_some() => quote!("login"),
         None => quote_spanned! {model_span=>
             if <#model as ::bao::api::ApiModel>::TENANT_SCOPED { "login" } else { "public" }
         },
     };
     let filter_check = quote_spanned! {args.filter_span=>
         const _: () = ::bao::api::check_columns(#name, "filter", &[#(#filters),*], <#model as ::bao::db::Model>::COLUMNS);
+    };
+    let owner_check = args.owner.as_ref().map(|owner| {
+        let field = owner.to_string();
+        quote_spanned! {owner.span()=>
+            const _: () = ::bao::api::check_columns(#name, "owned_by", &[#field], <#model as ::bao::db::Model>::COLUMNS);
+        }
+    });
+    let owner = match &args.owner {
+        Some(owner) => {
+            let field = owner.to_string();
+            quote!(::core::option::Option::Some(#field))
+        }
+        None => quote!(::core::option::Option::None),
     };
     let sort_check = quote_spanned! {args.sort_span=>
         const _: () = ::bao::api::check_columns(#name, "sort", &[#(#sorts),*], <#model as ::bao::db::Model>::COLUMNS);
@@ -542,9 +558,11 @@ fn expand_resource(
             },
         );
     }
+    let indices = 0..routes.len();
     quote! {
         #filter_check
         #sort_check
+        #owner_check
 
         #[automatically_derived]
         impl ::bao::api::ApiResource for #ident {
@@ -558,6 +576,7 @@ fn expand_resource(
                 per_page: #per_page,
                 max_per_page: #max_per_page,
                 action_access: &[#((#action_names, #action_accesses)),*],
+                owner: #owner,
             };
             fn model() -> ::bao::db::ModelInfo {
                 <#model as ::bao::db::Model>::info()
@@ -573,8 +592,11 @@ fn expand_resource(
             const BASE: &'static str = #path;
             const ROUTES: &'static [::bao::RouteInfo] = &[#(#infos),*];
 
-            fn configure(__bao_cfg: &mut ::bao::__private::web::ServiceConfig) {
-                #(#routes)*
+            fn configure(__bao_cfg: &mut ::bao::__private::web::ServiceConfig, __bao_route: usize) {
+                match __bao_route {
+                    #(#indices => { #routes })*
+                    _ => {}
+                }
             }
         }
     }

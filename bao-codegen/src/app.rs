@@ -243,6 +243,7 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let mut plugins: Vec<Path> = Vec::new();
     let mut channels_span = Span::call_site();
     let mut workflows_span = Span::call_site();
+    let mut tasks_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
     let mut models_span = Span::call_site();
     let mut seen: Vec<String> = Vec::new();
@@ -269,7 +270,10 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
                 workflows_span = entry.key.span();
                 push_unique(&mut workflows, list, "workflow", &mut diag);
             }
-            ("tasks", Value::List(list)) => push_unique(&mut tasks, list, "task", &mut diag),
+            ("tasks", Value::List(list)) => {
+                tasks_span = entry.key.span();
+                push_unique(&mut tasks, list, "task", &mut diag);
+            }
             ("schedules", Value::List(list)) => {
                 push_unique(&mut schedules, list, "schedule", &mut diag)
             }
@@ -399,6 +403,7 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
                 name: <#m as ::bao::db::Model>::NAME,
                 table: <#m as ::bao::db::Model>::TABLE,
                 columns: <#m as ::bao::db::Model>::COLUMNS,
+                has_many: <#m as ::bao::db::Model>::HAS_MANY,
             }
         }
     });
@@ -445,6 +450,10 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let plugin_registrations = plugins
         .iter()
         .map(|p| quote_spanned! {p.span()=> .plugin(<#p as ::core::default::Default>::default()) });
+    let task_names = tasks.iter().map(|t| quote_spanned! {t.span()=> #t::NAME });
+    let task_check = quote_spanned! {tasks_span=>
+        const _: () = ::bao::task::check_task_names(&[#(#task_names),*]);
+    };
     let task_registrations = tasks
         .iter()
         .map(|t| quote_spanned! {t.span()=> .task(#t::definition()) });
@@ -486,6 +495,8 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
         #auth_check
 
         #workflow_check
+
+        #task_check
 
         #channel_check
 

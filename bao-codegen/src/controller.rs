@@ -569,6 +569,7 @@ fn expand_controller(c: &Controller) -> TokenStream {
         .iter()
         .enumerate()
         .map(|(i, r)| expand_handler(self_ty, i, r));
+    let indices = 0..c.routes.len();
     quote! {
         #[automatically_derived]
         impl ::bao::__private::Controller for #self_ty {
@@ -577,8 +578,11 @@ fn expand_controller(c: &Controller) -> TokenStream {
             const ROUTES: &'static [::bao::RouteInfo] = &[#(#infos),*];
             const DOCUMENTED: &'static [::bao::api::DocumentedRoute] = &[#(#documented),*];
 
-            fn configure(__bao_cfg: &mut ::bao::__private::web::ServiceConfig) {
-                #(#handlers)*
+            fn configure(__bao_cfg: &mut ::bao::__private::web::ServiceConfig, __bao_route: usize) {
+                match __bao_route {
+                    #(#indices => { #handlers })*
+                    _ => {}
+                }
             }
         }
     }
@@ -660,14 +664,14 @@ pub(crate) fn expand_handler(self_ty: &Type, index: usize, r: &Route) -> TokenSt
 
 /// What a controller with errors still provides, so that `bao::app!` and other
 /// code using it do not report follow-on errors.
-fn skeleton(self_ty: &Type) -> TokenStream {
+pub(crate) fn skeleton(self_ty: &Type) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl ::bao::__private::Controller for #self_ty {
             const NAME: &'static str = "";
             const BASE: &'static str = "/";
             const ROUTES: &'static [::bao::RouteInfo] = &[];
-            fn configure(_: &mut ::bao::__private::web::ServiceConfig) {}
+            fn configure(_: &mut ::bao::__private::web::ServiceConfig, _: usize) {}
         }
     }
 }

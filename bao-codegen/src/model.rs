@@ -7,6 +7,7 @@ use darling::FromMeta;
 use heck::ToSnakeCase;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Fields, Ident, ItemStruct, Type, Visibility};
 
@@ -418,8 +419,8 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
     }
     let table = args
         .table
-        .unwrap_or_else(|| pluralize(&strukt.ident.to_string().to_snake_case()));
-    let out = expand_model(&strukt, &table, &columns, args.tenant_scoped);
+        .unwrap_or_else(|| pluralize(&strukt.ident.unraw().to_string().to_snake_case()));
+    let out = expand_model(&strukt, &table, &columns, &has_many, args.tenant_scoped);
     let relations = expand_relations(&strukt, &columns, &has_many, args.tenant_scoped);
     let api = expand_api(&strukt, &columns, args.tenant_scoped);
     quote!(#strukt #out #relations #api)
@@ -429,7 +430,7 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
 fn is_maintained_stamp(c: &Column) -> bool {
     !c.key
         && !c.nullable
-        && TIMESTAMPS.contains(&c.ident.to_string().as_str())
+        && TIMESTAMPS.contains(&c.ident.unraw().to_string().as_str())
         && matches!(c.kind.rust, "NaiveDateTime" | "DateTime<Utc>")
 }
 
@@ -449,7 +450,10 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
     };
     let key_ident = &key.ident;
     let key_ty = &key.ty;
-    let col_names: Vec<String> = columns.iter().map(|c| c.ident.to_string()).collect();
+    let col_names: Vec<String> = columns
+        .iter()
+        .map(|c| c.ident.unraw().to_string())
+        .collect();
     let col_idents: Vec<&Ident> = columns.iter().map(|c| &c.ident).collect();
     let col_count = columns.len();
     let data: Vec<&Column> = columns
@@ -461,17 +465,20 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
         .copied()
         .filter(|c| !(scoped && c.ident == "tenant_id"))
         .collect();
-    let writable_names: Vec<String> = writable.iter().map(|c| c.ident.to_string()).collect();
+    let writable_names: Vec<String> = writable
+        .iter()
+        .map(|c| c.ident.unraw().to_string())
+        .collect();
     let required_names: Vec<String> = writable
         .iter()
         .filter(|c| !c.nullable && c.default.is_none())
-        .map(|c| c.ident.to_string())
+        .map(|c| c.ident.unraw().to_string())
         .collect();
     // create: every data field; tenant_id (scoped) is stamped later.
     let new_fields = data.iter().map(|c| {
         let ident = &c.ident;
         let ty = &c.ty;
-        let n = ident.to_string();
+        let n = ident.unraw().to_string();
         if scoped && c.ident == "tenant_id" {
             return quote!(let #ident: #ty = 0;);
         }
@@ -490,7 +497,7 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
             .filter(|c| !c.rules.is_empty())
             .map(|c| {
                 let ident = &c.ident;
-                let n = ident.to_string();
+                let n = ident.unraw().to_string();
                 let rules = c.rules.iter().map(Rule::to_tokens);
                 if update {
                     quote! {
@@ -511,7 +518,7 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
     let update_fields = data.iter().map(|c| {
         let ident = &c.ident;
         let ty = &c.ty;
-        let n = ident.to_string();
+        let n = ident.unraw().to_string();
         if scoped && c.ident == "tenant_id" {
             return quote!(let #ident: ::core::option::Option<#ty> = ::core::option::Option::None;);
         }
@@ -531,7 +538,7 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
     });
     let filter_arms = columns.iter().map(|c| {
         let ident = &c.ident;
-        let n = ident.to_string();
+        let n = ident.unraw().to_string();
         let inner = option_inner(&c.ty).unwrap_or(&c.ty);
         quote! {
             #n => {
@@ -542,7 +549,7 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
     });
     let sort_arms = columns.iter().map(|c| {
         let ident = &c.ident;
-        let n = ident.to_string();
+        let n = ident.unraw().to_string();
         quote! {
             #n => if *descending {
                 query.order(#module::#ident.desc())
@@ -553,7 +560,7 @@ fn expand_api(strukt: &ItemStruct, columns: &[Column], scoped: bool) -> TokenStr
     });
     let static_sort_arms = columns.iter().map(|c| {
         let ident = &c.ident;
-        let n = ident.to_string();
+        let n = ident.unraw().to_string();
         quote! {
             (#n, false) => __bao_scope!()
                 .order(#module::#ident.asc())
@@ -821,7 +828,7 @@ fn check_tenant_column(strukt: &ItemStruct, columns: &[Column], diag: &mut Diagn
 
 /// Checks every field and removes Bao's field attributes.
 fn check_fields(strukt: &mut ItemStruct, diag: &mut Diagnostics) -> Vec<Column> {
-    let name = strukt.ident.to_string();
+    let name = strukt.ident.unraw().to_string();
     if !strukt.generics.params.is_empty() {
         diag.error_at(
             &strukt.generics,
@@ -1090,7 +1097,7 @@ fn type_name(ty: &Type) -> Option<String> {
         Type::Path(p) if p.qself.is_none() => {
             let last = p.path.segments.last()?;
             if last.arguments.is_none() {
-                return Some(last.ident.to_string());
+                return Some(last.ident.unraw().to_string());
             }
             let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
                 return None;
@@ -1178,7 +1185,7 @@ fn fake_value(c: &Column, scoped: bool) -> TokenStream {
     if c.text_enum {
         return wrap(quote!(::bao::db::factory::fake_enum::<#inner>(faker)));
     }
-    let name = c.ident.to_string();
+    let name = c.ident.unraw().to_string();
     // An optional key of something that is not a model: unknown, so empty.
     if c.nullable && name.ends_with("_id") {
         return quote!(::core::option::Option::None);
@@ -1259,7 +1266,17 @@ fn rust_default(c: &Column) -> TokenStream {
     }
 }
 
-fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bool) -> TokenStream {
+fn expand_model(
+    strukt: &ItemStruct,
+    table: &str,
+    columns: &[Column],
+    has_many: &[HasMany],
+    scoped: bool,
+) -> TokenStream {
+    let children = has_many.iter().map(|h| {
+        let target = &h.target;
+        quote_spanned!(target.span()=> <#target as ::bao::db::Model>::TABLE)
+    });
     let d = quote!(::bao::__private::diesel);
     let name = &strukt.ident;
     let vis = field_vis(&strukt.vis);
@@ -1288,7 +1305,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
     let is_stamp = |c: &Column| {
         !c.key
             && !c.nullable
-            && TIMESTAMPS.contains(&c.ident.to_string().as_str())
+            && TIMESTAMPS.contains(&c.ident.unraw().to_string().as_str())
             && matches!(c.kind.rust, "NaiveDateTime" | "DateTime<Utc>")
     };
     let data: Vec<&Column> = columns.iter().filter(|c| !c.key && !is_stamp(c)).collect();
@@ -1323,7 +1340,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
     let updated_idents: Vec<&Ident> = updated.iter().map(|c| &c.ident).collect();
     let updated_types: Vec<&Type> = updated.iter().map(|c| &c.ty).collect();
     let infos = columns.iter().map(|c| {
-        let n = c.ident.to_string();
+        let n = c.ident.unraw().to_string();
         let rust = type_text(&c.ty);
         let (sql, sqlite, postgres) = (c.kind.sql, c.kind.sqlite, c.kind.postgres);
         let (nullable, key, unique, indexed) = (c.nullable, c.key, c.unique, c.indexed);
@@ -1374,7 +1391,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
         }
     });
     let name_str = name.to_string();
-    let key_name = key_ident.to_string();
+    let key_name = key_ident.unraw().to_string();
     let table_lit = table;
     let doc_new =
         format!("A new [`{name}`] row, for [`{name}::create`]. The key is chosen by the database.");
@@ -1675,6 +1692,7 @@ fn expand_model(strukt: &ItemStruct, table: &str, columns: &[Column], scoped: bo
                 const TABLE: &'static str = #table_lit;
                 const KEY: &'static str = #key_name;
                 const COLUMNS: &'static [::bao::db::ColumnInfo] = &[#(#infos),*];
+                const HAS_MANY: &'static [&'static str] = &[#(#children),*];
                 fn key(&self) -> #key_ty {
                     self.#key_ident
                 }
@@ -1854,7 +1872,7 @@ fn expand_relations(
         let Some(last) = target.segments.last() else {
             continue;
         };
-        let plural = pluralize(&last.ident.to_string().to_snake_case());
+        let plural = pluralize(&last.ident.unraw().to_string().to_snake_case());
         let getter = format_ident!("{}", plural, span = last.ident.span());
         let eager = format_ident!("with_{}", plural, span = last.ident.span());
         let doc = format!("The `{}` rows that point at this one.", last.ident);

@@ -9,7 +9,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Lit, Pat};
 
-const OPTIONS: &[&str] = &["kind", "max_concurrency", "retries"];
+const OPTIONS: &[&str] = &["name", "kind", "max_concurrency", "retries"];
 
 /// Expands `#[task(args)] item`.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -22,7 +22,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut diag = Diagnostics::new();
     let ident = &func.sig.ident;
-    let name = ident.to_string();
+    let mut name = ident.to_string();
     let mut kind = quote!(::bao::task::TaskKind::Io);
     let mut max_concurrency: usize = 8;
     let mut retries: u32 = 3;
@@ -46,13 +46,26 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                         Ok(n) if n <= 100 => retries = n,
                         _ => diag.error_at(&i, "`retries` is how many times a failed task runs again: 0 to 100"),
                     },
-                    ("kind" | "max_concurrency" | "retries", _) => diag.error_at(
+                    ("name", Some(Lit::Str(s))) => {
+                        let value = s.value();
+                        if value.is_empty()
+                            || value.len() > 100
+                            || !value.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
+                        {
+                            diag.error_at(&s, format!("task name {value:?} is not usable: a task name is 1 to 100 letters, digits and `_ - . :`, like \"billing.send_receipt\""));
+                        } else if value.starts_with("every:") {
+                            diag.error_at(&s, "task names starting `every:` are the ticks of #[bao::every] schedules: choose another name");
+                        } else {
+                            name = value;
+                        }
+                    }
+                    ("kind" | "max_concurrency" | "retries" | "name", _) => diag.error_at(
                         &option,
-                        "write kind = \"io\" | \"cpu\", max_concurrency = 8, retries = 3",
+                        "write name = \"billing.send_receipt\", kind = \"io\" | \"cpu\", max_concurrency = 8, retries = 3",
                     ),
                     (other, _) => {
                         let hint = closest(other, OPTIONS).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
-                        diag.error_at(&option, format!("unknown #[bao::task] option `{other}`: expected kind, max_concurrency or retries{hint}"));
+                        diag.error_at(&option, format!("unknown #[bao::task] option `{other}`: expected name, kind, max_concurrency or retries{hint}"));
                     }
                 }
     }

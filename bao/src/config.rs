@@ -261,6 +261,12 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "Failed logins per account and per IP before login answers 429",
     ),
     key(
+        "BAO_REGISTRATION_REVEALS",
+        Some("false"),
+        "true | false",
+        "Registering an address that has an account says so (true) or gets the same neutral refusal as any unusable address (false)",
+    ),
+    key(
         "BAO_LOGIN_WINDOW",
         Some("15m"),
         "a duration: 15m, 1h",
@@ -396,6 +402,9 @@ pub struct Config {
     pub login_max_failures: u32,
     /// `BAO_LOGIN_WINDOW`.
     pub login_window: Duration,
+    /// `BAO_REGISTRATION_REVEALS`: whether registration says an address
+    /// already has an account.
+    pub registration_reveals: bool,
     /// `BAO_PASSWORD_MIN_LENGTH`.
     pub password_min_length: usize,
     /// `BAO_DOCS_ENABLED`: serve `/docs`.
@@ -641,6 +650,7 @@ impl Config {
         let session_lifetime =
             duration("BAO_SESSION_LIFETIME", Duration::from_secs(14 * 24 * 3600))?;
         let login_window = duration("BAO_LOGIN_WINDOW", Duration::from_secs(15 * 60))?;
+        let registration_reveals = get("BAO_REGISTRATION_REVEALS").map_or(Ok(false), parse_bool)?;
         let login_max_failures = match get("BAO_LOGIN_MAX_FAILURES") {
             None => 5,
             Some((var, v)) => v
@@ -739,6 +749,7 @@ impl Config {
             session_lifetime,
             login_max_failures,
             login_window,
+            registration_reveals,
             password_min_length,
             env,
             host,
@@ -856,6 +867,10 @@ impl Config {
             self.login_max_failures.to_string(),
         );
         out.insert("BAO_LOGIN_WINDOW", secs(self.login_window));
+        out.insert(
+            "BAO_REGISTRATION_REVEALS",
+            self.registration_reveals.to_string(),
+        );
         out.insert(
             "BAO_PASSWORD_MIN_LENGTH",
             self.password_min_length.to_string(),

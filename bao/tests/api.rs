@@ -64,6 +64,19 @@ pub struct NotesApi;
 #[bao::api("/api/admin/tasks", model = Task, requires_role("admin"), only(index))]
 pub struct AdminTasksApi;
 
+#[bao::model(table = "memos")]
+pub struct Memo {
+    #[key]
+    pub id: i64,
+    #[belongs_to(User)]
+    pub user_id: i64,
+    pub text: String,
+}
+
+/// Each user's own memos.
+#[bao::api("/api/memos", model = Memo, owned_by = user_id)]
+pub struct MemosApi;
+
 /// Tasks as posts: anyone lists and reads; creating is overridden and needs
 /// a login.
 pub struct PostsApi;
@@ -89,8 +102,8 @@ impl PostsApi {
 
 bao::app! {
     name: "API test",
-    apis: [TasksApi, NotesApi, AdminTasksApi, PostsApi],
-    models: [Task, User, Note],
+    apis: [TasksApi, NotesApi, AdminTasksApi, PostsApi, MemosApi],
+    models: [Task, User, Note, Memo],
     auth: User,
 }
 
@@ -98,10 +111,11 @@ fn setup(db: &TestDatabase) -> DbPool {
     let pool = DbPool::new(db.url()).unwrap();
     let mut conn = pool.get().unwrap();
     let ddl = format!(
-        "{}{}{}CREATE UNIQUE INDEX tasks_name ON tasks (name);",
+        "{}{}{}{}CREATE UNIQUE INDEX tasks_name ON tasks (name);",
         Task::info().create_table_sql(db.dialect()),
         User::info().create_table_sql(db.dialect()),
         Note::info().create_table_sql(db.dialect()),
+        Memo::info().create_table_sql(db.dialect()),
     );
     conn.batch_execute(&ddl).unwrap();
     bao::db::system::migrate(&mut conn).unwrap();
@@ -502,6 +516,69 @@ async fn login_roles_csrf_and_tenants_apply_to_apis() {
             .await
             .assert_ok();
 
+        // An owned resource: rows are stamped with their creator, who alone
+        // lists, reads, changes and deletes them.
+        api.get("/api/memos").await.assert_status(401);
+        let memo: serde_json::Value = api
+            .post("/api/memos")
+            .header("Authorization", &a)
+            .json(&serde_json::json!({"text": "mine"}))
+            .await
+            .assert_status(201)
+            .json();
+        assert_eq!(memo["user_id"], 1);
+        let res = api
+            .post("/api/memos")
+            .header("Authorization", &a)
+            .json(&serde_json::json!({"text": "theirs", "user_id": 2}))
+            .await;
+        res.assert_status(422);
+        assert_eq!(
+            problem_fields(&res),
+            ["user_id: is set by the server: rows belong to the signed-in user"]
+        );
+        let memo_url = format!("/api/memos/{}", memo["id"]);
+        let seen: serde_json::Value = api
+            .get("/api/memos")
+            .header("Authorization", &b)
+            .await
+            .json();
+        assert_eq!(seen["meta"]["total"], 0);
+        api.get(&memo_url)
+            .header("Authorization", &b)
+            .await
+            .assert_status(404);
+        api.patch(&memo_url)
+            .header("Authorization", &b)
+            .json(&serde_json::json!({"text": "taken"}))
+            .await
+            .assert_status(404);
+        api.put(&memo_url)
+            .header("Authorization", &b)
+            .json(&serde_json::json!({"text": "taken"}))
+            .await
+            .assert_status(404);
+        api.delete(&memo_url)
+            .header("Authorization", &b)
+            .await
+            .assert_status(404);
+        api.put(&memo_url)
+            .header("Authorization", &a)
+            .json(&serde_json::json!({"text": "still mine"}))
+            .await
+            .assert_ok()
+            .assert_json(serde_json::json!({"text": "still mine", "user_id": 1}));
+        let mine: serde_json::Value = api
+            .get("/api/memos")
+            .header("Authorization", &a)
+            .await
+            .json();
+        assert_eq!(mine["meta"]["total"], 1);
+        api.delete(&memo_url)
+            .header("Authorization", &a)
+            .await
+            .assert_status(204);
+
         // An overridden action: its own handler and access.
         api.post("/api/posts")
             .json(&serde_json::json!({}))
@@ -571,6 +648,14 @@ fn the_openapi_document_describes_schemas_paths_and_security() {
     );
     assert_eq!(schemas["Task"]["properties"]["due"]["format"], "date-time");
     assert!(schemas["NoteCreate"]["properties"]["tenant_id"].is_null());
+    assert!(
+        schemas["MemoCreate"]["properties"]["user_id"].is_null(),
+        "the owner is set by the server"
+    );
+    assert!(
+        doc["paths"]["/api/memos"]["get"]["security"].is_array(),
+        "owned means signed in"
+    );
     let bearer = &doc["components"]["securitySchemes"]["bearer"];
     assert_eq!(
         (bearer["scheme"].as_str(), bearer["bearerFormat"].as_str()),

@@ -66,7 +66,10 @@ impl Sessions {
                 .await?
                 .apply(HttpResponse::Created().finish())),
             Err(
-                e @ (AuthError::EmailTaken | AuthError::InvalidEmail | AuthError::WeakPassword(_)),
+                e @ (AuthError::EmailTaken
+                | AuthError::EmailUnavailable
+                | AuthError::InvalidEmail
+                | AuthError::WeakPassword(_)),
             ) => Ok(HttpResponse::UnprocessableEntity().body(e.to_string())),
             Err(e) => Err(e.into()),
         }
@@ -482,7 +485,8 @@ async fn passwords_are_argon2id_and_login_answers_alike_for_unknown_accounts() {
         for (email, password, expected) in [
             ("not-an-email", PASSWORD, "valid email"),
             ("eve@example.com", "short", "at least 10"),
-            ("DAN@example.com", PASSWORD, "already exists"),
+            // An address with an account gets a neutral refusal.
+            ("DAN@example.com", PASSWORD, "cannot be used to register"),
         ] {
             anon.post("/register")
                 .csrf()
@@ -491,6 +495,18 @@ async fn passwords_are_argon2id_and_login_answers_alike_for_unknown_accounts() {
                 .assert_status(422)
                 .assert_see(expected);
         }
+
+        // An app may choose to say so (BAO_REGISTRATION_REVEALS=true).
+        let revealing =
+            TestClient::with_config(app(), config(&db, &[("BAO_REGISTRATION_REVEALS", "true")]))
+                .await;
+        revealing
+            .post("/register")
+            .csrf()
+            .form(&[("email", "dan@example.com"), ("password", PASSWORD)])
+            .await
+            .assert_status(422)
+            .assert_see("already exists");
 
         // SQL meta-characters are data, not SQL.
         anon.post("/login")

@@ -793,6 +793,14 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
     // The generated controller still builds: the new field takes its
     // default on create and is left alone on update.
     let controller_rs = app.join("src/controllers/tasks.rs");
+    // Until its migration is written, `bao check` says what is missing.
+    let unmigrated = bao(&app).arg("check").output().unwrap();
+    let said = String::from_utf8_lossy(&unmigrated.stderr);
+    assert!(!unmigrated.status.success(), "{said}");
+    assert!(
+        said.contains("add column tasks.priority") && said.contains("bao make:migration"),
+        "{said}"
+    );
     let priority = run(bao(&app).args(["make:migration", "add priority to tasks"]));
     assert!(priority.contains("add column tasks.priority"), "{priority}");
     run(bao(&app).arg("make:dockerfile"));

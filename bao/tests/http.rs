@@ -84,9 +84,73 @@ impl Posts {
     }
 }
 
+/// A parameter route declared before the literal routes it overlaps.
+pub struct Articles;
+
+#[bao::controller("/articles")]
+impl Articles {
+    #[get("/{slug}")]
+    async fn show(slug: String) -> String {
+        format!("article {slug}")
+    }
+
+    #[get("/new")]
+    async fn new_form() -> &'static str {
+        "new article form"
+    }
+}
+
+/// Another controller's literal route under the same prefix, listed later.
+pub struct Drafts;
+
+#[bao::controller("/articles/drafts")]
+impl Drafts {
+    #[get("/")]
+    async fn index() -> &'static str {
+        "drafts"
+    }
+}
+
 bao::app! {
     name: "Http Test",
-    controllers: [Posts],
+    controllers: [Posts, Articles, Drafts],
+}
+
+#[bao::test]
+async fn literal_segments_win_over_parameters_whatever_the_order() {
+    let client = TestClient::new(app()).await;
+    client
+        .get("/articles/new")
+        .await
+        .assert_see("new article form");
+    client.get("/articles/drafts").await.assert_see("drafts");
+    client
+        .get("/articles/hello")
+        .await
+        .assert_see("article hello");
+}
+
+#[bao::test]
+async fn a_trailing_slash_redirects_to_the_route_without_it() {
+    let client = TestClient::new(app()).await;
+    let res = client.get("/articles/hello/").await;
+    res.assert_status(308);
+    assert_eq!(res.header("location"), Some("/articles/hello"));
+    let res = client.get("/posts/?page=2").await;
+    res.assert_status(308);
+    assert_eq!(res.header("location"), Some("/posts?page=2"));
+    // 308 keeps the method: a form posted to `/posts/` is posted again.
+    let res = client.post("/posts/").csrf().form(&[("title", "x")]).await;
+    res.assert_status(308);
+    assert_eq!(res.header("location"), Some("/posts"));
+    // Nothing to redirect to, another method, or another host: 404.
+    client.get("/nowhere/").await.assert_status(404);
+    client
+        .put("/articles/drafts/")
+        .csrf()
+        .await
+        .assert_status(404);
+    client.get("//evil.example/").await.assert_status(404);
 }
 
 #[bao::test]
@@ -429,7 +493,7 @@ async fn cookies_are_kept_across_requests() {
 #[test]
 fn the_route_table_is_const_and_complete() {
     let routes: Vec<_> = ROUTES.iter().flat_map(|t| t.iter()).collect();
-    assert_eq!(routes.len(), 12);
+    assert_eq!(routes.len(), 15);
     let index = routes.iter().find(|r| r.handler == "index").unwrap();
     assert_eq!(
         (index.method, index.path, index.summary),

@@ -114,3 +114,96 @@ async fn generated_migrations_apply_and_roll_back_on_every_database() {
             .all(|s| s.state == "pending"));
     }
 }
+
+/// Names SQL keeps for itself: a table called `order`, columns `type`
+/// (`r#type` in Rust), `user`, `group` (indexed) and `check` (unique).
+#[bao::model(table = "order")]
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    #[key]
+    pub id: i64,
+    pub r#type: String,
+    pub user: String,
+    #[index]
+    pub group: i32,
+    #[unique]
+    pub check: Option<String>,
+}
+
+#[bao::test]
+async fn reserved_words_as_names_are_quoted_in_migrations() {
+    for db in TestDatabase::each() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = Schema::from_models(&[Order::info()]);
+        let columns: Vec<&str> = v1.tables["order"]
+            .columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(columns, ["id", "type", "user", "group", "check"]);
+        write(
+            dir.path(),
+            "20260101000000",
+            "create_order",
+            &Schema::default(),
+            &v1,
+        );
+        // Then a column is added, and one changes type (SQLite rebuilds).
+        let mut v2 = v1.clone();
+        let table = v2.tables.get_mut("order").unwrap();
+        let mut select = table.columns[2].clone();
+        select.name = "select".into();
+        select.nullable = true;
+        table.columns.push(select);
+        table.columns[3].nullable = true;
+        let stage = tempfile::tempdir().unwrap();
+        write(stage.path(), "20260102000000", "order_select", &v1, &v2);
+        let migration = std::fs::read_to_string(
+            stage
+                .path()
+                .join("20260102000000_order_select/postgres/up.sql"),
+        )
+        .unwrap();
+        assert!(
+            migration.contains("ALTER TABLE \"order\" ADD COLUMN \"select\" TEXT"),
+            "{migration}"
+        );
+
+        let pool = DbPool::new(db.url()).unwrap();
+        let migrator = Migrator::new(dir.path());
+        let mut conn = pool.get().unwrap();
+        migrator
+            .migrate(&mut conn)
+            .unwrap_or_else(|e| panic!("{:?}: {e}", db.dialect()));
+        drop(conn);
+        let order = Order::create(
+            &pool,
+            NewOrder {
+                r#type: "gift".into(),
+                user: "ada".into(),
+                group: 3,
+                check: Some("c-1".into()),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(Order::find(&pool, order.id).await.unwrap(), Some(order));
+        std::fs::rename(
+            stage.path().join("20260102000000_order_select"),
+            dir.path().join("20260102000000_order_select"),
+        )
+        .unwrap();
+        let mut conn = pool.get().unwrap();
+        migrator
+            .migrate(&mut conn)
+            .unwrap_or_else(|e| panic!("{:?}: {e}", db.dialect()));
+        conn.batch_execute(
+            "INSERT INTO \"order\" (\"type\", \"user\", \"group\", \"select\") VALUES ('t', 'u', NULL, 's')",
+        )
+        .unwrap_or_else(|e| panic!("{:?}: group is nullable now: {e}", db.dialect()));
+        // Rolling back makes `group` required again: the row without one goes first.
+        conn.batch_execute("DELETE FROM \"order\" WHERE \"group\" IS NULL")
+            .unwrap();
+        assert_eq!(migrator.rollback(&mut conn, 2).unwrap().len(), 2);
+    }
+}

@@ -8,11 +8,35 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
 
-/// What every action needs: the pool and, for a tenant-scoped model, the
-/// tenant.
+/// What every action needs: the pool, for a tenant-scoped model the
+/// tenant, and for an owned resource its owner column and the signed-in
+/// user's id.
 struct Context {
     pool: DbPool,
     tenant: Option<i64>,
+    owner: Option<(&'static str, i64)>,
+}
+
+/// Whether `row` may be seen by a request with `owner`: always, unless the
+/// resource is owned and the row belongs to someone else.
+fn visible<M: ApiModel>(owner: Option<(&'static str, i64)>, row: &M) -> bool {
+    let Some((column, user)) = owner else {
+        return true;
+    };
+    serde_json::to_value(RowJson(row))
+        .ok()
+        .and_then(|v| v.get(column).and_then(Value::as_i64))
+        == Some(user)
+}
+
+impl Context {
+    /// Stamps the owner into a body the client sent (after its keys were
+    /// checked, so a client cannot choose the owner).
+    fn stamp(&self, body: &mut Map<String, Value>) {
+        if let Some((column, user)) = self.owner {
+            body.insert(column.to_string(), Value::from(user));
+        }
+    }
 }
 
 async fn prepare<M: ApiModel>(
@@ -20,7 +44,7 @@ async fn prepare<M: ApiModel>(
     config: &ApiConfig,
 ) -> Result<Context, HttpResponse> {
     let required = config.required();
-    let user = if required.is_some() || M::TENANT_SCOPED {
+    let user = if required.is_some() || M::TENANT_SCOPED || config.owner.is_some() {
         // API clients get problem details, never a login redirect.
         let user = match crate::auth::current_user(req).await {
             Ok(Some(user)) => user,
@@ -52,6 +76,7 @@ async fn prepare<M: ApiModel>(
     } else {
         None
     };
+    let owner = config.owner.zip(user.as_ref().map(|u| u.id));
     let tenant = match (M::TENANT_SCOPED, user) {
         (false, _) => None,
         (true, Some(user)) => match user.tenant_id {
@@ -76,7 +101,11 @@ async fn prepare<M: ApiModel>(
         )
         .response());
     };
-    Ok(Context { pool, tenant })
+    Ok(Context {
+        pool,
+        tenant,
+        owner,
+    })
 }
 
 macro_rules! ready {
@@ -96,8 +125,11 @@ pub async fn index<M: ApiModel>(req: &HttpRequest, config: &ApiConfig) -> HttpRe
         page,
         per_page,
         sort,
-        filters,
+        mut filters,
     } = query;
+    if let Some((column, user)) = ctx.owner {
+        filters.push((column.to_string(), user.to_string()));
+    }
     let offset = (page - 1).saturating_mul(per_page);
     let tenant = ctx.tenant;
     let result = ctx
@@ -145,7 +177,8 @@ pub async fn show<M: ApiModel>(req: &HttpRequest, config: &ApiConfig, key: M::Ke
         .run(move |c| M::api_find(c, tenant, key).map_err(DbError::from))
         .await
     {
-        Ok(row) => HttpResponse::Ok().json(RowJson(&row)),
+        Ok(row) if visible(ctx.owner, &row) => HttpResponse::Ok().json(RowJson(&row)),
+        Ok(_) => Problem::from(DbError::NotFound).response(),
         Err(e) => Problem::from(e).response(),
     }
 }
@@ -157,8 +190,9 @@ pub async fn create<M: ApiModel>(
     config: &ApiConfig,
 ) -> HttpResponse {
     let ctx = ready!(prepare::<M>(req, config).await);
-    let body = ready!(read_object(req, payload).await);
-    let mut errors = check_keys::<M>(&body);
+    let mut body = ready!(read_object(req, payload).await);
+    let mut errors = check_keys::<M>(&body, config);
+    ctx.stamp(&mut body);
     let new = match M::new_from_json(&body) {
         Ok(new) if errors.is_empty() => new,
         Ok(_) => return Problem::invalid(errors).response(),
@@ -190,8 +224,9 @@ pub async fn update<M: ApiModel>(
     full: bool,
 ) -> HttpResponse {
     let ctx = ready!(prepare::<M>(req, config).await);
-    let body = ready!(read_object(req, payload).await);
-    let mut errors = check_keys::<M>(&body);
+    let mut body = ready!(read_object(req, payload).await);
+    let mut errors = check_keys::<M>(&body, config);
+    ctx.stamp(&mut body);
     let update = match M::update_from_json(&body, full) {
         Ok(update) if errors.is_empty() => update,
         Ok(_) => return Problem::invalid(errors).response(),
@@ -201,11 +236,16 @@ pub async fn update<M: ApiModel>(
         }
     };
     let tenant = ctx.tenant;
+    let owner = ctx.owner;
     let result = ctx
         .pool
         .run(move |c| {
+            let row = M::api_find(c, tenant, key).map_err(DbError::from)?;
+            if !visible(owner, &row) {
+                return Err(DbError::NotFound);
+            }
             if M::is_empty_update(&update) {
-                M::api_find(c, tenant, key).map_err(DbError::from)
+                Ok(row)
             } else {
                 M::api_update(c, tenant, key, update).map_err(DbError::from)
             }
@@ -225,9 +265,18 @@ pub async fn delete<M: ApiModel>(
 ) -> HttpResponse {
     let ctx = ready!(prepare::<M>(req, config).await);
     let tenant = ctx.tenant;
+    let owner = ctx.owner;
     match ctx
         .pool
-        .run(move |c| M::api_delete(c, tenant, key).map_err(DbError::from))
+        .run(move |c| {
+            if owner.is_some() {
+                let row = M::api_find(c, tenant, key).map_err(DbError::from)?;
+                if !visible(owner, &row) {
+                    return Ok(0);
+                }
+            }
+            M::api_delete(c, tenant, key).map_err(DbError::from)
+        })
         .await
     {
         Ok(0) => Problem::from(DbError::NotFound).response(),
@@ -256,10 +305,14 @@ pub(crate) fn has_nul(value: &Value) -> bool {
     }
 }
 
-/// Keys the model does not have, or that the server sets, and values with
-/// a NUL character.
-fn check_keys<M: ApiModel>(body: &Map<String, Value>) -> Vec<FieldError> {
+/// Keys the model does not have, or that the server sets (the owner of an
+/// owned resource among them), and values with a NUL character.
+fn check_keys<M: ApiModel>(body: &Map<String, Value>, config: &ApiConfig) -> Vec<FieldError> {
     let columns = M::COLUMNS;
+    let owner = body
+        .keys()
+        .filter(|k| config.owner == Some(k.as_str()))
+        .map(|k| FieldError::new(k, "is set by the server: rows belong to the signed-in user"));
     let nul = body.iter().filter(|(_, v)| has_nul(v)).map(|(k, _)| {
         FieldError::new(
             k,
@@ -267,7 +320,7 @@ fn check_keys<M: ApiModel>(body: &Map<String, Value>) -> Vec<FieldError> {
         )
     });
     body.keys()
-        .filter(|k| !M::WRITABLE.contains(&k.as_str()))
+        .filter(|k| !M::WRITABLE.contains(&k.as_str()) && config.owner != Some(k.as_str()))
         .map(|k| {
             if columns.iter().any(|c| c.name == k) {
                 FieldError::new(k, "is set by the server and cannot be written")
@@ -281,6 +334,7 @@ fn check_keys<M: ApiModel>(body: &Map<String, Value>) -> Vec<FieldError> {
                 )
             }
         })
+        .chain(owner)
         .chain(nul)
         .collect()
 }

@@ -43,6 +43,10 @@ pub struct ApiConfig {
     pub max_per_page: i64,
     /// Actions overridden with their own access (`update` covers PUT too).
     pub action_access: &'static [(&'static str, &'static str)],
+    /// `owned_by = user_id`: the column holding the owner's user id. Each
+    /// signed-in user then lists, reads, changes and deletes only their own
+    /// rows, and new rows are stamped with their id.
+    pub owner: Option<&'static str>,
 }
 
 impl ApiConfig {
@@ -410,20 +414,29 @@ pub const fn check_columns(
             j += 1;
         }
         if !found {
-            let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
-            let mut n = 0;
-            n = crate::support::konst::push(&mut buf, n, "`");
-            n = crate::support::konst::push(&mut buf, n, kind);
-            n = crate::support::konst::push(&mut buf, n, "(");
-            n = crate::support::konst::push(&mut buf, n, names[i]);
-            n = crate::support::konst::push(&mut buf, n, ")` of API `");
-            n = crate::support::konst::push(&mut buf, n, resource);
-            n = crate::support::konst::push(
+            use crate::support::konst::{panic_with, push, str_eq, MESSAGE_LEN};
+            let mut buf = [0u8; MESSAGE_LEN];
+            let owner = str_eq(kind, "owned_by");
+            let mut n = push(&mut buf, 0, "`");
+            n = push(&mut buf, n, kind);
+            n = push(&mut buf, n, if owner { " = " } else { "(" });
+            n = push(&mut buf, n, names[i]);
+            n = push(
                 &mut buf,
                 n,
-                "` names no column of its model: use one of the model's fields",
+                if owner { "` of API `" } else { ")` of API `" },
             );
-            crate::support::konst::panic_with(&buf, n);
+            n = push(&mut buf, n, resource);
+            n = push(
+                &mut buf,
+                n,
+                if owner {
+                    "` names no column of its model: name the field holding the owner's user id, e.g. `#[belongs_to(User)] pub user_id: i64`"
+                } else {
+                    "` names no column of its model: use one of the model's fields"
+                },
+            );
+            panic_with(&buf, n);
         }
         i += 1;
     }

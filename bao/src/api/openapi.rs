@@ -261,7 +261,12 @@ fn write_schema(api: &ApiDoc, create: bool) -> Schema {
         .additional_properties(Some(
             utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
         ));
-    for name in api.writable {
+    // The owner of an owned resource is set by the server.
+    for name in api
+        .writable
+        .iter()
+        .filter(|n| api.config.owner != Some(**n))
+    {
         if let Some(column) = api.model.columns.iter().find(|c| c.name == *name) {
             object = object.property(column.name, json_schema_of(column));
             if create && api.required.contains(name) {

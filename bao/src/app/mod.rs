@@ -27,14 +27,16 @@ pub trait Controller {
     const ROUTES: &'static [RouteInfo];
     /// The routes marked `#[openapi]`, for the OpenAPI document.
     const DOCUMENTED: &'static [crate::api::DocumentedRoute] = &[];
-    /// Registers the controller's handlers.
-    fn configure(cfg: &mut actix_web::web::ServiceConfig);
+    /// Registers the handler of `ROUTES[route]`. The server registers every
+    /// controller's routes one by one, most specific pattern first, so a
+    /// static segment wins over a parameter whatever the declaration order.
+    fn configure(cfg: &mut actix_web::web::ServiceConfig, route: usize);
 }
 
 #[derive(Clone)]
 pub(crate) struct ControllerEntry {
     pub(crate) routes: &'static [RouteInfo],
-    pub(crate) configure: fn(&mut actix_web::web::ServiceConfig),
+    pub(crate) configure: fn(&mut actix_web::web::ServiceConfig, usize),
 }
 
 /// A Bao application: what `bao::app!` builds and `serve`, the CLI and
@@ -251,7 +253,7 @@ impl App {
     pub fn register(
         mut self,
         routes: &'static [RouteInfo],
-        configure: fn(&mut actix_web::web::ServiceConfig),
+        configure: fn(&mut actix_web::web::ServiceConfig, usize),
     ) -> Self {
         self.controllers.push(ControllerEntry { routes, configure });
         self

@@ -270,8 +270,16 @@ pub(crate) fn build_service(
         let state = state.clone();
         service = service.configure(move |cfg| state(cfg));
     }
-    for controller in &app.controllers {
-        service = service.configure(controller.configure);
+    // Every controller's routes one by one, the most specific pattern
+    // first: actix tries resources in registration order.
+    let mut routes: Vec<_> = app
+        .controllers
+        .iter()
+        .flat_map(|c| (0..c.routes.len()).map(move |i| (c.routes[i].path, c.configure, i)))
+        .collect();
+    routes.sort_by_cached_key(|(path, _, _)| crate::http::generality(path));
+    for (_, configure, i) in routes {
+        service = service.configure(move |cfg| configure(cfg, i));
     }
     let assets_config = running.core.config.clone();
     service = service.configure(move |cfg| crate::http::app_assets::configure(cfg, &assets_config));

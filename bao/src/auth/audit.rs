@@ -41,6 +41,7 @@ const DENIALS: &[&str] = &[
     "csrf_denied",
     "login_failed",
     "login_throttled",
+    "register_taken",
     "register_throttled",
 ];
 /// See [`DENIALS`].

@@ -381,9 +381,14 @@ pub enum AuthError {
         /// Seconds until a new attempt is allowed.
         retry_after: u64,
     },
-    /// Registration with an email that already has an account.
+    /// Registration with an email that already has an account, when
+    /// `BAO_REGISTRATION_REVEALS=true`.
     #[error("an account with this email already exists")]
     EmailTaken,
+    /// Registration with an email that cannot be used, said without telling
+    /// whether it has an account (the default: `BAO_REGISTRATION_REVEALS`).
+    #[error("this email cannot be used to register: if it is yours and you have an account, sign in instead")]
+    EmailUnavailable,
     /// Not an email address.
     #[error("enter a valid email address")]
     InvalidEmail,
@@ -407,7 +412,7 @@ impl ResponseError for AuthError {
             AuthError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::EmailTaken => StatusCode::CONFLICT,
-            AuthError::InvalidEmail | AuthError::WeakPassword(_) => {
+            AuthError::InvalidEmail | AuthError::WeakPassword(_) | AuthError::EmailUnavailable => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             AuthError::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
@@ -561,7 +566,14 @@ impl Auth {
                 self.audit(Some(id), "register", Some(email)).await;
                 Ok(id)
             }
-            Err(DbError::Conflict(_)) => Err(AuthError::EmailTaken),
+            Err(DbError::Conflict(_)) => {
+                self.audit(None, "register_taken", Some(email)).await;
+                Err(if self.rt.config.registration_reveals {
+                    AuthError::EmailTaken
+                } else {
+                    AuthError::EmailUnavailable
+                })
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -850,6 +862,7 @@ pub const USER_MODEL: crate::db::ModelInfo = crate::db::ModelInfo {
         column("created_at", "NaiveDateTime", "Timestamp", "TIMESTAMP"),
         column("updated_at", "NaiveDateTime", "Timestamp", "TIMESTAMP"),
     ],
+    has_many: &[],
 };
 
 #[cfg(test)]

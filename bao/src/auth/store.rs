@@ -90,7 +90,7 @@ pub(crate) fn find_session(
          s.created_at AS created_at, s.last_seen_at AS last_seen_at, s.expires_at AS expires_at \
          FROM bao_sessions s JOIN {table} u ON u.id = s.user_id WHERE s.id_hash = ?",
         tenant = users.tenant_column(),
-        table = users.table,
+        table = crate::db::sql_ident(users.table),
     );
     let rows: Vec<IdentityRow> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(&query)).bind::<Text, _>(key).load(c)
@@ -154,7 +154,7 @@ pub(crate) fn find_credentials(
 ) -> Result<Option<Credentials>, DbError> {
     let query = format!(
         "SELECT id, password_hash FROM {} WHERE LOWER(email) = LOWER(?)",
-        users.table
+        crate::db::sql_ident(users.table)
     );
     let rows: Vec<Credentials> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(&query))
@@ -169,7 +169,10 @@ pub(crate) fn find_credentials_by_id(
     users: UsersTable,
     id: i64,
 ) -> Result<Option<Credentials>, DbError> {
-    let query = format!("SELECT id, password_hash FROM {} WHERE id = ?", users.table);
+    let query = format!(
+        "SELECT id, password_hash FROM {} WHERE id = ?",
+        crate::db::sql_ident(users.table)
+    );
     let rows: Vec<Credentials> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(&query)).bind::<BigInt, _>(id).load(c)
     })?;
@@ -182,7 +185,10 @@ pub(crate) fn set_password_hash(
     id: i64,
     hash: &str,
 ) -> Result<(), DbError> {
-    let query = format!("UPDATE {} SET password_hash = ? WHERE id = ?", users.table);
+    let query = format!(
+        "UPDATE {} SET password_hash = ? WHERE id = ?",
+        crate::db::sql_ident(users.table)
+    );
     on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(&query))
             .bind::<Text, _>(hash)
@@ -209,7 +215,10 @@ pub(crate) fn user_exists(
     users: UsersTable,
     id: i64,
 ) -> Result<bool, DbError> {
-    let query = format!("SELECT COUNT(*) AS n FROM {} WHERE id = ?", users.table);
+    let query = format!(
+        "SELECT COUNT(*) AS n FROM {} WHERE id = ?",
+        crate::db::sql_ident(users.table)
+    );
     let rows: Vec<Count> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(&query)).bind::<BigInt, _>(id).load(c)
     })?;
@@ -237,7 +246,7 @@ pub(crate) fn insert_user(
     }
     let query = format!(
         "INSERT INTO {} ({columns}) VALUES ({values}) RETURNING id",
-        users.table
+        crate::db::sql_ident(users.table)
     );
     let stamps = usize::from(users.has_created_at) + usize::from(users.has_updated_at);
     let rows: Vec<Id> = on_dialect!(conn, |c, sql| {
@@ -570,7 +579,7 @@ pub(crate) fn use_token(
          FROM bao_api_tokens t JOIN {table} u ON u.id = t.user_id \
          WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)",
         tenant = users.tenant_column(),
-        table = users.table,
+        table = crate::db::sql_ident(users.table),
     );
     let rows: Vec<IdentityRow> = on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(&query))

@@ -144,10 +144,24 @@ impl ChannelDef {
 /// Checks at compile time that no two channel declarations of an app share
 /// a kind, and that none takes one of Bao's own (`bao::app!` calls it).
 pub const fn check_channel_kinds(kinds: &[&str]) {
-    use crate::support::konst::{panic_with, push, str_eq, MESSAGE_LEN};
+    use crate::support::konst::{panic_with, push, repeated, str_eq, MESSAGE_LEN};
+    let mut buf = [0u8; MESSAGE_LEN];
+    if let Some(i) = repeated(kinds) {
+        let n = push(
+            &mut buf,
+            0,
+            "two functions of `channels` declare the kind `",
+        );
+        let n = push(&mut buf, n, kinds[i]);
+        let n = push(
+            &mut buf,
+            n,
+            "`: a kind has one #[bao::channel] or #[bao::ws] function; rename one or merge them",
+        );
+        panic_with(&buf, n);
+    }
     let mut i = 0;
     while i < kinds.len() {
-        let mut buf = [0u8; MESSAGE_LEN];
         if str_eq(kinds[i], WORKFLOW) || str_eq(kinds[i], AGENT_STREAM) || str_eq(kinds[i], ADMIN) {
             let n = push(&mut buf, 0, "channel kind `");
             let n = push(&mut buf, n, kinds[i]);
@@ -157,20 +171,6 @@ pub const fn check_channel_kinds(kinds: &[&str]) {
                 "` is one of Bao's own (`workflow`, `agent_stream`, `admin`): give yours another name",
             );
             panic_with(&buf, n);
-        }
-        let mut j = i + 1;
-        while j < kinds.len() {
-            if str_eq(kinds[i], kinds[j]) {
-                let n = push(
-                    &mut buf,
-                    0,
-                    "two functions of `channels` declare the kind `",
-                );
-                let n = push(&mut buf, n, kinds[i]);
-                let n = push(&mut buf, n, "`: a kind has one #[bao::channel] or #[bao::ws] function; rename one or merge them");
-                panic_with(&buf, n);
-            }
-            j += 1;
         }
         i += 1;
     }

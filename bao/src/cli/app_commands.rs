@@ -280,6 +280,16 @@ fn serve(app: App, args: &ServeArgs) -> ExitCode {
         config.workers = workers.max(1);
     }
     crate::obs::init_logging(&config);
+    match crate::db::unmigrated_changes(app.model_infos(), &config.migrations_dir) {
+        Ok(changes) if !changes.is_empty() => tracing::error!(
+            changes = %changes.join("; "),
+            "the models changed since the last generated migration, so queries of those columns and tables will fail: run `bao make:migration NAME`, then `bao migrate`"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "could not compare the models with the schema snapshot")
+        }
+    }
     if config.auto_migrate {
         if let Err(e) = super::migrations::auto_migrate(&config) {
             return fail(e);
@@ -298,6 +308,28 @@ fn check(app: App, args: &JsonArgs) -> ExitCode {
         Err(code) => return code,
     };
     let routes = app.routes();
+    // Models changed without a migration would fail at their first query.
+    let unmigrated = match crate::db::unmigrated_changes(app.model_infos(), &config.migrations_dir)
+    {
+        Ok(changes) => changes,
+        Err(e) => vec![e.to_string()],
+    };
+    if !unmigrated.is_empty() {
+        if args.json {
+            let out = json!({"ok": false, "app": app.name(), "unmigrated": unmigrated, "env": config.env});
+            println!("{out:#}");
+        } else {
+            eprintln!(
+                "error: the models changed since the last generated migration ({}):",
+                config.migrations_dir.join(crate::db::SNAPSHOT).display()
+            );
+            for change in &unmigrated {
+                eprintln!("  - {change}");
+            }
+            eprintln!("  write the migration with `bao make:migration NAME` (review it, then `bao migrate`)");
+        }
+        return ExitCode::FAILURE;
+    }
     if args.json {
         let out = json!({"ok": true, "app": app.name(), "routes": routes, "env": config.env});
         println!("{out:#}");

@@ -643,6 +643,10 @@ pub struct MakeApiArgs {
     /// Serve it without login (the default requires a signed-in user)
     #[arg(long)]
     pub public: bool,
+    /// Let every signed-in user reach every row (by default a model with a
+    /// `user_id` key is owned: each user reaches only their own rows)
+    #[arg(long, conflicts_with = "public")]
+    pub shared: bool,
     #[command(flatten)]
     pub generate: GenerateArgs,
 }

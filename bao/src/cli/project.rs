@@ -883,8 +883,13 @@ fn plan_api(args: &super::MakeApiArgs) -> Result<Vec<(PathBuf, String)>, String>
             "the `{name}` API would require login, but the app has no user model: run `bao make:auth` first, or pass --public to serve it to anyone"
         ));
     }
-    let (generated, resource) =
-        bao_codegen::scaffold::api_files(&crate_name, &model, &model_path, args.public);
+    let (generated, resource) = bao_codegen::scaffold::api_files(
+        &crate_name,
+        &model,
+        &model_path,
+        args.public,
+        args.shared,
+    );
     let mut plan = place(&root, generated, args.generate.force)?;
     let mut lib = bao_codegen::scaffold::add_to_app_list(&lib, "apis", &resource)?;
     // The model must be listed for migrations and `bao describe`.

@@ -49,8 +49,10 @@ pub(crate) fn count_by_status(
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let query =
-        format!("SELECT status, COUNT(*) AS n FROM {table} GROUP BY status ORDER BY status");
+    let query = format!(
+        "SELECT status, COUNT(*) AS n FROM {} GROUP BY status ORDER BY status",
+        super::sql_ident(table)
+    );
     let rows: Vec<Count> = on_dialect!(conn, |c, sql| diesel::sql_query(sql(&query)).load(c))?;
     Ok(rows.into_iter().map(|r| (r.status, r.n)).collect())
 }

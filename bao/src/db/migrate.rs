@@ -392,6 +392,19 @@ pub fn read_snapshot(dir: &Path) -> Result<super::Schema, DbError> {
     }
 }
 
+/// What the models change against the schema recorded with the last
+/// generated migration (`migrations/schema.json`), one line per change
+/// ("add column posts.notes"): changes no migration makes yet. Empty when
+/// they match, or when the folder has no snapshot (migrations written by
+/// hand are not compared).
+pub fn unmigrated_changes(models: &[super::ModelInfo], dir: &Path) -> Result<Vec<String>, DbError> {
+    if !dir.join(SNAPSHOT).is_file() {
+        return Ok(Vec::new());
+    }
+    let recorded = read_snapshot(dir)?;
+    Ok(super::diff(&recorded, &super::Schema::from_models(models)).summary)
+}
+
 /// The snapshot file name, inside the migrations folder.
 pub const SNAPSHOT: &str = "schema.json";
 

@@ -21,7 +21,8 @@ pub use error::DbError;
 pub use factory::{Factory, Fake};
 pub(crate) use listen::{listen, listen_with};
 pub use migrate::{
-    new_migration_files, read_snapshot, Migration, MigrationStatus, Migrator, SNAPSHOT,
+    new_migration_files, read_snapshot, unmigrated_changes, Migration, MigrationStatus, Migrator,
+    SNAPSHOT,
 };
 pub use model::Tenant;
 pub use model::{
@@ -30,5 +31,6 @@ pub use model::{
 };
 pub use pool::{ConnectionManager, Db, DbPool};
 pub use query::QueryExt;
+pub(crate) use schema::ident as sql_ident;
 pub use schema::{create_table, diff, ColumnSchema, Schema, SchemaChange, Sql, TableSchema};
 pub use storable::{now_utc, Storable, TextEnum, Timestamp};

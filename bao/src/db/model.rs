@@ -80,6 +80,9 @@ pub struct ModelInfo {
     pub table: &'static str,
     /// Its columns, in field order.
     pub columns: &'static [ColumnInfo],
+    /// The tables of its `#[has_many]` models.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub has_many: &'static [&'static str],
 }
 
 impl ModelInfo {
@@ -117,6 +120,8 @@ pub trait Model: Sized + Send + 'static {
     const KEY: &'static str;
     /// The columns.
     const COLUMNS: &'static [ColumnInfo];
+    /// The tables of the `#[has_many]` models.
+    const HAS_MANY: &'static [&'static str] = &[];
     /// This row's key.
     fn key(&self) -> Self::Key;
     /// Whether `update` changes nothing.
@@ -142,6 +147,7 @@ pub trait Model: Sized + Send + 'static {
             name: Self::NAME,
             table: Self::TABLE,
             columns: Self::COLUMNS,
+            has_many: Self::HAS_MANY,
         }
     }
 }
@@ -514,6 +520,63 @@ pub const fn check_table_clashes(models: &[ModelInfo]) {
         }
         i += 1;
     }
+    // Every table a listed model points at, or has many rows in, is listed
+    // too: otherwise migrations never create it and its queries fail.
+    let mut i = 0;
+    while i < models.len() {
+        let columns = models[i].columns;
+        let mut c = 0;
+        while c < columns.len() {
+            if let Some(fk) = &columns[c].references {
+                if !has_table(models, fk.table) {
+                    unlisted(models[i].name, columns[c].name, fk.table);
+                }
+            }
+            c += 1;
+        }
+        let mut h = 0;
+        while h < models[i].has_many.len() {
+            if !has_table(models, models[i].has_many[h]) {
+                unlisted(models[i].name, "", models[i].has_many[h]);
+            }
+            h += 1;
+        }
+        i += 1;
+    }
+}
+
+const fn has_table(models: &[ModelInfo], table: &str) -> bool {
+    let mut i = 0;
+    while i < models.len() {
+        if crate::support::konst::str_eq(models[i].table, table) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// `model.field` (or `model` through `#[has_many]`, when `field` is empty)
+/// needs `table`, whose model is not listed.
+const fn unlisted(model: &str, field: &str, table: &str) -> ! {
+    use crate::support::konst::push;
+    let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
+    let mut n = push(&mut buf, 0, "`");
+    n = push(&mut buf, n, model);
+    if field.is_empty() {
+        n = push(&mut buf, n, "` has many rows of table `");
+    } else {
+        n = push(&mut buf, n, ".");
+        n = push(&mut buf, n, field);
+        n = push(&mut buf, n, "` points at table `");
+    }
+    n = push(&mut buf, n, table);
+    n = push(
+        &mut buf,
+        n,
+        "`, but no model in `models: [..]` has that table, so migrations would never create it: add its model to `models`",
+    );
+    crate::support::konst::panic_with(&buf, n)
 }
 
 const fn table_clash(a: &str, b: &str, table: &str) -> ! {

@@ -5,6 +5,7 @@
 
 use super::{Dialect, ModelInfo};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A table as migrations know it.
@@ -178,7 +179,7 @@ pub fn diff(old: &Schema, new: &Schema) -> SchemaChange {
                 let mut step = SchemaChange::default();
                 for d in DIALECTS {
                     step.up.push(d, &create_table(name, &table.columns, d));
-                    step.down.push(d, &format!("DROP TABLE {name};"));
+                    step.down.push(d, &format!("DROP TABLE {};", ident(name)));
                 }
                 step.summary
                     .push(format!("create table {name} ({})", table.model));
@@ -199,7 +200,7 @@ pub fn diff(old: &Schema, new: &Schema) -> SchemaChange {
     for name in removed.iter().rev() {
         let mut step = SchemaChange::default();
         for d in DIALECTS {
-            step.up.push(d, &format!("DROP TABLE {name};"));
+            step.up.push(d, &format!("DROP TABLE {};", ident(name)));
             step.down
                 .push(d, &create_table(name, &old.tables[*name].columns, d));
         }
@@ -248,6 +249,7 @@ fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &m
         .filter(|i| !before_indexes.contains(i))
         .collect();
 
+    let table = ident(name);
     // Each step is (dialect, up, down); down runs the steps in reverse.
     let mut steps: Vec<(Dialect, String, String)> = Vec::new();
     // Indexes that go away first (SQLite cannot drop an indexed column).
@@ -262,15 +264,15 @@ fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &m
         for c in &added {
             steps.push((
                 d,
-                format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, d, true)),
-                format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
+                format!("ALTER TABLE {table} ADD COLUMN {};", column_ddl(c, d, true)),
+                format!("ALTER TABLE {table} DROP COLUMN {};", ident(&c.name)),
             ));
         }
         for c in &dropped {
             steps.push((
                 d,
-                format!("ALTER TABLE {name} DROP COLUMN {};", c.name),
-                format!("ALTER TABLE {name} ADD COLUMN {};", column_ddl(c, d, true)),
+                format!("ALTER TABLE {table} DROP COLUMN {};", ident(&c.name)),
+                format!("ALTER TABLE {table} ADD COLUMN {};", column_ddl(c, d, true)),
             ));
         }
     };
@@ -338,13 +340,205 @@ fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &m
     }
 }
 
+/// Words SQLite or PostgreSQL will not take as a bare table or column name
+/// (sorted, for the binary search).
+const RESERVED: &[&str] = &[
+    "abort",
+    "action",
+    "add",
+    "all",
+    "alter",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "attach",
+    "authorization",
+    "autoincrement",
+    "before",
+    "begin",
+    "between",
+    "binary",
+    "both",
+    "by",
+    "cascade",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "collation",
+    "column",
+    "commit",
+    "concurrently",
+    "conflict",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "database",
+    "default",
+    "deferrable",
+    "deferred",
+    "delete",
+    "desc",
+    "detach",
+    "distinct",
+    "do",
+    "drop",
+    "each",
+    "else",
+    "end",
+    "escape",
+    "except",
+    "exclusive",
+    "exists",
+    "explain",
+    "fail",
+    "false",
+    "fetch",
+    "filter",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "glob",
+    "grant",
+    "group",
+    "having",
+    "if",
+    "ignore",
+    "ilike",
+    "immediate",
+    "in",
+    "index",
+    "indexed",
+    "initially",
+    "inner",
+    "insert",
+    "instead",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "key",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "match",
+    "natural",
+    "no",
+    "not",
+    "nothing",
+    "notnull",
+    "null",
+    "of",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "over",
+    "overlaps",
+    "placing",
+    "plan",
+    "pragma",
+    "primary",
+    "query",
+    "raise",
+    "recursive",
+    "references",
+    "regexp",
+    "reindex",
+    "release",
+    "rename",
+    "replace",
+    "restrict",
+    "returning",
+    "right",
+    "rollback",
+    "row",
+    "savepoint",
+    "select",
+    "session_user",
+    "set",
+    "similar",
+    "some",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "temp",
+    "temporary",
+    "then",
+    "to",
+    "trailing",
+    "transaction",
+    "trigger",
+    "true",
+    "union",
+    "unique",
+    "update",
+    "user",
+    "using",
+    "vacuum",
+    "values",
+    "variadic",
+    "verbose",
+    "view",
+    "virtual",
+    "when",
+    "where",
+    "window",
+    "with",
+    "without",
+];
+
+/// `name` as it goes into SQL: in double quotes (which both databases read
+/// the same way) when it is a reserved word or not a plain lower-case
+/// identifier, bare otherwise so migrations read naturally.
+pub(crate) fn ident(name: &str) -> Cow<'_, str> {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain && RESERVED.binary_search(&name).is_err() {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(format!("\"{}\"", name.replace('"', "\"\"")))
+    }
+}
+
 /// `CREATE TABLE` in `dialect`.
 pub fn create_table(name: &str, columns: &[ColumnSchema], dialect: Dialect) -> String {
     let defs: Vec<String> = columns
         .iter()
         .map(|c| column_ddl(c, dialect, false))
         .collect();
-    let mut sql = format!("CREATE TABLE {name} (\n    {}\n);", defs.join(",\n    "));
+    let mut sql = format!(
+        "CREATE TABLE {} (\n    {}\n);",
+        ident(name),
+        defs.join(",\n    ")
+    );
     for (_, create) in indexes(name, columns) {
         sql.push('\n');
         sql.push_str(&create);
@@ -360,11 +554,19 @@ fn indexes(table: &str, columns: &[ColumnSchema]) -> Vec<(String, String)> {
         .filter_map(|c| {
             if c.unique {
                 let index = format!("{table}_{}_key", c.name);
-                let sql = format!("CREATE UNIQUE INDEX {index} ON {table} ({});", c.name);
+                let sql = format!(
+                    "CREATE UNIQUE INDEX {index} ON {} ({});",
+                    ident(table),
+                    ident(&c.name)
+                );
                 Some((index, sql))
             } else if c.indexed {
                 let index = format!("{table}_{}_idx", c.name);
-                let sql = format!("CREATE INDEX {index} ON {table} ({});", c.name);
+                let sql = format!(
+                    "CREATE INDEX {index} ON {} ({});",
+                    ident(table),
+                    ident(&c.name)
+                );
                 Some((index, sql))
             } else {
                 None
@@ -388,28 +590,31 @@ fn column_ddl(c: &ColumnSchema, dialect: Dialect, adding: bool) -> String {
         .unwrap_or_default();
     let reference = match &c.references {
         Some((table, column, on_delete)) => {
-            format!(" REFERENCES {table}({column}) ON DELETE {on_delete}")
+            format!(
+                " REFERENCES {}({}) ON DELETE {on_delete}",
+                ident(table),
+                ident(column)
+            )
         }
         None => String::new(),
     };
+    let name = ident(&c.name);
     match (c.primary_key, dialect) {
-        (true, Dialect::Sqlite) => format!("{} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", c.name),
+        (true, Dialect::Sqlite) => format!("{name} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"),
         (true, Dialect::Postgres) if c.sql_type == "Integer" => {
-            format!("{} SERIAL PRIMARY KEY", c.name)
+            format!("{name} SERIAL PRIMARY KEY")
         }
-        (true, Dialect::Postgres) => format!("{} BIGSERIAL PRIMARY KEY", c.name),
-        (false, _) if c.nullable => format!("{} {ty}{declared}{reference}{check}", c.name),
+        (true, Dialect::Postgres) => format!("{name} BIGSERIAL PRIMARY KEY"),
+        (false, _) if c.nullable => format!("{name} {ty}{declared}{reference}{check}"),
         (false, _) if !declared.is_empty() => {
-            format!("{} {ty} NOT NULL{declared}{reference}{check}", c.name)
+            format!("{name} {ty} NOT NULL{declared}{reference}{check}")
         }
         // A foreign key cannot default to 0 (no row has that key): adding one
         // to a table with rows needs a nullable field or a hand-written step.
-        (false, _) if adding && c.references.is_none() => format!(
-            "{} {ty} NOT NULL DEFAULT {}",
-            c.name,
-            zero_value(c, dialect)
-        ),
-        (false, _) => format!("{} {ty} NOT NULL{reference}{check}", c.name),
+        (false, _) if adding && c.references.is_none() => {
+            format!("{name} {ty} NOT NULL DEFAULT {}", zero_value(c, dialect))
+        }
+        (false, _) => format!("{name} {ty} NOT NULL{reference}{check}"),
     }
 }
 
@@ -423,7 +628,7 @@ fn check_clause(c: &ColumnSchema) -> String {
         .iter()
         .map(|v| format!("'{}'", v.replace('\'', "''")))
         .collect();
-    format!(" CHECK ({} IN ({}))", c.name, values.join(", "))
+    format!(" CHECK ({} IN ({}))", ident(&c.name), values.join(", "))
 }
 
 fn zero_value(c: &ColumnSchema, dialect: Dialect) -> String {
@@ -441,12 +646,14 @@ fn zero_value(c: &ColumnSchema, dialect: Dialect) -> String {
     zero.to_string()
 }
 
-fn alter_column_pg(table: &str, from: &ColumnSchema, to: &ColumnSchema) -> String {
+fn alter_column_pg(name: &str, from: &ColumnSchema, to: &ColumnSchema) -> String {
+    let table = ident(name);
+    let column = ident(&to.name);
     let mut out = String::new();
     if from.postgres != to.postgres {
         out.push_str(&format!(
-            "ALTER TABLE {table} ALTER COLUMN {} TYPE {} USING {}::{};\n",
-            to.name, to.postgres, to.name, to.postgres
+            "ALTER TABLE {table} ALTER COLUMN {column} TYPE {} USING {column}::{};\n",
+            to.postgres, to.postgres
         ));
     }
     if from.nullable != to.nullable {
@@ -456,22 +663,21 @@ fn alter_column_pg(table: &str, from: &ColumnSchema, to: &ColumnSchema) -> Strin
             "SET NOT NULL"
         };
         out.push_str(&format!(
-            "ALTER TABLE {table} ALTER COLUMN {} {action};\n",
-            to.name
+            "ALTER TABLE {table} ALTER COLUMN {column} {action};\n"
         ));
     }
     if from.check != to.check {
         // PostgreSQL names a column's CHECK constraint `<table>_<column>_check`.
         if !from.check.is_empty() {
             out.push_str(&format!(
-                "ALTER TABLE {table} DROP CONSTRAINT {table}_{}_check;\n",
-                to.name
+                "ALTER TABLE {table} DROP CONSTRAINT {};\n",
+                ident(&format!("{name}_{}_check", to.name))
             ));
         }
         if !to.check.is_empty() {
             out.push_str(&format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {table}_{}_check{};\n",
-                to.name,
+                "ALTER TABLE {table} ADD CONSTRAINT {}{};\n",
+                ident(&format!("{name}_{}_check", to.name)),
                 check_clause(to)
             ));
         }
@@ -485,7 +691,9 @@ fn rebuild_sqlite(name: &str, from: &[ColumnSchema], to: &[ColumnSchema]) -> Str
         .filter(|c| from.iter().any(|f| f.name == c.name))
         .map(|c| c.name.as_str())
         .collect();
-    let temp = format!("__bao_new_{name}");
+    let temp = ident(&format!("__bao_new_{name}")).into_owned();
+    let quoted: Vec<Cow<'_, str>> = kept.iter().map(|c| ident(c)).collect();
+    let name = ident(name);
     // Columns the old table lacks are filled with their defaults.
     let columns: Vec<String> = to
         .iter()
@@ -494,7 +702,7 @@ fn rebuild_sqlite(name: &str, from: &[ColumnSchema], to: &[ColumnSchema]) -> Str
     format!(
         "CREATE TABLE {temp} (\n    {}\n);\nINSERT INTO {temp} ({cols}) SELECT {cols} FROM {name};\nDROP TABLE {name};\nALTER TABLE {temp} RENAME TO {name};",
         columns.join(",\n    "),
-        cols = kept.join(", ")
+        cols = quoted.join(", ")
     )
 }
 

@@ -20,8 +20,8 @@ pub use flash::FlashMessage;
 pub use middleware::RequestId;
 pub use routes::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
 pub(crate) use routes::{
-    clash, same_shape, ADMIN_ROUTES, CHANNEL_ROUTES, DOCS_ROUTES, FRAMEWORK_ROUTES, MCP_ROUTES,
-    WORKFLOW_ROUTES,
+    clash, generality, same_shape, ADMIN_ROUTES, CHANNEL_ROUTES, DOCS_ROUTES, FRAMEWORK_ROUTES,
+    MCP_ROUTES, WORKFLOW_ROUTES,
 };
 
 use actix_web::http::header;
@@ -100,8 +100,15 @@ pub(crate) fn closing(req: &HttpRequest) -> futures_util::future::BoxFuture<'sta
 /// No route matched: 405 with `Allow` when the path exists under other
 /// methods, 404 otherwise.
 pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
-    let allowed = req
-        .app_data::<actix_web::web::Data<state::ServerState>>()
+    let routes = req.app_data::<actix_web::web::Data<state::ServerState>>();
+    // `/posts/` answers as `/posts` does: a permanent redirect (308 keeps
+    // the method and body) when a route matches without the slash.
+    if let Some(target) = routes.and_then(|rt| without_trailing_slash(&rt.route_patterns, &req)) {
+        return HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, target))
+            .finish();
+    }
+    let allowed = routes
         .map(|rt| allowed_methods(&rt.route_patterns, req.path()))
         .unwrap_or_default();
     if allowed.is_empty() || allowed.contains(&req.method().as_str()) {
@@ -126,6 +133,29 @@ pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
         response.headers_mut().insert(header::ALLOW, value);
     }
     response
+}
+
+/// Where a request for a path with a trailing slash belongs: the same path
+/// without it (and with the query), when a route of the request's method
+/// matches that. Never a path starting `//`, which a browser would read as
+/// another host.
+fn without_trailing_slash(
+    routes: &[(actix_web::dev::ResourceDef, &'static str)],
+    req: &HttpRequest,
+) -> Option<String> {
+    let path = req.path();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() == path.len() || trimmed.is_empty() || trimmed.starts_with("//") {
+        return None;
+    }
+    let method = req.method().as_str();
+    if !allowed_methods(routes, trimmed).contains(&method) {
+        return None;
+    }
+    Some(match req.query_string() {
+        "" => trimmed.to_string(),
+        query => format!("{trimmed}?{query}"),
+    })
 }
 
 /// The methods whose routes match `path`, GET bringing HEAD, sorted.

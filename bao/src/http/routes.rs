@@ -301,6 +301,22 @@ pub(crate) const fn same_shape(a: &str, b: &str) -> bool {
     }
 }
 
+/// How general a path pattern is, segment by segment: a literal segment
+/// (0) before a parameter with a pattern (1), before a plain parameter (2),
+/// before a tail that matches the rest (3). Routes are registered in this
+/// order (a stable sort keeps declaration order among equals), so
+/// `/posts/new` wins over `/posts/{id}` wherever each is declared.
+pub(crate) fn generality(path: &str) -> Vec<u8> {
+    path.split('/')
+        .map(|segment| match segment.find('{') {
+            None => 0,
+            Some(_) if segment.contains(":.*}") || segment.contains(":.+}") => 3,
+            Some(0) if !segment.contains(':') => 2,
+            Some(_) => 1,
+        })
+        .collect()
+}
+
 /// The end of the segment starting at `start`, and whether it is a plain parameter.
 const fn segment(s: &[u8], start: usize) -> (usize, bool) {
     let mut end = start;
@@ -410,6 +426,32 @@ pub const fn check_auth_model(model: &str, columns: &[crate::db::ColumnInfo]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_segments_are_registered_before_parameters() {
+        let mut paths = vec![
+            "/posts/{id}",
+            "/files/{rest:.*}",
+            "/posts/new",
+            "/posts/{id:[0-9]+}",
+            "/files/readme",
+            "/{slug}",
+            "/about",
+        ];
+        paths.sort_by_key(|p| generality(p));
+        assert_eq!(
+            paths,
+            [
+                "/about",
+                "/{slug}",
+                "/posts/new",
+                "/files/readme",
+                "/posts/{id:[0-9]+}",
+                "/posts/{id}",
+                "/files/{rest:.*}",
+            ]
+        );
+    }
 
     fn route(method: &'static str, path: &'static str) -> RouteInfo {
         RouteInfo {

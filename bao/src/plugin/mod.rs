@@ -108,8 +108,8 @@ impl Default for Capabilities {
 pub struct PluginController {
     /// Its route table.
     pub routes: &'static [RouteInfo],
-    /// Registers its handlers.
-    pub configure: fn(&mut actix_web::web::ServiceConfig),
+    /// Registers the handler of one of its routes.
+    pub configure: fn(&mut actix_web::web::ServiceConfig, usize),
 }
 
 /// The controller `C`, for a plugin's `CONTROLLERS`.

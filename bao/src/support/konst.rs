@@ -44,6 +44,22 @@ pub(crate) const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> 
     n
 }
 
+/// The index of the first of `names` that appears again later in the list.
+pub(crate) const fn repeated(names: &[&str]) -> Option<usize> {
+    let mut i = 0;
+    while i < names.len() {
+        let mut j = i + 1;
+        while j < names.len() {
+            if str_eq(names[i], names[j]) {
+                return Some(i);
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Whether `values` holds `value` (for compile-time checks of generated code).
 pub const fn const_contains(values: &[&str], value: &str) -> bool {
     let mut i = 0;

@@ -33,6 +33,23 @@ pub enum TaskKind {
     Cpu,
 }
 
+/// Fails the build when two tasks of an app share a name (two functions
+/// `send` in different modules, say). `bao::app!` calls it in a `const`.
+pub const fn check_task_names(names: &[&str]) {
+    use crate::support::konst::{panic_with, push, repeated, MESSAGE_LEN};
+    if let Some(i) = repeated(names) {
+        let mut buf = [0u8; MESSAGE_LEN];
+        let n = push(&mut buf, 0, "two tasks are named `");
+        let n = push(&mut buf, n, names[i]);
+        let n = push(
+            &mut buf,
+            n,
+            "`: a task is enqueued and run by its name, so enqueueing one would run the other; give one `#[bao::task(name = \"...\")]`",
+        );
+        panic_with(&buf, n);
+    }
+}
+
 /// A registered task: what `#[bao::task]` generates.
 #[derive(Clone, Copy)]
 pub struct TaskDef {

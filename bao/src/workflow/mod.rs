@@ -912,36 +912,30 @@ pub async fn resume(db: &DbPool, run_id: &str) -> crate::Result<bool> {
 /// Fails the build when two workflows of an app share a name. `bao::app!`
 /// calls it in a `const`.
 pub const fn check_workflow_names(names: &[&str]) {
-    let mut i = 0;
-    while i < names.len() {
-        let mut j = i + 1;
-        while j < names.len() {
-            if crate::support::konst::str_eq(names[i], names[j]) {
-                let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
-                let mut n = 0;
-                let name = names[i].as_bytes();
-                let agent = b"agent:";
-                let mut is_agent = name.len() > agent.len();
-                let mut k = 0;
-                while is_agent && k < agent.len() {
-                    is_agent = name[k] == agent[k];
-                    k += 1;
-                }
-                if is_agent {
-                    // An agent's runs are the workflow runs `agent:<name>`.
-                    let (_, short) = names[i].split_at(agent.len());
-                    n = crate::support::konst::push(&mut buf, n, "two agents are named `");
-                    n = crate::support::konst::push(&mut buf, n, short);
-                    n = crate::support::konst::push(&mut buf, n, "`: their runs are found by name, so each agent needs its own; give one `#[bao::agent(name = \"...\")]`");
-                } else {
-                    n = crate::support::konst::push(&mut buf, n, "two workflows are named `");
-                    n = crate::support::konst::push(&mut buf, n, names[i]);
-                    n = crate::support::konst::push(&mut buf, n, "`: runs are found by name, so each workflow needs its own; give one `#[bao::workflow(name = \"...\")]`");
-                }
-                crate::support::konst::panic_with(&buf, n);
-            }
-            j += 1;
-        }
-        i += 1;
+    use crate::support::konst::{panic_with, push, repeated, MESSAGE_LEN};
+    let Some(i) = repeated(names) else {
+        return;
+    };
+    let mut buf = [0u8; MESSAGE_LEN];
+    let mut n = 0;
+    let name = names[i].as_bytes();
+    let agent = b"agent:";
+    let mut is_agent = name.len() > agent.len();
+    let mut k = 0;
+    while is_agent && k < agent.len() {
+        is_agent = name[k] == agent[k];
+        k += 1;
     }
+    if is_agent {
+        // An agent's runs are the workflow runs `agent:<name>`.
+        let (_, short) = names[i].split_at(agent.len());
+        n = push(&mut buf, n, "two agents are named `");
+        n = push(&mut buf, n, short);
+        n = push(&mut buf, n, "`: their runs are found by name, so each agent needs its own; give one `#[bao::agent(name = \"...\")]`");
+    } else {
+        n = push(&mut buf, n, "two workflows are named `");
+        n = push(&mut buf, n, names[i]);
+        n = push(&mut buf, n, "`: runs are found by name, so each workflow needs its own; give one `#[bao::workflow(name = \"...\")]`");
+    }
+    panic_with(&buf, n);
 }

@@ -107,7 +107,10 @@ impl Sessions {
                     .respond_to(&req))
             }
             Err(
-                e @ (AuthError::EmailTaken | AuthError::InvalidEmail | AuthError::WeakPassword(_)),
+                e @ (AuthError::EmailTaken
+                | AuthError::EmailUnavailable
+                | AuthError::InvalidEmail
+                | AuthError::WeakPassword(_)),
             ) => Ok(View(RegisterPage {
                 email: form.email,
                 error: format!("{}.", capitalize(&e.to_string())),
