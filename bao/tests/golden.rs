@@ -72,18 +72,29 @@ const ADMIN_TOKEN: &str = "a-console-token-of-the-golden-tests-0123456789";
 fn serve_live(app: &Path, database_url: &str) -> (Child, String) {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let server = bao(app)
+    // What the server (and the build before it) says, shown if it never
+    // becomes healthy.
+    let log_path = app.join(format!("serve-{port}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut server = bao(app)
         .args(["serve", "--port", &port.to_string()])
         .env("BAO_DATABASE_URL", database_url)
         .env("BAO_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
-    assert!(
-        wait_until_healthy(&addr, Duration::from_secs(120)),
-        "served"
-    );
+    if !wait_until_healthy(&addr, Duration::from_secs(300)) {
+        let _ = server.kill();
+        let status = server.wait();
+        let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = said.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "bao serve never became healthy ({status:?}):\n{}",
+            tail.join("\n")
+        );
+    }
     (server, addr)
 }
 
