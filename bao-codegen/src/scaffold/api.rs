@@ -193,17 +193,22 @@ pub fn api_files(
          client\n        .get(&format!(\"{{URL}}?per_page=0\"))\n        .await\n        .assert_status(400);\n\
          }}\n"
     );
+    // A test's opening: a client (signed in when the API needs it) that
+    // creates one row, whose address is `item`.
+    let create_one = format!(
+        "    let client = TestClient::new({crate_name}::app()).await;\n\
+         {sign_in}    \
+         let created = client\n        .post(URL)\n        .csrf()\n        \
+         .json(&bao::json!({{ {body} }}))\n        .await;\n    \
+         created.assert_status(201);\n    \
+         let row: bao::serde_json::Value = created.json();\n    \
+         let item = format!(\"{{URL}}/{{}}\", row[\"id\"]);\n"
+    );
     if round_trip {
         tests.push_str(&format!(
             "\n#[bao::test]\n\
-             async fn creates_shows_updates_and_deletes_a_{snake}() {{\n    \
-             let client = TestClient::new({crate_name}::app()).await;\n\
-             {sign_in}    \
-             let created = client\n        .post(URL)\n        .csrf()\n        \
-             .json(&bao::json!({{ {body} }}))\n        .await;\n    \
-             created.assert_status(201);\n    \
-             let row: bao::serde_json::Value = created.json();\n    \
-             let item = format!(\"{{URL}}/{{}}\", row[\"id\"]);\n    \
+             async fn creates_shows_updates_and_deletes_a_{snake}() {{\n\
+             {create_one}    \
              client.get(&item).await.assert_ok();\n    \
              client\n        .patch(&item)\n        .csrf()\n        .json(&bao::json!({{}}))\n        .await\n        .assert_ok();\n    \
              client\n        .post(URL)\n        .csrf()\n        \
@@ -216,14 +221,8 @@ pub fn api_files(
     if owned && round_trip {
         tests.push_str(&format!(
             "\n#[bao::test]\n\
-             async fn each_user_reaches_only_their_own_{plural}() {{\n    \
-             let client = TestClient::new({crate_name}::app()).await;\n\
-             {sign_in}    \
-             let created = client\n        .post(URL)\n        .csrf()\n        \
-             .json(&bao::json!({{ {body} }}))\n        .await;\n    \
-             created.assert_status(201);\n    \
-             let row: bao::serde_json::Value = created.json();\n    \
-             let item = format!(\"{{URL}}/{{}}\", row[\"id\"]);\n    \
+             async fn each_user_reaches_only_their_own_{plural}() {{\n\
+             {create_one}    \
              client.post(\"/logout\").csrf().await;\n    \
              client\n        .post(\"/register\")\n        .csrf()\n        \
              .form(&[(\"email\", \"second@example.com\"), (\"password\", \"a long enough password\")])\n        \
