@@ -92,6 +92,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         );
     }
     let mut name = snake(type_name.trim_end_matches("Agent"));
+    let name_example = format!("name = \"{name}\"");
     let mut max_steps: u32 = 10;
     let mut max_tokens: Option<u64> = None;
     let mut max_cost_usd: Option<f64> = None;
@@ -104,45 +105,112 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     } in crate::diag::attr_options(args, &mut diag)
     {
         match (key.as_str(), value) {
-                    ("name", Some(Lit::Str(s))) => {
-                        let v = s.value();
-                        if !crate::diag::is_stored_name(&v) {
-                            diag.error_at(&s, "an agent name is letters, digits, `_`, `-` and `.`, like \"research\"");
-                        }
-                        name = v;
-                    }
-                    ("max_steps", Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
-                        Ok(n) if (1..=1000).contains(&n) => max_steps = n,
-                        _ => diag.error_at(&i, "`max_steps` is the most model turns of one run: 1 to 1000"),
-                    },
-                    ("max_tokens", Some(Lit::Int(i))) => match i.base10_parse::<u64>() {
-                        Ok(n) if n > 0 => max_tokens = Some(n),
-                        _ => diag.error_at(&i, "`max_tokens` is the most tokens of one run: a positive number"),
-                    },
-                    ("max_cost_usd", Some(Lit::Float(f))) => match f.base10_parse::<f64>() {
-                        Ok(n) if n > 0.0 && n.is_finite() => max_cost_usd = Some(n),
-                        _ => diag.error_at(&f, "`max_cost_usd` is the most dollars of one run, like 0.50"),
-                    },
-                    ("max_cost_usd", Some(Lit::Int(i))) => match i.base10_parse::<u64>() {
-                        Ok(n) if n > 0 => max_cost_usd = Some(n as f64),
-                        _ => diag.error_at(&i, "`max_cost_usd` is the most dollars of one run, like 0.50"),
-                    },
-                    ("rag", Some(Lit::Bool(b))) => rag = b.value,
-                    ("approval_timeout", Some(Lit::Str(s))) => match crate::schedule::parse_duration_ms(&s.value()) {
-                        Ok(ms) if ms > 0 => approval_timeout_ms = ms,
-                        _ => diag.error_at(&s, "`approval_timeout` is a duration like \"30m\", \"24h\" or \"7d\""),
-                    },
-                    ("name" | "max_steps" | "max_tokens" | "max_cost_usd" | "rag" | "approval_timeout", _) => diag.error_at(
-                        &option,
-                        format!("write `{key} = ..`: name = \"research\", max_steps = 10, max_tokens = 5000, max_cost_usd = 0.50, rag = false, approval_timeout = \"24h\""),
-                    ),
-                    (other, _) => {
-                        let hint = closest(other, OPTIONS)
-                            .map(|k| format!("; did you mean `{k}`?"))
-                            .unwrap_or_default();
-                        diag.error_at(&option, format!("unknown #[bao::agent] option `{other}`: expected name, max_steps, max_tokens, max_cost_usd, rag or approval_timeout{hint}"));
-                    }
+            ("name", Some(Lit::Str(s))) => {
+                let v = s.value();
+                if !crate::diag::is_stored_name(&v) {
+                    diag.error_at(
+                        &s,
+                        crate::diag::wrong_value(
+                            &option,
+                            "an agent name is letters, digits, `_`, `-` and `.`",
+                            &name_example,
+                        ),
+                    );
                 }
+                name = v;
+            }
+            ("max_steps", Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => max_steps = n,
+                _ => diag.error_at(
+                    &i,
+                    crate::diag::wrong_value(
+                        &option,
+                        "`max_steps` is the most model turns of one run, 1 to 1000",
+                        "max_steps = 10",
+                    ),
+                ),
+            },
+            ("max_tokens", Some(Lit::Int(i))) => match i.base10_parse::<u64>() {
+                Ok(n) if n > 0 => max_tokens = Some(n),
+                _ => diag.error_at(
+                    &i,
+                    crate::diag::wrong_value(
+                        &option,
+                        "`max_tokens` is the most tokens of one run, more than 0",
+                        "max_tokens = 5000",
+                    ),
+                ),
+            },
+            ("max_cost_usd", Some(Lit::Float(f))) => match f.base10_parse::<f64>() {
+                Ok(n) if n > 0.0 && n.is_finite() => max_cost_usd = Some(n),
+                _ => diag.error_at(
+                    &f,
+                    crate::diag::wrong_value(
+                        &option,
+                        "`max_cost_usd` is the most dollars one run may cost, more than 0",
+                        "max_cost_usd = 0.50",
+                    ),
+                ),
+            },
+            ("max_cost_usd", Some(Lit::Int(i))) => match i.base10_parse::<u64>() {
+                Ok(n) if n > 0 => max_cost_usd = Some(n as f64),
+                _ => diag.error_at(
+                    &i,
+                    crate::diag::wrong_value(
+                        &option,
+                        "`max_cost_usd` is the most dollars one run may cost, more than 0",
+                        "max_cost_usd = 0.50",
+                    ),
+                ),
+            },
+            ("rag", Some(Lit::Bool(b))) => rag = b.value,
+            ("approval_timeout", Some(Lit::Str(s))) => match crate::schedule::parse_duration_ms(
+                &s.value(),
+            ) {
+                Ok(ms) if ms > 0 => approval_timeout_ms = ms,
+                _ => diag.error_at(
+                    &s,
+                    crate::diag::wrong_value(
+                        &option,
+                        "`approval_timeout` is a duration longer than zero, like \"30m\" or \"7d\"",
+                        "approval_timeout = \"24h\"",
+                    ),
+                ),
+            },
+            (
+                key @ ("name" | "max_steps" | "max_tokens" | "max_cost_usd" | "rag"
+                | "approval_timeout"),
+                _,
+            ) => {
+                let (why, write) = match key {
+                    "name" => (
+                        "`name` is the text the agent's runs are stored under",
+                        name_example.as_str(),
+                    ),
+                    "max_steps" => (
+                        "`max_steps` is a whole number from 1 to 1000",
+                        "max_steps = 10",
+                    ),
+                    "max_tokens" => ("`max_tokens` is a whole number", "max_tokens = 5000"),
+                    "max_cost_usd" => (
+                        "`max_cost_usd` is a number of dollars",
+                        "max_cost_usd = 0.50",
+                    ),
+                    "rag" => ("`rag` is true or false", "rag = true"),
+                    _ => (
+                        "`approval_timeout` is a duration in text",
+                        "approval_timeout = \"24h\"",
+                    ),
+                };
+                diag.error_at(&option, crate::diag::wrong_value(&option, why, write));
+            }
+            (other, _) => {
+                let hint = closest(other, OPTIONS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                diag.error_at(&option, format!("unknown #[bao::agent] option `{other}`: expected name, max_steps, max_tokens, max_cost_usd, rag or approval_timeout{hint}"));
+            }
+        }
     }
 
     let mut tools: Vec<Tool> = Vec::new();

@@ -162,6 +162,17 @@ pub fn literal_options(args: proc_macro2::TokenStream, diag: &mut Diagnostics) -
     }
 }
 
+/// The message for an option whose value is wrong, in one form: what was
+/// written, why it is wrong, and what to write instead.
+pub fn wrong_value(written: &impl quote::ToTokens, why: &str, write: &str) -> String {
+    let written = written
+        .to_token_stream()
+        .to_string()
+        .replace("- ", "-")
+        .replace(" . ", ".");
+    format!("`{written}` is wrong: {why}; write `{write}`")
+}
+
 /// One option of an attribute: `key = literal`, or a bare `key` (then
 /// `value` is None), with the option itself for error spans.
 pub struct AttrOption {
@@ -218,6 +229,15 @@ pub fn is_stored_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrong_values_say_what_why_and_what_to_write() {
+        let option: syn::Meta = syn::parse_quote!(retries = -1);
+        assert_eq!(
+            wrong_value(&option, "`retries` is a whole number from 0 to 100", "retries = 3"),
+            "`retries = -1` is wrong: `retries` is a whole number from 0 to 100; write `retries = 3`"
+        );
+    }
 
     #[test]
     fn types_read_as_written() {

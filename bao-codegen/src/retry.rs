@@ -36,7 +36,14 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     i,
                     "`attempts = 0` would never call the function: attempts count the first call too, so write at least `attempts = 1` (1 means no retry)",
                 ),
-                _ => diag.error_at(i, "`attempts` is 1 to 100 (the first call included)"),
+                _ => diag.error_at(
+                    i,
+                    crate::diag::wrong_value(
+                        &option.tokens,
+                        "`attempts` counts the calls, the first one included, 1 to 100",
+                        "attempts = 3",
+                    ),
+                ),
             },
             (Some(key @ ("backoff" | "max_backoff")), Some(Lit::Str(s))) => {
                 match parse_duration_ms(&s.value()) {
@@ -44,7 +51,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     Ok(ms) => max_ms = ms,
                     Err(why) => diag.error_at(
                         s,
-                        format!("`{key}`: {why}; write a duration like \"500ms\", \"2s\" or \"1m\""),
+                        crate::diag::wrong_value(
+                            &option.tokens,
+                            &why,
+                            &format!("{key} = \"500ms\""),
+                        ),
                     ),
                 }
             }
@@ -56,18 +67,18 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     "write `when = is_retryable`, naming a `fn(&E) -> bool` that says which errors are worth retrying",
                 ),
             },
-            (Some(key @ ("attempts" | "backoff" | "max_backoff" | "jitter")), _) => diag.error_at(
-                &option.tokens,
-                format!(
-                    "write {}",
-                    match key {
-                        "attempts" => "attempts = 3",
-                        "backoff" => "backoff = \"500ms\"",
-                        "max_backoff" => "max_backoff = \"30s\"",
-                        _ => "jitter = false",
-                    }
-                ),
-            ),
+            (Some(key @ ("attempts" | "backoff" | "max_backoff" | "jitter")), _) => {
+                let (why, write) = match key {
+                    "attempts" => ("`attempts` is a whole number from 1 to 100", "attempts = 3"),
+                    "backoff" => ("`backoff` is a duration in text", "backoff = \"500ms\""),
+                    "max_backoff" => ("`max_backoff` is a duration in text", "max_backoff = \"30s\""),
+                    _ => ("`jitter` is true or false", "jitter = false"),
+                };
+                diag.error_at(
+                    &option.tokens,
+                    crate::diag::wrong_value(&option.tokens, why, write),
+                );
+            }
             (Some(other), _) => {
                 let hint = closest(other, OPTIONS)
                     .map(|k| format!("; did you mean `{k}`?"))

@@ -156,9 +156,39 @@ pub fn parse_cron(text: &str) -> Result<String, String> {
             ))
         }
     };
+    check_cron_ranges(text, &expr)?;
     cron::Schedule::from_str(&expr)
         .map_err(|e| format!("`{text}` is not a valid cron expression: {e}"))?;
     Ok(expr)
+}
+
+/// The numbers of the second, minute, hour, day and month fields within
+/// their ranges, said in the field's own words (the cron crate's messages
+/// give an exclusive bound as if it were inclusive).
+fn check_cron_ranges(text: &str, expr: &str) -> Result<(), String> {
+    const FIELDS: [(&str, u32, u32); 5] = [
+        ("second", 0, 59),
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of the month", 1, 31),
+        ("month", 1, 12),
+    ];
+    for (field, (what, low, high)) in expr.split_whitespace().zip(FIELDS) {
+        // `1-5,10/2` → the numbers 1, 5 and 10; a step is not a value.
+        for part in field.split(',') {
+            let values = part.split('/').next().unwrap_or_default();
+            for number in values.split('-') {
+                if let Ok(n) = number.parse::<u32>() {
+                    if n < low || n > high {
+                        return Err(format!(
+                            "`{text}`: {what} {n} is out of range, a {what} is {low} to {high}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Expands `#[every(args)] item`.
@@ -209,33 +239,45 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 }
                 Err(_) => diag.error_at(
                     s,
-                    format!(
-                        "`{}` is not an IANA time zone: write a name like \"UTC\", \"Europe/Paris\" or \"America/New_York\"",
-                        s.value()
+                    crate::diag::wrong_value(
+                        &option.tokens,
+                        "it is not an IANA time zone name (\"UTC\", \"Europe/Paris\", \"America/New_York\")",
+                        "tz = \"UTC\"",
                     ),
                 ),
             },
             (Some("missed"), Some(Lit::Str(s))) => match s.value().as_str() {
                 "skip" => catch_up = false,
                 "catch_up" => catch_up = true,
-                other => diag.error_at(
+                _ => diag.error_at(
                     s,
-                    format!("`missed = \"{other}\"`: after downtime a schedule either \"skip\"s the slots it missed (the default) or runs once to \"catch_up\""),
+                    crate::diag::wrong_value(
+                        &option.tokens,
+                        "after downtime a schedule either \"skip\"s the slots it missed (the default) or runs once to \"catch_up\"",
+                        "missed = \"catch_up\"",
+                    ),
                 ),
             },
             (Some("retries"), Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
                 Ok(n) if n <= 100 => retries = n,
-                _ => diag.error_at(i, "`retries` is how many times a failed tick runs again: 0 to 100"),
+                _ => diag.error_at(
+                    i,
+                    crate::diag::wrong_value(
+                        &option.tokens,
+                        "`retries` is how many times a failed tick runs again, 0 to 100",
+                        "retries = 2",
+                    ),
+                ),
             },
-            (Some(key @ ("cron" | "tz" | "missed" | "retries")), _) => diag.error_at(
-                &option.tokens,
-                format!("write {}", match key {
-                    "cron" => "cron = \"0 */5 * * * *\"",
-                    "tz" => "tz = \"Europe/Paris\"",
-                    "missed" => "missed = \"skip\" or missed = \"catch_up\"",
-                    _ => "retries = 2",
-                }),
-            ),
+            (Some(key @ ("cron" | "tz" | "missed" | "retries")), _) => {
+                let (why, write) = match key {
+                    "cron" => ("`cron` is a cron expression in text", "cron = \"0 */5 * * * *\""),
+                    "tz" => ("`tz` is a time zone name in text", "tz = \"UTC\""),
+                    "missed" => ("`missed` is the text \"skip\" or \"catch_up\"", "missed = \"catch_up\""),
+                    _ => ("`retries` is a whole number from 0 to 100", "retries = 2"),
+                };
+                diag.error_at(&option.tokens, crate::diag::wrong_value(&option.tokens, why, write));
+            }
             (None, _) => diag.error_at(
                 &option.tokens,
                 format!("a schedule is a string like \"30s\"; {FORMS}"),
@@ -416,7 +458,19 @@ mod tests {
             assert!(parse_schedule(bad).is_err(), "{bad}");
         }
         assert!(parse_cron("* * *").is_err());
-        assert!(parse_cron("0 61 * * * *").is_err());
+        assert_eq!(
+            parse_cron("0 60 * * * *").unwrap_err(),
+            "`0 60 * * * *`: minute 60 is out of range, a minute is 0 to 59"
+        );
+        assert!(
+            parse_cron("0 59 23 31 12 *").is_ok(),
+            "the bounds themselves are fine"
+        );
+        assert!(parse_cron("0 0 24 * * *").unwrap_err().contains("hour 24"));
+        assert!(parse_cron("0 0 0 1-32 * *")
+            .unwrap_err()
+            .contains("day of the month 32"));
+        assert!(parse_cron("0 0 0 * 0,3 *").unwrap_err().contains("month 0"));
         assert_eq!(parse_cron("*/5 * * * *").unwrap(), "0 */5 * * * *");
     }
 }

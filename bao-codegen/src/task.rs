@@ -3,7 +3,7 @@
 //! function and adds a module of the same name with `enqueue`,
 //! `enqueue_with` and its definition.
 
-use crate::diag::{closest, Diagnostics};
+use crate::diag::{closest, wrong_value, Diagnostics};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -33,41 +33,90 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     } in crate::diag::attr_options(args, &mut diag)
     {
         match (key.as_str(), value) {
-                    ("kind", Some(Lit::Str(s))) => match s.value().as_str() {
-                        "io" => kind = quote!(::bao::task::TaskKind::Io),
-                        "cpu" => kind = quote!(::bao::task::TaskKind::Cpu),
-                        other => diag.error_at(&s, format!("`kind = \"{other}\"`: a task is \"io\" (async work) or \"cpu\" (runs on the blocking pool)")),
-                    },
-                    ("max_concurrency", Some(Lit::Int(i))) => match i.base10_parse::<usize>() {
-                        Ok(n) if (1..=10_000).contains(&n) => max_concurrency = n,
-                        _ => diag.error_at(&i, "`max_concurrency` is how many run at once in a process: 1 to 10000"),
-                    },
-                    ("retries", Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
-                        Ok(n) if n <= 100 => retries = n,
-                        _ => diag.error_at(&i, "`retries` is how many times a failed task runs again: 0 to 100"),
-                    },
-                    ("name", Some(Lit::Str(s))) => {
-                        let value = s.value();
-                        if value.is_empty()
-                            || value.len() > 100
-                            || !value.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
-                        {
-                            diag.error_at(&s, format!("task name {value:?} is not usable: a task name is 1 to 100 letters, digits and `_ - . :`, like \"billing.send_receipt\""));
-                        } else if value.starts_with("every:") {
-                            diag.error_at(&s, "task names starting `every:` are the ticks of #[bao::every] schedules: choose another name");
-                        } else {
-                            name = value;
-                        }
-                    }
-                    ("kind" | "max_concurrency" | "retries" | "name", _) => diag.error_at(
+            ("kind", Some(Lit::Str(s))) => match s.value().as_str() {
+                "io" => kind = quote!(::bao::task::TaskKind::Io),
+                "cpu" => kind = quote!(::bao::task::TaskKind::Cpu),
+                _ => diag.error_at(
+                    &s,
+                    wrong_value(
                         &option,
-                        "write name = \"billing.send_receipt\", kind = \"io\" | \"cpu\", max_concurrency = 8, retries = 3",
+                        "a task is \"io\" (async work) or \"cpu\" (runs on the blocking pool)",
+                        "kind = \"cpu\"",
                     ),
-                    (other, _) => {
-                        let hint = closest(other, OPTIONS).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
-                        diag.error_at(&option, format!("unknown #[bao::task] option `{other}`: expected name, kind, max_concurrency or retries{hint}"));
-                    }
+                ),
+            },
+            ("max_concurrency", Some(Lit::Int(i))) => match i.base10_parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => max_concurrency = n,
+                _ => diag.error_at(
+                    &i,
+                    wrong_value(
+                        &option,
+                        "`max_concurrency` is how many run at once in a process, 1 to 10000",
+                        "max_concurrency = 8",
+                    ),
+                ),
+            },
+            ("retries", Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
+                Ok(n) if n <= 100 => retries = n,
+                _ => diag.error_at(
+                    &i,
+                    wrong_value(
+                        &option,
+                        "`retries` is how many times a failed task runs again, 0 to 100",
+                        "retries = 3",
+                    ),
+                ),
+            },
+            ("name", Some(Lit::Str(s))) => {
+                let value = s.value();
+                if value.is_empty()
+                    || value.len() > 100
+                    || !value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
+                {
+                    diag.error_at(
+                        &s,
+                        wrong_value(
+                            &option,
+                            "a task name is 1 to 100 letters, digits and `_ - . :`",
+                            &format!("name = \"{ident}\""),
+                        ),
+                    );
+                } else if value.starts_with("every:") {
+                    diag.error_at(&s, "task names starting `every:` are the ticks of #[bao::every] schedules: choose another name");
+                } else {
+                    name = value;
                 }
+            }
+            (key @ ("kind" | "max_concurrency" | "retries" | "name"), _) => {
+                let (why, write) = match key {
+                    "kind" => (
+                        "`kind` is the text \"io\" or \"cpu\"".to_string(),
+                        "kind = \"io\"".to_string(),
+                    ),
+                    "max_concurrency" => (
+                        "`max_concurrency` is a whole number from 1 to 10000".into(),
+                        "max_concurrency = 8".into(),
+                    ),
+                    "retries" => (
+                        "`retries` is a whole number from 0 to 100".into(),
+                        "retries = 3".into(),
+                    ),
+                    _ => (
+                        "`name` is the text the task is stored under".into(),
+                        format!("name = \"{ident}\""),
+                    ),
+                };
+                diag.error_at(&option, wrong_value(&option, &why, &write));
+            }
+            (other, _) => {
+                let hint = closest(other, OPTIONS)
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                diag.error_at(&option, format!("unknown #[bao::task] option `{other}`: expected name, kind, max_concurrency or retries{hint}"));
+            }
+        }
     }
     let sig = &func.sig;
     if sig.asyncness.is_none() {

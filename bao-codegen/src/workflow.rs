@@ -34,7 +34,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 if !crate::diag::is_stored_name(&v) {
                     diag.error_at(
                         &s,
-                        "a workflow name is letters, digits, `_`, `-` and `.`, like \"onboard\"",
+                        crate::diag::wrong_value(
+                            &option,
+                            "a workflow name is letters, digits, `_`, `-` and `.`",
+                            &format!("name = \"{ident}\""),
+                        ),
                     );
                 }
                 name = v;
@@ -43,20 +47,38 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 Ok(n) if (0..=100).contains(&n) => retries = n,
                 _ => diag.error_at(
                     &i,
-                    "`retries` is how many times a failed run starts again: 0 to 100",
+                    crate::diag::wrong_value(
+                        &option,
+                        "`retries` is how many times a failed run starts again, 0 to 100",
+                        "retries = 3",
+                    ),
                 ),
             },
             ("version", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
                 Ok(n) if (1..=i64::from(i32::MAX)).contains(&n) => version = n,
                 _ => diag.error_at(
                     &i,
-                    "`version` is a positive whole number; bump it when the steps change",
+                    crate::diag::wrong_value(
+                        &option,
+                        "`version` is a whole number from 1, raised when the steps change",
+                        "version = 2",
+                    ),
                 ),
             },
-            ("name" | "retries" | "version", _) => diag.error_at(
-                &option,
-                format!("write `{key} = ..`: name = \"onboard\", retries = 3, version = 2"),
-            ),
+            (key @ ("name" | "retries" | "version"), _) => {
+                let (why, write) = match key {
+                    "name" => (
+                        "`name` is the text runs are stored under",
+                        format!("name = \"{ident}\""),
+                    ),
+                    "retries" => (
+                        "`retries` is a whole number from 0 to 100",
+                        "retries = 3".into(),
+                    ),
+                    _ => ("`version` is a whole number from 1", "version = 2".into()),
+                };
+                diag.error_at(&option, crate::diag::wrong_value(&option, why, &write));
+            }
             (other, _) => {
                 let hint = closest(other, OPTIONS)
                     .map(|k| format!("; did you mean `{k}`?"))

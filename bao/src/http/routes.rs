@@ -443,12 +443,12 @@ mod tests {
             paths,
             [
                 "/about",
-                "/{slug}",
                 "/posts/new",
                 "/files/readme",
                 "/posts/{id:[0-9]+}",
                 "/posts/{id}",
                 "/files/{rest:.*}",
+                "/{slug}",
             ]
         );
     }

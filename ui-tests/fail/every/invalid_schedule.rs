@@ -20,4 +20,9 @@ async fn weekly(ctx: TaskCtx) {
     let _ = ctx;
 }
 
+#[bao::every(cron = "0 60 * * * *")]
+async fn hourly(ctx: TaskCtx) {
+    let _ = ctx;
+}
+
 fn main() {}

@@ -4,4 +4,10 @@ async fn send_receipt(order_id: i64) -> bao::Result<()> {
     Ok(())
 }
 
+#[bao::task(retries = -1, max_concurrency = "3", name = "send receipt")]
+async fn refund(order_id: i64) -> bao::Result<()> {
+    let _ = order_id;
+    Ok(())
+}
+
 fn main() {}
