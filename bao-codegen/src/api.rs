@@ -110,7 +110,20 @@ fn int_of(meta: &Meta, diag: &mut Diagnostics) -> Option<i64> {
             }
         }
     }
-    diag.error_at(meta, "expected a whole number: `per_page = 20`");
+    let key = meta
+        .path()
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let example = if key == "max_per_page" { 100 } else { 20 };
+    diag.error_at(
+        meta,
+        crate::diag::wrong_value(
+            meta,
+            &format!("`{key}` is a whole number of rows"),
+            &format!("{key} = {example}"),
+        ),
+    );
     None
 }
 
@@ -143,6 +156,7 @@ fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
     let (mut filters, mut sorts) = (Vec::new(), Vec::new());
     let (mut filter_span, mut sort_span) = (Span::call_site(), Span::call_site());
     let (mut per_page, mut max_per_page) = (20, 100);
+    let (mut per_page_at, mut max_per_page_at): (Option<Meta>, Option<Meta>) = (None, None);
     let mut owner = None;
     for option in &options {
         let name = option
@@ -225,8 +239,14 @@ fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
                 },
                 _ => diag.error_at(option, "write `owned_by = user_id`"),
             },
-            "per_page" => per_page = int_of(option, diag).unwrap_or(per_page),
-            "max_per_page" => max_per_page = int_of(option, diag).unwrap_or(max_per_page),
+            "per_page" => {
+                per_page = int_of(option, diag).unwrap_or(per_page);
+                per_page_at = Some(option.clone());
+            }
+            "max_per_page" => {
+                max_per_page = int_of(option, diag).unwrap_or(max_per_page);
+                max_per_page_at = Some(option.clone());
+            }
             other => {
                 let hint = closest(other, OPTIONS)
                     .map(|k| format!("; did you mean `{k}`?"))
@@ -242,16 +262,19 @@ fn parse_args(args: TokenStream, diag: &mut Diagnostics) -> Option<Args> {
         }
     }
     if !(1..=1000).contains(&max_per_page) {
-        diag.error_span(
-            Span::call_site(),
-            "`max_per_page` must be between 1 and 1000",
-        );
+        let why = "`max_per_page` is the largest page a client may ask for, 1 to 1000";
+        match &max_per_page_at {
+            Some(at) => diag.error_at(at, crate::diag::wrong_value(at, why, "max_per_page = 100")),
+            None => diag.error_span(Span::call_site(), why),
+        }
     }
     if !(1..=max_per_page).contains(&per_page) {
-        diag.error_span(
-            Span::call_site(),
-            format!("`per_page` must be between 1 and max_per_page ({max_per_page})"),
-        );
+        let why = format!("`per_page` is the page size when the client gives none, 1 to max_per_page ({max_per_page})");
+        let write = format!("per_page = {}", 20.min(max_per_page.max(1)));
+        match &per_page_at {
+            Some(at) => diag.error_at(at, crate::diag::wrong_value(at, &why, &write)),
+            None => diag.error_span(Span::call_site(), why),
+        }
     }
     let Some(model) = model else {
         diag.error_at(
@@ -623,6 +646,30 @@ mod tests {
         assert!(out.contains("unknown action `shw`"), "{out}");
         assert!(out.contains("did you mean `show`"), "{out}");
         assert!(out.contains("did you mean `sort`"), "{out}");
+    }
+
+    #[test]
+    fn page_sizes_out_of_range_say_what_to_write() {
+        let out = expand(
+            quote!(
+                "/api/v1/notes",
+                model = Note,
+                per_page = 500,
+                max_per_page = "9"
+            ),
+            quote!(
+                pub struct NotesApi;
+            ),
+        )
+        .to_string();
+        assert!(out.contains("`per_page = 500` is wrong"), "{out}");
+        assert!(out.contains("write `per_page = 20`"), "{out}");
+        assert!(
+            out.contains(
+                "`max_per_page = \\\"9\\\"` is wrong: `max_per_page` is a whole number of rows"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

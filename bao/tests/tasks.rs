@@ -276,3 +276,75 @@ async fn postgres_workers_wake_on_enqueue_without_waiting_for_their_poll() {
     // The idle loop sleeps up to its poll: do not wait for it.
     worker.abort();
 }
+
+// Not listed in `bao::app!`: the compiler already warns that nothing runs it.
+#[allow(dead_code)]
+#[bao::task]
+async fn forgotten(n: i64) -> bao::Result<()> {
+    let _ = n;
+    Ok(())
+}
+
+#[allow(dead_code)]
+#[bao::workflow]
+async fn unlisted_flow(ctx: bao::workflow::WorkflowCtx, n: i64) -> bao::Result<i64> {
+    let _ = ctx;
+    Ok(n)
+}
+
+/// Enqueues a task the app lists, one it does not, or starts a workflow it
+/// does not list.
+pub struct Jobs;
+
+#[bao::controller("/jobs")]
+impl Jobs {
+    #[post("/{which}")]
+    async fn start(which: String, db: bao::Db) -> bao::Result<&'static str> {
+        match which.as_str() {
+            "listed" => {
+                record::enqueue(&db, 9, "listed".into()).await?;
+            }
+            "forgotten" => {
+                forgotten::enqueue(&db, 1).await?;
+            }
+            _ => {
+                unlisted_flow::start(&db, 1).await?;
+            }
+        }
+        Ok("started")
+    }
+}
+
+bao::app! {
+    name: "Tasks test",
+    controllers: [Jobs],
+    tasks: [record],
+}
+
+#[bao::test]
+async fn work_the_app_does_not_list_is_refused_when_started() {
+    for db in TestDatabase::each() {
+        let config = bao::Config {
+            database_url: db.url().to_string(),
+            ..bao::Config::for_tests()
+        };
+        let client = bao::testing::TestClient::with_config(app(), config).await;
+        client
+            .post("/jobs/listed")
+            .csrf()
+            .await
+            .assert_ok()
+            .assert_see("started");
+        // Nothing would ever run these: the caller hears so at once.
+        client
+            .post("/jobs/forgotten")
+            .csrf()
+            .await
+            .assert_status(500);
+        client.post("/jobs/flow").csrf().await.assert_status(500);
+        // Only the listed task was stored.
+        let pool = DbPool::new(db.url()).unwrap();
+        let queued = bao::task::store::count(&mut pool.get().unwrap(), "queued").unwrap();
+        assert_eq!(queued, 1, "{:?}", db.dialect());
+    }
+}

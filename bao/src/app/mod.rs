@@ -6,7 +6,7 @@ pub use crate::config::{Config, ConfigError, ConfigKey, Environment, LogFormat, 
 pub use crate::http::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
 pub use crate::subsystem::{ReadinessCheck, ShutdownHook};
 pub use crate::support::konst::const_contains;
-pub(crate) use server::{build_service, Running};
+pub(crate) use server::{build_service, Running, Signals};
 pub use server::{serve, serve_until};
 
 use crate::subsystem::{self as seam, Subsystem};

@@ -38,6 +38,12 @@ impl Running {
                 None
             }
         };
+        if let Some(pool) = &db {
+            pool.record_runnable(
+                app.tasks().iter().map(|t| t.name).collect(),
+                app.workflows().iter().map(|w| w.name).collect(),
+            );
+        }
         let metrics = Arc::new(Metrics::new());
         let core = Core {
             parts: Arc::new(app.parts(&config)),
@@ -294,8 +300,9 @@ pub(crate) fn build_service(
 /// up to `BAO_SHUTDOWN_DRAIN_TIMEOUT` to finish, and shutdown hooks run in
 /// reverse registration order.
 pub async fn serve(app: App, config: Config) -> std::io::Result<()> {
-    serve_until(app, config, async {
-        let signal = wait_for_signal().await;
+    let signals = Signals::install();
+    serve_until(app, config, async move {
+        let signal = signals.recv().await;
         tracing::info!(signal, "signal received");
     })
     .await
@@ -375,27 +382,40 @@ pub async fn serve_until(
     Ok(())
 }
 
-async fn wait_for_signal() -> &'static str {
+/// SIGTERM and SIGINT, listened for from the moment this is made (inside
+/// a Tokio runtime): made before any work starts, so a signal that comes
+/// early stops the process gracefully instead of killing it.
+pub(crate) struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            },
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    /// Installs the handlers now.
+    pub(crate) fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                streams: signal(SignalKind::terminate())
+                    .ok()
+                    .zip(signal(SignalKind::interrupt()).ok()),
             }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    /// The next signal's name.
+    pub(crate) async fn recv(self) -> &'static str {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.streams {
+            return tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+        }
         let _ = tokio::signal::ctrl_c().await;
-        "ctrl-c"
+        "SIGINT"
     }
 }

@@ -36,6 +36,8 @@ pub(super) fn worker(app: App) -> ExitCode {
         return fail("the database is not usable: check BAO_DATABASE_URL");
     }
     let stop = Arc::new(AtomicBool::new(false));
+    // Listening before any work starts: an early SIGTERM still drains.
+    watch_signals(&runtime, stop.clone());
     let background = match running.start_workers(stop.clone()) {
         Ok(b) => b,
         Err(e) => return fail(e),
@@ -47,7 +49,6 @@ pub(super) fn worker(app: App) -> ExitCode {
             tasks = app.tasks().len(),
             "worker started"
         );
-        watch_signals(stop.clone());
         while !stop.load(Ordering::SeqCst) {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
@@ -585,9 +586,9 @@ pub(super) fn scheduler_run(app: App, args: &super::SchedulerRunArgs) -> ExitCod
             Err(e) => fail(e),
         };
     }
-    let stop = stop_on_signal_flag();
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(&runtime, stop.clone());
     runtime.block_on(async {
-        watch_signals(stop.clone());
         let settings = crate::task::TaskSettings {
             lease: config.workflow_lease,
             poll: config.workflow_poll,
@@ -606,25 +607,13 @@ pub(super) fn scheduler_run(app: App, args: &super::SchedulerRunArgs) -> ExitCod
     ExitCode::SUCCESS
 }
 
-fn stop_on_signal_flag() -> Arc<AtomicBool> {
-    Arc::new(AtomicBool::new(false))
-}
-
-/// Sets `stop` on SIGINT or SIGTERM.
-fn watch_signals(stop: Arc<AtomicBool>) {
-    let signal_stop = stop.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        signal_stop.store(true, Ordering::SeqCst);
-    });
-    #[cfg(unix)]
-    tokio::spawn(async move {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            term.recv().await;
-            stop.store(true, Ordering::SeqCst);
-        }
+/// Sets `stop` on SIGINT or SIGTERM, listening from now on.
+fn watch_signals(runtime: &tokio::runtime::Runtime, stop: Arc<AtomicBool>) {
+    let _inside = runtime.enter();
+    let signals = crate::app::Signals::install();
+    runtime.spawn(async move {
+        signals.recv().await;
+        stop.store(true, Ordering::SeqCst);
     });
 }
 

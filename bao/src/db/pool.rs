@@ -87,6 +87,10 @@ pub struct DbPool {
 
 type Extensions = std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>;
 
+/// The task and workflow names an app runs, once recorded.
+#[derive(Default)]
+struct Runnable(std::sync::OnceLock<(Vec<&'static str>, Vec<&'static str>)>);
+
 impl std::fmt::Debug for DbPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DbPool")
@@ -164,6 +168,31 @@ impl DbPool {
             .clone()
             .downcast::<T>()
             .expect("keyed by its own type")
+    }
+
+    /// Records the tasks and workflows of the app serving with this pool
+    /// (its clones share them), so that starting one the app does not run
+    /// is refused at once instead of waiting forever.
+    pub(crate) fn record_runnable(&self, tasks: Vec<&'static str>, workflows: Vec<&'static str>) {
+        let _ = self.extension(Runnable::default).0.set((tasks, workflows));
+    }
+
+    /// Whether task `name` can run here: it is one of the app's, or no app
+    /// recorded its tasks on this pool (a pool of its own, as in scripts
+    /// and tests).
+    pub(crate) fn runs_task(&self, name: &str) -> bool {
+        self.extension(Runnable::default)
+            .0
+            .get()
+            .is_none_or(|(tasks, _)| tasks.contains(&name))
+    }
+
+    /// Whether workflow `name` can run here (as [`DbPool::runs_task`]).
+    pub(crate) fn runs_workflow(&self, name: &str) -> bool {
+        self.extension(Runnable::default)
+            .0
+            .get()
+            .is_none_or(|(_, workflows)| workflows.contains(&name))
     }
 
     /// The same number for this pool and its clones: a key for caches kept

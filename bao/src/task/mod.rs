@@ -103,6 +103,9 @@ pub enum TaskError {
     /// The arguments cannot be stored.
     #[error("the task's arguments cannot be stored: {0}")]
     Encode(String),
+    /// The app does not run this task: no worker would ever take it.
+    #[error("task `{0}` is not one of this app's: list it in `bao::app! {{ tasks: [..] }}`, or no worker will ever run it")]
+    NotListed(&'static str),
     /// The database failed.
     #[error(transparent)]
     Database(#[from] DbError),
@@ -321,6 +324,9 @@ pub async fn enqueue<A: Serialize>(
     args: &A,
     options: Enqueue,
 ) -> Result<TaskHandle, TaskError> {
+    if !db.runs_task(name) {
+        return Err(TaskError::NotListed(name));
+    }
     let args = serde_json::to_string(args).map_err(|e| TaskError::Encode(e.to_string()))?;
     let bound = max_inflight();
     let pool = db.clone();

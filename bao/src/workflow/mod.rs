@@ -515,6 +515,11 @@ pub async fn start<I: Durable>(
     input: &I,
     id: Option<&str>,
 ) -> crate::Result<RunHandle> {
+    if !db.runs_workflow(name) {
+        return Err(crate::Error::Internal(format!(
+            "workflow `{name}` is not one of this app's: list it in `bao::app! {{ workflows: [..] }}`, or no worker will ever run it"
+        )));
+    }
     let input =
         serde_json::to_string(input).map_err(|e| crate::Error::BadRequest(e.to_string()))?;
     let id = id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
