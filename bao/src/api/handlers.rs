@@ -240,12 +240,18 @@ pub async fn update<M: ApiModel>(
     let result = ctx
         .pool
         .run(move |c| {
-            let row = M::api_find(c, tenant, key).map_err(DbError::from)?;
-            if !visible(owner, &row) {
-                return Err(DbError::NotFound);
+            // An owned row is read first: someone else's is not there.
+            if owner.is_some() {
+                let row = M::api_find(c, tenant, key).map_err(DbError::from)?;
+                if !visible(owner, &row) {
+                    return Err(DbError::NotFound);
+                }
+                if M::is_empty_update(&update) {
+                    return Ok(row);
+                }
             }
             if M::is_empty_update(&update) {
-                Ok(row)
+                M::api_find(c, tenant, key).map_err(DbError::from)
             } else {
                 M::api_update(c, tenant, key, update).map_err(DbError::from)
             }

@@ -255,7 +255,7 @@ fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &m
     // Indexes that go away first (SQLite cannot drop an indexed column).
     for d in DIALECTS {
         for (index, create) in &gone {
-            steps.push((d, format!("DROP INDEX {index};"), create.clone()));
+            steps.push((d, format!("DROP INDEX {};", ident(index)), create.clone()));
         }
     }
     // Columns added and dropped in place, then the new indexes: all of it
@@ -278,7 +278,7 @@ fn alter_table(name: &str, before: &TableSchema, after: &TableSchema, change: &m
     };
     let create_new = |d: Dialect, steps: &mut Vec<(Dialect, String, String)>| {
         for (index, create) in &new {
-            steps.push((d, create.clone(), format!("DROP INDEX {index};")));
+            steps.push((d, create.clone(), format!("DROP INDEX {};", ident(index))));
         }
     };
     // PostgreSQL alters in place.
@@ -555,7 +555,8 @@ fn indexes(table: &str, columns: &[ColumnSchema]) -> Vec<(String, String)> {
             if c.unique {
                 let index = format!("{table}_{}_key", c.name);
                 let sql = format!(
-                    "CREATE UNIQUE INDEX {index} ON {} ({});",
+                    "CREATE UNIQUE INDEX {} ON {} ({});",
+                    ident(&index),
                     ident(table),
                     ident(&c.name)
                 );
@@ -563,7 +564,8 @@ fn indexes(table: &str, columns: &[ColumnSchema]) -> Vec<(String, String)> {
             } else if c.indexed {
                 let index = format!("{table}_{}_idx", c.name);
                 let sql = format!(
-                    "CREATE INDEX {index} ON {} ({});",
+                    "CREATE INDEX {} ON {} ({});",
+                    ident(&index),
                     ident(table),
                     ident(&c.name)
                 );
