@@ -1124,20 +1124,10 @@ const TEXT_ENUM: ColumnType = ColumnType {
 /// Fields Bao fills in itself: set on insert, `updated_at` also on update.
 const TIMESTAMPS: &[&str] = &["created_at", "updated_at"];
 
-/// `post` → `posts`, `category` → `categories`, `box` → `boxes`.
+/// `post` → `posts`, `category` → `categories`, `person` → `people`: the one
+/// inflector for table names, `#[has_many]` getters and generated URLs.
 pub fn pluralize(word: &str) -> String {
-    let ends = |s: &str| word.ends_with(s);
-    if ends("y")
-        && !["ay", "ey", "iy", "oy", "uy"]
-            .iter()
-            .any(|v| word.ends_with(v))
-    {
-        format!("{}ies", &word[..word.len() - 1])
-    } else if ends("s") || ends("x") || ends("z") || ends("ch") || ends("sh") {
-        format!("{word}es")
-    } else {
-        format!("{word}s")
-    }
+    cruet::string::pluralize::to_plural(word)
 }
 
 fn field_vis(vis: &Visibility) -> TokenStream {
@@ -1911,6 +1901,11 @@ mod tests {
         assert_eq!(pluralize("day"), "days");
         assert_eq!(pluralize("box"), "boxes");
         assert_eq!(pluralize("blog_post"), "blog_posts");
+        // One inflector for tables, relation getters and generated URLs.
+        assert_eq!(pluralize("person"), "people");
+        assert_eq!(pluralize("child"), "children");
+        assert_eq!(pluralize("line_item"), "line_items");
+        assert_eq!(pluralize("status"), "statuses");
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 use super::names::KEYWORDS;
 use super::GeneratedFile;
-use cruet::string::pluralize::to_plural;
 use cruet::string::singularize::to_singular;
 use heck::{ToSnakeCase, ToUpperCamelCase};
 
@@ -228,7 +227,7 @@ impl CrudNames {
     /// The names for `model`.
     pub fn new(model: &str) -> CrudNames {
         let snake = model.to_snake_case();
-        let plural = to_plural(&snake);
+        let plural = crate::model::pluralize(&snake);
         CrudNames {
             model: model.to_string(),
             controller: plural.to_upper_camel_case(),
