@@ -119,28 +119,28 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 }
                 name = v;
             }
-            ("max_steps", Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
-                Ok(n) if (1..=1000).contains(&n) => max_steps = n,
-                _ => diag.error_at(
+            ("max_steps", Some(Lit::Int(i))) => {
+                max_steps = crate::diag::int_in(
+                    &mut diag,
+                    &option,
                     &i,
-                    crate::diag::wrong_value(
-                        &option,
-                        "`max_steps` is the most model turns of one run, 1 to 1000",
-                        "max_steps = 10",
-                    ),
-                ),
-            },
-            ("max_tokens", Some(Lit::Int(i))) => match i.base10_parse::<u64>() {
-                Ok(n) if n > 0 => max_tokens = Some(n),
-                _ => diag.error_at(
+                    1..=1000,
+                    "`max_steps` is the most model turns of one run, 1 to 1000",
+                    "max_steps = 10",
+                )
+                .unwrap_or(max_steps);
+            }
+            ("max_tokens", Some(Lit::Int(i))) => {
+                max_tokens = crate::diag::int_in(
+                    &mut diag,
+                    &option,
                     &i,
-                    crate::diag::wrong_value(
-                        &option,
-                        "`max_tokens` is the most tokens of one run, more than 0",
-                        "max_tokens = 5000",
-                    ),
-                ),
-            },
+                    1..=u64::MAX,
+                    "`max_tokens` is the most tokens of one run, more than 0",
+                    "max_tokens = 5000",
+                )
+                .or(max_tokens);
+            }
             ("max_cost_usd", Some(Lit::Float(f))) => match f.base10_parse::<f64>() {
                 Ok(n) if n > 0.0 && n.is_finite() => max_cost_usd = Some(n),
                 _ => diag.error_at(
@@ -152,17 +152,18 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     ),
                 ),
             },
-            ("max_cost_usd", Some(Lit::Int(i))) => match i.base10_parse::<u64>() {
-                Ok(n) if n > 0 => max_cost_usd = Some(n as f64),
-                _ => diag.error_at(
+            ("max_cost_usd", Some(Lit::Int(i))) => {
+                max_cost_usd = crate::diag::int_in(
+                    &mut diag,
+                    &option,
                     &i,
-                    crate::diag::wrong_value(
-                        &option,
-                        "`max_cost_usd` is the most dollars one run may cost, more than 0",
-                        "max_cost_usd = 0.50",
-                    ),
-                ),
-            },
+                    1..=u64::MAX,
+                    "`max_cost_usd` is the most dollars one run may cost, more than 0",
+                    "max_cost_usd = 0.50",
+                )
+                .map(|n| n as f64)
+                .or(max_cost_usd);
+            }
             ("rag", Some(Lit::Bool(b))) => rag = b.value,
             ("approval_timeout", Some(Lit::Str(s))) => match crate::schedule::parse_duration_ms(
                 &s.value(),

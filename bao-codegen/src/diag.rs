@@ -173,6 +173,29 @@ pub fn wrong_value(written: &impl quote::ToTokens, why: &str, write: &str) -> St
     format!("`{written}` is wrong: {why}; write `{write}`")
 }
 
+/// The whole number `lit` of `option` when it lies in `range`; otherwise
+/// the error, in [`wrong_value`]'s form, at the number.
+pub fn int_in<T>(
+    diag: &mut Diagnostics,
+    option: &impl quote::ToTokens,
+    lit: &syn::LitInt,
+    range: std::ops::RangeInclusive<T>,
+    why: &str,
+    write: &str,
+) -> Option<T>
+where
+    T: std::str::FromStr + PartialOrd,
+    T::Err: std::fmt::Display,
+{
+    match lit.base10_parse::<T>() {
+        Ok(n) if range.contains(&n) => Some(n),
+        _ => {
+            diag.error_at(lit, wrong_value(option, why, write));
+            None
+        }
+    }
+}
+
 /// One option of an attribute: `key = literal`, or a bare `key` (then
 /// `value` is None), with the option itself for error spans.
 pub struct AttrOption {

@@ -258,17 +258,17 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     ),
                 ),
             },
-            (Some("retries"), Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
-                Ok(n) if n <= 100 => retries = n,
-                _ => diag.error_at(
+            (Some("retries"), Some(Lit::Int(i))) => {
+                retries = crate::diag::int_in(
+                    &mut diag,
+                    &option.tokens,
                     i,
-                    crate::diag::wrong_value(
-                        &option.tokens,
-                        "`retries` is how many times a failed tick runs again, 0 to 100",
-                        "retries = 2",
-                    ),
-                ),
-            },
+                    0..=100,
+                    "`retries` is how many times a failed tick runs again, 0 to 100",
+                    "retries = 2",
+                )
+                .unwrap_or(retries);
+            }
             (Some(key @ ("cron" | "tz" | "missed" | "retries")), _) => {
                 let (why, write) = match key {
                     "cron" => ("`cron` is a cron expression in text", "cron = \"0 */5 * * * *\""),

@@ -3,7 +3,7 @@
 //! function and adds a module of the same name with `enqueue`,
 //! `enqueue_with` and its definition.
 
-use crate::diag::{closest, wrong_value, Diagnostics};
+use crate::diag::{closest, int_in, wrong_value, Diagnostics};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -45,28 +45,28 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     ),
                 ),
             },
-            ("max_concurrency", Some(Lit::Int(i))) => match i.base10_parse::<usize>() {
-                Ok(n) if (1..=10_000).contains(&n) => max_concurrency = n,
-                _ => diag.error_at(
+            ("max_concurrency", Some(Lit::Int(i))) => {
+                max_concurrency = int_in(
+                    &mut diag,
+                    &option,
                     &i,
-                    wrong_value(
-                        &option,
-                        "`max_concurrency` is how many run at once in a process, 1 to 10000",
-                        "max_concurrency = 8",
-                    ),
-                ),
-            },
-            ("retries", Some(Lit::Int(i))) => match i.base10_parse::<u32>() {
-                Ok(n) if n <= 100 => retries = n,
-                _ => diag.error_at(
+                    1..=10_000,
+                    "`max_concurrency` is how many run at once in a process, 1 to 10000",
+                    "max_concurrency = 8",
+                )
+                .unwrap_or(max_concurrency);
+            }
+            ("retries", Some(Lit::Int(i))) => {
+                retries = int_in(
+                    &mut diag,
+                    &option,
                     &i,
-                    wrong_value(
-                        &option,
-                        "`retries` is how many times a failed task runs again, 0 to 100",
-                        "retries = 3",
-                    ),
-                ),
-            },
+                    0..=100,
+                    "`retries` is how many times a failed task runs again, 0 to 100",
+                    "retries = 3",
+                )
+                .unwrap_or(retries);
+            }
             ("name", Some(Lit::Str(s))) => {
                 let value = s.value();
                 if value.is_empty()

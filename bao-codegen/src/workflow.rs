@@ -43,28 +43,28 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 }
                 name = v;
             }
-            ("retries", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
-                Ok(n) if (0..=100).contains(&n) => retries = n,
-                _ => diag.error_at(
+            ("retries", Some(Lit::Int(i))) => {
+                retries = crate::diag::int_in(
+                    &mut diag,
+                    &option,
                     &i,
-                    crate::diag::wrong_value(
-                        &option,
-                        "`retries` is how many times a failed run starts again, 0 to 100",
-                        "retries = 3",
-                    ),
-                ),
-            },
-            ("version", Some(Lit::Int(i))) => match i.base10_parse::<i64>() {
-                Ok(n) if (1..=i64::from(i32::MAX)).contains(&n) => version = n,
-                _ => diag.error_at(
+                    0..=100,
+                    "`retries` is how many times a failed run starts again, 0 to 100",
+                    "retries = 3",
+                )
+                .unwrap_or(retries);
+            }
+            ("version", Some(Lit::Int(i))) => {
+                version = crate::diag::int_in(
+                    &mut diag,
+                    &option,
                     &i,
-                    crate::diag::wrong_value(
-                        &option,
-                        "`version` is a whole number from 1, raised when the steps change",
-                        "version = 2",
-                    ),
-                ),
-            },
+                    1..=i64::from(i32::MAX),
+                    "`version` is a whole number from 1, raised when the steps change",
+                    "version = 2",
+                )
+                .unwrap_or(version);
+            }
             (key @ ("name" | "retries" | "version"), _) => {
                 let (why, write) = match key {
                     "name" => (
