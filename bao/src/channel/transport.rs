@@ -165,18 +165,22 @@ pub(crate) fn ensure_receiving(pool: &DbPool, hub: &Arc<Hub>) {
         return;
     }
     let (pool, hub) = (pool.clone(), hub.clone());
+    // Messages stored from now on are new to this process's subscribers:
+    // now, when the first one subscribes, not when the thread gets to run
+    // (under load, a message published right after subscribing would
+    // otherwise be older than the receiver).
+    let since = now_ms();
     let spawned = std::thread::Builder::new()
         .name("bao-channels".into())
-        .spawn(move || receive(pool, hub));
+        .spawn(move || receive(pool, hub, since));
     if let Err(error) = spawned {
         tracing::error!(%error, "cannot start the channel receiver: other processes' messages are not delivered here");
     }
 }
 
-fn receive(pool: DbPool, hub: Arc<Hub>) {
+fn receive(pool: DbPool, hub: Arc<Hub>, since: i64) {
     let stop = Arc::new(AtomicBool::new(false));
-    // Messages stored from now on are new to this process's subscribers.
-    let mut cursor = Cursor::Since(now_ms());
+    let mut cursor = Cursor::Since(since);
     if pool.dialect() == Dialect::Postgres {
         let (pool2, hub2) = (pool.clone(), hub.clone());
         crate::db::listen_with(
