@@ -106,18 +106,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     {
         match (key.as_str(), value) {
             ("name", Some(Lit::Str(s))) => {
-                let v = s.value();
-                if !crate::diag::is_stored_name(&v) {
-                    diag.error_at(
-                        &s,
-                        crate::diag::wrong_value(
-                            &option,
-                            "an agent name is letters, digits, `_`, `-` and `.`",
-                            &name_example,
-                        ),
-                    );
-                }
-                name = v;
+                name = crate::diag::stored_name(&mut diag, &option, &s, "an agent", &name_example);
             }
             ("max_steps", Some(Lit::Int(i))) => {
                 max_steps = crate::diag::int_in(

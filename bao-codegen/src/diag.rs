@@ -196,6 +196,30 @@ where
     }
 }
 
+/// The value of a `name = ".."` option that names stored runs (see
+/// [`is_stored_name`]); when it cannot, also the error, in
+/// [`wrong_value`]'s form, at the text. `what` is the item ("a workflow").
+pub fn stored_name(
+    diag: &mut Diagnostics,
+    option: &impl quote::ToTokens,
+    lit: &syn::LitStr,
+    what: &str,
+    example: &str,
+) -> String {
+    let name = lit.value();
+    if !is_stored_name(&name) {
+        diag.error_at(
+            lit,
+            wrong_value(
+                option,
+                &format!("{what} name is letters, digits, `_`, `-` and `.`"),
+                example,
+            ),
+        );
+    }
+    name
+}
+
 /// One option of an attribute: `key = literal`, or a bare `key` (then
 /// `value` is None), with the option itself for error spans.
 pub struct AttrOption {

@@ -23,6 +23,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut diag = Diagnostics::new();
     let ident = &func.sig.ident;
     let mut name = ident.to_string();
+    let name_example = format!("name = \"{ident}\"");
     let mut kind = quote!(::bao::task::TaskKind::Io);
     let mut max_concurrency: usize = 8;
     let mut retries: u32 = 3;
@@ -80,7 +81,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                         wrong_value(
                             &option,
                             "a task name is 1 to 100 letters, digits and `_ - . :`",
-                            &format!("name = \"{ident}\""),
+                            &name_example,
                         ),
                     );
                 } else if value.starts_with("every:") {
@@ -91,24 +92,18 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             }
             (key @ ("kind" | "max_concurrency" | "retries" | "name"), _) => {
                 let (why, write) = match key {
-                    "kind" => (
-                        "`kind` is the text \"io\" or \"cpu\"".to_string(),
-                        "kind = \"io\"".to_string(),
-                    ),
+                    "kind" => ("`kind` is the text \"io\" or \"cpu\"", "kind = \"io\""),
                     "max_concurrency" => (
-                        "`max_concurrency` is a whole number from 1 to 10000".into(),
-                        "max_concurrency = 8".into(),
+                        "`max_concurrency` is a whole number from 1 to 10000",
+                        "max_concurrency = 8",
                     ),
-                    "retries" => (
-                        "`retries` is a whole number from 0 to 100".into(),
-                        "retries = 3".into(),
-                    ),
+                    "retries" => ("`retries` is a whole number from 0 to 100", "retries = 3"),
                     _ => (
-                        "`name` is the text the task is stored under".into(),
-                        format!("name = \"{ident}\""),
+                        "`name` is the text the task is stored under",
+                        name_example.as_str(),
                     ),
                 };
-                diag.error_at(&option, wrong_value(&option, &why, &write));
+                diag.error_at(&option, wrong_value(&option, why, write));
             }
             (other, _) => {
                 let hint = closest(other, OPTIONS)

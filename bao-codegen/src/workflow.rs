@@ -20,6 +20,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut diag = Diagnostics::new();
     let ident = &func.sig.ident;
     let mut name = ident.to_string();
+    let name_example = format!("name = \"{ident}\"");
     let mut retries: i64 = 0;
     let mut version: i64 = 1;
     for crate::diag::AttrOption {
@@ -30,18 +31,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     {
         match (key.as_str(), value) {
             ("name", Some(Lit::Str(s))) => {
-                let v = s.value();
-                if !crate::diag::is_stored_name(&v) {
-                    diag.error_at(
-                        &s,
-                        crate::diag::wrong_value(
-                            &option,
-                            "a workflow name is letters, digits, `_`, `-` and `.`",
-                            &format!("name = \"{ident}\""),
-                        ),
-                    );
-                }
-                name = v;
+                name =
+                    crate::diag::stored_name(&mut diag, &option, &s, "a workflow", &name_example);
             }
             ("retries", Some(Lit::Int(i))) => {
                 retries = crate::diag::int_in(
@@ -69,15 +60,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 let (why, write) = match key {
                     "name" => (
                         "`name` is the text runs are stored under",
-                        format!("name = \"{ident}\""),
+                        name_example.as_str(),
                     ),
-                    "retries" => (
-                        "`retries` is a whole number from 0 to 100",
-                        "retries = 3".into(),
-                    ),
-                    _ => ("`version` is a whole number from 1", "version = 2".into()),
+                    "retries" => ("`retries` is a whole number from 0 to 100", "retries = 3"),
+                    _ => ("`version` is a whole number from 1", "version = 2"),
                 };
-                diag.error_at(&option, crate::diag::wrong_value(&option, why, &write));
+                diag.error_at(&option, crate::diag::wrong_value(&option, why, write));
             }
             (other, _) => {
                 let hint = closest(other, OPTIONS)
