@@ -312,7 +312,11 @@ fn check(app: App, args: &JsonArgs) -> ExitCode {
     let unmigrated = match crate::db::unmigrated_changes(app.model_infos(), &config.migrations_dir)
     {
         Ok(changes) => changes,
-        Err(e) => vec![e.to_string()],
+        Err(e) => {
+            return fail(format!(
+                "cannot compare the models with the schema snapshot: {e}"
+            ))
+        }
     };
     if !unmigrated.is_empty() {
         if args.json {
