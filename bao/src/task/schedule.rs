@@ -104,14 +104,24 @@ impl ScheduleDef {
             ScheduleSpec::Cron { .. } => {
                 let (schedule, tz) = self.cron()?;
                 // Slots fall on whole seconds: the previous one before the
-                // next second is the latest at or before `t`.
+                // next second is the latest at or before `t`. The cron
+                // crate counts a slot equal to the start as "before" it, so
+                // in the last second before a slot that slot comes back:
+                // step back once more from just before it.
                 let just_after =
                     t + chrono::Duration::milliseconds(1000 - t.timestamp_subsec_millis() as i64);
-                schedule
-                    .after(&just_after.with_timezone(&tz))
-                    .next_back()
-                    .map(|d| d.with_timezone(&Utc))
-                    .filter(|d| *d <= t)
+                let previous = |from: DateTime<Utc>| {
+                    schedule
+                        .after(&from.with_timezone(&tz))
+                        .next_back()
+                        .map(|d| d.with_timezone(&Utc))
+                };
+                let slot = previous(just_after)?;
+                if slot <= t {
+                    Some(slot)
+                } else {
+                    previous(slot - chrono::Duration::seconds(1)).filter(|d| *d <= t)
+                }
             }
         }
     }
@@ -488,6 +498,31 @@ mod tests {
         assert_eq!(
             d.latest_at(at("2026-11-27T10:00:59.9Z")),
             Some(at("2026-11-27T10:00:30Z"))
+        );
+    }
+
+    #[test]
+    fn the_latest_cron_slot_is_found_at_every_moment() {
+        let d = def(ScheduleSpec::Cron {
+            expr: "0 */5 * * * *",
+            tz: "UTC",
+        });
+        let base = at("2026-12-07T16:00:00Z");
+        // Every 7 ms over two slots, with sub-millisecond time left over:
+        // the last second before a slot once found nothing.
+        for ms in (0..600_000).step_by(7) {
+            let t =
+                base + chrono::Duration::milliseconds(ms) + chrono::Duration::nanoseconds(123_456);
+            let want = base + chrono::Duration::minutes(ms / 300_000 * 5);
+            assert_eq!(d.latest_at(t), Some(want), "at {t}");
+        }
+        assert_eq!(
+            d.latest_at(at("2026-12-07T16:04:59.999Z")),
+            Some(at("2026-12-07T16:00:00Z"))
+        );
+        assert_eq!(
+            d.latest_at(at("2026-12-07T16:05:00Z")),
+            Some(at("2026-12-07T16:05:00Z"))
         );
     }
 
