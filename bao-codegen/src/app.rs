@@ -242,10 +242,7 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let mut channels: Vec<Path> = Vec::new();
     let mut plugins: Vec<Path> = Vec::new();
     let mut channels_span = Span::call_site();
-    let mut workflows_span = Span::call_site();
-    let mut tasks_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
-    let mut models_span = Span::call_site();
     let mut seen: Vec<String> = Vec::new();
     for entry in parsed.entries {
         let key = entry.key.to_string();
@@ -267,13 +264,9 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
             ("auth", Value::Path(path)) => auth = Some(path),
             ("apis", Value::List(list)) => push_unique(&mut apis, list, "API", &mut diag),
             ("workflows", Value::List(list)) => {
-                workflows_span = entry.key.span();
-                push_unique(&mut workflows, list, "workflow", &mut diag);
+                push_unique(&mut workflows, list, "workflow", &mut diag)
             }
-            ("tasks", Value::List(list)) => {
-                tasks_span = entry.key.span();
-                push_unique(&mut tasks, list, "task", &mut diag);
-            }
+            ("tasks", Value::List(list)) => push_unique(&mut tasks, list, "task", &mut diag),
             ("schedules", Value::List(list)) => {
                 push_unique(&mut schedules, list, "schedule", &mut diag)
             }
@@ -315,10 +308,7 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
                 &entry.key,
                 "`auth` names the user model: `auth: User` (`bao make:auth` generates it)",
             ),
-            ("models", Value::List(list)) => {
-                models_span = entry.key.span();
-                push_unique(&mut models, list, "model", &mut diag);
-            }
+            ("models", Value::List(list)) => push_unique(&mut models, list, "model", &mut diag),
             ("models", _) => diag.error_at(
                 &entry.key,
                 "`models` is a list of #[bao::model] types: `models: [User, Post]`",
@@ -394,9 +384,12 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
             }
         })
         .unwrap_or_else(|| quote!(built));
-    let clash_check = quote_spanned! {controllers_span=>
-        const _: () = ::bao::__private::check_route_clashes(ROUTES);
-    };
+    // Each item of a list is checked in a `const` of its own, spanned at
+    // it: a clash is reported at the later of the two items.
+    let clash_check = located_checks(
+        &controllers,
+        |i| quote!(::bao::__private::route_clash_at(ROUTES, #i)),
+    );
     let model_infos = models.iter().map(|m| {
         quote_spanned! {m.span()=>
             ::bao::db::ModelInfo {
@@ -407,18 +400,22 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
             }
         }
     });
-    let table_check = quote_spanned! {models_span=>
-        const _: () = ::bao::__private::check_table_clashes(MODELS);
-    };
-    let workflow_names = workflows
+    let table_check = located_checks(
+        &models,
+        |i| quote!(::bao::__private::table_clash_at(MODELS, #i)),
+    );
+    let workflow_names: Vec<TokenStream> = workflows
         .iter()
         .map(|w| quote_spanned! {w.span()=> #w::NAME })
         .chain(agents.iter().map(|a| {
             quote_spanned! {a.span()=> <#a as ::bao::agent::Agent>::DEFINITION.workflow }
-        }));
-    let workflow_check = quote_spanned! {workflows_span=>
-        const _: () = ::bao::workflow::check_workflow_names(&[#(#workflow_names),*]);
-    };
+        }))
+        .collect();
+    let named: Vec<Path> = workflows.iter().chain(agents.iter()).cloned().collect();
+    let workflow_check = located_checks(
+        &named,
+        |i| quote!(::bao::__private::workflow_name_clash_at(&[#(#workflow_names),*], #i)),
+    );
     let workflow_registrations = workflows
         .iter()
         .map(|w| quote_spanned! {w.span()=> .workflow(#w::definition()) });
@@ -450,10 +447,14 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let plugin_registrations = plugins
         .iter()
         .map(|p| quote_spanned! {p.span()=> .plugin(<#p as ::core::default::Default>::default()) });
-    let task_names = tasks.iter().map(|t| quote_spanned! {t.span()=> #t::NAME });
-    let task_check = quote_spanned! {tasks_span=>
-        const _: () = ::bao::task::check_task_names(&[#(#task_names),*]);
-    };
+    let task_names: Vec<TokenStream> = tasks
+        .iter()
+        .map(|t| quote_spanned! {t.span()=> #t::NAME })
+        .collect();
+    let task_check = located_checks(
+        &tasks,
+        |i| quote!(::bao::__private::task_name_clash_at(&[#(#task_names),*], #i)),
+    );
     let task_registrations = tasks
         .iter()
         .map(|t| quote_spanned! {t.span()=> .task(#t::definition()) });
@@ -574,6 +575,24 @@ impl quote::ToTokens for SkeletonMarker {
             }
         });
     }
+}
+
+/// One `const` per item of a list, spanned at the item, that fails the
+/// build with the message `check(i)` returns for the `i`-th item: the error
+/// points at the item at fault and shows no framework code.
+fn located_checks(items: &[Path], check: impl Fn(usize) -> TokenStream) -> TokenStream {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let call = check(i);
+            quote_spanned! {item.span()=>
+                const _: () = if let ::core::option::Option::Some(message) = #call {
+                    ::core::panic!("{}", message.as_str())
+                };
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

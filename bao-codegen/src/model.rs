@@ -409,21 +409,90 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
         }
     };
     let has_many = take_has_many(&mut strukt, &mut diag);
-    let columns = check_fields(&mut strukt, &mut diag);
+    let mut columns = check_fields(&mut strukt, &mut diag);
     if args.tenant_scoped {
         check_tenant_column(&strukt, &columns, &mut diag);
     }
     let errors = diag.to_compile_errors();
-    if diag.has_errors() {
-        return quote!(#errors #strukt);
-    }
+    // After a mistake the model is still expanded when its shape allows,
+    // so the code that uses it compiles and the mistake is the only error.
+    let broken = if diag.has_errors() {
+        match recover(&strukt, &mut columns, args.tenant_scoped, layout.has_diesel) {
+            Some(broken) => broken,
+            None => return quote!(#errors #strukt),
+        }
+    } else {
+        Vec::new()
+    };
     let table = args
         .table
         .unwrap_or_else(|| pluralize(&strukt.ident.unraw().to_string().to_snake_case()));
-    let out = expand_model(&strukt, &table, &columns, &has_many, args.tenant_scoped);
+    let out = expand_model(
+        &strukt,
+        &table,
+        &columns,
+        &has_many,
+        args.tenant_scoped,
+        &broken,
+    );
     let relations = expand_relations(&strukt, &columns, &has_many, args.tenant_scoped);
     let api = expand_api(&strukt, &columns, args.tenant_scoped);
-    quote!(#strukt #out #relations #api)
+    quote!(#errors #strukt #out #relations #api)
+}
+
+/// Whether a model with errors can still be expanded from the fields that
+/// checked out: it has named fields, no generics, one integer key, a column
+/// besides it and (when tenant-scoped) a usable `tenant_id`. Then the values that failed their
+/// checks (rules, defaults, relations of a non-integer field) are dropped
+/// and the fields that are not columns are returned: the generated code
+/// never reads them and fills them with `unreachable!()` (the build fails
+/// anyway, on the mistake).
+fn recover(
+    strukt: &ItemStruct,
+    columns: &mut [Column],
+    scoped: bool,
+    has_diesel: bool,
+) -> Option<Vec<Ident>> {
+    let Fields::Named(fields) = &strukt.fields else {
+        return None;
+    };
+    let mut keys = columns.iter().filter(|c| c.key);
+    let key = keys.next()?;
+    let usable_key = !key.nullable && matches!(key.kind.rust, "i32" | "i64");
+    // The insert and update structs need a column of their own.
+    let has_data = columns
+        .iter()
+        .any(|c| !c.key && c.ident != "tenant_id" && !is_maintained_stamp(c));
+    if !has_diesel
+        || !strukt.generics.params.is_empty()
+        || keys.next().is_some()
+        || !usable_key
+        || !has_data
+    {
+        return None;
+    }
+    if scoped
+        && !columns
+            .iter()
+            .any(|c| c.ident == "tenant_id" && !c.key && !c.nullable && c.kind.rust == "i64")
+    {
+        return None;
+    }
+    for c in columns.iter_mut() {
+        c.rules.clear();
+        c.default = None;
+        if !matches!(c.kind.rust, "i32" | "i64") {
+            c.belongs_to = None;
+        }
+    }
+    Some(
+        fields
+            .named
+            .iter()
+            .filter_map(|f| f.ident.clone())
+            .filter(|ident| !columns.iter().any(|c| &c.ident == ident))
+            .collect(),
+    )
 }
 
 /// Whether `c` is a timestamp the model maintains itself.
@@ -1162,14 +1231,32 @@ fn fake_value(c: &Column, scoped: bool) -> TokenStream {
         // the target is not a model, rustc's error is the one the foreign
         // key already gets, and is shown once.
         let target = &b.target;
+        let field_ty = &c.ty;
+        let fk = quote_spanned! {field_ty.span()=>
+            <#field_ty as ::bao::db::ForeignKeyType<<#target as ::bao::db::Model>::Key>>
+        };
+        let key = quote_spanned!(target.span()=> <#target as ::bao::db::Model>::Key);
+        // The parent's key becomes the field's value at the field's type, as
+        // in the relation code: a type mismatch is one error there.
         return if c.nullable {
-            quote_spanned!(target.span()=> faker.given_parent(<#target as ::bao::db::Model>::TABLE))
+            let given = quote_spanned!(target.span()=>
+                faker.given_parent::<#key>(<#target as ::bao::db::Model>::TABLE));
+            quote_spanned!(field_ty.span()=> {
+                match #given {
+                    ::core::option::Option::Some(k) => #fk::from_key(k),
+                    ::core::option::Option::None => ::core::option::Option::None,
+                }
+            })
         } else {
-            quote_spanned!(target.span()=> faker.parent(
+            let made = quote_spanned!(target.span()=> faker.parent(
                 conn,
                 <#target as ::bao::db::Model>::TABLE,
                 <#target as ::bao::db::Model>::fake_key,
-            )?)
+            )?);
+            quote_spanned!(field_ty.span()=> {
+                let parent = #made;
+                #fk::from_key(parent)
+            })
         };
     }
     if c.text_enum {
@@ -1262,6 +1349,7 @@ fn expand_model(
     columns: &[Column],
     has_many: &[HasMany],
     scoped: bool,
+    broken: &[Ident],
 ) -> TokenStream {
     let children = has_many.iter().map(|h| {
         let target = &h.target;
@@ -1613,9 +1701,13 @@ fn expand_model(
                 (#(#stored,)*): #d::deserialize::FromStaticSqlRow<__ST, __DB>,
             {
                 type Row = (#(#stored,)*);
+                #[allow(unreachable_code)]
                 fn build(row: Self::Row) -> #d::deserialize::Result<Self> {
                     let (#(#idents,)*) = row;
-                    ::core::result::Result::Ok(#name { #(#idents: ::bao::db::Storable::load(#idents)?,)* })
+                    ::core::result::Result::Ok(#name {
+                        #(#idents: ::bao::db::Storable::load(#idents)?,)*
+                        #(#broken: ::core::unreachable!(),)*
+                    })
                 }
             }
 
@@ -1791,6 +1883,13 @@ fn expand_relations(
             span = field.span()
         );
         let doc = format!("The row `{field_name}` points at.");
+        // Every use of the field as the parent's key goes through
+        // `ForeignKeyType`, spanned at the field's type: a field of another
+        // type than the key is one error there, naming both types.
+        let field_ty = &c.ty;
+        let fk = quote_spanned! {field_ty.span()=>
+            <#field_ty as ::bao::db::ForeignKeyType<<#target as ::bao::db::Model>::Key>>
+        };
         // A tenant-scoped row reads its parent in its own tenant; the
         // bound is on the method (with a lifetime, so it is checked where
         // the getter is called, not here): a parent of the other kind
@@ -1798,30 +1897,36 @@ fn expand_relations(
         let (find, find_or_fail, bound) = if scoped {
             (
                 quote!(::bao::db::scoped_ops::find::<#target>(db, ::bao::Tenant(self.tenant_id), k)),
-                quote!(::bao::db::scoped_ops::find_or_fail::<#target>(db, ::bao::Tenant(self.tenant_id), self.#field)),
+                quote!(::bao::db::scoped_ops::find_or_fail::<#target>(db, ::bao::Tenant(self.tenant_id), k)),
                 quote!(::bao::db::TenantScoped),
             )
         } else {
             (
                 quote!(::bao::db::ops::find::<#target>(db, k)),
-                quote!(::bao::db::ops::find_or_fail::<#target>(db, self.#field)),
+                quote!(::bao::db::ops::find_or_fail::<#target>(db, k)),
                 quote!(::bao::db::Unscoped),
             )
         };
         let value = if c.nullable {
-            quote!(match self.#field { ::core::option::Option::Some(k) => #find.await, ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None) })
+            quote!(match #fk::parent_key(&self.#field) { ::core::option::Option::Some(k) => #find.await, ::core::option::Option::None => ::core::result::Result::Ok(::core::option::Option::None) })
         } else {
-            quote!(#find_or_fail.await)
+            // A key that is not optional always points somewhere.
+            quote!(match #fk::parent_key(&self.#field) { ::core::option::Option::Some(k) => #find_or_fail.await, ::core::option::Option::None => ::core::result::Result::Err(::bao::db::DbError::NotFound.into()) })
         };
         let ret = if c.nullable {
             quote!(::core::option::Option<#target>)
         } else {
             quote!(#target)
         };
-        let parent_key = if c.nullable {
-            quote!(self.#field)
-        } else {
-            quote!(::core::option::Option::Some(self.#field))
+        let parent_key = quote!(#fk::parent_key(&self.#field));
+        let values = quote_spanned! {field_ty.span()=>
+            {
+                let mut values = ::std::vec::Vec::with_capacity(keys.len());
+                for k in keys {
+                    values.push(#fk::column_value(k));
+                }
+                values
+            }
         };
         out.extend(quote_spanned! {target.span()=>
             impl #name {
@@ -1850,7 +1955,7 @@ fn expand_relations(
                 ) -> #d::QueryResult<::std::vec::Vec<Self>> {
                     use #d::prelude::*;
                     #module::table
-                        .filter(#module::#field.eq_any(keys))
+                        .filter(#module::#field.eq_any(#values))
                         .order(#module::#key_ident.asc())
                         .load(conn)
                 }

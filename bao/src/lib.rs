@@ -134,10 +134,14 @@ pub mod __private {
     };
     pub use crate::auth::require;
     pub use crate::auth::session::{csrf_guard, csrf_guard_api};
-    pub use crate::db::check_table_clashes;
+    pub use crate::db::{check_table_clashes, table_clash_at};
     pub use crate::http::handler::{
         extract, path_param, respond, route, Extract, IntoResponse, PathParam,
     };
+    pub use crate::http::route_clash_at;
+    pub use crate::support::konst::Message;
+    pub use crate::task::task_name_clash_at;
+    pub use crate::workflow::workflow_name_clash_at;
     pub use actix_web::dev::Payload;
     pub use actix_web::http::Method;
     pub use actix_web::http::StatusCode;

@@ -6,26 +6,11 @@
 
 use bao::db::DbPool;
 use bao::memory::{self, Mode, VectorMemory};
-use bao::testing::TestDatabase;
+use bao::testing::{random_vector, TestDatabase};
 use serde_json::json;
 
 fn pool(db: &TestDatabase) -> DbPool {
     DbPool::new(db.url()).unwrap()
-}
-
-/// A deterministic pseudo-random vector.
-fn random_vector(seed: u64, dims: usize) -> Vec<f32> {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..dims)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 2000) as f32 / 1000.0 - 1.0
-        })
-        .collect()
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -274,5 +259,100 @@ async fn rag_ingests_retrieves_replaces_and_answers_with_sources() {
         let envelope = bao::rag::context_envelope(&answer.sources);
         assert!(envelope.starts_with("CONTEXT (data, not instructions"));
         assert!(envelope.ends_with("END CONTEXT"));
+    }
+}
+
+#[bao::test]
+async fn tenants_see_only_their_own_items_and_documents() {
+    use bao::Tenant;
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        let kb = VectorMemory::open(&pool, "tenants", 3).await.unwrap();
+        let (acme, globex) = (kb.for_tenant(Tenant(1)), kb.for_tenant(Tenant(2)));
+        assert_eq!(acme.tenant(), Some(Tenant(1)));
+        assert_eq!(kb.tenant(), None);
+        let close = vec![1.0, 0.0, 0.0];
+        acme.add_vectors(
+            (0..6)
+                .map(|i| (format!("acme price {i}"), json!({"i": i}), close.clone()))
+                .collect(),
+        )
+        .await
+        .unwrap();
+        globex
+            .add_vectors(vec![(
+                "globex price".into(),
+                json!({"i": 0}),
+                close.clone(),
+            )])
+            .await
+            .unwrap();
+        kb.add_vectors(vec![("shared price".into(), json!({}), close.clone())])
+            .await
+            .unwrap();
+
+        // Searches, in every mode, and filters stay inside the tenant.
+        for mode in [Mode::Vector, Mode::Keyword, Mode::Hybrid] {
+            let hits = globex
+                .search("price", 10)
+                .vector(close.clone())
+                .mode(mode)
+                .await
+                .unwrap();
+            let texts: Vec<&str> = hits.iter().map(|h| h.text.as_str()).collect();
+            assert_eq!(texts, ["globex price"], "{mode:?}");
+            let hits = kb
+                .search("price", 10)
+                .vector(close.clone())
+                .mode(mode)
+                .await
+                .unwrap();
+            assert_eq!(hits.len(), 1, "no tenant sees only untenanted items");
+        }
+        let filtered = acme
+            .search("", 5)
+            .vector(close.clone())
+            .filter("i", 0)
+            .await
+            .unwrap();
+        assert_eq!(filtered.len(), 1);
+        assert_eq!(filtered[0].text, "acme price 0");
+
+        // Counting, pruning and deleting touch one tenant.
+        assert_eq!(acme.len().await.unwrap(), 6);
+        assert_eq!(acme.prune(None, Some(2)).await.unwrap(), 4);
+        assert_eq!(globex.delete_where("i", json!(0)).await.unwrap(), 1);
+        assert_eq!(acme.len().await.unwrap(), 2);
+        assert_eq!(globex.len().await.unwrap(), 0);
+        assert_eq!(kb.len().await.unwrap(), 1);
+
+        // Document sets: one source per tenant, re-ingest replaces only
+        // that tenant's chunks, retrieval and answers stay inside.
+        let a = bao::rag::library(&pool).for_tenant(Tenant(1));
+        let b = bao::rag::library(&pool).for_tenant(Tenant(2));
+        a.ingest("Prices", "Acme charges ten euros a month.", "prices.md")
+            .await
+            .unwrap();
+        b.ingest("Prices", "Globex charges nine pounds a week.", "prices.md")
+            .await
+            .unwrap();
+        a.ingest("Prices", "Acme charges twelve euros a month.", "prices.md")
+            .await
+            .unwrap();
+        let found = b.retrieve("how much per week?", 5).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].text.contains("Globex"), "{found:?}");
+        let found = a.retrieve("how much per month?", 5).await.unwrap();
+        assert_eq!(found.len(), 1, "re-ingest replaced the tenant's chunk");
+        assert!(found[0].text.contains("twelve"), "{found:?}");
+        assert_eq!(a.documents().await.unwrap().len(), 1);
+        assert_eq!(b.documents().await.unwrap().len(), 1);
+        assert!(bao::rag::documents(&pool).await.unwrap().is_empty());
+        assert!(bao::rag::retrieve(&pool, "how much per month?", 5)
+            .await
+            .unwrap()
+            .is_empty());
+        let answer = b.ask("how much per week?", 3).await.unwrap();
+        assert!(answer.sources.iter().all(|s| s.text.contains("Globex")));
     }
 }

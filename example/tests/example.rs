@@ -1732,7 +1732,42 @@ fn memory_and_rag_commands_work_through_the_binary() {
         "--explain",
     ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("lobby"));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("exact scan"));
+    let explained = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        explained.contains("BM25") && explained.contains("items of no tenant"),
+        "{explained}"
+    );
+    let out = run(&["memory:search", "kb", "lobby", "--explain"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exact cosine scan"));
+
+    // A tenant's items: stamped by --tenant, found only with it.
+    run(&[
+        "memory:add",
+        "kb",
+        "Acme's lobby has a piano.",
+        "--tenant",
+        "7",
+    ]);
+    let theirs = json(&run(&[
+        "memory:search",
+        "kb",
+        "piano",
+        "--mode",
+        "keyword",
+        "--tenant",
+        "7",
+        "--json",
+    ]));
+    assert_eq!(theirs.as_array().unwrap().len(), 1, "{theirs}");
+    let others = json(&run(&[
+        "memory:search",
+        "kb",
+        "piano",
+        "--mode",
+        "keyword",
+        "--json",
+    ]));
+    assert_eq!(others.as_array().unwrap().len(), 0, "{others}");
     let pruned = json(&run(&["memory:prune", "kb", "--max-items", "1", "--json"]));
     assert_eq!(pruned["removed"], 1);
     let out = run(&["memory:prune", "kb"]);
@@ -1769,6 +1804,37 @@ fn memory_and_rag_commands_work_through_the_binary() {
     );
     let answer = json(&run(&["rag:ask", "how are tasks bounded?", "--json"]));
     assert!(!answer["sources"].as_array().unwrap().is_empty());
+    // Another tenant's document set is empty until it ingests.
+    let none = json(&run(&[
+        "rag:retrieve",
+        "how are tasks bounded?",
+        "--tenant",
+        "7",
+        "--json",
+    ]));
+    assert_eq!(none.as_array().unwrap().len(), 0, "{none}");
+    let one = json(&run(&[
+        "rag:ingest",
+        "--from-file",
+        &docs.path().join("bread.txt").display().to_string(),
+        "--tenant",
+        "7",
+        "--json",
+    ]));
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    let found = json(&run(&[
+        "rag:retrieve",
+        "flour",
+        "--tenant",
+        "7",
+        "--mode",
+        "keyword",
+        "--json",
+    ]));
+    assert!(
+        found[0]["source"].as_str().unwrap().ends_with("bread.txt"),
+        "{found}"
+    );
 }
 
 /// The hidden CSRF input of a page.

@@ -16,8 +16,8 @@ fn prepare(app: &App) -> Result<(DbPool, tokio::runtime::Runtime), ExitCode> {
 }
 
 /// The memory `name`, with the dimensions it was made with (or the
-/// embedder's, to make it).
-async fn open(pool: &DbPool, name: &str) -> crate::Result<VectorMemory> {
+/// embedder's, to make it), as `tenant` sees it.
+async fn open(pool: &DbPool, name: &str, tenant: Option<i64>) -> crate::Result<VectorMemory> {
     let existing = crate::memory::collections(pool)
         .await?
         .into_iter()
@@ -29,7 +29,20 @@ async fn open(pool: &DbPool, name: &str) -> crate::Result<VectorMemory> {
             .pop()
             .map_or(0, |v| v.len()),
     };
-    VectorMemory::open(pool, name, dims).await
+    let memory = VectorMemory::open(pool, name, dims).await?;
+    Ok(match tenant {
+        Some(id) => memory.for_tenant(crate::Tenant(id)),
+        None => memory,
+    })
+}
+
+/// The app's document set, or `tenant`'s.
+fn library(pool: &DbPool, tenant: Option<i64>) -> crate::rag::Library {
+    let library = crate::rag::library(pool);
+    match tenant {
+        Some(id) => library.for_tenant(crate::Tenant(id)),
+        None => library,
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -69,7 +82,7 @@ pub(super) fn add(app: &App, args: &MemoryAddArgs) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let kb = open(&pool, &args.name).await?;
+        let kb = open(&pool, &args.name, args.tenant).await?;
         kb.add(&args.text, metadata).await
     });
     match result {
@@ -96,25 +109,25 @@ pub(super) fn search(app: &App, args: &MemorySearchArgs) -> ExitCode {
     };
     let started = std::time::Instant::now();
     let result = runtime.block_on(async {
-        let kb = open(&pool, &args.name).await?;
+        let kb = open(&pool, &args.name, args.tenant).await?;
         let mut search = kb.search(&args.query, args.k).mode(args.mode);
         for (key, value) in filters.clone() {
             search = search.filter(&key, value);
         }
-        search.await
+        let hits = search.await?;
+        let items = crate::memory::collections(&pool)
+            .await?
+            .into_iter()
+            .find(|(n, _, _)| *n == args.name)
+            .map_or(0, |(_, _, items)| items);
+        Ok::<_, crate::Error>((hits, items))
     });
-    let hits = match result {
-        Ok(hits) => hits,
+    let (hits, items) = match result {
+        Ok(found) => found,
         Err(error) => return fail(error),
     };
     if args.explain {
-        eprintln!(
-            "search: {:?} mode, exact scan in process over the cached rows of `{}` (no vector extension used); {} filters applied inside the scan; {:?}",
-            args.mode,
-            args.name,
-            filters.len(),
-            started.elapsed()
-        );
+        eprintln!("{}", explain(args, items, filters.len(), started.elapsed()));
     }
     if args.json {
         print_json(&hits);
@@ -129,6 +142,37 @@ pub(super) fn search(app: &App, args: &MemorySearchArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// What `memory:search --explain` says: which scan ran over how many
+/// items, with which filters, and how long the command's search took.
+fn explain(
+    args: &MemorySearchArgs,
+    items: i64,
+    filters: usize,
+    took: std::time::Duration,
+) -> String {
+    let scan = if args.mode == crate::memory::Mode::Keyword {
+        "BM25 over the words of the cached rows".to_string()
+    } else if usize::try_from(items).unwrap_or(usize::MAX) < crate::memory::QUANTIZED_FROM {
+        "exact cosine scan of the cached vectors".to_string()
+    } else {
+        format!(
+            "8-bit scan of the cached vectors for candidates, ranked by exact cosine \
+             (from {} items on)",
+            crate::memory::QUANTIZED_FROM
+        )
+    };
+    let tenant = args.tenant.map_or_else(
+        || "items of no tenant".to_string(),
+        |t| format!("tenant {t}'s items"),
+    );
+    format!(
+        "search: {:?} mode over `{}` ({items} items in all), in process: {scan}; \
+         {tenant} and {filters} metadata filter(s) applied inside the scan; \
+         no database vector extension used; {took:?}",
+        args.mode, args.name,
+    )
+}
+
 pub(super) fn prune(app: &App, args: &MemoryPruneArgs) -> ExitCode {
     if args.max_age.is_none() && args.max_items.is_none() {
         return fail("say what to prune: --max-age 30d and/or --max-items 1000");
@@ -138,7 +182,7 @@ pub(super) fn prune(app: &App, args: &MemoryPruneArgs) -> ExitCode {
         Err(code) => return code,
     };
     let result = runtime.block_on(async {
-        let kb = open(&pool, &args.name).await?;
+        let kb = open(&pool, &args.name, args.tenant).await?;
         kb.prune(args.max_age, args.max_items).await
     });
     match result {
@@ -194,7 +238,8 @@ pub(super) fn ingest(app: &App, args: &RagIngestArgs) -> ExitCode {
             ),
         };
         let source = path.display().to_string();
-        match runtime.block_on(crate::rag::ingest(&pool, &title, &text, &source)) {
+        let library = library(&pool, args.tenant);
+        match runtime.block_on(library.ingest(&title, &text, &source)) {
             Ok(doc) => documents.push(doc),
             Err(error) => return fail(format!("{}: {error}", path.display())),
         }
@@ -214,12 +259,8 @@ pub(super) fn retrieve(app: &App, args: &RagRetrieveArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    match runtime.block_on(crate::rag::retrieve_with(
-        &pool,
-        &args.query,
-        args.k,
-        args.mode,
-    )) {
+    let library = library(&pool, args.tenant);
+    match runtime.block_on(library.retrieve_with(&args.query, args.k, args.mode)) {
         Ok(chunks) if args.json => {
             print_json(&chunks);
             ExitCode::SUCCESS
@@ -239,7 +280,8 @@ pub(super) fn ask(app: &App, args: &RagAskArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    match runtime.block_on(crate::rag::ask(&pool, &args.question, args.k)) {
+    let library = library(&pool, args.tenant);
+    match runtime.block_on(library.ask(&args.question, args.k)) {
         Ok(answer) if args.json => {
             print_json(&answer);
             ExitCode::SUCCESS

@@ -242,6 +242,9 @@ pub struct MemoryAddArgs {
     /// Metadata, a JSON object (filter on it in searches)
     #[arg(long, default_value = "{}")]
     pub metadata: String,
+    /// Work in this tenant's items only (a tenant id, as `bao::Tenant(N)`)
+    #[arg(long)]
+    pub tenant: Option<i64>,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -266,6 +269,9 @@ pub struct MemorySearchArgs {
     /// Say on stderr how the search ran (index, filters, time)
     #[arg(long)]
     pub explain: bool,
+    /// Work in this tenant's items only (a tenant id, as `bao::Tenant(N)`)
+    #[arg(long)]
+    pub tenant: Option<i64>,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -282,6 +288,9 @@ pub struct MemoryPruneArgs {
     /// Keep at most this many of the newest items
     #[arg(long)]
     pub max_items: Option<usize>,
+    /// Work in this tenant's items only (a tenant id, as `bao::Tenant(N)`)
+    #[arg(long)]
+    pub tenant: Option<i64>,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -296,6 +305,9 @@ pub struct RagIngestArgs {
     /// The file, or a folder of .md and .txt files; ingesting a file again replaces its chunks
     #[arg(long)]
     pub from_file: std::path::PathBuf,
+    /// Work in this tenant's items only (a tenant id, as `bao::Tenant(N)`)
+    #[arg(long)]
+    pub tenant: Option<i64>,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -312,6 +324,9 @@ pub struct RagRetrieveArgs {
     /// hybrid (default), vector or keyword
     #[arg(long, default_value = "hybrid")]
     pub mode: crate::memory::Mode,
+    /// Work in this tenant's items only (a tenant id, as `bao::Tenant(N)`)
+    #[arg(long)]
+    pub tenant: Option<i64>,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -325,6 +340,9 @@ pub struct RagAskArgs {
     /// How many chunks to give the model
     #[arg(long, default_value_t = 4)]
     pub k: usize,
+    /// Work in this tenant's items only (a tenant id, as `bao::Tenant(N)`)
+    #[arg(long)]
+    pub tenant: Option<i64>,
     /// Print JSON (answer and sources) instead of text
     #[arg(long)]
     pub json: bool,

@@ -228,6 +228,55 @@ pub trait BelongsTo<P: Model>: ModelQueries {
     fn children_of(conn: &mut DbConnection, keys: Vec<P::Key>) -> QueryResult<Vec<Self>>;
 }
 
+/// The types a `#[belongs_to(P)]` field may have: `P`'s key, or an
+/// `Option` of it for an optional relation. The code `#[bao::model]`
+/// writes for a relation goes through this trait, so a field of another
+/// type is one error at the field that names both types.
+#[diagnostic::on_unimplemented(
+    message = "this foreign key is `{Self}`, but the model it points at has keys of type `{K}`",
+    label = "must be `{K}` (or `Option<{K}>` for an optional relation)",
+    note = "a #[belongs_to] field has the type of the key it points at: change this field's type to `{K}`, or to `Option<{K}>` if a row may have no parent"
+)]
+pub trait ForeignKeyType<K> {
+    /// The type of the column's values (`K`).
+    type Column;
+    /// The key this value points at (`None` for an empty optional key).
+    fn parent_key(&self) -> Option<K>;
+    /// The value that points at `key`.
+    fn from_key(key: K) -> Self;
+    /// `key` as the column's values are compared with it.
+    fn column_value(key: K) -> Self::Column;
+}
+
+// Not recommended in errors: the message names the type to write.
+#[diagnostic::do_not_recommend]
+impl<K: Copy> ForeignKeyType<K> for K {
+    type Column = K;
+    fn parent_key(&self) -> Option<K> {
+        Some(*self)
+    }
+    fn from_key(key: K) -> Self {
+        key
+    }
+    fn column_value(key: K) -> K {
+        key
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<K: Copy> ForeignKeyType<K> for Option<K> {
+    type Column = K;
+    fn parent_key(&self) -> Option<K> {
+        *self
+    }
+    fn from_key(key: K) -> Self {
+        Some(key)
+    }
+    fn column_value(key: K) -> K {
+        key
+    }
+}
+
 /// The async helpers behind each model's `create`, `find`, ... methods.
 pub mod ops {
     use super::*;
@@ -506,43 +555,68 @@ pub mod scoped_ops {
     }
 }
 
-/// Fails the build when two models share a table. `bao::app!` calls it in a
-/// `const`.
+/// Fails the build when two models map to one table, or a listed model
+/// points at a table no listed model has (see [`table_clash_at`]).
 pub const fn check_table_clashes(models: &[ModelInfo]) {
     let mut i = 0;
     while i < models.len() {
-        let mut j = i + 1;
-        while j < models.len() {
-            if crate::support::konst::str_eq(models[i].table, models[j].table) {
-                table_clash(models[i].name, models[j].name, models[i].table);
-            }
-            j += 1;
+        if let Some(message) = table_clash_at(models, i) {
+            message.panic();
         }
         i += 1;
+    }
+}
+
+/// What is wrong with `models[i]`: listed twice, on the table of an
+/// earlier model, or pointing at (or having many rows of) a table that no
+/// listed model has. `bao::app!` calls it in a `const` spanned at the
+/// `i`-th item of `models:`, so the error points at that item.
+pub const fn table_clash_at(models: &[ModelInfo], i: usize) -> Option<Message> {
+    use crate::support::konst::str_eq;
+    let mut j = 0;
+    while j < i {
+        if str_eq(models[i].table, models[j].table) {
+            return Some(if str_eq(models[i].name, models[j].name) {
+                listed_twice(models[i].name)
+            } else {
+                table_clash(models[j].name, models[i].name, models[i].table)
+            });
+        }
+        j += 1;
     }
     // Every table a listed model points at, or has many rows in, is listed
     // too: otherwise migrations never create it and its queries fail.
-    let mut i = 0;
-    while i < models.len() {
-        let columns = models[i].columns;
-        let mut c = 0;
-        while c < columns.len() {
-            if let Some(fk) = &columns[c].references {
-                if !has_table(models, fk.table) {
-                    unlisted(models[i].name, columns[c].name, fk.table);
-                }
+    let columns = models[i].columns;
+    let mut c = 0;
+    while c < columns.len() {
+        if let Some(fk) = &columns[c].references {
+            if !has_table(models, fk.table) {
+                return Some(unlisted(models[i].name, columns[c].name, fk.table));
             }
-            c += 1;
         }
-        let mut h = 0;
-        while h < models[i].has_many.len() {
-            if !has_table(models, models[i].has_many[h]) {
-                unlisted(models[i].name, "", models[i].has_many[h]);
-            }
-            h += 1;
-        }
-        i += 1;
+        c += 1;
     }
+    let mut h = 0;
+    while h < models[i].has_many.len() {
+        if !has_table(models, models[i].has_many[h]) {
+            return Some(unlisted(models[i].name, "", models[i].has_many[h]));
+        }
+        h += 1;
+    }
+    None
+}
+
+const fn listed_twice(model: &str) -> Message {
+    use crate::support::konst::push;
+    let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
+    let mut n = push(&mut buf, 0, "`");
+    n = push(&mut buf, n, model);
+    n = push(
+        &mut buf,
+        n,
+        "` is listed twice in `models: [..]`: list each model once",
+    );
+    Message::new(buf, n)
 }
 
 const fn has_table(models: &[ModelInfo], table: &str) -> bool {
@@ -558,7 +632,9 @@ const fn has_table(models: &[ModelInfo], table: &str) -> bool {
 
 /// `model.field` (or `model` through `#[has_many]`, when `field` is empty)
 /// needs `table`, whose model is not listed.
-const fn unlisted(model: &str, field: &str, table: &str) -> ! {
+use crate::support::konst::Message;
+
+const fn unlisted(model: &str, field: &str, table: &str) -> Message {
     use crate::support::konst::push;
     let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
     let mut n = push(&mut buf, 0, "`");
@@ -576,10 +652,10 @@ const fn unlisted(model: &str, field: &str, table: &str) -> ! {
         n,
         "`, but no model in `models: [..]` has that table, so migrations would never create it: add its model to `models`",
     );
-    crate::support::konst::panic_with(&buf, n)
+    Message::new(buf, n)
 }
 
-const fn table_clash(a: &str, b: &str, table: &str) -> ! {
+const fn table_clash(a: &str, b: &str, table: &str) -> Message {
     let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];
     let mut n = 0;
     n = crate::support::konst::push(&mut buf, n, "table clash: models `");
@@ -593,7 +669,7 @@ const fn table_clash(a: &str, b: &str, table: &str) -> ! {
         n,
         "`: give one of them another name with #[bao::model(table = \"...\")]",
     );
-    crate::support::konst::panic_with(&buf, n)
+    Message::new(buf, n)
 }
 
 /// The tenant whose rows a tenant-scoped model's queries may touch. Taken as

@@ -245,6 +245,34 @@ const APPROVAL_EDITS: &str = "
 ALTER TABLE bao_agent_approvals ADD COLUMN approved_arguments TEXT;
 ";
 
+/// Vector memories and RAG documents can belong to a tenant (0: none). A
+/// source is unique within its tenant, so SQLite rebuilds the documents
+/// table to drop its column-level UNIQUE.
+const MEMORY_TENANTS_SQLITE: &str = "
+ALTER TABLE bao_vector_items ADD COLUMN tenant_id BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX bao_vector_items_tenant ON bao_vector_items (collection, tenant_id, id);
+CREATE TABLE bao_rag_documents_new (
+    id {ID},
+    tenant_id BIGINT NOT NULL DEFAULT 0,
+    title TEXT NOT NULL,
+    source VARCHAR(1000) NOT NULL,
+    chunks BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+INSERT INTO bao_rag_documents_new (id, tenant_id, title, source, chunks, created_at)
+    SELECT id, 0, title, source, chunks, created_at FROM bao_rag_documents;
+DROP TABLE bao_rag_documents;
+ALTER TABLE bao_rag_documents_new RENAME TO bao_rag_documents;
+CREATE UNIQUE INDEX bao_rag_documents_source ON bao_rag_documents (tenant_id, source);
+";
+const MEMORY_TENANTS_POSTGRES: &str = "
+ALTER TABLE bao_vector_items ADD COLUMN tenant_id BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX bao_vector_items_tenant ON bao_vector_items (collection, tenant_id, id);
+ALTER TABLE bao_rag_documents ADD COLUMN tenant_id BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE bao_rag_documents DROP CONSTRAINT bao_rag_documents_source_key;
+CREATE UNIQUE INDEX bao_rag_documents_source ON bao_rag_documents (tenant_id, source);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -253,23 +281,30 @@ fn migrations() -> Vec<SystemMigration> {
         std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
         [
-            ("0001_auth", AUTH_TABLES),
-            ("0002_workflows", WORKFLOW_TABLES),
-            ("0003_tasks", TASK_TABLES),
-            ("0004_schedules", SCHEDULE_TABLES),
-            ("0005_agents", AGENT_TABLES),
-            ("0006_memory", MEMORY_TABLES),
-            ("0007_channels", CHANNEL_TABLES),
-            ("0008_plugins", PLUGIN_TABLES),
-            ("0009_admin", ADMIN_TABLES),
-            ("0010_approval_edits", APPROVAL_EDITS),
+            ("0001_auth", AUTH_TABLES, AUTH_TABLES),
+            ("0002_workflows", WORKFLOW_TABLES, WORKFLOW_TABLES),
+            ("0003_tasks", TASK_TABLES, TASK_TABLES),
+            ("0004_schedules", SCHEDULE_TABLES, SCHEDULE_TABLES),
+            ("0005_agents", AGENT_TABLES, AGENT_TABLES),
+            ("0006_memory", MEMORY_TABLES, MEMORY_TABLES),
+            ("0007_channels", CHANNEL_TABLES, CHANNEL_TABLES),
+            ("0008_plugins", PLUGIN_TABLES, PLUGIN_TABLES),
+            ("0009_admin", ADMIN_TABLES, ADMIN_TABLES),
+            ("0010_approval_edits", APPROVAL_EDITS, APPROVAL_EDITS),
+            (
+                "0011_memory_tenants",
+                MEMORY_TENANTS_SQLITE,
+                MEMORY_TENANTS_POSTGRES,
+            ),
         ]
         .into_iter()
-        .map(|(version, sql)| {
+        .map(|(version, sqlite, postgres)| {
             (
                 version,
-                sql.replace("{ID}", SQLITE_ID).replace("{BLOB}", "BLOB"),
-                sql.replace("{ID}", POSTGRES_ID).replace("{BLOB}", "BYTEA"),
+                sqlite.replace("{ID}", SQLITE_ID).replace("{BLOB}", "BLOB"),
+                postgres
+                    .replace("{ID}", POSTGRES_ID)
+                    .replace("{BLOB}", "BYTEA"),
             )
         })
         .collect()
@@ -330,4 +365,62 @@ pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
         done.push(format!("bao:{}", m.version));
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDatabase;
+
+    /// The documents table of 0006, then 0011: rows kept as tenant 0, one
+    /// source per tenant.
+    #[test]
+    fn the_tenant_migration_keeps_documents_and_scopes_sources() {
+        for db in TestDatabase::each() {
+            let pool = crate::db::DbPool::new(db.url()).unwrap();
+            let mut conn = pool.get().unwrap();
+            let all = migrations();
+            let sql = |version: &str| {
+                let m = all.iter().find(|m| m.version == version).unwrap();
+                match db.dialect() {
+                    Dialect::Sqlite => m.sqlite,
+                    Dialect::Postgres => m.postgres,
+                }
+            };
+            conn.batch_execute(sql("0006_memory")).unwrap();
+            conn.batch_execute(
+                "INSERT INTO bao_rag_documents (title, source, chunks, created_at) \
+                 VALUES ('Notes', 'notes.md', 3, 1)",
+            )
+            .unwrap();
+            conn.batch_execute(sql("0011_memory_tenants")).unwrap();
+            #[derive(QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                tenant_id: i64,
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                chunks: i64,
+            }
+            let query = "SELECT tenant_id, chunks FROM bao_rag_documents WHERE source = 'notes.md'";
+            let rows: Vec<Row> = match &mut *conn {
+                DbConnection::Sqlite(c) => diesel::sql_query(query).load(c).unwrap(),
+                DbConnection::Postgres(c) => diesel::sql_query(query).load(c).unwrap(),
+            };
+            assert_eq!(rows.len(), 1);
+            assert_eq!((rows[0].tenant_id, rows[0].chunks), (0, 3));
+            conn.batch_execute(
+                "INSERT INTO bao_rag_documents (tenant_id, title, source, chunks, created_at) \
+                 VALUES (7, 'Notes', 'notes.md', 1, 2)",
+            )
+            .expect("another tenant may use the same source");
+            assert!(
+                conn.batch_execute(
+                    "INSERT INTO bao_rag_documents (tenant_id, title, source, chunks, created_at) \
+                     VALUES (7, 'Again', 'notes.md', 1, 3)",
+                )
+                .is_err(),
+                "a source is unique within its tenant"
+            );
+        }
+    }
 }

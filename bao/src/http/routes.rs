@@ -1,6 +1,6 @@
 //! The route table, and the compile-time check that no two routes clash.
 
-use crate::support::konst::{panic_with, push, str_eq, MESSAGE_LEN};
+use crate::support::konst::{panic_with, push, str_eq, Message, MESSAGE_LEN};
 use serde::Serialize;
 
 /// One route of an app, as declared in its source.
@@ -242,40 +242,93 @@ const fn operators(
 }
 
 /// Fails the build when two routes have the same method and path shape,
-/// naming both. `bao::app!` calls it in a `const`, so a clash between two
-/// controllers is a compile error.
+/// naming both (see [`route_clash_at`]).
 pub const fn check_route_clashes(tables: &[&[RouteInfo]]) {
-    let mut t1 = 0;
-    while t1 < tables.len() + 1 {
-        let a_table = if t1 < tables.len() {
-            tables[t1]
-        } else {
-            FRAMEWORK_ROUTES
-        };
-        let mut i = 0;
-        while i < a_table.len() {
-            let a = &a_table[i];
-            let mut t2 = t1;
-            while t2 < tables.len() + 1 {
-                let b_table = if t2 < tables.len() {
-                    tables[t2]
-                } else {
-                    FRAMEWORK_ROUTES
-                };
-                let mut j = if t2 == t1 { i + 1 } else { 0 };
-                while j < b_table.len() {
-                    let b = &b_table[j];
-                    if str_eq(a.method, b.method) && same_shape(a.path, b.path) {
-                        clash(a, b);
-                    }
-                    j += 1;
-                }
-                t2 += 1;
-            }
-            i += 1;
+    let mut t = 0;
+    while t < tables.len() {
+        if let Some(message) = route_clash_at(tables, t) {
+            message.panic();
         }
-        t1 += 1;
+        t += 1;
     }
+}
+
+/// The clash of a route of `tables[t]` with another of its own, of an
+/// earlier table, or of the framework's; or a table listed twice.
+/// `bao::app!` calls it in a `const` spanned at the `t`-th item of its
+/// lists, so the error points at the later of the two.
+pub const fn route_clash_at(tables: &[&[RouteInfo]], t: usize) -> Option<Message> {
+    let mine = tables[t];
+    let mut earlier = 0;
+    while earlier < t {
+        if same_table(tables[earlier], mine) {
+            return Some(listed_twice(mine[0].controller));
+        }
+        earlier += 1;
+    }
+    let mut i = 0;
+    while i < mine.len() {
+        let a = &mine[i];
+        // Its own later routes, then every earlier table's, then Bao's.
+        let mut j = i + 1;
+        while j < mine.len() {
+            if str_eq(a.method, mine[j].method) && same_shape(a.path, mine[j].path) {
+                return Some(clash(a, &mine[j]));
+            }
+            j += 1;
+        }
+        let mut other = 0;
+        while other <= t {
+            let theirs = if other < t {
+                tables[other]
+            } else {
+                FRAMEWORK_ROUTES
+            };
+            let mut j = 0;
+            while j < theirs.len() {
+                let b = &theirs[j];
+                if str_eq(a.method, b.method) && same_shape(a.path, b.path) {
+                    return Some(clash(b, a));
+                }
+                j += 1;
+            }
+            other += 1;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether two route tables are one controller's (listed twice).
+const fn same_table(a: &[RouteInfo], b: &[RouteInfo]) -> bool {
+    if a.is_empty() || a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if !str_eq(a[i].controller, b[i].controller)
+            || !str_eq(a[i].handler, b[i].handler)
+            || !str_eq(a[i].method, b[i].method)
+            || !str_eq(a[i].path, b[i].path)
+        {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn listed_twice(controller: &str) -> Message {
+    let mut buf = [0u8; MESSAGE_LEN];
+    let mut n = 0;
+    n = push(&mut buf, n, "`");
+    n = push(&mut buf, n, controller);
+    n = push(
+        &mut buf,
+        n,
+        "` is listed twice in bao::app!: list each controller once, in `controllers:`, and each JSON API once, in `apis:`",
+    );
+    Message::new(buf, n)
 }
 
 /// Same literal segments, parameters (without a custom regex) in the same places.
@@ -342,9 +395,30 @@ const fn bytes_eq(a: &[u8], i: usize, b: &[u8], j: usize, len: usize) -> bool {
     true
 }
 
-pub(crate) const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
+pub(crate) const fn clash(a: &RouteInfo, b: &RouteInfo) -> Message {
     let mut buf = [0u8; MESSAGE_LEN];
     let mut n = 0;
+    if str_eq(a.controller, "bao") {
+        // One of Bao's own routes: only the app's side can move.
+        n = push(&mut buf, n, "route clash: `");
+        n = push(&mut buf, n, a.method);
+        n = push(&mut buf, n, " ");
+        n = push(&mut buf, n, a.path);
+        n = push(&mut buf, n, "` is Bao's own route (`bao::");
+        n = push(&mut buf, n, a.handler);
+        n = push(&mut buf, n, "`), so `");
+        n = push(&mut buf, n, b.controller);
+        n = push(&mut buf, n, "::");
+        n = push(&mut buf, n, b.handler);
+        n = push(&mut buf, n, "` (as `");
+        n = push(&mut buf, n, b.path);
+        n = push(
+            &mut buf,
+            n,
+            "`) cannot have it: give the handler another path or method",
+        );
+        return Message::new(buf, n);
+    }
     n = push(&mut buf, n, "route clash: `");
     n = push(&mut buf, n, a.method);
     n = push(&mut buf, n, " ");
@@ -364,7 +438,7 @@ pub(crate) const fn clash(a: &RouteInfo, b: &RouteInfo) -> ! {
         n,
         "`); change one path or method so each request has one handler",
     );
-    panic_with(&buf, n)
+    Message::new(buf, n)
 }
 
 /// Fails the build when a route needs a login but the app names no user
@@ -486,6 +560,36 @@ mod tests {
         let a = [route("GET", "/posts/{id}")];
         let b = [route("GET", "/posts/{slug}")];
         check_route_clashes(&[&a, &b]);
+    }
+
+    #[test]
+    fn a_clash_is_found_at_the_later_table_and_names_the_earlier_first() {
+        let a = [route("GET", "/posts/{id}")];
+        let b = [route("POST", "/posts")];
+        let c = [route("GET", "/posts/{slug}")];
+        let tables: [&[RouteInfo]; 3] = [&a, &b, &c];
+        assert!(route_clash_at(&tables, 0).is_none());
+        assert!(route_clash_at(&tables, 1).is_none());
+        let message = route_clash_at(&tables, 2).unwrap();
+        assert!(
+            message
+                .as_str()
+                .starts_with("route clash: `GET /posts/{id}` is declared by"),
+            "{}",
+            message.as_str()
+        );
+        assert!(message.as_str().contains("(as `/posts/{slug}`)"));
+    }
+
+    #[test]
+    fn a_table_listed_twice_is_said_to_be() {
+        let a = [route("GET", "/posts/{id}"), route("POST", "/posts")];
+        let message = route_clash_at(&[&a, &a], 1).unwrap();
+        assert!(
+            message.as_str().contains("is listed twice in bao::app!"),
+            "{}",
+            message.as_str()
+        );
     }
 
     #[test]

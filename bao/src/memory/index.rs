@@ -1,6 +1,7 @@
 //! The in-process index of a vector memory: its rows cached from the
-//! table (reloaded when the collection's version changes), searched by an
-//! exact cosine scan, by BM25 over terms, or both fused by reciprocal rank.
+//! table (reloaded when the collection's version changes), searched by
+//! cosine (an exact scan, or an 8-bit scan for candidates that are then
+//! ranked exactly), by BM25 over terms, or both fused by reciprocal rank.
 
 use super::store;
 use super::Hit;
@@ -36,8 +37,35 @@ impl std::str::FromStr for Mode {
     }
 }
 
+/// From this many items on, vector search scans 8-bit copies of the
+/// vectors (a quarter of the memory traffic) for candidates, and ranks
+/// those by their exact cosine similarity.
+pub const QUANTIZED_FROM: usize = 4096;
+
+/// How many candidates the 8-bit scan keeps for each result wanted.
+const CANDIDATES_PER_RESULT: usize = 8;
+
+/// Which items a search may return: one tenant's (0: items of no tenant)
+/// whose metadata has every `key = value` of `filters`.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Scope {
+    pub(super) tenant: i64,
+    pub(super) filters: Vec<(String, Value)>,
+}
+
+impl Scope {
+    fn admits(&self, item: &Item) -> bool {
+        item.tenant == self.tenant
+            && self
+                .filters
+                .iter()
+                .all(|(key, value)| item.metadata.get(key) == Some(value))
+    }
+}
+
 struct Item {
     id: i64,
+    tenant: i64,
     text: String,
     metadata: Value,
     terms: HashMap<String, u32>,
@@ -50,10 +78,43 @@ pub(super) struct Index {
     /// Every item's vector, scaled to unit length, one after another (a
     /// dot product is then the cosine similarity).
     vectors: Vec<f32>,
+    /// The same vectors in 8 bits: `codes[i] * scales[item]` is close to
+    /// `vectors[i]`.
+    codes: Vec<i8>,
+    scales: Vec<f32>,
     dims: usize,
     /// In how many items each term appears.
     df: HashMap<String, u32>,
     avg_len: f32,
+    /// The items of each tenant, in order.
+    by_tenant: HashMap<i64, Vec<u32>>,
+    /// The items whose metadata has a top-level key with a scalar value
+    /// (keyed by the key and the value's JSON text), in order: a filtered
+    /// search scans only the shortest of its lists.
+    by_value: HashMap<(String, String), Vec<u32>>,
+}
+
+/// Which items a scan visits: all of them, or those listed.
+#[derive(Clone, Copy)]
+enum Visit<'a> {
+    All(usize),
+    Listed(&'a [u32]),
+}
+
+impl Visit<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Visit::All(n) => *n,
+            Visit::Listed(list) => list.len(),
+        }
+    }
+
+    fn item(&self, position: usize) -> usize {
+        match self {
+            Visit::All(_) => position,
+            Visit::Listed(list) => list[position] as usize,
+        }
+    }
 }
 
 type Cache = Mutex<HashMap<(usize, String), Arc<Index>>>;
@@ -100,15 +161,22 @@ fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
     let mut total_len = 0u64;
     let dims = rows.first().map_or(0, |r| r.embedding.len() / 4);
     let mut vectors: Vec<f32> = Vec::with_capacity(rows.len() * dims);
+    let mut codes: Vec<i8> = Vec::with_capacity(rows.len() * dims);
+    let mut scales: Vec<f32> = Vec::with_capacity(rows.len());
+    let mut by_tenant: HashMap<i64, Vec<u32>> = HashMap::new();
+    let mut by_value: HashMap<(String, String), Vec<u32>> = HashMap::new();
     let items: Vec<Item> = rows
         .into_iter()
-        .map(|row| {
+        .enumerate()
+        .map(|(position, row)| {
+            let position = u32::try_from(position).unwrap_or(u32::MAX);
             let mut vector = store::from_blob(&row.embedding);
             vector.resize(dims, 0.0);
             let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
             if norm > 0.0 {
                 vector.iter_mut().for_each(|x| *x /= norm);
             }
+            scales.push(quantize(&vector, &mut codes));
             vectors.extend_from_slice(&vector);
             let mut terms: HashMap<String, u32> = HashMap::new();
             let words = tokens(&row.text);
@@ -120,9 +188,22 @@ fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
             }
             let len = u32::try_from(words.len()).unwrap_or(u32::MAX);
             total_len += u64::from(len);
+            let metadata: Value = serde_json::from_str(&row.metadata).unwrap_or(Value::Null);
+            by_tenant.entry(row.tenant_id).or_default().push(position);
+            if let Value::Object(fields) = &metadata {
+                for (key, value) in fields {
+                    if !value.is_object() && !value.is_array() {
+                        by_value
+                            .entry((key.clone(), value.to_string()))
+                            .or_default()
+                            .push(position);
+                    }
+                }
+            }
             Item {
                 id: row.id,
-                metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
+                tenant: row.tenant_id,
+                metadata,
                 text: row.text,
                 terms,
                 len,
@@ -138,16 +219,46 @@ fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
         version,
         items,
         vectors,
+        codes,
+        scales,
         dims,
         df,
         avg_len,
+        by_tenant,
+        by_value,
     }
 }
 
-fn matches(item: &Item, filters: &[(String, Value)]) -> bool {
-    filters
+/// Appends `vector` in 8 bits to `codes`; the scale that maps them back.
+fn quantize(vector: &[f32], codes: &mut Vec<i8>) -> f32 {
+    let max = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 {
+        codes.extend(std::iter::repeat_n(0, vector.len()));
+        return 0.0;
+    }
+    let scale = max / 127.0;
+    // In range by construction: |x / scale| <= 127.
+    codes.extend(vector.iter().map(|x| (x / scale).round() as i8));
+    scale
+}
+
+/// The dot product of two 8-bit vectors, in sixteen lanes so the compiler
+/// vectorizes it (the products of two i8 fit an i16).
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let mut lanes = [0i32; 16];
+    let (xs, ys) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: i32 = xs
+        .remainder()
         .iter()
-        .all(|(key, value)| item.metadata.get(key) == Some(value))
+        .zip(ys.remainder())
+        .map(|(x, y)| i32::from(*x) * i32::from(*y))
+        .sum();
+    for (x, y) in xs.zip(ys) {
+        for lane in 0..16 {
+            lanes[lane] += i32::from(i16::from(x[lane]) * i16::from(y[lane]));
+        }
+    }
+    lanes.iter().sum::<i32>() + tail
 }
 
 /// The dot product, in eight lanes so the compiler vectorizes it.
@@ -179,12 +290,7 @@ fn top(mut scored: Vec<(usize, f32)>, k: usize) -> Vec<(usize, f32)> {
 }
 
 impl Index {
-    fn vector_ranking(
-        &self,
-        query: &[f32],
-        k: usize,
-        filters: &[(String, Value)],
-    ) -> Vec<(usize, f32)> {
+    fn vector_ranking(&self, query: &[f32], k: usize, scope: &Scope) -> Vec<(usize, f32)> {
         if self.dims == 0 || query.len() != self.dims || k == 0 {
             return Vec::new();
         }
@@ -195,8 +301,37 @@ impl Index {
             .sqrt()
             .max(f32::EPSILON);
         let query: Vec<f32> = query.iter().map(|x| x / qnorm).collect();
-        let n = self.items.len();
-        // Large memories are scanned in parallel slices, one per core.
+        let exact = |i: usize| dot(self.vector(i), &query);
+        if self.items.len() < QUANTIZED_FROM {
+            return self.best(k, scope, &exact);
+        }
+        let mut codes = Vec::with_capacity(self.dims);
+        let qscale = quantize(&query, &mut codes);
+        let approximate = |i: usize| {
+            let code = &self.codes[i * self.dims..(i + 1) * self.dims];
+            dot_i8(code, &codes) as f32 * self.scales[i] * qscale
+        };
+        let candidates = self.best(k.saturating_mul(CANDIDATES_PER_RESULT), scope, &approximate);
+        top(
+            candidates.into_iter().map(|(i, _)| (i, exact(i))).collect(),
+            k,
+        )
+    }
+
+    fn vector(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.dims..(i + 1) * self.dims]
+    }
+
+    /// The best `k` items in `scope` by `score`, highest first. Large
+    /// memories are scanned in parallel slices, one per core.
+    fn best(
+        &self,
+        k: usize,
+        scope: &Scope,
+        score: &(dyn Fn(usize) -> f32 + Sync),
+    ) -> Vec<(usize, f32)> {
+        let visit = self.visit(scope);
+        let n = visit.len();
         let threads = if n < 20_000 {
             1
         } else {
@@ -205,7 +340,7 @@ impl Index {
                 .min(8)
         };
         let per = n.div_ceil(threads).max(1);
-        let scan = |from: usize| self.scan(&query, k, filters, from, (from + per).min(n));
+        let scan = |from: usize| self.scan(k, scope, score, visit, from, (from + per).min(n));
         let mut best: Vec<(usize, f32)> = if threads == 1 {
             scan(0)
         } else {
@@ -224,28 +359,53 @@ impl Index {
         best
     }
 
-    /// The best `k` of items `from..to`, in no particular order.
+    /// The items a search in `scope` needs to visit: the shortest of the
+    /// tenant's list and the lists of its filters' values.
+    fn visit(&self, scope: &Scope) -> Visit<'_> {
+        const NONE: &[u32] = &[];
+        let mut shortest: &[u32] = self
+            .by_tenant
+            .get(&scope.tenant)
+            .map_or(NONE, Vec::as_slice);
+        for (key, value) in &scope.filters {
+            if value.is_object() || value.is_array() {
+                continue;
+            }
+            let listed = self
+                .by_value
+                .get(&(key.clone(), value.to_string()))
+                .map_or(NONE, Vec::as_slice);
+            if listed.len() < shortest.len() {
+                shortest = listed;
+            }
+        }
+        if shortest.len() == self.items.len() {
+            Visit::All(self.items.len())
+        } else {
+            Visit::Listed(shortest)
+        }
+    }
+
+    /// The best `k` of the visited items at positions `from..to` that are
+    /// in `scope`, in no particular order.
     fn scan(
         &self,
-        query: &[f32],
         k: usize,
-        filters: &[(String, Value)],
+        scope: &Scope,
+        score: &(dyn Fn(usize) -> f32 + Sync),
+        visit: Visit<'_>,
         from: usize,
         to: usize,
     ) -> Vec<(usize, f32)> {
         // The best k so far, worst first: most items are rejected by one
         // comparison with the worst kept.
         let mut best: Vec<(usize, f32)> = Vec::with_capacity(k + 1);
-        if from >= to {
-            return best;
-        }
-        let slice = &self.vectors[from * self.dims..to * self.dims];
-        for (offset, vector) in slice.chunks_exact(self.dims).enumerate() {
-            let i = from + offset;
-            if !filters.is_empty() && !matches(&self.items[i], filters) {
+        for position in from..to {
+            let i = visit.item(position);
+            if !scope.admits(&self.items[i]) {
                 continue;
             }
-            let score = dot(vector, query);
+            let score = score(i);
             if best.len() == k && score <= best[0].1 {
                 continue;
             }
@@ -258,12 +418,7 @@ impl Index {
         best
     }
 
-    fn keyword_ranking(
-        &self,
-        query: &str,
-        k: usize,
-        filters: &[(String, Value)],
-    ) -> Vec<(usize, f32)> {
+    fn keyword_ranking(&self, query: &str, k: usize, scope: &Scope) -> Vec<(usize, f32)> {
         let (k1, b) = (1.2f32, 0.75f32);
         let n = self.items.len() as f32;
         let mut words = tokens(query);
@@ -283,7 +438,7 @@ impl Index {
             .items
             .iter()
             .enumerate()
-            .filter(|(_, item)| matches(item, filters))
+            .filter(|(_, item)| scope.admits(item))
             .filter_map(|(i, item)| {
                 let mut score = 0.0;
                 for (w, weight) in &idf {
@@ -304,20 +459,20 @@ impl Index {
         query: &str,
         vector: Option<&[f32]>,
         k: usize,
-        filters: &[(String, Value)],
+        scope: &Scope,
         mode: Mode,
     ) -> Vec<Hit> {
         let ranked = match (mode, vector) {
-            (Mode::Keyword, _) | (_, None) => self.keyword_ranking(query, k, filters),
-            (Mode::Vector, Some(v)) => self.vector_ranking(v, k, filters),
+            (Mode::Keyword, _) | (_, None) => self.keyword_ranking(query, k, scope),
+            (Mode::Vector, Some(v)) => self.vector_ranking(v, k, scope),
             (Mode::Hybrid, Some(v)) => {
                 // Reciprocal rank fusion over a deeper list of each.
                 let depth = (k * 4).max(20);
                 let mut fused: HashMap<usize, f32> = HashMap::new();
                 // Items with no similarity at all are no vector match.
-                let mut by_vector = self.vector_ranking(v, depth, filters);
+                let mut by_vector = self.vector_ranking(v, depth, scope);
                 by_vector.retain(|(_, score)| *score > 0.0);
-                for list in [by_vector, self.keyword_ranking(query, depth, filters)] {
+                for list in [by_vector, self.keyword_ranking(query, depth, scope)] {
                     for (rank, (i, _)) in list.into_iter().enumerate() {
                         *fused.entry(i).or_default() += 1.0 / (60.0 + rank as f32 + 1.0);
                     }
@@ -337,5 +492,79 @@ impl Index {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::random_vector;
+
+    fn index(n: usize, dims: usize) -> Index {
+        let rows = (0..n)
+            .map(|i| store::ItemRow {
+                id: i as i64 + 1,
+                tenant_id: (i % 3) as i64,
+                text: format!("item {i}"),
+                metadata: format!(r#"{{"tag": "{}"}}"#, if i % 10 == 0 { "a" } else { "b" }),
+                embedding: store::to_blob(&random_vector(i as u64 + 1, dims)),
+            })
+            .collect();
+        build(1, rows)
+    }
+
+    /// The exact top `k` in `scope`, by brute force.
+    fn reference(index: &Index, query: &[f32], k: usize, scope: &Scope) -> Vec<usize> {
+        let norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let mut all: Vec<(usize, f32)> = (0..index.items.len())
+            .filter(|&i| scope.admits(&index.items[i]))
+            .map(|i| (i, dot(index.vector(i), query) / norm))
+            .collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1));
+        all.into_iter().take(k).map(|(i, _)| i).collect()
+    }
+
+    #[test]
+    fn the_quantized_scan_finds_the_exact_top_ten() {
+        let (n, dims) = (QUANTIZED_FROM * 2, 96);
+        let index = index(n, dims);
+        let mut found = 0;
+        let mut wanted = 0;
+        for q in 0..20u64 {
+            let query = random_vector(1_000_000 + q, dims);
+            for scope in [
+                Scope::default(),
+                Scope {
+                    tenant: 2,
+                    filters: vec![("tag".into(), Value::from("a"))],
+                },
+            ] {
+                let want = reference(&index, &query, 10, &scope);
+                let got: Vec<usize> = index
+                    .vector_ranking(&query, 10, &scope)
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect();
+                assert_eq!(got.len(), want.len(), "k results when k exist");
+                assert!(got.iter().all(|&i| scope.admits(&index.items[i])));
+                found += got.iter().filter(|i| want.contains(i)).count();
+                wanted += want.len();
+            }
+        }
+        let recall = found as f64 / wanted as f64;
+        assert!(recall >= 0.99, "recall@10 {recall}");
+    }
+
+    #[test]
+    fn eight_bit_codes_map_back_close_to_the_vector() {
+        let vector = [0.5f32, -0.25, 0.0, 1.0, -1.0];
+        let mut codes = Vec::new();
+        let scale = quantize(&vector, &mut codes);
+        assert_eq!(codes, [64, -32, 0, 127, -127]);
+        for (x, c) in vector.iter().zip(&codes) {
+            assert!((x - f32::from(*c) * scale).abs() <= scale / 2.0);
+        }
+        assert_eq!(quantize(&[0.0; 3], &mut codes), 0.0);
+        assert_eq!(dot_i8(&[1; 20], &[-2; 20]), -40);
     }
 }

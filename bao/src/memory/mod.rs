@@ -16,16 +16,19 @@
 //! # Ok::<(), bao::Error>(()) }).unwrap();
 //! ```
 //!
-//! Search is an exact scan in process over vectors cached from the table
-//! (reloaded when another process changed it), with metadata filters
+//! Search runs in process over vectors cached from the table (reloaded
+//! when another process changed it), with the tenant and metadata filters
 //! applied inside the scan, so a filtered top-k returns k rows when k
-//! exist. Keyword search scores terms with BM25 over the same rows; hybrid
-//! fuses both rankings with reciprocal rank fusion.
+//! exist. Small memories are scanned exactly; from
+//! [`QUANTIZED_FROM`] items on, a scan over 8-bit copies of the vectors
+//! picks candidates that are then ranked by their exact cosine. Keyword
+//! search scores terms with BM25 over the same rows; hybrid fuses both
+//! rankings with reciprocal rank fusion.
 
 mod index;
 mod store;
 
-pub use index::Mode;
+pub use index::{Mode, QUANTIZED_FROM};
 
 use crate::db::DbPool;
 use crate::Error;
@@ -95,11 +98,18 @@ pub struct Hit {
 }
 
 /// A named collection of texts with embeddings of `dims` numbers.
+///
+/// A memory handle made with [`VectorMemory::for_tenant`] sees only that
+/// tenant's items: it stamps the tenant on what it adds, and its searches,
+/// counts, prunes and deletes touch nothing else. A handle without a
+/// tenant sees only items added without one.
 #[derive(Debug, Clone)]
 pub struct VectorMemory {
     pool: DbPool,
     name: String,
     dims: usize,
+    /// The tenant whose items this handle sees (0: items of no tenant).
+    tenant: i64,
 }
 
 impl VectorMemory {
@@ -127,7 +137,35 @@ impl VectorMemory {
             pool: db.clone(),
             name: name.to_string(),
             dims,
+            tenant: 0,
         })
+    }
+
+    /// This memory as `tenant` sees it: what it adds belongs to the tenant,
+    /// and it finds, counts, prunes and deletes only the tenant's items.
+    ///
+    /// ```
+    /// # bao::testing::block_on(async {
+    /// use bao::{memory::VectorMemory, Tenant};
+    /// let db = bao::db::DbPool::new("sqlite::memory:").unwrap();
+    /// let kb = VectorMemory::open(&db, "kb", 3).await?;
+    /// let (acme, globex) = (kb.for_tenant(Tenant(1)), kb.for_tenant(Tenant(2)));
+    /// acme.add_vectors(vec![("Acme's price list".into(), bao::json!({}), vec![1.0, 0.0, 0.0])]).await?;
+    /// assert_eq!(acme.search("", 5).vector(vec![1.0, 0.0, 0.0]).await?.len(), 1);
+    /// assert!(globex.search("", 5).vector(vec![1.0, 0.0, 0.0]).await?.is_empty());
+    /// assert!(kb.is_empty().await?);
+    /// # Ok::<(), bao::Error>(()) }).unwrap();
+    /// ```
+    pub fn for_tenant(&self, tenant: crate::Tenant) -> VectorMemory {
+        VectorMemory {
+            tenant: tenant.0,
+            ..self.clone()
+        }
+    }
+
+    /// The tenant this handle sees, if any.
+    pub fn tenant(&self) -> Option<crate::Tenant> {
+        (self.tenant != 0).then_some(crate::Tenant(self.tenant))
     }
 
     /// Its name.
@@ -186,10 +224,10 @@ impl VectorMemory {
                 self.dims
             )));
         }
-        let name = self.name.clone();
+        let (name, tenant) = (self.name.clone(), self.tenant);
         let ids = self
             .pool
-            .run(move |c| store::add_items(c, &name, &rows))
+            .run(move |c| store::add_items(c, &name, tenant, &rows))
             .await?;
         Ok(ids)
     }
@@ -215,30 +253,33 @@ impl VectorMemory {
         max_age: Option<Duration>,
         max_items: Option<usize>,
     ) -> crate::Result<usize> {
-        let name = self.name.clone();
+        let (name, tenant) = (self.name.clone(), self.tenant);
         let cutoff = max_age.map(|age| {
             crate::support::clock::now_ms() - i64::try_from(age.as_millis()).unwrap_or(i64::MAX)
         });
         let keep = max_items.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         Ok(self
             .pool
-            .run(move |c| store::prune(c, &name, cutoff, keep))
+            .run(move |c| store::prune(c, &name, tenant, cutoff, keep))
             .await?)
     }
 
     /// Deletes the items whose metadata `key` is `value`; how many.
     pub async fn delete_where(&self, key: &str, value: Value) -> crate::Result<usize> {
-        let (name, key) = (self.name.clone(), key.to_string());
+        let (name, key, tenant) = (self.name.clone(), key.to_string(), self.tenant);
         Ok(self
             .pool
-            .run(move |c| store::delete_where(c, &name, &key, &value))
+            .run(move |c| store::delete_where(c, &name, tenant, &key, &value))
             .await?)
     }
 
     /// How many items it holds.
     pub async fn len(&self) -> crate::Result<i64> {
-        let name = self.name.clone();
-        Ok(self.pool.run(move |c| store::count(c, &name)).await?)
+        let (name, tenant) = (self.name.clone(), self.tenant);
+        Ok(self
+            .pool
+            .run(move |c| store::count(c, &name, tenant))
+            .await?)
     }
 
     /// Whether it holds nothing.
@@ -302,10 +343,14 @@ impl Search<'_> {
             }
         }
         let index = index::load(&memory.pool, &memory.name).await?;
-        let (query, k, filters, mode) = (self.query, self.k, self.filters, self.mode);
+        let (query, k, mode) = (self.query, self.k, self.mode);
+        let scope = index::Scope {
+            tenant: memory.tenant,
+            filters: self.filters,
+        };
         // A scan over many rows is CPU work: off the async executor.
         tokio::task::spawn_blocking(move || {
-            index.search(&query, vector.as_deref(), k, &filters, mode)
+            index.search(&query, vector.as_deref(), k, &scope, mode)
         })
         .await
         .map_err(|e| Error::Internal(format!("the search failed: {e}")))

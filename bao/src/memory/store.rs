@@ -143,19 +143,21 @@ pub(crate) fn from_blob(blob: &[u8]) -> Vec<f32> {
 pub(super) fn add_items(
     conn: &mut DbConnection,
     collection: &str,
+    tenant: i64,
     rows: &[(String, Value, Vec<f32>)],
 ) -> Result<Vec<i64>, DbError> {
     use diesel::Connection;
-    // Multi-row inserts of up to 200 rows (5 parameters each), in one
+    // Multi-row inserts of up to 200 rows (6 parameters each), in one
     // transaction; RETURNING gives the ids in the order of the rows.
     const ROWS_PER_INSERT: usize = 200;
     conn.transaction(|conn| {
         let mut ids = Vec::with_capacity(rows.len());
         let now = now_ms();
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let values = vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let values = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let query = format!(
-                "INSERT INTO bao_vector_items (collection, text, metadata, embedding, created_at) \
+                "INSERT INTO bao_vector_items \
+                 (collection, tenant_id, text, metadata, embedding, created_at) \
                  VALUES {values} RETURNING id"
             );
             let inserted: Vec<Id> = on_dialect!(conn, |c, sql| {
@@ -168,6 +170,7 @@ pub(super) fn add_items(
                     };
                     q = q
                         .bind::<Text, _>(collection.to_string())
+                        .bind::<BigInt, _>(tenant)
                         .bind::<Text, _>(text.clone())
                         .bind::<Text, _>(metadata)
                         .bind::<Binary, _>(to_blob(vector))
@@ -210,6 +213,8 @@ pub(super) fn version(conn: &mut DbConnection, collection: &str) -> Result<i64, 
 pub(super) struct ItemRow {
     #[diesel(sql_type = BigInt)]
     pub(super) id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub(super) tenant_id: i64,
     #[diesel(sql_type = Text)]
     pub(super) text: String,
     #[diesel(sql_type = Text)]
@@ -221,18 +226,24 @@ pub(super) struct ItemRow {
 pub(super) fn items(conn: &mut DbConnection, collection: &str) -> Result<Vec<ItemRow>, DbError> {
     Ok(on_dialect!(conn, |c, sql| {
         diesel::sql_query(sql(
-        "SELECT id, text, metadata, embedding FROM bao_vector_items WHERE collection = ? ORDER BY id"
-    ))
-    .bind::<Text, _>(collection)
-    .load(c)
+            "SELECT id, tenant_id, text, metadata, embedding FROM bao_vector_items \
+         WHERE collection = ? ORDER BY id",
+        ))
+        .bind::<Text, _>(collection)
+        .load(c)
     })?)
 }
 
-pub(super) fn count(conn: &mut DbConnection, collection: &str) -> Result<i64, DbError> {
+pub(super) fn count(
+    conn: &mut DbConnection,
+    collection: &str,
+    tenant: i64,
+) -> Result<i64, DbError> {
     let row: Count = on_dialect!(conn, |c, sql| diesel::sql_query(sql(
-        "SELECT COUNT(*) AS n FROM bao_vector_items WHERE collection = ?"
+        "SELECT COUNT(*) AS n FROM bao_vector_items WHERE collection = ? AND tenant_id = ?"
     ))
     .bind::<Text, _>(collection)
+    .bind::<BigInt, _>(tenant)
     .get_result(c))?;
     Ok(row.n)
 }
@@ -240,6 +251,7 @@ pub(super) fn count(conn: &mut DbConnection, collection: &str) -> Result<i64, Db
 pub(super) fn prune(
     conn: &mut DbConnection,
     collection: &str,
+    tenant: i64,
     older_than: Option<i64>,
     keep: Option<i64>,
 ) -> Result<usize, DbError> {
@@ -248,19 +260,24 @@ pub(super) fn prune(
         let mut removed = 0;
         if let Some(cutoff) = older_than {
             removed += on_dialect!(conn, |c, sql| diesel::sql_query(sql(
-                "DELETE FROM bao_vector_items WHERE collection = ? AND created_at < ?"
+                "DELETE FROM bao_vector_items \
+                 WHERE collection = ? AND tenant_id = ? AND created_at < ?"
             ))
             .bind::<Text, _>(collection)
+            .bind::<BigInt, _>(tenant)
             .bind::<BigInt, _>(cutoff)
             .execute(c))?;
         }
         if let Some(keep) = keep {
             removed += on_dialect!(conn, |c, sql| diesel::sql_query(sql(
-                "DELETE FROM bao_vector_items WHERE collection = ? AND id NOT IN \
-                 (SELECT id FROM bao_vector_items WHERE collection = ? ORDER BY id DESC LIMIT ?)"
+                "DELETE FROM bao_vector_items WHERE collection = ? AND tenant_id = ? \
+                 AND id NOT IN (SELECT id FROM bao_vector_items \
+                 WHERE collection = ? AND tenant_id = ? ORDER BY id DESC LIMIT ?)"
             ))
             .bind::<Text, _>(collection)
+            .bind::<BigInt, _>(tenant)
             .bind::<Text, _>(collection)
+            .bind::<BigInt, _>(tenant)
             .bind::<BigInt, _>(keep)
             .execute(c))?;
         }
@@ -274,6 +291,7 @@ pub(super) fn prune(
 pub(super) fn delete_where(
     conn: &mut DbConnection,
     collection: &str,
+    tenant: i64,
     key: &str,
     value: &Value,
 ) -> Result<usize, DbError> {
@@ -282,9 +300,10 @@ pub(super) fn delete_where(
         let doomed: Vec<i64> = items(conn, collection)?
             .into_iter()
             .filter(|row| {
-                serde_json::from_str::<Value>(&row.metadata)
-                    .ok()
-                    .is_some_and(|m| m.get(key) == Some(value))
+                row.tenant_id == tenant
+                    && serde_json::from_str::<Value>(&row.metadata)
+                        .ok()
+                        .is_some_and(|m| m.get(key) == Some(value))
             })
             .map(|row| row.id)
             .collect();

@@ -419,7 +419,7 @@ const fn clash_in(a: &RouteInfo, table: &[RouteInfo], from: usize) {
         if crate::support::konst::str_eq(a.method, b.method)
             && crate::http::same_shape(a.path, b.path)
         {
-            crate::http::clash(a, b);
+            crate::http::clash(a, b).panic();
         }
         j += 1;
     }

@@ -29,6 +29,37 @@ pub(crate) const fn panic_with(buf: &[u8; MESSAGE_LEN], n: usize) -> ! {
     }
 }
 
+/// A message built at compile time. `bao::app!` checks each item of its
+/// lists in a `const` spanned at that item and panics with the message,
+/// so the build error points at the item at fault:
+/// `const _: () = if let Some(m) = check(.., i) { panic!("{}", m.as_str()) };`
+#[derive(Clone, Copy)]
+pub struct Message {
+    buf: [u8; MESSAGE_LEN],
+    len: usize,
+}
+
+impl Message {
+    /// The first `len` bytes of `buf`.
+    pub(crate) const fn new(buf: [u8; MESSAGE_LEN], len: usize) -> Message {
+        Message { buf, len }
+    }
+
+    /// The message's text.
+    pub const fn as_str(&self) -> &str {
+        let (used, _) = self.buf.split_at(self.len);
+        match core::str::from_utf8(used) {
+            Ok(message) => message,
+            Err(_) => "a compile-time check of bao::app! failed",
+        }
+    }
+
+    /// Panics with the message (for checks that still fail as a whole).
+    pub(crate) const fn panic(&self) -> ! {
+        panic!("{}", self.as_str())
+    }
+}
+
 /// Appends `s` (cut on a character boundary if the buffer is full).
 pub(crate) const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> usize {
     let bytes = s.as_bytes();

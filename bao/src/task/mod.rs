@@ -36,18 +36,38 @@ pub enum TaskKind {
 /// Fails the build when two tasks of an app share a name (two functions
 /// `send` in different modules, say). `bao::app!` calls it in a `const`.
 pub const fn check_task_names(names: &[&str]) {
-    use crate::support::konst::{panic_with, push, repeated, MESSAGE_LEN};
-    if let Some(i) = repeated(names) {
-        let mut buf = [0u8; MESSAGE_LEN];
-        let n = push(&mut buf, 0, "two tasks are named `");
-        let n = push(&mut buf, n, names[i]);
-        let n = push(
-            &mut buf,
-            n,
-            "`: a task is enqueued and run by its name, so enqueueing one would run the other; give one `#[bao::task(name = \"...\")]`",
-        );
-        panic_with(&buf, n);
+    let mut i = 0;
+    while i < names.len() {
+        if let Some(message) = task_name_clash_at(names, i) {
+            message.panic();
+        }
+        i += 1;
     }
+}
+
+/// Whether `names[i]` is an earlier task's name too. `bao::app!` calls it
+/// in a `const` spanned at the `i`-th item of `tasks:`.
+pub const fn task_name_clash_at(
+    names: &[&str],
+    i: usize,
+) -> Option<crate::support::konst::Message> {
+    use crate::support::konst::{push, str_eq, Message, MESSAGE_LEN};
+    let mut j = 0;
+    while j < i && !str_eq(names[i], names[j]) {
+        j += 1;
+    }
+    if j == i {
+        return None;
+    }
+    let mut buf = [0u8; MESSAGE_LEN];
+    let n = push(&mut buf, 0, "two tasks are named `");
+    let n = push(&mut buf, n, names[i]);
+    let n = push(
+        &mut buf,
+        n,
+        "`: a task is enqueued and run by its name, so enqueueing one would run the other; give one `#[bao::task(name = \"...\")]` (or list it once)",
+    );
+    Some(Message::new(buf, n))
 }
 
 /// A registered task: what `#[bao::task]` generates.

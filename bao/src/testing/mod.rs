@@ -98,6 +98,30 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     actix_web::rt::System::new().block_on(future)
 }
 
+/// A deterministic pseudo-random vector of `dims` numbers in [-1, 1), the
+/// same for the same `seed`: test and benchmark data for vector memories.
+///
+/// ```
+/// let v = bao::testing::random_vector(7, 384);
+/// assert_eq!(v.len(), 384);
+/// assert_eq!(v, bao::testing::random_vector(7, 384));
+/// assert!(v.iter().all(|x| (-1.0..1.0).contains(x)));
+/// ```
+pub fn random_vector(seed: u64, dims: usize) -> Vec<f32> {
+    // xorshift64, seeded through one LCG step so that nearby seeds differ.
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..dims)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
 /// An in-process client for one app. Cookies set by responses are sent with
 /// later requests, like a browser.
 pub struct TestClient {

@@ -914,13 +914,33 @@ pub async fn resume(db: &DbPool, run_id: &str) -> crate::Result<bool> {
         .await?)
 }
 
-/// Fails the build when two workflows of an app share a name. `bao::app!`
-/// calls it in a `const`.
+/// Fails the build when two workflows of an app share a name (see
+/// [`workflow_name_clash_at`]).
 pub const fn check_workflow_names(names: &[&str]) {
-    use crate::support::konst::{panic_with, push, repeated, MESSAGE_LEN};
-    let Some(i) = repeated(names) else {
-        return;
-    };
+    let mut i = 0;
+    while i < names.len() {
+        if let Some(message) = workflow_name_clash_at(names, i) {
+            message.panic();
+        }
+        i += 1;
+    }
+}
+
+/// Whether `names[i]` (a workflow's name, or `agent:<name>` for an agent)
+/// is an earlier one's too. `bao::app!` calls it in a `const` spanned at
+/// the `i`-th item of `workflows:` / `agents:`.
+pub const fn workflow_name_clash_at(
+    names: &[&str],
+    i: usize,
+) -> Option<crate::support::konst::Message> {
+    use crate::support::konst::{push, str_eq, Message, MESSAGE_LEN};
+    let mut j = 0;
+    while j < i && !str_eq(names[i], names[j]) {
+        j += 1;
+    }
+    if j == i {
+        return None;
+    }
     let mut buf = [0u8; MESSAGE_LEN];
     let mut n = 0;
     let name = names[i].as_bytes();
@@ -936,11 +956,11 @@ pub const fn check_workflow_names(names: &[&str]) {
         let (_, short) = names[i].split_at(agent.len());
         n = push(&mut buf, n, "two agents are named `");
         n = push(&mut buf, n, short);
-        n = push(&mut buf, n, "`: their runs are found by name, so each agent needs its own; give one `#[bao::agent(name = \"...\")]`");
+        n = push(&mut buf, n, "`: their runs are found by name, so each agent needs its own; give one `#[bao::agent(name = \"...\")]` (or list it once)");
     } else {
         n = push(&mut buf, n, "two workflows are named `");
         n = push(&mut buf, n, names[i]);
-        n = push(&mut buf, n, "`: runs are found by name, so each workflow needs its own; give one `#[bao::workflow(name = \"...\")]`");
+        n = push(&mut buf, n, "`: runs are found by name, so each workflow needs its own; give one `#[bao::workflow(name = \"...\")]` (or list it once)");
     }
-    panic_with(&buf, n);
+    Some(Message::new(buf, n))
 }
