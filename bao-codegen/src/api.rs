@@ -394,23 +394,24 @@ fn expand_resource(
     let sorts: Vec<String> = args.sorts.iter().map(ToString::to_string).collect();
     let (per_page, max_per_page) = (args.per_page, args.max_per_page);
     let model_span = model.span();
+    // The one place the model is named: a `model = X` that is not a model is
+    // one error, at `X`.
+    let model_type = quote_spanned!(model_span=> type Model = #model;);
     // A tenant-scoped model needs a signed-in user even when the API does
     // not say so: the route table says so too.
     let access = match &args.access {
         Some(a) => quote!(#a),
         // Owned rows need to know whose they are.
         None if args.owner.is_some() => quote!("login"),
-        None => quote_spanned! {model_span=>
-            if <#model as ::bao::api::ApiModel>::TENANT_SCOPED { "login" } else { "public" }
-        },
+        None => quote!(::bao::api::default_access::<Self>()),
     };
     let filter_check = quote_spanned! {args.filter_span=>
-        const _: () = ::bao::api::check_columns(#name, "filter", &[#(#filters),*], <#model as ::bao::db::Model>::COLUMNS);
+        const _: () = if let ::core::option::Option::Some(message) = ::bao::api::check_columns(#name, "filter", &[#(#filters),*], ::bao::api::resource_columns::<#ident>()) { ::core::panic!("{}", message.as_str()) };
     };
     let owner_check = args.owner.as_ref().map(|owner| {
         let field = owner.to_string();
         quote_spanned! {owner.span()=>
-            const _: () = ::bao::api::check_columns(#name, "owned_by", &[#field], <#model as ::bao::db::Model>::COLUMNS);
+            const _: () = if let ::core::option::Option::Some(message) = ::bao::api::check_columns(#name, "owned_by", &[#field], ::bao::api::resource_columns::<#ident>()) { ::core::panic!("{}", message.as_str()) };
         }
     });
     let owner = match &args.owner {
@@ -421,10 +422,8 @@ fn expand_resource(
         None => quote!(::core::option::Option::None),
     };
     let sort_check = quote_spanned! {args.sort_span=>
-        const _: () = ::bao::api::check_columns(#name, "sort", &[#(#sorts),*], <#model as ::bao::db::Model>::COLUMNS);
+        const _: () = if let ::core::option::Option::Some(message) = ::bao::api::check_columns(#name, "sort", &[#(#sorts),*], ::bao::api::resource_columns::<#ident>()) { ::core::panic!("{}", message.as_str()) };
     };
-    let config = quote!(<#ident as ::bao::api::ApiResource>::CONFIG);
-    let key = quote_spanned!(model_span=> <#model as ::bao::db::Model>::Key);
     let mut overridden: Vec<(String, String)> = Vec::new();
     for route in overrides {
         let action = route.handler.to_string();
@@ -504,15 +503,6 @@ fn expand_resource(
         .last()
         .map(|s| s.ident.to_string())
         .unwrap_or_default();
-    let take_key = quote! {
-        let __bao_key = match ::bao::__private::path_param::<#key>(&__bao_req, "id") {
-            ::core::result::Result::Ok(key) => key,
-            ::core::result::Result::Err(_) => return ::bao::api::Problem::new(
-                ::bao::__private::StatusCode::NOT_FOUND,
-                "no such resource",
-            ).response(),
-        };
-    };
     if actions.iter().any(|a| a == "index") {
         add(
             "index",
@@ -520,7 +510,7 @@ fn expand_resource(
             &path,
             format!("List {model_name} rows"),
             quote! {
-                ::bao::api::index::<#model>(&__bao_req, &#config).await
+                ::bao::api::resource_index::<#ident>(&__bao_req).await
             },
         );
     }
@@ -531,7 +521,7 @@ fn expand_resource(
             &path,
             format!("Create a {model_name}"),
             quote! {
-                ::bao::api::create::<#model>(&__bao_req, &mut __bao_payload, &#config).await
+                ::bao::api::resource_create::<#ident>(&__bao_req, &mut __bao_payload).await
             },
         );
     }
@@ -542,8 +532,7 @@ fn expand_resource(
             &item_path,
             format!("One {model_name}"),
             quote! {
-                #take_key
-                ::bao::api::show::<#model>(&__bao_req, &#config, __bao_key).await
+                ::bao::api::resource_show::<#ident>(&__bao_req).await
             },
         );
     }
@@ -554,8 +543,7 @@ fn expand_resource(
             &item_path,
             format!("Change some fields of a {model_name}"),
             quote! {
-                #take_key
-                ::bao::api::update::<#model>(&__bao_req, &mut __bao_payload, &#config, __bao_key, false).await
+                ::bao::api::resource_update::<#ident>(&__bao_req, &mut __bao_payload, false).await
             },
         );
         add(
@@ -564,8 +552,7 @@ fn expand_resource(
             &item_path,
             format!("Replace a {model_name}"),
             quote! {
-                #take_key
-                ::bao::api::update::<#model>(&__bao_req, &mut __bao_payload, &#config, __bao_key, true).await
+                ::bao::api::resource_update::<#ident>(&__bao_req, &mut __bao_payload, true).await
             },
         );
     }
@@ -576,8 +563,7 @@ fn expand_resource(
             &item_path,
             format!("Delete a {model_name}"),
             quote! {
-                #take_key
-                ::bao::api::delete::<#model>(&__bao_req, &#config, __bao_key).await
+                ::bao::api::resource_delete::<#ident>(&__bao_req).await
             },
         );
     }
@@ -589,6 +575,7 @@ fn expand_resource(
 
         #[automatically_derived]
         impl ::bao::api::ApiResource for #ident {
+            #model_type
             const CONFIG: ::bao::api::ApiConfig = ::bao::api::ApiConfig {
                 name: #name,
                 path: #path,
@@ -601,12 +588,6 @@ fn expand_resource(
                 action_access: &[#((#action_names, #action_accesses)),*],
                 owner: #owner,
             };
-            fn model() -> ::bao::db::ModelInfo {
-                <#model as ::bao::db::Model>::info()
-            }
-            fn fields() -> (&'static [&'static str], &'static [&'static str]) {
-                (<#model as ::bao::api::ApiModel>::WRITABLE, <#model as ::bao::api::ApiModel>::REQUIRED)
-            }
         }
 
         #[automatically_derived]

@@ -481,3 +481,56 @@ fn list(names: &[&str]) -> String {
         names.join(", ")
     }
 }
+
+/// The `{id}` of an item route as `A`'s model key, if it is one.
+fn item_key<A: super::ApiResource>(
+    req: &HttpRequest,
+) -> Option<<A::Model as crate::db::Model>::Key> {
+    crate::http::handler::path_param::<<A::Model as crate::db::Model>::Key>(req, "id").ok()
+}
+
+/// The answer to an item route whose `{id}` is no key.
+fn no_such_resource() -> HttpResponse {
+    Problem::new(StatusCode::NOT_FOUND, "no such resource").response()
+}
+
+/// `GET /` of the API `A` (what `#[bao::api]` routes to).
+pub async fn resource_index<A: super::ApiResource>(req: &HttpRequest) -> HttpResponse {
+    index::<A::Model>(req, &A::CONFIG).await
+}
+
+/// `POST /` of the API `A`.
+pub async fn resource_create<A: super::ApiResource>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> HttpResponse {
+    create::<A::Model>(req, payload, &A::CONFIG).await
+}
+
+/// `GET /{id}` of the API `A`.
+pub async fn resource_show<A: super::ApiResource>(req: &HttpRequest) -> HttpResponse {
+    match item_key::<A>(req) {
+        Some(key) => show::<A::Model>(req, &A::CONFIG, key).await,
+        None => no_such_resource(),
+    }
+}
+
+/// `PATCH /{id}` (`full = false`) or `PUT /{id}` (`full = true`) of the API `A`.
+pub async fn resource_update<A: super::ApiResource>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    full: bool,
+) -> HttpResponse {
+    match item_key::<A>(req) {
+        Some(key) => update::<A::Model>(req, payload, &A::CONFIG, key, full).await,
+        None => no_such_resource(),
+    }
+}
+
+/// `DELETE /{id}` of the API `A`.
+pub async fn resource_delete<A: super::ApiResource>(req: &HttpRequest) -> HttpResponse {
+    match item_key::<A>(req) {
+        Some(key) => delete::<A::Model>(req, &A::CONFIG, key).await,
+        None => no_such_resource(),
+    }
+}

@@ -11,7 +11,10 @@ mod handlers;
 pub mod openapi;
 mod problem;
 
-pub use handlers::{create, delete, index, show, update};
+pub use handlers::{
+    create, delete, index, resource_create, resource_delete, resource_index, resource_show,
+    resource_update, show, update,
+};
 pub use openapi::{document, ApiDoc};
 pub use problem::{FieldError, Problem};
 pub use utoipa::openapi::OpenApi;
@@ -94,7 +97,7 @@ pub struct DocumentedRoute {
     label = "`model =` must name a #[bao::model] struct",
     note = "add #[bao::model] to `struct {Self}`, or point `model =` at one"
 )]
-pub trait ApiModel: ModelQueries {
+pub trait ApiModel: ModelQueries + crate::db::Model<Key: crate::http::handler::PathParam> {
     /// Fields a client may send (the key, timestamps and `tenant_id` are the
     /// server's).
     const WRITABLE: &'static [&'static str];
@@ -395,14 +398,15 @@ pub fn unknown_column(field: &str) -> ApiQueryError {
     ApiQueryError::Filter(FieldError::new(field, "is not a column of this resource"))
 }
 
-/// Fails the build when `filter(..)` or `sort(..)` of `#[bao::api]` names a
-/// column the model does not have. `#[bao::api]` calls it in a `const`.
+/// What is wrong when `filter(..)`, `sort(..)` or `owned_by` of
+/// `#[bao::api]` names a column the model does not have. `#[bao::api]`
+/// panics with it in a `const` spanned at the option.
 pub const fn check_columns(
     resource: &str,
     kind: &str,
     names: &[&str],
     columns: &[crate::db::ColumnInfo],
-) {
+) -> Option<crate::support::konst::Message> {
     let mut i = 0;
     while i < names.len() {
         let mut found = false;
@@ -414,7 +418,7 @@ pub const fn check_columns(
             j += 1;
         }
         if !found {
-            use crate::support::konst::{panic_with, push, str_eq, MESSAGE_LEN};
+            use crate::support::konst::{push, str_eq, Message, MESSAGE_LEN};
             let mut buf = [0u8; MESSAGE_LEN];
             let owner = str_eq(kind, "owned_by");
             let mut n = push(&mut buf, 0, "`");
@@ -436,21 +440,49 @@ pub const fn check_columns(
                     "` names no column of its model: use one of the model's fields"
                 },
             );
-            panic_with(&buf, n);
+            return Some(Message::new(buf, n));
         }
         i += 1;
     }
+    None
 }
 
 /// Implemented by `#[bao::api]`: the resource's declaration and its model's
 /// metadata, for the OpenAPI document.
 pub trait ApiResource {
+    /// The model it serves. The generated handlers reach the model only
+    /// through this type, so a `model = X` that is not a model is one error,
+    /// at `X`.
+    type Model: ApiModel;
     /// The declaration.
     const CONFIG: ApiConfig;
     /// The model's table and columns.
-    fn model() -> crate::db::ModelInfo;
+    fn model() -> crate::db::ModelInfo {
+        <Self::Model as crate::db::Model>::info()
+    }
     /// The model's writable and required fields.
-    fn fields() -> (&'static [&'static str], &'static [&'static str]);
+    fn fields() -> (&'static [&'static str], &'static [&'static str]) {
+        (
+            <Self::Model as ApiModel>::WRITABLE,
+            <Self::Model as ApiModel>::REQUIRED,
+        )
+    }
+}
+
+/// Who may call an API that does not say: signed-in users for a
+/// tenant-scoped model, anyone otherwise.
+pub const fn default_access<A: ApiResource>() -> &'static str {
+    if <A::Model as ApiModel>::TENANT_SCOPED {
+        "login"
+    } else {
+        "public"
+    }
+}
+
+/// The columns of an API's model (for the compile-time checks of its
+/// filters, sorts and owner).
+pub const fn resource_columns<A: ApiResource>() -> &'static [crate::db::ColumnInfo] {
+    <A::Model as crate::db::Model>::COLUMNS
 }
 
 #[cfg(test)]

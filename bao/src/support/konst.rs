@@ -91,6 +91,18 @@ pub(crate) const fn repeated(names: &[&str]) -> Option<usize> {
     None
 }
 
+/// Whether `names[i]` is one of the names before it.
+pub(crate) const fn repeats_earlier(names: &[&str], i: usize) -> bool {
+    let mut j = 0;
+    while j < i {
+        if str_eq(names[i], names[j]) {
+            return true;
+        }
+        j += 1;
+    }
+    false
+}
+
 /// Whether `values` holds `value` (for compile-time checks of generated code).
 pub const fn const_contains(values: &[&str], value: &str) -> bool {
     let mut i = 0;

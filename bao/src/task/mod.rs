@@ -51,12 +51,8 @@ pub const fn task_name_clash_at(
     names: &[&str],
     i: usize,
 ) -> Option<crate::support::konst::Message> {
-    use crate::support::konst::{push, str_eq, Message, MESSAGE_LEN};
-    let mut j = 0;
-    while j < i && !str_eq(names[i], names[j]) {
-        j += 1;
-    }
-    if j == i {
+    use crate::support::konst::{push, repeats_earlier, Message, MESSAGE_LEN};
+    if !repeats_earlier(names, i) {
         return None;
     }
     let mut buf = [0u8; MESSAGE_LEN];
