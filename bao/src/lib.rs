@@ -134,7 +134,7 @@ pub mod __private {
     };
     pub use crate::auth::require;
     pub use crate::auth::session::{csrf_guard, csrf_guard_api};
-    pub use crate::db::{check_table_clashes, table_clash_at};
+    pub use crate::db::table_clash_at;
     pub use crate::http::handler::{
         extract, path_param, respond, route, Extract, IntoResponse, PathParam,
     };

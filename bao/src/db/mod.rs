@@ -26,8 +26,8 @@ pub use migrate::{
 };
 pub use model::Tenant;
 pub use model::{
-    check_table_clashes, ops, scoped_ops, table_clash_at, BelongsTo, ColumnInfo, ForeignKey,
-    ForeignKeyType, Model, ModelInfo, ModelQueries, Rule, TenantScoped, Unscoped,
+    ops, scoped_ops, table_clash_at, BelongsTo, ColumnInfo, ForeignKey, ForeignKeyType, Model,
+    ModelInfo, ModelQueries, Rule, TenantScoped, Unscoped,
 };
 pub use pool::{ConnectionManager, Db, DbPool};
 pub use query::QueryExt;

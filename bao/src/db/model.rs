@@ -555,18 +555,6 @@ pub mod scoped_ops {
     }
 }
 
-/// Fails the build when two models map to one table, or a listed model
-/// points at a table no listed model has (see [`table_clash_at`]).
-pub const fn check_table_clashes(models: &[ModelInfo]) {
-    let mut i = 0;
-    while i < models.len() {
-        if let Some(message) = table_clash_at(models, i) {
-            message.panic();
-        }
-        i += 1;
-    }
-}
-
 /// What is wrong with `models[i]`: listed twice, on the table of an
 /// earlier model, or pointing at (or having many rows of) a table that no
 /// listed model has. `bao::app!` calls it in a `const` spanned at the

@@ -33,18 +33,6 @@ pub enum TaskKind {
     Cpu,
 }
 
-/// Fails the build when two tasks of an app share a name (two functions
-/// `send` in different modules, say). `bao::app!` calls it in a `const`.
-pub const fn check_task_names(names: &[&str]) {
-    let mut i = 0;
-    while i < names.len() {
-        if let Some(message) = task_name_clash_at(names, i) {
-            message.panic();
-        }
-        i += 1;
-    }
-}
-
 /// Whether `names[i]` is an earlier task's name too. `bao::app!` calls it
 /// in a `const` spanned at the `i`-th item of `tasks:`.
 pub const fn task_name_clash_at(

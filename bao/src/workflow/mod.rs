@@ -914,18 +914,6 @@ pub async fn resume(db: &DbPool, run_id: &str) -> crate::Result<bool> {
         .await?)
 }
 
-/// Fails the build when two workflows of an app share a name (see
-/// [`workflow_name_clash_at`]).
-pub const fn check_workflow_names(names: &[&str]) {
-    let mut i = 0;
-    while i < names.len() {
-        if let Some(message) = workflow_name_clash_at(names, i) {
-            message.panic();
-        }
-        i += 1;
-    }
-}
-
 /// Whether `names[i]` (a workflow's name, or `agent:<name>` for an agent)
 /// is an earlier one's too. `bao::app!` calls it in a `const` spanned at
 /// the `i`-th item of `workflows:` / `agents:`.
