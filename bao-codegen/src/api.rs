@@ -3,7 +3,7 @@
 //! it and checks clashes) whose handlers call `bao::api::{index, show,
 //! create, update, delete}`, and an `ApiResource` for the OpenAPI document.
 
-use crate::diag::{closest, Diagnostics};
+use crate::diag::{closest, failing_const, Diagnostics};
 use crate::route_path;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -405,14 +405,17 @@ fn expand_resource(
         None if args.owner.is_some() => quote!("login"),
         None => quote!(::bao::api::default_access::<Self>()),
     };
-    let filter_check = quote_spanned! {args.filter_span=>
-        const _: () = if let ::core::option::Option::Some(message) = ::bao::api::check_columns(#name, "filter", &[#(#filters),*], ::bao::api::resource_columns::<#ident>()) { ::core::panic!("{}", message.as_str()) };
-    };
+    let columns = quote!(::bao::api::resource_columns::<#ident>());
+    let filter_check = failing_const(
+        args.filter_span,
+        quote!(::bao::api::check_columns(#name, "filter", &[#(#filters),*], #columns)),
+    );
     let owner_check = args.owner.as_ref().map(|owner| {
         let field = owner.to_string();
-        quote_spanned! {owner.span()=>
-            const _: () = if let ::core::option::Option::Some(message) = ::bao::api::check_columns(#name, "owned_by", &[#field], ::bao::api::resource_columns::<#ident>()) { ::core::panic!("{}", message.as_str()) };
-        }
+        failing_const(
+            owner.span(),
+            quote!(::bao::api::check_columns(#name, "owned_by", &[#field], #columns)),
+        )
     });
     let owner = match &args.owner {
         Some(owner) => {
@@ -421,9 +424,10 @@ fn expand_resource(
         }
         None => quote!(::core::option::Option::None),
     };
-    let sort_check = quote_spanned! {args.sort_span=>
-        const _: () = if let ::core::option::Option::Some(message) = ::bao::api::check_columns(#name, "sort", &[#(#sorts),*], ::bao::api::resource_columns::<#ident>()) { ::core::panic!("{}", message.as_str()) };
-    };
+    let sort_check = failing_const(
+        args.sort_span,
+        quote!(::bao::api::check_columns(#name, "sort", &[#(#sorts),*], #columns)),
+    );
     let mut overridden: Vec<(String, String)> = Vec::new();
     for route in overrides {
         let action = route.handler.to_string();

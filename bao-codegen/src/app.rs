@@ -584,14 +584,7 @@ fn located_checks(items: &[Path], check: impl Fn(usize) -> TokenStream) -> Token
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            let call = check(i);
-            quote_spanned! {item.span()=>
-                const _: () = if let ::core::option::Option::Some(message) = #call {
-                    ::core::panic!("{}", message.as_str())
-                };
-            }
-        })
+        .map(|(i, item)| crate::diag::failing_const(item.span(), check(i)))
         .collect()
 }
 

@@ -53,6 +53,17 @@ impl Diagnostics {
     }
 }
 
+/// A `const` spanned at `span` that fails the build with the message
+/// `call` returns (an `Option<bao::__private::Message>`): the error points
+/// at the user's token and shows no framework code.
+pub fn failing_const(span: proc_macro2::Span, call: TokenStream) -> TokenStream {
+    quote::quote_spanned! {span=>
+        const _: () = if let ::core::option::Option::Some(message) = #call {
+            ::core::panic!("{}", message.as_str())
+        };
+    }
+}
+
 /// A type as a user writes it: `Vec<String>`, not `Vec < String >`.
 pub fn type_text<T: quote::ToTokens>(ty: &T) -> String {
     let mut text = ty.to_token_stream().to_string();

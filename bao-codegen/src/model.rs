@@ -442,11 +442,11 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
 
 /// Whether a model with errors can still be expanded from the fields that
 /// checked out: it has named fields, no generics, one integer key, a column
-/// besides it and (when tenant-scoped) a usable `tenant_id`. Then the values that failed their
-/// checks (rules, defaults, relations of a non-integer field) are dropped
-/// and the fields that are not columns are returned: the generated code
-/// never reads them and fills them with `unreachable!()` (the build fails
-/// anyway, on the mistake).
+/// besides it and (when tenant-scoped) a usable `tenant_id`. Then the values
+/// that failed their checks (rules, defaults, relations of a non-integer
+/// field) are dropped and the fields that are not columns are returned: the
+/// generated code never reads them and fills them with `unreachable!()` (the
+/// build fails anyway, on the mistake).
 fn recover(
     strukt: &ItemStruct,
     columns: &mut [Column],
@@ -1232,9 +1232,7 @@ fn fake_value(c: &Column, scoped: bool) -> TokenStream {
         // key already gets, and is shown once.
         let target = &b.target;
         let field_ty = &c.ty;
-        let fk = quote_spanned! {field_ty.span()=>
-            <#field_ty as ::bao::db::ForeignKeyType<<#target as ::bao::db::Model>::Key>>
-        };
+        let fk = foreign_key_type(field_ty, target);
         let key = quote_spanned!(target.span()=> <#target as ::bao::db::Model>::Key);
         // The parent's key becomes the field's value at the field's type, as
         // in the relation code: a type mismatch is one error there.
@@ -1851,6 +1849,16 @@ fn expand_model(
     }
 }
 
+/// `<FieldType as ForeignKeyType<<Target as Model>::Key>>`, spanned at the
+/// field's type. Every generated use of a foreign key as its parent's key
+/// goes through it, so a field of another type than the key is one error
+/// there, naming both types.
+fn foreign_key_type(field_ty: &syn::Type, target: &syn::Path) -> TokenStream {
+    quote_spanned! {field_ty.span()=>
+        <#field_ty as ::bao::db::ForeignKeyType<<#target as ::bao::db::Model>::Key>>
+    }
+}
+
 fn expand_relations(
     strukt: &ItemStruct,
     columns: &[Column],
@@ -1883,13 +1891,8 @@ fn expand_relations(
             span = field.span()
         );
         let doc = format!("The row `{field_name}` points at.");
-        // Every use of the field as the parent's key goes through
-        // `ForeignKeyType`, spanned at the field's type: a field of another
-        // type than the key is one error there, naming both types.
         let field_ty = &c.ty;
-        let fk = quote_spanned! {field_ty.span()=>
-            <#field_ty as ::bao::db::ForeignKeyType<<#target as ::bao::db::Model>::Key>>
-        };
+        let fk = foreign_key_type(field_ty, target);
         // A tenant-scoped row reads its parent in its own tenant; the
         // bound is on the method (with a lifetime, so it is checked where
         // the getter is called, not here): a parent of the other kind

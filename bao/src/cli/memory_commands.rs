@@ -18,18 +18,7 @@ fn prepare(app: &App) -> Result<(DbPool, tokio::runtime::Runtime), ExitCode> {
 /// The memory `name`, with the dimensions it was made with (or the
 /// embedder's, to make it), as `tenant` sees it.
 async fn open(pool: &DbPool, name: &str, tenant: Option<i64>) -> crate::Result<VectorMemory> {
-    let existing = crate::memory::collections(pool)
-        .await?
-        .into_iter()
-        .find(|(n, _, _)| n == name);
-    let dims = match existing {
-        Some((_, dims, _)) => dims,
-        None => crate::ai::embed(&["dimension probe"])
-            .await?
-            .pop()
-            .map_or(0, |v| v.len()),
-    };
-    let memory = VectorMemory::open(pool, name, dims).await?;
+    let memory = crate::memory::open_with_embedder_dims(pool, name).await?;
     Ok(match tenant {
         Some(id) => memory.for_tenant(crate::Tenant(id)),
         None => memory,
@@ -115,11 +104,16 @@ pub(super) fn search(app: &App, args: &MemorySearchArgs) -> ExitCode {
             search = search.filter(&key, value);
         }
         let hits = search.await?;
-        let items = crate::memory::collections(&pool)
-            .await?
-            .into_iter()
-            .find(|(n, _, _)| *n == args.name)
-            .map_or(0, |(_, _, items)| items);
+        // The size is only said by --explain: counted only then.
+        let items = if args.explain {
+            crate::memory::collections(&pool)
+                .await?
+                .into_iter()
+                .find(|(n, _, _)| *n == args.name)
+                .map_or(0, |(_, _, items)| items)
+        } else {
+            0
+        };
         Ok::<_, crate::Error>((hits, items))
     });
     let (hits, items) = match result {

@@ -1,6 +1,7 @@
 //! What `#[bao::model]` implements, and the async helpers every model gets.
 
 use super::{DbConnection, DbError, DbPool};
+use crate::support::konst::Message;
 use diesel::{Connection, QueryResult};
 use serde::Serialize;
 
@@ -620,8 +621,6 @@ const fn has_table(models: &[ModelInfo], table: &str) -> bool {
 
 /// `model.field` (or `model` through `#[has_many]`, when `field` is empty)
 /// needs `table`, whose model is not listed.
-use crate::support::konst::Message;
-
 const fn unlisted(model: &str, field: &str, table: &str) -> Message {
     use crate::support::konst::push;
     let mut buf = [0u8; crate::support::konst::MESSAGE_LEN];

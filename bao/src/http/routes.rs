@@ -396,38 +396,24 @@ const fn bytes_eq(a: &[u8], i: usize, b: &[u8], j: usize, len: usize) -> bool {
 }
 
 pub(crate) const fn clash(a: &RouteInfo, b: &RouteInfo) -> Message {
+    // One of Bao's own routes: only the app's side can move.
+    let reserved = str_eq(a.controller, "bao");
     let mut buf = [0u8; MESSAGE_LEN];
-    let mut n = 0;
-    if str_eq(a.controller, "bao") {
-        // One of Bao's own routes: only the app's side can move.
-        n = push(&mut buf, n, "route clash: `");
-        n = push(&mut buf, n, a.method);
-        n = push(&mut buf, n, " ");
-        n = push(&mut buf, n, a.path);
-        n = push(&mut buf, n, "` is Bao's own route (`bao::");
-        n = push(&mut buf, n, a.handler);
-        n = push(&mut buf, n, "`), so `");
-        n = push(&mut buf, n, b.controller);
-        n = push(&mut buf, n, "::");
-        n = push(&mut buf, n, b.handler);
-        n = push(&mut buf, n, "` (as `");
-        n = push(&mut buf, n, b.path);
-        n = push(
-            &mut buf,
-            n,
-            "`) cannot have it: give the handler another path or method",
-        );
-        return Message::new(buf, n);
-    }
-    n = push(&mut buf, n, "route clash: `");
+    let mut n = push(&mut buf, 0, "route clash: `");
     n = push(&mut buf, n, a.method);
     n = push(&mut buf, n, " ");
     n = push(&mut buf, n, a.path);
-    n = push(&mut buf, n, "` is declared by `");
-    n = push(&mut buf, n, a.controller);
-    n = push(&mut buf, n, "::");
-    n = push(&mut buf, n, a.handler);
-    n = push(&mut buf, n, "` and by `");
+    if reserved {
+        n = push(&mut buf, n, "` is Bao's own route (`bao::");
+        n = push(&mut buf, n, a.handler);
+        n = push(&mut buf, n, "`), so `");
+    } else {
+        n = push(&mut buf, n, "` is declared by `");
+        n = push(&mut buf, n, a.controller);
+        n = push(&mut buf, n, "::");
+        n = push(&mut buf, n, a.handler);
+        n = push(&mut buf, n, "` and by `");
+    }
     n = push(&mut buf, n, b.controller);
     n = push(&mut buf, n, "::");
     n = push(&mut buf, n, b.handler);
@@ -436,7 +422,11 @@ pub(crate) const fn clash(a: &RouteInfo, b: &RouteInfo) -> Message {
     n = push(
         &mut buf,
         n,
-        "`); change one path or method so each request has one handler",
+        if reserved {
+            "`) cannot have it: give the handler another path or method"
+        } else {
+            "`); change one path or method so each request has one handler"
+        },
     );
     Message::new(buf, n)
 }

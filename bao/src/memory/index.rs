@@ -434,10 +434,10 @@ impl Index {
         if idf.is_empty() {
             return Vec::new();
         }
-        let scored: Vec<(usize, f32)> = self
-            .items
-            .iter()
-            .enumerate()
+        let visit = self.visit(scope);
+        let scored: Vec<(usize, f32)> = (0..visit.len())
+            .map(|position| visit.item(position))
+            .map(|i| (i, &self.items[i]))
             .filter(|(_, item)| scope.admits(item))
             .filter_map(|(i, item)| {
                 let mut score = 0.0;

@@ -366,6 +366,26 @@ impl<'a> IntoFuture for Search<'a> {
     }
 }
 
+/// Opens the memory `name` with the dimensions it was made with, or, the
+/// first time, with the embedder's (one probe embedding).
+pub(crate) async fn open_with_embedder_dims(
+    db: &DbPool,
+    name: &str,
+) -> crate::Result<VectorMemory> {
+    let existing = collections(db)
+        .await?
+        .into_iter()
+        .find(|(n, _, _)| n == name);
+    let dims = match existing {
+        Some((_, dims, _)) => dims,
+        None => crate::ai::embed(&["dimension probe"])
+            .await?
+            .pop()
+            .map_or(0, |v| v.len()),
+    };
+    VectorMemory::open(db, name, dims).await
+}
+
 /// The memories in the database, with their sizes (for the CLI).
 pub async fn collections(db: &DbPool) -> crate::Result<Vec<(String, usize, i64)>> {
     let pool = db.clone();

@@ -180,19 +180,7 @@ impl Library {
     }
 
     async fn memory(&self) -> crate::Result<VectorMemory> {
-        let db = &self.db;
-        let dims = match crate::memory::collections(db)
-            .await?
-            .into_iter()
-            .find(|(name, _, _)| name == COLLECTION)
-        {
-            Some((_, dims, _)) => dims,
-            None => ai::embed(&["dimension probe"])
-                .await?
-                .pop()
-                .map_or(0, |v| v.len()),
-        };
-        let memory = VectorMemory::open(db, COLLECTION, dims).await?;
+        let memory = crate::memory::open_with_embedder_dims(&self.db, COLLECTION).await?;
         Ok(match self.tenant {
             Some(tenant) => memory.for_tenant(tenant),
             None => memory,
