@@ -144,6 +144,126 @@ async fn hybrid_ranks_the_labelled_answer_first_where_each_alone_does_not() {
 }
 
 #[bao::test]
+async fn keyword_search_runs_in_the_database_with_stems_and_filters_inside() {
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        let kb = VectorMemory::open(&pool, "words", 3).await.unwrap();
+        // 300 items say "retry", 5 of them in the `ops` team.
+        let rows: Vec<(String, serde_json::Value, Vec<f32>)> = (0..300)
+            .map(|i| {
+                let team = if i % 60 == 0 { "ops" } else { "web" };
+                (
+                    format!("Item {i}: the client retries the request."),
+                    json!({"team": team, "i": i, "on_call": i % 120 == 0}),
+                    vec![1.0, 0.0, 0.0],
+                )
+            })
+            .chain([(
+                "Bao bounds every background task.".to_string(),
+                json!({"team": "core", "i": 1000}),
+                vec![0.0, 1.0, 0.0],
+            )])
+            .collect();
+        kb.add_vectors(rows).await.unwrap();
+        let keyword = |query: &'static str, k: usize| kb.search(query, k).mode(Mode::Keyword);
+
+        // Stemmed: "bounding tasks" finds "bounds ... task".
+        let hits = keyword("bounding tasks", 3).await.unwrap();
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].text, "Bao bounds every background task.");
+        assert!(hits[0].score > 0.0);
+        assert!(keyword("zebra", 3).await.unwrap().is_empty());
+        assert!(keyword("?! -", 3).await.unwrap().is_empty(), "no words");
+
+        // Filters are in the query: 5 of 300 matches come back as 5.
+        let ops = keyword("retrying", 5).filter("team", "ops").await.unwrap();
+        assert_eq!(ops.len(), 5);
+        assert!(ops.iter().all(|h| h.metadata["team"] == "ops"));
+        let on_call = keyword("retry", 10)
+            .filter("team", "ops")
+            .filter("on_call", true)
+            .await
+            .unwrap();
+        assert_eq!(on_call.len(), 3, "{on_call:?}");
+        let one = keyword("retry", 10).filter("i", 120).await.unwrap();
+        assert_eq!(one.len(), 1);
+        let error = keyword("retry", 1)
+            .filter("te\"am", "ops")
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("double quotes"), "{error}");
+
+        // Deleted items leave the full-text index.
+        assert_eq!(kb.delete_where("team", json!("ops")).await.unwrap(), 5);
+        assert!(keyword("retry", 5)
+            .filter("team", "ops")
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(keyword("retry", 500).await.unwrap().len(), 295);
+        // Hybrid fuses the database's ranking with the vector one.
+        let hybrid = kb
+            .search("background task", 2)
+            .vector(vec![0.0, 1.0, 0.0])
+            .mode(Mode::Hybrid)
+            .await
+            .unwrap();
+        assert_eq!(hybrid[0].text, "Bao bounds every background task.");
+    }
+}
+
+#[bao::test]
+async fn notes_can_belong_to_a_tenant() {
+    use bao::Tenant;
+    for db in TestDatabase::each() {
+        let pool = pool(&db);
+        let (acme, globex) = (
+            memory::notes(&pool).for_tenant(Tenant(1)),
+            memory::notes(&pool).for_tenant(Tenant(2)),
+        );
+        acme.remember("ticket:7", "wants a refund").await.unwrap();
+        globex
+            .remember("ticket:7", "asks for an invoice")
+            .await
+            .unwrap();
+        memory::remember(&pool, "ticket:7", "the app's own note")
+            .await
+            .unwrap();
+        let texts = |notes: Vec<memory::Note>| -> Vec<String> {
+            notes.into_iter().map(|n| n.text).collect()
+        };
+        assert_eq!(
+            texts(acme.recall("ticket:7", 10).await.unwrap()),
+            ["wants a refund"]
+        );
+        assert_eq!(
+            texts(globex.recall("ticket:7", 10).await.unwrap()),
+            ["asks for an invoice"]
+        );
+        assert_eq!(
+            texts(memory::recall(&pool, "ticket:7", 10).await.unwrap()),
+            ["the app's own note"]
+        );
+        // Bounded per tenant and scope: another tenant's notes stay.
+        for i in 0..memory::NOTES_PER_SCOPE {
+            acme.remember("ticket:7", &format!("note {i}"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            acme.recall("ticket:7", 1000).await.unwrap().len() as i64,
+            memory::NOTES_PER_SCOPE
+        );
+        assert_eq!(globex.recall("ticket:7", 10).await.unwrap().len(), 1);
+        assert_eq!(
+            acme.forget("ticket:7").await.unwrap() as i64,
+            memory::NOTES_PER_SCOPE
+        );
+        assert_eq!(globex.recall("ticket:7", 10).await.unwrap().len(), 1);
+    }
+}
+
+#[bao::test]
 async fn dimensions_are_checked_and_pruning_keeps_the_newest() {
     for db in TestDatabase::each() {
         let pool = pool(&db);
@@ -194,24 +314,12 @@ async fn a_search_sees_what_another_process_added() {
         let there = pool(&db);
         let kb_here = VectorMemory::open(&here, "shared", 384).await.unwrap();
         kb_here.add("the first fact", json!({})).await.unwrap();
-        assert_eq!(
-            kb_here
-                .search("fact", 5)
-                .mode(Mode::Keyword)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        // Vector search reads the cached index.
+        assert_eq!(kb_here.search("fact", 5).await.unwrap().len(), 1);
         let kb_there = VectorMemory::open(&there, "shared", 384).await.unwrap();
         kb_there.add("the second fact", json!({})).await.unwrap();
         assert_eq!(
-            kb_here
-                .search("fact", 5)
-                .mode(Mode::Keyword)
-                .await
-                .unwrap()
-                .len(),
+            kb_here.search("fact", 5).await.unwrap().len(),
             2,
             "the cached index noticed the collection changed"
         );

@@ -89,6 +89,7 @@ fn migrations_apply_report_and_roll_back_on_every_database() {
                 "bao:0009_admin",
                 "bao:0010_approval_edits",
                 "bao:0011_memory_tenants",
+                "bao:0012_memory_search",
                 "20260101000000_create_posts",
                 "20260102000000_create_comments",
                 "20260103000000_placeholder"

@@ -1734,7 +1734,7 @@ fn memory_and_rag_commands_work_through_the_binary() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("lobby"));
     let explained = String::from_utf8_lossy(&out.stderr);
     assert!(
-        explained.contains("BM25") && explained.contains("items of no tenant"),
+        explained.contains("FTS5 index ranked by BM25") && explained.contains("items of no tenant"),
         "{explained}"
     );
     let out = run(&["memory:search", "kb", "lobby", "--explain"]);
@@ -1791,6 +1791,18 @@ fn memory_and_rag_commands_work_through_the_binary() {
         "--json",
     ]));
     assert_eq!(ingested.as_array().unwrap().len(), 2);
+    // Smaller chunks on request, at sentence ends.
+    let small = json(&run(&[
+        "rag:ingest",
+        "--from-file",
+        &docs.path().join("tasks.md").display().to_string(),
+        "--chunk-chars",
+        "50",
+        "--overlap",
+        "0",
+        "--json",
+    ]));
+    assert_eq!(small[0]["chunks"], 2, "{small}");
     let chunks = json(&run(&[
         "rag:retrieve",
         "how are tasks bounded?",

@@ -121,7 +121,16 @@ pub(super) fn search(app: &App, args: &MemorySearchArgs) -> ExitCode {
         Err(error) => return fail(error),
     };
     if args.explain {
-        eprintln!("{}", explain(args, items, filters.len(), started.elapsed()));
+        eprintln!(
+            "{}",
+            explain(
+                args,
+                pool.dialect(),
+                items,
+                filters.len(),
+                started.elapsed()
+            )
+        );
     }
     if args.json {
         print_json(&hits);
@@ -140,28 +149,39 @@ pub(super) fn search(app: &App, args: &MemorySearchArgs) -> ExitCode {
 /// items, with which filters, and how long the command's search took.
 fn explain(
     args: &MemorySearchArgs,
+    dialect: crate::db::Dialect,
     items: i64,
     filters: usize,
     took: std::time::Duration,
 ) -> String {
-    let scan = if args.mode == crate::memory::Mode::Keyword {
-        "BM25 over the words of the cached rows".to_string()
-    } else if usize::try_from(items).unwrap_or(usize::MAX) < crate::memory::QUANTIZED_FROM {
-        "exact cosine scan of the cached vectors".to_string()
+    use crate::memory::Mode;
+    let vector = if usize::try_from(items).unwrap_or(usize::MAX) < crate::memory::QUANTIZED_FROM {
+        "in process, an exact cosine scan of the cached vectors".to_string()
     } else {
         format!(
-            "8-bit scan of the cached vectors for candidates, ranked by exact cosine \
-             (from {} items on)",
+            "in process, an 8-bit scan of the cached vectors for candidates, ranked by exact \
+             cosine (from {} items on)",
             crate::memory::QUANTIZED_FROM
         )
+    };
+    let keyword = match dialect {
+        crate::db::Dialect::Sqlite => "in SQLite, the FTS5 index ranked by BM25 (Porter stemmer)",
+        crate::db::Dialect::Postgres => {
+            "in PostgreSQL, the English tsvector index ranked by ts_rank"
+        }
+    };
+    let scan = match args.mode {
+        Mode::Vector => vector,
+        Mode::Keyword => keyword.to_string(),
+        Mode::Hybrid => format!("{vector}; {keyword}; fused by reciprocal rank"),
     };
     let tenant = args.tenant.map_or_else(
         || "items of no tenant".to_string(),
         |t| format!("tenant {t}'s items"),
     );
     format!(
-        "search: {:?} mode over `{}` ({items} items in all), in process: {scan}; \
-         {tenant} and {filters} metadata filter(s) applied inside the scan; \
+        "search: {:?} mode over `{}` ({items} items in all): {scan}; \
+         {tenant} and {filters} metadata filter(s) applied inside the search; \
          no database vector extension used; {took:?}",
         args.mode, args.name,
     )
@@ -232,7 +252,7 @@ pub(super) fn ingest(app: &App, args: &RagIngestArgs) -> ExitCode {
             ),
         };
         let source = path.display().to_string();
-        let library = library(&pool, args.tenant);
+        let library = library(&pool, args.tenant).chunking(args.chunk_chars, args.overlap);
         match runtime.block_on(library.ingest(&title, &text, &source)) {
             Ok(doc) => documents.push(doc),
             Err(error) => return fail(format!("{}: {error}", path.display())),

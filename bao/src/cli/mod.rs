@@ -305,6 +305,12 @@ pub struct RagIngestArgs {
     /// The file, or a folder of .md and .txt files; ingesting a file again replaces its chunks
     #[arg(long)]
     pub from_file: std::path::PathBuf,
+    /// The longest chunk, in characters (chunks end at paragraphs, sentences or words)
+    #[arg(long, default_value_t = crate::rag::CHUNK_CHARS)]
+    pub chunk_chars: usize,
+    /// How many characters of a chunk's end start the next one (at most half of --chunk-chars)
+    #[arg(long, default_value_t = crate::rag::OVERLAP_CHARS)]
+    pub overlap: usize,
     /// Work in this tenant's items only (a tenant id, as `bao::Tenant(N)`)
     #[arg(long)]
     pub tenant: Option<i64>,

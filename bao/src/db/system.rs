@@ -273,6 +273,38 @@ ALTER TABLE bao_rag_documents DROP CONSTRAINT bao_rag_documents_source_key;
 CREATE UNIQUE INDEX bao_rag_documents_source ON bao_rag_documents (tenant_id, source);
 ";
 
+/// Keyword search in the database: an FTS5 index kept in step with the
+/// items by triggers on SQLite, a generated `tsvector` column with a GIN
+/// index on PostgreSQL (English stemming on both). Short-term notes can
+/// belong to a tenant (0: none).
+const MEMORY_SEARCH_SQLITE: &str = "
+CREATE VIRTUAL TABLE bao_vector_items_fts USING fts5(
+    text, content='bao_vector_items', content_rowid='id', tokenize='porter unicode61'
+);
+INSERT INTO bao_vector_items_fts (bao_vector_items_fts) VALUES ('rebuild');
+CREATE TRIGGER bao_vector_items_fts_insert AFTER INSERT ON bao_vector_items BEGIN
+    INSERT INTO bao_vector_items_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER bao_vector_items_fts_delete AFTER DELETE ON bao_vector_items BEGIN
+    INSERT INTO bao_vector_items_fts (bao_vector_items_fts, rowid, text)
+        VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER bao_vector_items_fts_update AFTER UPDATE OF text ON bao_vector_items BEGIN
+    INSERT INTO bao_vector_items_fts (bao_vector_items_fts, rowid, text)
+        VALUES ('delete', old.id, old.text);
+    INSERT INTO bao_vector_items_fts (rowid, text) VALUES (new.id, new.text);
+END;
+ALTER TABLE bao_memory_notes ADD COLUMN tenant_id BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX bao_memory_notes_tenant ON bao_memory_notes (tenant_id, scope, id);
+";
+const MEMORY_SEARCH_POSTGRES: &str = "
+ALTER TABLE bao_vector_items ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (to_tsvector('english', text)) STORED;
+CREATE INDEX bao_vector_items_search ON bao_vector_items USING GIN (search);
+ALTER TABLE bao_memory_notes ADD COLUMN tenant_id BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX bao_memory_notes_tenant ON bao_memory_notes (tenant_id, scope, id);
+";
+
 const SQLITE_ID: &str = "INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL";
 const POSTGRES_ID: &str = "BIGSERIAL PRIMARY KEY NOT NULL";
 
@@ -295,6 +327,11 @@ fn migrations() -> Vec<SystemMigration> {
                 "0011_memory_tenants",
                 MEMORY_TENANTS_SQLITE,
                 MEMORY_TENANTS_POSTGRES,
+            ),
+            (
+                "0012_memory_search",
+                MEMORY_SEARCH_SQLITE,
+                MEMORY_SEARCH_POSTGRES,
             ),
         ]
         .into_iter()
@@ -421,6 +458,40 @@ mod tests {
                 .is_err(),
                 "a source is unique within its tenant"
             );
+
+            // 0012 indexes the items already stored for keyword search.
+            let blob = match db.dialect() {
+                Dialect::Sqlite => "X'00'",
+                Dialect::Postgres => "'\\x00'",
+            };
+            conn.batch_execute(&format!(
+                "INSERT INTO bao_vector_items \
+                 (collection, tenant_id, text, metadata, embedding, created_at) \
+                 VALUES ('kb', 0, 'Bao bounds every task.', '{{}}', {blob}, 1)"
+            ))
+            .unwrap();
+            conn.batch_execute(sql("0012_memory_search")).unwrap();
+            #[derive(QueryableByName)]
+            struct Found {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                id: i64,
+            }
+            let found: Vec<Found> = match &mut *conn {
+                DbConnection::Sqlite(c) => diesel::sql_query(
+                    "SELECT rowid AS id FROM bao_vector_items_fts \
+                     WHERE bao_vector_items_fts MATCH 'bounding'",
+                )
+                .load(c)
+                .unwrap(),
+                DbConnection::Postgres(c) => diesel::sql_query(
+                    "SELECT id FROM bao_vector_items \
+                     WHERE search @@ to_tsquery('english', 'bounding')",
+                )
+                .load(c)
+                .unwrap(),
+            };
+            assert_eq!(found.len(), 1, "the stored item is in the full-text index");
+            assert!(found[0].id > 0);
         }
     }
 }

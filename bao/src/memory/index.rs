@@ -1,7 +1,7 @@
 //! The in-process index of a vector memory: its rows cached from the
 //! table (reloaded when the collection's version changes), searched by
 //! cosine (an exact scan, or an 8-bit scan for candidates that are then
-//! ranked exactly), by BM25 over terms, or both fused by reciprocal rank.
+//! ranked exactly); and reciprocal rank fusion of rankings.
 
 use super::store;
 use super::Hit;
@@ -16,7 +16,7 @@ pub enum Mode {
     /// By the cosine similarity of embeddings.
     #[default]
     Vector,
-    /// By BM25 over the words of the texts.
+    /// By the database's full-text index over the words of the texts.
     Keyword,
     /// Both, fused with reciprocal rank fusion (the default for RAG).
     Hybrid,
@@ -68,8 +68,6 @@ struct Item {
     tenant: i64,
     text: String,
     metadata: Value,
-    terms: HashMap<String, u32>,
-    len: u32,
 }
 
 pub(super) struct Index {
@@ -83,9 +81,6 @@ pub(super) struct Index {
     codes: Vec<i8>,
     scales: Vec<f32>,
     dims: usize,
-    /// In how many items each term appears.
-    df: HashMap<String, u32>,
-    avg_len: f32,
     /// The items of each tenant, in order.
     by_tenant: HashMap<i64, Vec<u32>>,
     /// The items whose metadata has a top-level key with a scalar value
@@ -124,14 +119,6 @@ fn cache() -> &'static Cache {
     CACHE.get_or_init(Cache::default)
 }
 
-pub(crate) fn tokens(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 1)
-        .map(str::to_string)
-        .collect()
-}
-
 /// The index of `collection`, loaded again when it changed.
 pub(super) async fn load(pool: &DbPool, collection: &str) -> crate::Result<Arc<Index>> {
     let key = (pool.cache_key(), collection.to_string());
@@ -157,8 +144,6 @@ pub(super) async fn load(pool: &DbPool, collection: &str) -> crate::Result<Arc<I
 }
 
 fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
-    let mut df: HashMap<String, u32> = HashMap::new();
-    let mut total_len = 0u64;
     let dims = rows.first().map_or(0, |r| r.embedding.len() / 4);
     let mut vectors: Vec<f32> = Vec::with_capacity(rows.len() * dims);
     let mut codes: Vec<i8> = Vec::with_capacity(rows.len() * dims);
@@ -178,16 +163,6 @@ fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
             }
             scales.push(quantize(&vector, &mut codes));
             vectors.extend_from_slice(&vector);
-            let mut terms: HashMap<String, u32> = HashMap::new();
-            let words = tokens(&row.text);
-            for w in &words {
-                *terms.entry(w.clone()).or_default() += 1;
-            }
-            for t in terms.keys() {
-                *df.entry(t.clone()).or_default() += 1;
-            }
-            let len = u32::try_from(words.len()).unwrap_or(u32::MAX);
-            total_len += u64::from(len);
             let metadata: Value = serde_json::from_str(&row.metadata).unwrap_or(Value::Null);
             by_tenant.entry(row.tenant_id).or_default().push(position);
             if let Value::Object(fields) = &metadata {
@@ -205,16 +180,9 @@ fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
                 tenant: row.tenant_id,
                 metadata,
                 text: row.text,
-                terms,
-                len,
             }
         })
         .collect();
-    let avg_len = if items.is_empty() {
-        1.0
-    } else {
-        (total_len as f32 / items.len() as f32).max(1.0)
-    };
     Index {
         version,
         items,
@@ -222,8 +190,6 @@ fn build(version: i64, rows: Vec<store::ItemRow>) -> Index {
         codes,
         scales,
         dims,
-        df,
-        avg_len,
         by_tenant,
         by_value,
     }
@@ -418,69 +384,9 @@ impl Index {
         best
     }
 
-    fn keyword_ranking(&self, query: &str, k: usize, scope: &Scope) -> Vec<(usize, f32)> {
-        let (k1, b) = (1.2f32, 0.75f32);
-        let n = self.items.len() as f32;
-        let mut words = tokens(query);
-        words.sort();
-        words.dedup();
-        let idf: Vec<(String, f32)> = words
-            .into_iter()
-            .filter_map(|w| {
-                let df = *self.df.get(&w)? as f32;
-                Some((w, ((n - df + 0.5) / (df + 0.5) + 1.0).ln()))
-            })
-            .collect();
-        if idf.is_empty() {
-            return Vec::new();
-        }
-        let visit = self.visit(scope);
-        let scored: Vec<(usize, f32)> = (0..visit.len())
-            .map(|position| visit.item(position))
-            .map(|i| (i, &self.items[i]))
-            .filter(|(_, item)| scope.admits(item))
-            .filter_map(|(i, item)| {
-                let mut score = 0.0;
-                for (w, weight) in &idf {
-                    if let Some(&tf) = item.terms.get(w) {
-                        let tf = tf as f32;
-                        let norm = 1.0 - b + b * item.len as f32 / self.avg_len;
-                        score += weight * tf * (k1 + 1.0) / (tf + k1 * norm);
-                    }
-                }
-                (score > 0.0).then_some((i, score))
-            })
-            .collect();
-        top(scored, k)
-    }
-
-    pub(super) fn search(
-        &self,
-        query: &str,
-        vector: Option<&[f32]>,
-        k: usize,
-        scope: &Scope,
-        mode: Mode,
-    ) -> Vec<Hit> {
-        let ranked = match (mode, vector) {
-            (Mode::Keyword, _) | (_, None) => self.keyword_ranking(query, k, scope),
-            (Mode::Vector, Some(v)) => self.vector_ranking(v, k, scope),
-            (Mode::Hybrid, Some(v)) => {
-                // Reciprocal rank fusion over a deeper list of each.
-                let depth = (k * 4).max(20);
-                let mut fused: HashMap<usize, f32> = HashMap::new();
-                // Items with no similarity at all are no vector match.
-                let mut by_vector = self.vector_ranking(v, depth, scope);
-                by_vector.retain(|(_, score)| *score > 0.0);
-                for list in [by_vector, self.keyword_ranking(query, depth, scope)] {
-                    for (rank, (i, _)) in list.into_iter().enumerate() {
-                        *fused.entry(i).or_default() += 1.0 / (60.0 + rank as f32 + 1.0);
-                    }
-                }
-                top(fused.into_iter().collect(), k)
-            }
-        };
-        ranked
+    /// The `k` items in `scope` nearest to `query` by cosine, best first.
+    pub(super) fn nearest(&self, query: &[f32], k: usize, scope: &Scope) -> Vec<Hit> {
+        self.vector_ranking(query, k, scope)
             .into_iter()
             .map(|(i, score)| {
                 let item = &self.items[i];
@@ -493,6 +399,25 @@ impl Index {
             })
             .collect()
     }
+}
+
+/// The best `k` of several rankings fused by reciprocal rank (each hit
+/// scores 1 / (60 + rank) in each list it is in), best first.
+pub(super) fn fuse<const N: usize>(rankings: [Vec<Hit>; N], k: usize) -> Vec<Hit> {
+    let mut fused: HashMap<i64, Hit> = HashMap::new();
+    for ranking in rankings {
+        for (rank, hit) in ranking.into_iter().enumerate() {
+            let score = 1.0 / (60.0 + rank as f32 + 1.0);
+            fused
+                .entry(hit.id)
+                .and_modify(|kept| kept.score += score)
+                .or_insert(Hit { score, ..hit });
+        }
+    }
+    let mut fused: Vec<Hit> = fused.into_values().collect();
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    fused.truncate(k);
+    fused
 }
 
 #[cfg(test)]

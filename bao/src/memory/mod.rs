@@ -16,14 +16,16 @@
 //! # Ok::<(), bao::Error>(()) }).unwrap();
 //! ```
 //!
-//! Search runs in process over vectors cached from the table (reloaded
-//! when another process changed it), with the tenant and metadata filters
-//! applied inside the scan, so a filtered top-k returns k rows when k
-//! exist. Small memories are scanned exactly; from
+//! Vector search runs in process over vectors cached from the table
+//! (reloaded when another process changed it), with the tenant and
+//! metadata filters applied inside the scan, so a filtered top-k returns k
+//! rows when k exist. Small memories are scanned exactly; from
 //! [`QUANTIZED_FROM`] items on, a scan over 8-bit copies of the vectors
 //! picks candidates that are then ranked by their exact cosine. Keyword
-//! search scores terms with BM25 over the same rows; hybrid fuses both
-//! rankings with reciprocal rank fusion.
+//! search runs in the database's full-text index (FTS5 with BM25 on
+//! SQLite, an English `tsvector` with `ts_rank` on PostgreSQL), with the
+//! same tenant and filters in its `WHERE`; hybrid fuses both rankings with
+//! reciprocal rank fusion.
 
 mod index;
 mod store;
@@ -52,35 +54,104 @@ pub struct Note {
     pub created_at: i64,
 }
 
-/// Adds `text` to the notes of `scope` (a session, a user, a ticket),
-/// keeping the newest [`NOTES_PER_SCOPE`].
+/// The short-term notes of the app ([`notes`]) or of one tenant
+/// ([`Notes::for_tenant`]): the same scope name in two tenants is two
+/// scopes. The free functions [`remember`], [`recall`] and [`forget`] use
+/// the app's own.
+///
+/// ```
+/// # bao::testing::block_on(async {
+/// use bao::{memory, Tenant};
+/// let db = bao::db::DbPool::new("sqlite::memory:").unwrap();
+/// let acme = memory::notes(&db).for_tenant(Tenant(1));
+/// acme.remember("ticket:7", "the customer wants a refund").await?;
+/// assert_eq!(acme.recall("ticket:7", 10).await?.len(), 1);
+/// assert!(memory::notes(&db).for_tenant(Tenant(2)).recall("ticket:7", 10).await?.is_empty());
+/// assert!(memory::recall(&db, "ticket:7", 10).await?.is_empty());
+/// # Ok::<(), bao::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Notes {
+    db: DbPool,
+    /// The tenant whose notes these are (0: the app's own).
+    tenant: i64,
+}
+
+/// The app's own short-term notes (no tenant).
+pub fn notes(db: &DbPool) -> Notes {
+    Notes {
+        db: db.clone(),
+        tenant: 0,
+    }
+}
+
+impl Notes {
+    /// The notes of `tenant`.
+    pub fn for_tenant(&self, tenant: crate::Tenant) -> Notes {
+        Notes {
+            db: self.db.clone(),
+            tenant: tenant.0,
+        }
+    }
+
+    /// Adds `text` to the notes of `scope` (a session, a user, a ticket),
+    /// keeping the newest [`NOTES_PER_SCOPE`].
+    pub async fn remember(&self, scope: &str, text: &str) -> crate::Result<i64> {
+        let (scope, text, pool, tenant) = (
+            scope.to_string(),
+            text.to_string(),
+            self.db.clone(),
+            self.tenant,
+        );
+        Ok(self
+            .db
+            .run(move |c| {
+                pool.ensure_system_tables(c)?;
+                store::add_note(c, tenant, &scope, &text, NOTES_PER_SCOPE)
+            })
+            .await?)
+    }
+
+    /// The newest `limit` notes of `scope`, oldest first (the order to
+    /// hand a model).
+    pub async fn recall(&self, scope: &str, limit: usize) -> crate::Result<Vec<Note>> {
+        let (scope, pool, tenant) = (scope.to_string(), self.db.clone(), self.tenant);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self
+            .db
+            .run(move |c| {
+                pool.ensure_system_tables(c)?;
+                store::notes(c, tenant, &scope, limit)
+            })
+            .await?)
+    }
+
+    /// Forgets the notes of `scope`; how many.
+    pub async fn forget(&self, scope: &str) -> crate::Result<usize> {
+        let (scope, pool, tenant) = (scope.to_string(), self.db.clone(), self.tenant);
+        Ok(self
+            .db
+            .run(move |c| {
+                pool.ensure_system_tables(c)?;
+                store::forget_notes(c, tenant, &scope)
+            })
+            .await?)
+    }
+}
+
+/// Adds `text` to the app's notes of `scope` (see [`Notes::remember`]).
 pub async fn remember(db: &DbPool, scope: &str, text: &str) -> crate::Result<i64> {
-    let (scope, text, pool) = (scope.to_string(), text.to_string(), db.clone());
-    Ok(db
-        .run(move |c| {
-            pool.ensure_system_tables(c)?;
-            store::add_note(c, &scope, &text, NOTES_PER_SCOPE)
-        })
-        .await?)
+    notes(db).remember(scope, text).await
 }
 
-/// The newest `limit` notes of `scope`, oldest first (the order to hand a
-/// model).
+/// The newest `limit` of the app's notes of `scope`, oldest first.
 pub async fn recall(db: &DbPool, scope: &str, limit: usize) -> crate::Result<Vec<Note>> {
-    let (scope, pool) = (scope.to_string(), db.clone());
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    Ok(db
-        .run(move |c| {
-            pool.ensure_system_tables(c)?;
-            store::notes(c, &scope, limit)
-        })
-        .await?)
+    notes(db).recall(scope, limit).await
 }
 
-/// Forgets the notes of `scope`; how many.
+/// Forgets the app's notes of `scope`; how many.
 pub async fn forget(db: &DbPool, scope: &str) -> crate::Result<usize> {
-    let scope = scope.to_string();
-    Ok(db.run(move |c| store::forget_notes(c, &scope)).await?)
+    notes(db).forget(scope).await
 }
 
 /// A search result.
@@ -92,7 +163,8 @@ pub struct Hit {
     pub text: String,
     /// Its metadata.
     pub metadata: Value,
-    /// Its score: cosine similarity (vector), BM25 (keyword) or the fused
+    /// Its score: cosine similarity (vector), the database's full-text
+    /// rank (keyword: BM25 on SQLite, `ts_rank` on PostgreSQL) or the fused
     /// reciprocal-rank score (hybrid); higher is closer.
     pub score: f32,
 }
@@ -187,6 +259,16 @@ impl VectorMemory {
     /// Adds many texts, embedded in batches of 64; their ids in order.
     /// Nothing is stored when an embedding has the wrong dimension.
     pub async fn add_batch(&self, items: Vec<(String, Value)>) -> crate::Result<Vec<i64>> {
+        let rows = self.embed(items).await?;
+        self.add_vectors(rows).await
+    }
+
+    /// Embeds texts for this memory, checking each vector's dimensions and
+    /// each metadata's shape.
+    async fn embed(
+        &self,
+        items: Vec<(String, Value)>,
+    ) -> crate::Result<Vec<(String, Value, Vec<f32>)>> {
         let mut rows = Vec::with_capacity(items.len());
         for chunk in items.chunks(64) {
             let texts: Vec<&str> = chunk.iter().map(|(t, _)| t.as_str()).collect();
@@ -208,7 +290,7 @@ impl VectorMemory {
                 rows.push((text.clone(), metadata.clone(), vector));
             }
         }
-        self.add_vectors(rows).await
+        Ok(rows)
     }
 
     /// Adds texts with vectors made elsewhere; their ids.
@@ -266,10 +348,38 @@ impl VectorMemory {
 
     /// Deletes the items whose metadata `key` is `value`; how many.
     pub async fn delete_where(&self, key: &str, value: Value) -> crate::Result<usize> {
+        check_key(key)?;
         let (name, key, tenant) = (self.name.clone(), key.to_string(), self.tenant);
         Ok(self
             .pool
             .run(move |c| store::delete_where(c, &name, tenant, &key, &value))
+            .await?)
+    }
+
+    /// Replaces the items whose metadata `key` is `value` by `items`
+    /// (embedded first), in one transaction run by `also`'s connection
+    /// with `also`'s own writes: on any error nothing changes.
+    pub(crate) async fn replace_where<T: Send + 'static>(
+        &self,
+        key: &str,
+        value: Value,
+        items: Vec<(String, Value)>,
+        also: impl FnOnce(&mut crate::db::DbConnection) -> Result<T, crate::db::DbError>
+            + Send
+            + 'static,
+    ) -> crate::Result<(T, Vec<i64>)> {
+        check_key(key)?;
+        let rows = self.embed(items).await?;
+        let (name, key, tenant) = (self.name.clone(), key.to_string(), self.tenant);
+        Ok(self
+            .pool
+            .run(move |c| {
+                c.write_transaction(|c| {
+                    let extra = also(c)?;
+                    let ids = store::replace_where(c, &name, tenant, &key, &value, &rows)?;
+                    Ok((extra, ids))
+                })
+            })
             .await?)
     }
 
@@ -322,38 +432,97 @@ impl Search<'_> {
 
     async fn run(self) -> crate::Result<Vec<Hit>> {
         let memory = self.memory;
-        let vector = match (self.mode, self.vector) {
-            (Mode::Keyword, _) => None,
-            (_, Some(v)) => Some(v),
-            (_, None) => Some(
-                crate::ai::embed(&[self.query.as_str()])
-                    .await?
-                    .pop()
-                    .unwrap_or_default(),
-            ),
-        };
-        if let Some(v) = &vector {
-            if v.len() != memory.dims {
-                return Err(Error::BadRequest(format!(
-                    "the query's embedding has {} dimensions and memory `{}` has {}",
-                    v.len(),
-                    memory.name,
-                    memory.dims
-                )));
-            }
+        if let Some((key, _)) = self
+            .filters
+            .iter()
+            .find(|(key, _)| !store::filterable_key(key))
+        {
+            return Err(Error::BadRequest(format!(
+                "`{key}` cannot name a metadata field in a filter: use a key without double quotes"
+            )));
         }
-        let index = index::load(&memory.pool, &memory.name).await?;
-        let (query, k, mode) = (self.query, self.k, self.mode);
         let scope = index::Scope {
             tenant: memory.tenant,
             filters: self.filters,
         };
+        let (query, k) = (self.query, self.k);
+        if self.mode == Mode::Keyword {
+            return memory.keyword(&query, k, &scope).await;
+        }
+        let vector = match self.vector {
+            Some(v) => v,
+            None => crate::ai::embed(&[query.as_str()])
+                .await?
+                .pop()
+                .unwrap_or_default(),
+        };
+        if vector.len() != memory.dims {
+            return Err(Error::BadRequest(format!(
+                "the query's embedding has {} dimensions and memory `{}` has {}",
+                vector.len(),
+                memory.name,
+                memory.dims
+            )));
+        }
+        if self.mode == Mode::Vector {
+            return memory.nearest(vector, k, scope).await;
+        }
+        // Hybrid: reciprocal rank fusion over a deeper list of each.
+        let depth = (k * 4).max(20);
+        let by_words = memory.keyword(&query, depth, &scope).await?;
+        let mut by_meaning = memory.nearest(vector, depth, scope).await?;
+        // Items with no similarity at all are no vector match.
+        by_meaning.retain(|hit| hit.score > 0.0);
+        Ok(index::fuse([by_meaning, by_words], k))
+    }
+}
+
+impl VectorMemory {
+    /// The `k` nearest items in `scope` by cosine, from the cached index.
+    async fn nearest(
+        &self,
+        vector: Vec<f32>,
+        k: usize,
+        scope: index::Scope,
+    ) -> crate::Result<Vec<Hit>> {
+        let index = index::load(&self.pool, &self.name).await?;
         // A scan over many rows is CPU work: off the async executor.
-        tokio::task::spawn_blocking(move || {
-            index.search(&query, vector.as_deref(), k, &scope, mode)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("the search failed: {e}")))
+        tokio::task::spawn_blocking(move || index.nearest(&vector, k, &scope))
+            .await
+            .map_err(|e| Error::Internal(format!("the search failed: {e}")))
+    }
+
+    /// The `k` best items in `scope` by the database's full-text index.
+    async fn keyword(
+        &self,
+        query: &str,
+        k: usize,
+        scope: &index::Scope,
+    ) -> crate::Result<Vec<Hit>> {
+        let (name, query, scope) = (self.name.clone(), query.to_string(), scope.clone());
+        let found = self
+            .pool
+            .run(move |c| store::keyword(c, &name, scope.tenant, &scope.filters, &query, k))
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|row| Hit {
+                id: row.id,
+                text: row.text,
+                metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
+                score: row.score as f32,
+            })
+            .collect())
+    }
+}
+
+fn check_key(key: &str) -> crate::Result<()> {
+    if store::filterable_key(key) {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "`{key}` cannot name a metadata field: use a key without double quotes"
+        )))
     }
 }
 

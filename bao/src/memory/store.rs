@@ -1,9 +1,10 @@
 //! The memory tables: `bao_memory_notes`, `bao_vector_collections` and
-//! `bao_vector_items` (vectors as little-endian f32 blobs).
+//! `bao_vector_items` (vectors as little-endian f32 blobs; their texts in a
+//! full-text index: FTS5 on SQLite, a `tsvector` column on PostgreSQL).
 
-use crate::db::{on_dialect, DbConnection, DbError};
+use crate::db::{on_dialect, DbConnection, DbError, Dialect};
 use crate::support::clock::now_ms;
-use diesel::sql_types::{BigInt, Binary, Text};
+use diesel::sql_types::{BigInt, Binary, Double, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use serde_json::Value;
 
@@ -21,30 +22,39 @@ struct Count {
 
 pub(super) fn add_note(
     conn: &mut DbConnection,
+    tenant: i64,
     scope: &str,
     text: &str,
     keep: i64,
 ) -> Result<i64, DbError> {
-    let row: Id = on_dialect!(conn, |c, sql| diesel::sql_query(sql(
-        "INSERT INTO bao_memory_notes (scope, text, created_at) VALUES (?, ?, ?) RETURNING id"
-    ))
-    .bind::<Text, _>(scope)
-    .bind::<Text, _>(text)
-    .bind::<BigInt, _>(now_ms())
-    .get_result(c))?;
-    on_dialect!(conn, |c, sql| diesel::sql_query(sql(
-        "DELETE FROM bao_memory_notes WHERE scope = ? AND id NOT IN \
-         (SELECT id FROM bao_memory_notes WHERE scope = ? ORDER BY id DESC LIMIT ?)"
-    ))
-    .bind::<Text, _>(scope)
-    .bind::<Text, _>(scope)
-    .bind::<BigInt, _>(keep)
-    .execute(c))?;
-    Ok(row.id)
+    conn.write_transaction(|conn| {
+        let row: Id = on_dialect!(conn, |c, sql| diesel::sql_query(sql(
+            "INSERT INTO bao_memory_notes (tenant_id, scope, text, created_at) \
+             VALUES (?, ?, ?, ?) RETURNING id"
+        ))
+        .bind::<BigInt, _>(tenant)
+        .bind::<Text, _>(scope)
+        .bind::<Text, _>(text)
+        .bind::<BigInt, _>(now_ms())
+        .get_result(c))?;
+        on_dialect!(conn, |c, sql| diesel::sql_query(sql(
+            "DELETE FROM bao_memory_notes WHERE tenant_id = ? AND scope = ? AND id NOT IN \
+             (SELECT id FROM bao_memory_notes WHERE tenant_id = ? AND scope = ? \
+             ORDER BY id DESC LIMIT ?)"
+        ))
+        .bind::<BigInt, _>(tenant)
+        .bind::<Text, _>(scope)
+        .bind::<BigInt, _>(tenant)
+        .bind::<Text, _>(scope)
+        .bind::<BigInt, _>(keep)
+        .execute(c))?;
+        Ok(row.id)
+    })
 }
 
 pub(super) fn notes(
     conn: &mut DbConnection,
+    tenant: i64,
     scope: &str,
     limit: i64,
 ) -> Result<Vec<super::Note>, DbError> {
@@ -58,12 +68,12 @@ pub(super) fn notes(
         created_at: i64,
     }
     let mut rows: Vec<Row> = on_dialect!(conn, |c, sql| {
-        diesel::sql_query(sql(
-        "SELECT id, text, created_at FROM bao_memory_notes WHERE scope = ? ORDER BY id DESC LIMIT ?"
-    ))
-    .bind::<Text, _>(scope)
-    .bind::<BigInt, _>(limit)
-    .load(c)
+        diesel::sql_query(sql("SELECT id, text, created_at FROM bao_memory_notes \
+         WHERE tenant_id = ? AND scope = ? ORDER BY id DESC LIMIT ?"))
+        .bind::<BigInt, _>(tenant)
+        .bind::<Text, _>(scope)
+        .bind::<BigInt, _>(limit)
+        .load(c)
     })?;
     rows.reverse();
     Ok(rows
@@ -76,10 +86,15 @@ pub(super) fn notes(
         .collect())
 }
 
-pub(super) fn forget_notes(conn: &mut DbConnection, scope: &str) -> Result<usize, DbError> {
+pub(super) fn forget_notes(
+    conn: &mut DbConnection,
+    tenant: i64,
+    scope: &str,
+) -> Result<usize, DbError> {
     Ok(on_dialect!(conn, |c, sql| diesel::sql_query(sql(
-        "DELETE FROM bao_memory_notes WHERE scope = ?"
+        "DELETE FROM bao_memory_notes WHERE tenant_id = ? AND scope = ?"
     ))
+    .bind::<BigInt, _>(tenant)
     .bind::<Text, _>(scope)
     .execute(c))?)
 }
@@ -288,6 +303,127 @@ pub(super) fn prune(
     })
 }
 
+/// The SQL that keeps the items whose metadata has `key = value`, one
+/// clause per filter (each binds two texts, see [`filter_binds`]).
+fn filter_sql(dialect: Dialect, filters: &[(String, Value)]) -> String {
+    let clause = match dialect {
+        // `->` gives the JSON text of the value, compared with ours.
+        Dialect::Sqlite => " AND (metadata -> ?) = ?",
+        Dialect::Postgres => " AND (CAST(metadata AS jsonb) -> ?) = CAST(? AS jsonb)",
+    };
+    clause.repeat(filters.len())
+}
+
+/// What [`filter_sql`]'s clauses bind: SQLite takes a JSON path to the
+/// key, PostgreSQL the key itself; both the value as JSON text.
+fn filter_binds(dialect: Dialect, filters: &[(String, Value)]) -> Vec<(String, String)> {
+    filters
+        .iter()
+        .map(|(key, value)| {
+            let key = match dialect {
+                Dialect::Sqlite => format!("$.\"{key}\""),
+                Dialect::Postgres => key.clone(),
+            };
+            (key, value.to_string())
+        })
+        .collect()
+}
+
+/// Whether `key` can name a metadata field in a filter (SQLite's JSON
+/// paths cannot quote a double quote).
+pub(super) fn filterable_key(key: &str) -> bool {
+    !key.is_empty() && !key.contains('"')
+}
+
+/// A row found by full-text search.
+#[derive(QueryableByName)]
+pub(super) struct Found {
+    #[diesel(sql_type = BigInt)]
+    pub(super) id: i64,
+    #[diesel(sql_type = Text)]
+    pub(super) text: String,
+    #[diesel(sql_type = Text)]
+    pub(super) metadata: String,
+    #[diesel(sql_type = Double)]
+    pub(super) score: f64,
+}
+
+/// The words of a text that full-text search matches on.
+fn words(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() > 1)
+        .map(str::to_string)
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// The `k` items of `collection` in scope whose texts best match any word
+/// of `query`, best first, ranked by the database's full-text index:
+/// BM25 over FTS5 with the Porter stemmer on SQLite, `ts_rank` over an
+/// English `tsvector` on PostgreSQL.
+pub(super) fn keyword(
+    conn: &mut DbConnection,
+    collection: &str,
+    tenant: i64,
+    filters: &[(String, Value)],
+    query: &str,
+    k: usize,
+) -> Result<Vec<Found>, DbError> {
+    let words = words(query);
+    if words.is_empty() || k == 0 {
+        return Ok(Vec::new());
+    }
+    let dialect = conn.dialect();
+    // Words are letters and digits only: nothing to escape inside quotes.
+    let (matching, sql) = match dialect {
+        Dialect::Sqlite => (
+            words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+            format!(
+                "SELECT i.id, i.text, i.metadata, -bm25(bao_vector_items_fts) AS score \
+                 FROM bao_vector_items_fts JOIN bao_vector_items i \
+                 ON i.id = bao_vector_items_fts.rowid \
+                 WHERE bao_vector_items_fts MATCH ? AND i.collection = ? AND i.tenant_id = ?{} \
+                 ORDER BY score DESC, i.id LIMIT ?",
+                filter_sql(dialect, filters)
+            ),
+        ),
+        Dialect::Postgres => (
+            words.join(" | "),
+            format!(
+                "SELECT i.id, i.text, i.metadata, \
+                 CAST(ts_rank(i.search, q, 1) AS float8) AS score \
+                 FROM bao_vector_items i, to_tsquery('english', ?) q \
+                 WHERE i.search @@ q AND i.collection = ? AND i.tenant_id = ?{} \
+                 ORDER BY score DESC, i.id LIMIT ?",
+                filter_sql(dialect, filters)
+            ),
+        ),
+    };
+    let binds = filter_binds(dialect, filters);
+    let limit = i64::try_from(k).unwrap_or(i64::MAX);
+    Ok(on_dialect!(conn, |c, sql_of| {
+        let mut q = diesel::sql_query(sql_of(&sql))
+            .into_boxed()
+            .bind::<Text, _>(matching.clone())
+            .bind::<Text, _>(collection.to_string())
+            .bind::<BigInt, _>(tenant);
+        for (key, value) in &binds {
+            q = q
+                .bind::<Text, _>(key.clone())
+                .bind::<Text, _>(value.clone());
+        }
+        q.bind::<BigInt, _>(limit).load(c)
+    })?)
+}
+
 pub(super) fn delete_where(
     conn: &mut DbConnection,
     collection: &str,
@@ -296,27 +432,40 @@ pub(super) fn delete_where(
     value: &Value,
 ) -> Result<usize, DbError> {
     conn.write_transaction(|conn| {
-        // Matched in Rust: metadata is JSON text on both databases.
-        let doomed: Vec<i64> = items(conn, collection)?
-            .into_iter()
-            .filter(|row| {
-                row.tenant_id == tenant
-                    && serde_json::from_str::<Value>(&row.metadata)
-                        .ok()
-                        .is_some_and(|m| m.get(key) == Some(value))
-            })
-            .map(|row| row.id)
-            .collect();
-        for id in &doomed {
-            on_dialect!(conn, |c, sql| diesel::sql_query(sql(
-                "DELETE FROM bao_vector_items WHERE id = ?"
-            ))
-            .bind::<BigInt, _>(*id)
+        let filters = [(key.to_string(), value.clone())];
+        let dialect = conn.dialect();
+        let sql = format!(
+            "DELETE FROM bao_vector_items WHERE collection = ? AND tenant_id = ?{}",
+            filter_sql(dialect, &filters)
+        );
+        let [(key, value)] = &filter_binds(dialect, &filters)[..] else {
+            unreachable!("one filter, one pair of binds")
+        };
+        let removed = on_dialect!(conn, |c, sql_of| diesel::sql_query(sql_of(&sql))
+            .bind::<Text, _>(collection)
+            .bind::<BigInt, _>(tenant)
+            .bind::<Text, _>(key)
+            .bind::<Text, _>(value)
             .execute(c))?;
-        }
-        if !doomed.is_empty() {
+        if removed > 0 {
             bump_version(conn, collection)?;
         }
-        Ok(doomed.len())
+        Ok(removed)
+    })
+}
+
+/// Deletes the items whose metadata `key` is `value` and adds `rows`, in
+/// one transaction (re-ingesting a document loses nothing on failure).
+pub(super) fn replace_where(
+    conn: &mut DbConnection,
+    collection: &str,
+    tenant: i64,
+    key: &str,
+    value: &Value,
+    rows: &[(String, Value, Vec<f32>)],
+) -> Result<Vec<i64>, DbError> {
+    conn.write_transaction(|conn| {
+        delete_where(conn, collection, tenant, key, value)?;
+        add_items(conn, collection, tenant, rows)
     })
 }

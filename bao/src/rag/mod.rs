@@ -66,74 +66,25 @@ pub struct Answer {
     pub sources: Vec<Retrieved>,
 }
 
-/// Splits `text` into chunks of at most `max` characters along sentence
-/// and paragraph ends (a longer sentence is cut at a space), each starting
-/// with up to `overlap` characters of the previous one's end.
+/// Splits `text` into chunks of at most `max` characters, at the
+/// largest boundaries that fit (paragraphs, then sentences, then words),
+/// each starting with up to `overlap` characters of the previous one's end
+/// (`overlap` is capped at half of `max`).
+///
+/// ```
+/// let chunks = bao::rag::chunk("One sentence here. Another one there. A third.", 40, 0);
+/// assert_eq!(chunks, ["One sentence here. Another one there.", "A third."]);
+/// ```
 pub fn chunk(text: &str, max: usize, overlap: usize) -> Vec<String> {
-    let max = max.max(40);
-    let overlap = overlap.min(max / 2);
-    let mut sentences: Vec<String> = Vec::new();
-    for paragraph in text.split("\n\n") {
-        let mut current = String::new();
-        for c in paragraph.chars() {
-            current.push(if c == '\n' { ' ' } else { c });
-            if matches!(c, '.' | '!' | '?') {
-                sentences.push(std::mem::take(&mut current));
-            }
-        }
-        sentences.push(current);
-    }
-    // Sentences longer than a chunk are cut at spaces.
-    let mut pieces: Vec<String> = Vec::new();
-    for sentence in sentences
-        .into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-    {
-        if sentence.chars().count() <= max {
-            pieces.push(sentence);
-            continue;
-        }
-        let mut part = String::new();
-        for word in sentence.split_whitespace() {
-            if part.chars().count() + word.chars().count() + 1 > max && !part.is_empty() {
-                pieces.push(std::mem::take(&mut part));
-            }
-            if !part.is_empty() {
-                part.push(' ');
-            }
-            part.push_str(word);
-        }
-        if !part.is_empty() {
-            pieces.push(part);
-        }
-    }
-    let mut chunks: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for piece in pieces {
-        if !current.is_empty() && current.chars().count() + piece.chars().count() + 1 > max {
-            let tail: String = {
-                let chars: Vec<char> = current.chars().collect();
-                let start = chars.len().saturating_sub(overlap);
-                let tail: String = chars[start..].iter().collect();
-                // Start the overlap at a word.
-                tail.split_once(' ')
-                    .map_or(String::new(), |(_, rest)| rest.to_string())
-            };
-            chunks.push(std::mem::take(&mut current));
-            if !tail.is_empty() && tail.chars().count() + piece.chars().count() < max {
-                current = tail;
-            }
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(&piece);
-    }
-    if !current.trim().is_empty() {
-        chunks.push(current);
-    }
-    chunks
+    use text_splitter::{ChunkConfig, TextSplitter};
+    let max = max.max(1);
+    let config = ChunkConfig::new(max)
+        .with_overlap(overlap.min(max / 2))
+        .unwrap_or_else(|_| ChunkConfig::new(max));
+    TextSplitter::new(config)
+        .chunks(text)
+        .map(str::to_string)
+        .collect()
 }
 
 /// A set of documents to retrieve from: the app's own ([`library`]), or
@@ -156,6 +107,8 @@ pub fn chunk(text: &str, max: usize, overlap: usize) -> Vec<String> {
 pub struct Library {
     db: DbPool,
     tenant: Option<Tenant>,
+    chunk_chars: usize,
+    overlap_chars: usize,
 }
 
 /// The app's own document set (no tenant).
@@ -163,6 +116,8 @@ pub fn library(db: &DbPool) -> Library {
     Library {
         db: db.clone(),
         tenant: None,
+        chunk_chars: CHUNK_CHARS,
+        overlap_chars: OVERLAP_CHARS,
     }
 }
 
@@ -170,8 +125,28 @@ impl Library {
     /// The document set of `tenant`.
     pub fn for_tenant(&self, tenant: Tenant) -> Library {
         Library {
-            db: self.db.clone(),
             tenant: Some(tenant),
+            ..self.clone()
+        }
+    }
+
+    /// Ingests in chunks of at most `max_chars` characters, each starting
+    /// with up to `overlap_chars` of the previous one (defaults
+    /// [`CHUNK_CHARS`] and [`OVERLAP_CHARS`]).
+    ///
+    /// ```
+    /// # bao::testing::block_on(async {
+    /// let db = bao::db::DbPool::new("sqlite::memory:").unwrap();
+    /// let text = "First point. Second point. Third point. Fourth point.";
+    /// let doc = bao::rag::library(&db).chunking(30, 0).ingest("Points", text, "points.md").await?;
+    /// assert_eq!(doc.chunks, 2);
+    /// # Ok::<(), bao::Error>(()) }).unwrap();
+    /// ```
+    pub fn chunking(&self, max_chars: usize, overlap_chars: usize) -> Library {
+        Library {
+            chunk_chars: max_chars.max(1),
+            overlap_chars,
+            ..self.clone()
         }
     }
 
@@ -188,33 +163,35 @@ impl Library {
     }
 
     /// Splits `text` into chunks, embeds them and stores them under
-    /// `source` (replacing what an earlier ingest of `source` in this set
-    /// stored).
+    /// `source`, replacing what an earlier ingest of `source` in this set
+    /// stored, in one transaction: when embedding or storing fails, the
+    /// earlier chunks stay.
     pub async fn ingest(&self, title: &str, text: &str, source: &str) -> crate::Result<Document> {
         let kb = self.memory().await?;
-        let chunks = chunk(text, CHUNK_CHARS, OVERLAP_CHARS);
+        let chunks = chunk(text, self.chunk_chars, self.overlap_chars);
         let (t, s, n, tenant) = (
             title.to_string(),
             source.to_string(),
             chunks.len(),
             self.tenant_id(),
         );
-        let id = self
-            .db
-            .run(move |c| upsert_document(c, tenant, &t, &s, n))
-            .await?;
-        kb.delete_where("source", json!(source)).await?;
+        // The document's id is known once its row is written, inside the
+        // transaction: chunks carry their source, which is unique per set.
         let items: Vec<(String, serde_json::Value)> = chunks
             .iter()
             .enumerate()
             .map(|(i, text)| {
                 (
                     text.clone(),
-                    json!({"source": source, "title": title, "document": id, "chunk": i}),
+                    json!({"source": source, "title": title, "chunk": i}),
                 )
             })
             .collect();
-        kb.add_batch(items).await?;
+        let (id, _) = kb
+            .replace_where("source", json!(source), items, move |c| {
+                upsert_document(c, tenant, &t, &s, n)
+            })
+            .await?;
         Ok(Document {
             id,
             title: title.to_string(),
@@ -388,4 +365,81 @@ pub fn context_envelope(chunks: &[Retrieved]) -> String {
 /// Answers `question` from the `k` best chunks, and says which they were.
 pub async fn ask(db: &DbPool, question: &str, k: usize) -> crate::Result<Answer> {
     library(db).ask(question, k).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_fit_their_budget_and_end_at_sentences() {
+        let text = "Bao bounds every background task. Workers drain on SIGTERM. \
+                    A run stops after its current step.\n\n\
+                    Schedules fire once per slot. Locks expire when a node dies.";
+        let chunks = chunk(text, 70, 0);
+        assert!(chunks.len() > 1, "{chunks:?}");
+        for c in &chunks {
+            assert!(c.chars().count() <= 70, "{c:?}");
+            assert!(c.ends_with('.'), "a chunk ends at a sentence: {c:?}");
+        }
+        assert_eq!(
+            chunks.join(" ").split_whitespace().count(),
+            text.split_whitespace().count()
+        );
+        // A word longer than the budget is cut, not dropped.
+        let long = "x".repeat(100);
+        let cut = chunk(&long, 40, 0);
+        assert_eq!(cut.concat(), long);
+        assert!(chunk("", 100, 10).is_empty());
+    }
+
+    #[test]
+    fn overlapping_chunks_repeat_the_previous_end() {
+        let text = (0..40)
+            .map(|i| format!("Sentence number {i} is here."))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let plain = chunk(&text, 200, 0);
+        let overlapped = chunk(&text, 200, 60);
+        assert!(overlapped.len() >= plain.len());
+        let repeated = overlapped
+            .windows(2)
+            .filter(|pair| {
+                let first_words: Vec<&str> = pair[1].split_whitespace().take(3).collect();
+                pair[0].contains(&first_words.join(" "))
+            })
+            .count();
+        assert!(repeated > 0, "{overlapped:#?}");
+        // An overlap of more than half a chunk is capped, not refused.
+        assert!(!chunk(&text, 100, 500).is_empty());
+    }
+
+    #[test]
+    fn a_failed_reingest_keeps_the_earlier_chunks() {
+        crate::testing::block_on(async {
+            for db in crate::testing::TestDatabase::each() {
+                let pool = DbPool::new(db.url()).unwrap();
+                let doc = ingest(&pool, "Tasks", "Bao bounds tasks. Workers drain.", "t.md")
+                    .await
+                    .unwrap();
+                let kb = library(&pool).memory().await.unwrap();
+                let before = kb.len().await.unwrap();
+                assert_eq!(before as usize, doc.chunks);
+                // The document row's write fails inside the transaction.
+                let error = kb
+                    .replace_where(
+                        "source",
+                        json!("t.md"),
+                        vec![("replacement".into(), json!({"source": "t.md"}))],
+                        |_| Err::<(), _>(DbError::Migration("the disk is full".into())),
+                    )
+                    .await
+                    .unwrap_err();
+                assert!(error.to_string().contains("the disk is full"), "{error}");
+                assert_eq!(kb.len().await.unwrap(), before, "nothing was replaced");
+                let found = retrieve(&pool, "how are tasks bounded?", 1).await.unwrap();
+                assert_eq!(found[0].source, "t.md");
+            }
+        });
+    }
 }
