@@ -85,12 +85,62 @@ async fn exact_top_k_matches_a_brute_force_reference_and_filters_apply_inside() 
 
             let rare = kb
                 .search("", 5)
-                .vector(query)
+                .vector(query.clone())
                 .filter("tag", "rare")
                 .await
                 .unwrap();
             assert_eq!(rare.len(), 5, "a filtered top-5 returns 5 when 12 match");
             assert!(rare.iter().all(|h| h.metadata["tag"] == "rare"));
+
+            // The same search by sqlite-vec inside SQLite.
+            let in_db = kb.in_database();
+            let found = in_db.search("", 10).vector(query.clone()).await;
+            if db.dialect() == bao::db::Dialect::Postgres {
+                let error = found.unwrap_err().to_string();
+                assert!(error.contains("needs SQLite (sqlite-vec)"), "{error}");
+                continue;
+            }
+            let found = found.unwrap();
+            let got: Vec<i64> = found.iter().map(|h| h.id).collect();
+            assert_eq!(got, want, "sqlite-vec: the exact top 10");
+            for (hit, (id, score)) in found.iter().zip(&reference) {
+                assert_eq!(hit.id, *id);
+                assert!((hit.score - score).abs() < 1e-4, "{} vs {score}", hit.score);
+            }
+            let rare = in_db
+                .search("", 5)
+                .vector(query.clone())
+                .filter("tag", "rare")
+                .await
+                .unwrap();
+            let want: Vec<i64> = reference
+                .iter()
+                .filter(|(id, _)| {
+                    rows[ids.iter().position(|i| i == id).unwrap()].1["tag"] == "rare"
+                })
+                .take(5)
+                .map(|r| r.0)
+                .collect();
+            assert_eq!(rare.iter().map(|h| h.id).collect::<Vec<_>>(), want);
+            let other_tenant = in_db
+                .for_tenant(bao::Tenant(9))
+                .search("", 5)
+                .vector(query)
+                .await
+                .unwrap();
+            assert!(other_tenant.is_empty(), "the tenant is part of the query");
+        }
+        if db.dialect() == bao::db::Dialect::Sqlite {
+            // A vector of zeros has no direction: similarity 0, no error.
+            let zero = VectorMemory::open(&pool, "zero", 2)
+                .await
+                .unwrap()
+                .in_database();
+            zero.add_vectors(vec![("none".into(), json!({}), vec![0.0, 0.0])])
+                .await
+                .unwrap();
+            let hits = zero.search("", 1).vector(vec![1.0, 0.0]).await.unwrap();
+            assert_eq!(hits[0].score, 0.0);
         }
     }
 }

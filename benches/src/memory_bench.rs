@@ -1,8 +1,10 @@
 //! Vector memory figures: batched adds per second, the index load (what a
 //! first search after start-up costs), and top-5 search p50/p99 with and
 //! without a metadata filter, at 100k × 384 on SQLite and PostgreSQL; the
-//! recall@10 of the 8-bit scan against a brute-force reference, and the
-//! process's resident memory before and after the index is loaded.
+//! recall@10 of the 8-bit scan against a brute-force reference, the
+//! process's resident memory before and after the index is loaded; keyword
+//! search in the database's full-text index, and on SQLite the search by
+//! sqlite-vec inside the database (`in_database()`).
 //!
 //! `cargo run --release -p benches --bin memory-bench [-- ITEMS]`
 
@@ -89,6 +91,48 @@ fn main() {
             plain.sort();
             filtered.sort();
             let p = |v: &[Duration], q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+            // Keyword search: "item" is in every text, the number in one.
+            let mut keyword = Vec::new();
+            for q in 0..20u64 {
+                let t = Instant::now();
+                let hits = kb
+                    .search(&format!("item {}", q * 997), 5)
+                    .mode(bao::memory::Mode::Keyword)
+                    .await
+                    .unwrap();
+                keyword.push(t.elapsed());
+                assert_eq!(hits[0].text, format!("item {}", q * 997));
+            }
+            keyword.sort();
+            println!(
+                "{:?} keyword (full-text index, every item matches a word) p50 {:?} p99 {:?}",
+                db.dialect(),
+                p(&keyword, 0.5),
+                p(&keyword, 0.99)
+            );
+            if db.dialect() == bao::db::Dialect::Sqlite {
+                let in_db = kb.in_database();
+                let (mut plain, mut filtered) = (Vec::new(), Vec::new());
+                for q in 0..10u64 {
+                    let query = vector(1_000_000 + q, dims);
+                    let t = Instant::now();
+                    assert_eq!(in_db.search("", 5).vector(query.clone()).await.unwrap().len(), 5);
+                    plain.push(t.elapsed());
+                    let t = Instant::now();
+                    let hits = in_db.search("", 5).vector(query).filter("tag", "a").await.unwrap();
+                    assert_eq!(hits.len(), 5);
+                    filtered.push(t.elapsed());
+                }
+                plain.sort();
+                filtered.sort();
+                println!(
+                    "Sqlite in the database (sqlite-vec, exact, nothing cached): top-5 p50 {:?} p99 {:?}; filtered (10%) p50 {:?} p99 {:?}",
+                    p(&plain, 0.5),
+                    p(&plain, 0.99),
+                    p(&filtered, 0.5),
+                    p(&filtered, 0.99),
+                );
+            }
             println!(
                 "{:?} {items} x {dims}: adds {adds:.0}/s; first search (index load) {load:?}, index {index_mib:.0} MiB; top-5 p50 {:?} p99 {:?}; filtered (10%) p50 {:?} p99 {:?}; recall@10 {recall:.3}",
                 db.dialect(),

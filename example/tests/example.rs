@@ -1739,6 +1739,28 @@ fn memory_and_rag_commands_work_through_the_binary() {
     );
     let out = run(&["memory:search", "kb", "lobby", "--explain"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("exact cosine scan"));
+    let out = run(&[
+        "memory:search",
+        "kb",
+        "background task bounds",
+        "--in-database",
+        "--mode",
+        "hybrid",
+        "--filter",
+        "source=docs",
+        "--explain",
+        "--json",
+    ]);
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        hits[0]["text"], "Bao bounds every background task.",
+        "{hits}"
+    );
+    let explained = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        explained.contains("sqlite-vec") && explained.contains("FTS5"),
+        "{explained}"
+    );
 
     // A tenant's items: stamped by --tenant, found only with it.
     run(&[

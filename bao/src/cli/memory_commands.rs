@@ -98,7 +98,10 @@ pub(super) fn search(app: &App, args: &MemorySearchArgs) -> ExitCode {
     };
     let started = std::time::Instant::now();
     let result = runtime.block_on(async {
-        let kb = open(&pool, &args.name, args.tenant).await?;
+        let mut kb = open(&pool, &args.name, args.tenant).await?;
+        if args.in_database {
+            kb = kb.in_database();
+        }
         let mut search = kb.search(&args.query, args.k).mode(args.mode);
         for (key, value) in filters.clone() {
             search = search.filter(&key, value);
@@ -155,7 +158,9 @@ fn explain(
     took: std::time::Duration,
 ) -> String {
     use crate::memory::Mode;
-    let vector = if usize::try_from(items).unwrap_or(usize::MAX) < crate::memory::QUANTIZED_FROM {
+    let vector = if args.in_database {
+        "in SQLite, sqlite-vec's exact cosine over the stored vectors (nothing cached)".to_string()
+    } else if usize::try_from(items).unwrap_or(usize::MAX) < crate::memory::QUANTIZED_FROM {
         "in process, an exact cosine scan of the cached vectors".to_string()
     } else {
         format!(
@@ -182,7 +187,7 @@ fn explain(
     format!(
         "search: {:?} mode over `{}` ({items} items in all): {scan}; \
          {tenant} and {filters} metadata filter(s) applied inside the search; \
-         no database vector extension used; {took:?}",
+         {took:?}",
         args.mode, args.name,
     )
 }

@@ -266,6 +266,9 @@ pub struct MemorySearchArgs {
     /// vector, keyword or hybrid
     #[arg(long, default_value = "vector")]
     pub mode: crate::memory::Mode,
+    /// Search by meaning inside SQLite with sqlite-vec (nothing cached in RAM; slower)
+    #[arg(long)]
+    pub in_database: bool,
     /// Say on stderr how the search ran (index, filters, time)
     #[arg(long)]
     pub explain: bool,

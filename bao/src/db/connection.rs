@@ -79,6 +79,33 @@ impl DatabaseUrl {
     }
 }
 
+/// Makes sqlite-vec's SQL functions (`vec_distance_cosine`, ...) part of
+/// every SQLite connection this process opens from now on.
+fn load_sqlite_vec() {
+    static LOADED: std::sync::Once = std::sync::Once::new();
+    LOADED.call_once(|| {
+        // SAFETY: `sqlite3_vec_init` is sqlite-vec's extension entry point,
+        // compiled with SQLITE_CORE against the SQLite linked here; SQLite
+        // calls it with the (db, error, api) arguments of an entry point
+        // for each new connection, which is the signature transmuted to.
+        let code = unsafe {
+            libsqlite3_sys::sqlite3_auto_extension(Some(std::mem::transmute::<
+                *const (),
+                unsafe extern "C" fn(
+                    *mut libsqlite3_sys::sqlite3,
+                    *mut *mut std::ffi::c_char,
+                    *const libsqlite3_sys::sqlite3_api_routines,
+                ) -> std::ffi::c_int,
+            >(
+                sqlite_vec::sqlite3_vec_init as *const (),
+            )))
+        };
+        if code != libsqlite3_sys::SQLITE_OK {
+            tracing::warn!(code, "sqlite-vec could not be registered with SQLite");
+        }
+    });
+}
+
 impl DbConnection {
     /// Opens a connection. SQLite connections get foreign keys on, a 5 s busy
     /// timeout and the WAL journal.
@@ -98,6 +125,7 @@ impl DbConnection {
                     other => other,
                 }),
             DatabaseUrl::Sqlite(path) => {
+                load_sqlite_vec();
                 let mut conn = SqliteConnection::establish(path).map_err(|e| match e {
                     diesel::ConnectionError::BadConnection(m) => {
                         diesel::ConnectionError::BadConnection(format!(

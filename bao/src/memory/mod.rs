@@ -182,6 +182,8 @@ pub struct VectorMemory {
     dims: usize,
     /// The tenant whose items this handle sees (0: items of no tenant).
     tenant: i64,
+    /// Vector search by sqlite-vec inside SQLite instead of the cache.
+    in_database: bool,
 }
 
 impl VectorMemory {
@@ -210,6 +212,7 @@ impl VectorMemory {
             name: name.to_string(),
             dims,
             tenant: 0,
+            in_database: false,
         })
     }
 
@@ -231,6 +234,30 @@ impl VectorMemory {
     pub fn for_tenant(&self, tenant: crate::Tenant) -> VectorMemory {
         VectorMemory {
             tenant: tenant.0,
+            ..self.clone()
+        }
+    }
+
+    /// This memory searched by meaning inside SQLite, by sqlite-vec's
+    /// exact cosine over the stored vectors, instead of by the in-process
+    /// cache: nothing is loaded or kept in RAM, and a search reads the
+    /// collection from the database each time (slower; for memories too
+    /// large to cache). PostgreSQL has no such search: there, searching
+    /// through this handle is an error.
+    ///
+    /// ```
+    /// # bao::testing::block_on(async {
+    /// use bao::memory::VectorMemory;
+    /// let db = bao::db::DbPool::new("sqlite::memory:").unwrap();
+    /// let kb = VectorMemory::open(&db, "kb", 3).await?.in_database();
+    /// kb.add_vectors(vec![("north".into(), bao::json!({}), vec![0.0, 1.0, 0.0])]).await?;
+    /// let hits = kb.search("", 1).vector(vec![0.1, 0.9, 0.0]).await?;
+    /// assert_eq!(hits[0].text, "north");
+    /// # Ok::<(), bao::Error>(()) }).unwrap();
+    /// ```
+    pub fn in_database(&self) -> VectorMemory {
+        VectorMemory {
+            in_database: true,
             ..self.clone()
         }
     }
@@ -478,13 +505,29 @@ impl Search<'_> {
 }
 
 impl VectorMemory {
-    /// The `k` nearest items in `scope` by cosine, from the cached index.
+    /// The `k` nearest items in `scope` by cosine, from the cached index
+    /// (or by sqlite-vec in the database, see [`VectorMemory::in_database`]).
     async fn nearest(
         &self,
         vector: Vec<f32>,
         k: usize,
         scope: index::Scope,
     ) -> crate::Result<Vec<Hit>> {
+        if self.in_database {
+            if self.pool.dialect() != crate::db::Dialect::Sqlite {
+                return Err(Error::BadRequest(format!(
+                    "memory `{}` is searched in the database, which needs SQLite (sqlite-vec); \
+                     on PostgreSQL search it without `in_database()` (the in-process index)",
+                    self.name
+                )));
+            }
+            let name = self.name.clone();
+            let found = self
+                .pool
+                .run(move |c| store::nearest(c, &name, scope.tenant, &scope.filters, &vector, k))
+                .await?;
+            return Ok(found.into_iter().map(Hit::from).collect());
+        }
         let index = index::load(&self.pool, &self.name).await?;
         // A scan over many rows is CPU work: off the async executor.
         tokio::task::spawn_blocking(move || index.nearest(&vector, k, &scope))
@@ -504,15 +547,18 @@ impl VectorMemory {
             .pool
             .run(move |c| store::keyword(c, &name, scope.tenant, &scope.filters, &query, k))
             .await?;
-        Ok(found
-            .into_iter()
-            .map(|row| Hit {
-                id: row.id,
-                text: row.text,
-                metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
-                score: row.score as f32,
-            })
-            .collect())
+        Ok(found.into_iter().map(Hit::from).collect())
+    }
+}
+
+impl From<store::Found> for Hit {
+    fn from(row: store::Found) -> Hit {
+        Hit {
+            id: row.id,
+            text: row.text,
+            metadata: serde_json::from_str(&row.metadata).unwrap_or(Value::Null),
+            score: row.score as f32,
+        }
     }
 }
 

@@ -424,6 +424,42 @@ pub(super) fn keyword(
     })?)
 }
 
+/// The `k` items of `collection` in scope nearest to `vector` by cosine,
+/// best first, computed inside SQLite by sqlite-vec over the stored blobs
+/// (the same little-endian f32 layout). SQLite only.
+pub(super) fn nearest(
+    conn: &mut DbConnection,
+    collection: &str,
+    tenant: i64,
+    filters: &[(String, Value)],
+    vector: &[f32],
+    k: usize,
+) -> Result<Vec<Found>, DbError> {
+    let DbConnection::Sqlite(c) = conn else {
+        return Err(DbError::Config(
+            "sqlite-vec searches run on SQLite only".to_string(),
+        ));
+    };
+    let sql = format!(
+        // A zero vector has no direction: no similarity (NULL) scores 0.
+        "SELECT id, text, metadata, \
+         COALESCE(1.0 - vec_distance_cosine(embedding, ?), 0.0) AS score \
+         FROM bao_vector_items WHERE collection = ? AND tenant_id = ?{} \
+         ORDER BY score DESC, id LIMIT ?",
+        filter_sql(Dialect::Sqlite, filters)
+    );
+    let mut q = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Binary, _>(to_blob(vector))
+        .bind::<Text, _>(collection.to_string())
+        .bind::<BigInt, _>(tenant);
+    for (key, value) in filter_binds(Dialect::Sqlite, filters) {
+        q = q.bind::<Text, _>(key).bind::<Text, _>(value);
+    }
+    Ok(q.bind::<BigInt, _>(i64::try_from(k).unwrap_or(i64::MAX))
+        .load(c)?)
+}
+
 pub(super) fn delete_where(
     conn: &mut DbConnection,
     collection: &str,

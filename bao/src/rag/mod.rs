@@ -109,6 +109,7 @@ pub struct Library {
     tenant: Option<Tenant>,
     chunk_chars: usize,
     overlap_chars: usize,
+    in_database: bool,
 }
 
 /// The app's own document set (no tenant).
@@ -118,6 +119,7 @@ pub fn library(db: &DbPool) -> Library {
         tenant: None,
         chunk_chars: CHUNK_CHARS,
         overlap_chars: OVERLAP_CHARS,
+        in_database: false,
     }
 }
 
@@ -150,15 +152,29 @@ impl Library {
         }
     }
 
+    /// Retrieves by meaning inside SQLite with sqlite-vec instead of the
+    /// in-process cache (see [`VectorMemory::in_database`]).
+    pub fn in_database(&self) -> Library {
+        Library {
+            in_database: true,
+            ..self.clone()
+        }
+    }
+
     fn tenant_id(&self) -> i64 {
         self.tenant.map_or(0, |t| t.0)
     }
 
     async fn memory(&self) -> crate::Result<VectorMemory> {
         let memory = crate::memory::open_with_embedder_dims(&self.db, COLLECTION).await?;
-        Ok(match self.tenant {
+        let memory = match self.tenant {
             Some(tenant) => memory.for_tenant(tenant),
             None => memory,
+        };
+        Ok(if self.in_database {
+            memory.in_database()
+        } else {
+            memory
         })
     }
 
