@@ -348,6 +348,14 @@ pub(super) struct Found {
     pub(super) score: f64,
 }
 
+/// English words too common to help a keyword search find anything.
+const STOP_WORDS: &[&str] = &[
+    "about", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from",
+    "has", "have", "how", "if", "in", "into", "is", "it", "its", "not", "of", "on", "or", "so",
+    "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "we", "were",
+    "what", "when", "where", "which", "who", "why", "will", "with", "you", "your",
+];
+
 /// The words of a text that full-text search matches on.
 fn words(text: &str) -> Vec<String> {
     let mut words: Vec<String> = text
@@ -373,11 +381,16 @@ pub(super) fn keyword(
     query: &str,
     k: usize,
 ) -> Result<Vec<Found>, DbError> {
-    let words = words(query);
+    let dialect = conn.dialect();
+    let mut words = words(query);
+    // PostgreSQL's `english` configuration drops stop words; FTS5 does
+    // not, and a word found in most texts makes the ranking visit them all.
+    if dialect == Dialect::Sqlite && words.iter().any(|w| !STOP_WORDS.contains(&w.as_str())) {
+        words.retain(|w| !STOP_WORDS.contains(&w.as_str()));
+    }
     if words.is_empty() || k == 0 {
         return Ok(Vec::new());
     }
-    let dialect = conn.dialect();
     // Words are letters and digits only: nothing to escape inside quotes.
     let (matching, sql) = match dialect {
         Dialect::Sqlite => (
