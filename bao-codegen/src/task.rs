@@ -145,22 +145,21 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         return quote!(#errors #func);
     }
     let vis = &func.vis;
-    let checks = arg_types.iter().map(|ty| {
-        quote_spanned! {ty.span()=>
-            const _: fn() = || {
-                fn durable<T: ::bao::workflow::Durable>() {}
-                durable::<#ty>();
-            };
-        }
+    // Each argument's type is checked to be storable once, at the type,
+    // where its codec is made; the code below only calls the codecs.
+    let codec_calls = arg_types.iter().map(|ty| {
+        quote_spanned! {ty.span()=> ::bao::workflow::codec::<#ty>() }
     });
     let max_attempts = retries + 1;
-    let locals: Vec<_> = (0..arg_names.len())
+    let arity = arg_names.len();
+    let locals: Vec<_> = (0..arity)
         .map(|i| format_ident!("__bao_arg{}", i))
+        .collect();
+    let codecs: Vec<_> = (0..arity)
+        .map(|i| format_ident!("__bao_codec{}", i))
         .collect();
     quote! {
         #func
-
-        #(#checks)*
 
         #[doc = concat!("The `", #name, "` task: enqueue it, and its definition for `bao::app!`.")]
         #[allow(non_snake_case)]
@@ -171,6 +170,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             /// The task's name (its queue).
             pub const NAME: &str = #name;
 
+            /// How each argument is stored.
+            fn __codecs() -> (#(::bao::workflow::Codec<#arg_types>,)*) {
+                (#(#codec_calls,)*)
+            }
+
             /// The definition `bao::app! { tasks: [..] }` registers.
             pub fn definition() -> ::bao::task::TaskDef {
                 ::bao::task::TaskDef {
@@ -180,8 +184,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     max_concurrency: #max_concurrency,
                     run: |args| {
                         ::std::boxed::Box::pin(async move {
-                            let (#(#locals,)*): (#(#arg_types,)*) = ::bao::__private::serde_json::from_value(args)
-                                .map_err(|e| ::bao::Error::BadRequest(format!("the task's arguments do not decode: {e}")))?;
+                            let (#(#codecs,)*) = __codecs();
+                            let [#(#locals),*] = ::bao::task::arguments::<#arity>(args)?;
+                            #(
+                                let #locals = (#codecs.decode)(#locals).map_err(|e| {
+                                    ::bao::Error::BadRequest(format!("the task's arguments do not decode: {e}"))
+                                })?;
+                            )*
                             super::#ident(#(#locals),*).await
                         })
                     },
@@ -202,7 +211,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 options: ::bao::task::Enqueue,
                 #(#arg_names: #arg_types),*
             ) -> ::core::result::Result<::bao::task::TaskHandle, ::bao::task::TaskError> {
-                ::bao::task::enqueue(db, NAME, #max_attempts, &(#(#arg_names,)*), options).await
+                let (#(#codecs,)*) = __codecs();
+                let args = ::bao::__private::serde_json::Value::Array(::std::vec![#(
+                    (#codecs.encode)(&#arg_names)
+                        .map_err(|e| ::bao::task::TaskError::Encode(e.to_string()))?
+                ),*]);
+                ::bao::task::enqueue(db, NAME, #max_attempts, &args, options).await
             }
         }
     }

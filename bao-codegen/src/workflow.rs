@@ -133,23 +133,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let vis = &func.vis;
     let version = i32::try_from(version).unwrap_or(1);
     let retries = u32::try_from(retries).unwrap_or(0);
-    let input_check = quote_spanned! {input_ty.span()=>
-        const _: fn() = || {
-            fn durable<T: ::bao::workflow::Durable>() {}
-            durable::<#input_ty>();
-        };
-    };
-    let output_check = quote_spanned! {output_ty.span()=>
-        const _: fn() = || {
-            fn durable<T: ::bao::workflow::Durable>() {}
-            durable::<#output_ty>();
-        };
-    };
+    // The input and output types are checked to be storable once, at the
+    // type, where their codecs are made; the code below only calls them.
+    let input_codec = quote_spanned! {input_ty.span()=> ::bao::workflow::codec::<#input_ty>() };
+    let output_codec = quote_spanned! {output_ty.span()=> ::bao::workflow::codec::<#output_ty>() };
     quote! {
         #func
-
-        #input_check
-        #output_check
 
         #[doc = concat!("Runs of the `", #name, "` workflow: start them, and its definition for `bao::app!`.")]
         #[allow(non_snake_case)]
@@ -162,6 +151,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             /// The workflow's version.
             pub const VERSION: i32 = #version;
 
+            /// How the input and the output are stored.
+            fn __codecs() -> (::bao::workflow::Codec<#input_ty>, ::bao::workflow::Codec<#output_ty>) {
+                (#input_codec, #output_codec)
+            }
+
             /// The definition `bao::app! { workflows: [..] }` registers.
             pub fn definition() -> ::bao::workflow::WorkflowDef {
                 ::bao::workflow::WorkflowDef {
@@ -170,10 +164,11 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                     retries: #retries,
                     run: |ctx, input| {
                         ::std::boxed::Box::pin(async move {
-                            let input: #input_ty = ::bao::__private::serde_json::from_value(input)
+                            let (input_codec, output_codec) = __codecs();
+                            let input: #input_ty = (input_codec.decode)(input)
                                 .map_err(|e| ::bao::Error::Workflow(::bao::workflow::WorkflowError::Encode(e.to_string())))?;
                             let output: #output_ty = super::#ident(ctx, input).await?;
-                            ::bao::__private::serde_json::to_value(&output)
+                            (output_codec.encode)(&output)
                                 .map_err(|e| ::bao::Error::Workflow(::bao::workflow::WorkflowError::Encode(e.to_string())))
                         })
                     },
@@ -182,6 +177,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
             /// Starts a run with a new id.
             pub async fn start(db: &::bao::db::DbPool, input: #input_ty) -> ::bao::Result<::bao::workflow::RunHandle> {
+                let input = (__codecs().0.encode)(&input)
+                    .map_err(|e| ::bao::Error::BadRequest(e.to_string()))?;
                 ::bao::workflow::start(db, NAME, VERSION, &input, ::core::option::Option::None).await
             }
 
@@ -192,6 +189,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 id: &str,
                 input: #input_ty,
             ) -> ::bao::Result<::bao::workflow::RunHandle> {
+                let input = (__codecs().0.encode)(&input)
+                    .map_err(|e| ::bao::Error::BadRequest(e.to_string()))?;
                 ::bao::workflow::start(db, NAME, VERSION, &input, ::core::option::Option::Some(id)).await
             }
         }

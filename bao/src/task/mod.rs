@@ -321,6 +321,25 @@ pub async fn drain_then_release<T>(
 }
 
 /// Enqueues task `name` with `args` (what `my_task::enqueue` calls).
+/// The `N` stored arguments of a task (what generated code decodes one by
+/// one): a JSON array of `N` values (no arguments: also `null`).
+#[doc(hidden)]
+pub fn arguments<const N: usize>(
+    args: serde_json::Value,
+) -> Result<[serde_json::Value; N], crate::Error> {
+    let values = match args {
+        serde_json::Value::Array(values) => values,
+        serde_json::Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    let found = values.len();
+    <[serde_json::Value; N]>::try_from(values).map_err(|_| {
+        crate::Error::BadRequest(format!(
+            "the task's arguments do not decode: {N} expected, {found} stored"
+        ))
+    })
+}
+
 pub async fn enqueue<A: Serialize>(
     db: &DbPool,
     name: &'static str,
@@ -804,4 +823,23 @@ fn replay_claimed(
     };
     crate::fault::dlq::mark_replayed(conn, id, &outcome)?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arguments;
+    use serde_json::json;
+
+    #[test]
+    fn stored_arguments_are_checked_for_their_count() {
+        assert_eq!(
+            arguments::<2>(json!([1, "a"])).unwrap(),
+            [json!(1), json!("a")]
+        );
+        // A task without arguments stored `null` before it stored `[]`.
+        assert!(arguments::<0>(json!(null)).is_ok());
+        assert!(arguments::<0>(json!([])).is_ok());
+        let error = arguments::<2>(json!([1])).unwrap_err().to_string();
+        assert!(error.contains("2 expected, 1 stored"), "{error}");
+    }
 }

@@ -60,6 +60,42 @@ pub trait Durable: Serialize + DeserializeOwned + Send + 'static {}
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> Durable for T {}
 
+/// How generated code stores values of a durable type: the functions that
+/// encode and decode them, made by [`codec`] where `T: Durable` is checked
+/// once, so that the code using them asks nothing more of `T` (a type that
+/// cannot be stored is one error at the user's type, not one per use).
+#[doc(hidden)]
+pub struct Codec<T> {
+    /// `T` as JSON.
+    pub encode: fn(&T) -> Result<serde_json::Value, serde_json::Error>,
+    /// JSON as `T`.
+    pub decode: fn(serde_json::Value) -> Result<T, serde_json::Error>,
+}
+
+impl<T> Clone for Codec<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Codec<T> {}
+
+/// The codec of a durable type (see [`Codec`]).
+#[doc(hidden)]
+pub fn codec<T: Durable>() -> Codec<T> {
+    fn encode<T: Serialize>(value: &T) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(value)
+    }
+    Codec {
+        encode: encode::<T>,
+        decode: serde_json::from_value::<T>,
+    }
+}
+
+/// What a step, a signal wait or a `step_tx` returns: a boxed future, so
+/// that awaiting it asks nothing more of `T` than the call did.
+pub type StepFuture<'a, T> = BoxFuture<'a, Result<T, WorkflowError>>;
+
 pub use crate::fault::Retry;
 
 /// Why a step's attempt failed: retryable unless made with
@@ -286,18 +322,33 @@ impl WorkflowCtx {
     /// recorded result comes back without running `f`. Side effects outside
     /// the database run at least once; use [`WorkflowCtx::step_tx`] for
     /// database writes that must happen exactly once.
-    pub async fn step<T, F, Fut, E>(&self, name: &str, f: F) -> Result<T, WorkflowError>
+    pub fn step<'a, T, F, Fut, E>(&'a self, name: &'a str, f: F) -> StepFuture<'a, T>
     where
         T: Durable,
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, E>>,
-        E: Into<StepError>,
+        F: FnMut() -> Fut + Send + 'a,
+        Fut: std::future::Future<Output = Result<T, E>> + Send + 'a,
+        E: Into<StepError> + Send + 'a,
     {
-        self.step_with(name, Retry::default(), f).await
+        self.step_with(name, Retry::default(), f)
     }
 
     /// [`WorkflowCtx::step`] with its own retry policy.
-    pub async fn step_with<T, F, Fut, E>(
+    pub fn step_with<'a, T, F, Fut, E>(
+        &'a self,
+        name: &'a str,
+        retry: Retry,
+        f: F,
+    ) -> StepFuture<'a, T>
+    where
+        T: Durable,
+        F: FnMut() -> Fut + Send + 'a,
+        Fut: std::future::Future<Output = Result<T, E>> + Send + 'a,
+        E: Into<StepError> + Send + 'a,
+    {
+        Box::pin(self.run_step(name, retry, f))
+    }
+
+    async fn run_step<T, F, Fut, E>(
         &self,
         name: &str,
         retry: Retry,
@@ -387,7 +438,15 @@ impl WorkflowCtx {
 
     /// A step whose database writes commit in the same transaction as its
     /// record: exactly once, however the process dies.
-    pub async fn step_tx<T, F>(&self, name: &str, f: F) -> Result<T, WorkflowError>
+    pub fn step_tx<'a, T, F>(&'a self, name: &'a str, f: F) -> StepFuture<'a, T>
+    where
+        T: Durable,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        Box::pin(self.run_step_tx(name, f))
+    }
+
+    async fn run_step_tx<T, F>(&self, name: &str, f: F) -> Result<T, WorkflowError>
     where
         T: Durable,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
@@ -451,7 +510,15 @@ impl WorkflowCtx {
     /// Waits for signal `name` (sent with `bao workflows:signal` or
     /// [`signal`]) up to `timeout` from the first time the run got here; a
     /// signal sent before the wait began is delivered too, once.
-    pub async fn wait_signal<T: Durable>(
+    pub fn wait_signal<'a, T: Durable>(
+        &'a self,
+        name: &'a str,
+        timeout: Duration,
+    ) -> StepFuture<'a, T> {
+        Box::pin(self.run_wait_signal(name, timeout))
+    }
+
+    async fn run_wait_signal<T: Durable>(
         &self,
         name: &str,
         timeout: Duration,
