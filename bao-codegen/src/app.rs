@@ -231,7 +231,6 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let mut diag = Diagnostics::new();
     let mut name: Option<LitStr> = None;
     let mut controllers: Vec<Path> = Vec::new();
-    let mut controllers_span = Span::call_site();
     let mut setup: Option<Path> = None;
     let mut auth: Option<Path> = None;
     let mut apis: Vec<Path> = Vec::new();
@@ -241,7 +240,6 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let mut agents: Vec<Path> = Vec::new();
     let mut channels: Vec<Path> = Vec::new();
     let mut plugins: Vec<Path> = Vec::new();
-    let mut channels_span = Span::call_site();
     let mut models: Vec<Path> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for entry in parsed.entries {
@@ -257,8 +255,7 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
         match (key.as_str(), entry.value) {
             ("name", Value::Str(lit)) => name = Some(lit),
             ("controllers", Value::List(list)) => {
-                controllers_span = entry.key.span();
-                push_unique(&mut controllers, list, "controller", &mut diag);
+                push_unique(&mut controllers, list, "controller", &mut diag)
             }
             ("setup", Value::Path(path)) => setup = Some(path),
             ("auth", Value::Path(path)) => auth = Some(path),
@@ -272,8 +269,7 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
             }
             ("agents", Value::List(list)) => push_unique(&mut agents, list, "agent", &mut diag),
             ("channels", Value::List(list)) => {
-                channels_span = entry.key.span();
-                push_unique(&mut channels, list, "channel", &mut diag);
+                push_unique(&mut channels, list, "channel", &mut diag)
             }
             ("plugins", Value::List(list)) => push_unique(&mut plugins, list, "plugin", &mut diag),
             ("plugins", _) => diag.error_at(
@@ -425,25 +421,25 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let channel_registrations = channels
         .iter()
         .map(|c| quote_spanned! {c.span()=> .channel(#c::definition()) });
-    let channel_kinds = channels
+    let channel_kinds: Vec<TokenStream> = channels
         .iter()
-        .map(|c| quote_spanned! {c.span()=> #c::KIND });
-    let channel_check = quote_spanned! {channels_span=>
-        const _: () = ::bao::channel::check_channel_kinds(&[#(#channel_kinds),*]);
-    };
-    let plugin_checks = plugins.iter().map(|p| {
-        quote_spanned! {p.span()=> const _: () = ::bao::plugin::check::<#p>(); }
-    });
-    let plugin_controllers = plugins
+        .map(|c| quote_spanned! {c.span()=> #c::KIND })
+        .collect();
+    let channel_check = located_checks(
+        &channels,
+        |i| quote!(::bao::channel::channel_kind_problem_at(&[#(#channel_kinds),*], #i)),
+    );
+    let plugin_checks = plugins
         .iter()
-        .map(|p| quote_spanned! {p.span()=> <#p as ::bao::plugin::Plugin>::CONTROLLERS });
-    let plugin_route_check = if plugins.is_empty() {
-        quote!()
-    } else {
-        quote! {
-            const _: () = ::bao::plugin::check_routes(ROUTES, &[#(#plugin_controllers),*]);
-        }
-    };
+        .map(|p| crate::diag::failing_const(p.span(), quote!(::bao::plugin::problem::<#p>())));
+    let plugin_controllers: Vec<TokenStream> = plugins
+        .iter()
+        .map(|p| quote_spanned! {p.span()=> <#p as ::bao::plugin::Plugin>::CONTROLLERS })
+        .collect();
+    let plugin_route_check = located_checks(
+        &plugins,
+        |i| quote!(::bao::plugin::route_clash_at(ROUTES, &[#(#plugin_controllers),*], #i)),
+    );
     let plugin_registrations = plugins
         .iter()
         .map(|p| quote_spanned! {p.span()=> .plugin(<#p as ::core::default::Default>::default()) });
@@ -465,18 +461,22 @@ pub fn expand(input: TokenStream, layout: &AppLayout) -> TokenStream {
     let documented_count = quote!(0 #(+ #documented_lists.len())*);
     let (auth_check, auth_registration) = match &auth {
         Some(model) => (
-            quote_spanned! {model.span()=>
-                const _: () = ::bao::__private::check_auth_model(
-                    <#model as ::bao::db::Model>::NAME,
-                    <#model as ::bao::db::Model>::COLUMNS,
-                );
-            },
+            crate::diag::failing_const(
+                model.span(),
+                quote_spanned! {model.span()=>
+                    ::bao::__private::auth_model_problem(
+                        <#model as ::bao::db::Model>::NAME,
+                        <#model as ::bao::db::Model>::COLUMNS,
+                    )
+                },
+            ),
             quote_spanned! {model.span()=> .auth::<#model>() },
         ),
         None => (
-            quote_spanned! {controllers_span=>
-                const _: () = ::bao::__private::check_auth_configured(ROUTES);
-            },
+            located_checks(
+                &controllers,
+                |i| quote!(::bao::__private::login_without_auth_at(ROUTES, #i)),
+            ),
             quote!(),
         ),
     };

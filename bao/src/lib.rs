@@ -129,9 +129,7 @@ pub mod assets {
 /// What generated code refers to. Not a public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::app::{
-        check_auth_configured, check_auth_model, check_route_clashes, const_contains, Controller,
-    };
+    pub use crate::app::{const_contains, Controller};
     pub use crate::auth::require;
     pub use crate::auth::session::{csrf_guard, csrf_guard_api};
     pub use crate::db::table_clash_at;
@@ -139,6 +137,7 @@ pub mod __private {
         extract, path_param, respond, route, Extract, IntoResponse, PathParam,
     };
     pub use crate::http::route_clash_at;
+    pub use crate::http::{auth_model_problem, login_without_auth_at};
     pub use crate::support::konst::Message;
     pub use crate::task::task_name_clash_at;
     pub use crate::workflow::workflow_name_clash_at;

@@ -3,7 +3,7 @@
 mod server;
 
 pub use crate::config::{Config, ConfigError, ConfigKey, Environment, LogFormat, CONFIG_KEYS};
-pub use crate::http::{check_auth_configured, check_auth_model, check_route_clashes, RouteInfo};
+pub use crate::http::RouteInfo;
 pub use crate::subsystem::{ReadinessCheck, ShutdownHook};
 pub use crate::support::konst::const_contains;
 pub(crate) use server::{build_service, Running, Signals};

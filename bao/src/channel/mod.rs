@@ -141,39 +141,40 @@ impl ChannelDef {
     }
 }
 
-/// Checks at compile time that no two channel declarations of an app share
-/// a kind, and that none takes one of Bao's own (`bao::app!` calls it).
-pub const fn check_channel_kinds(kinds: &[&str]) {
-    use crate::support::konst::{panic_with, push, repeated, str_eq, MESSAGE_LEN};
+/// What is wrong with the `i`-th channel declaration of an app: a kind an
+/// earlier one declared, or one of Bao's own (`bao::app!` fails the build
+/// with it at that item).
+pub const fn channel_kind_problem_at(
+    kinds: &[&str],
+    i: usize,
+) -> Option<crate::support::konst::Message> {
+    use crate::support::konst::{push, repeats_earlier, str_eq, Message, MESSAGE_LEN};
     let mut buf = [0u8; MESSAGE_LEN];
-    if let Some(i) = repeated(kinds) {
+    if repeats_earlier(kinds, i) {
         let n = push(
             &mut buf,
             0,
-            "two functions of `channels` declare the kind `",
+            "an earlier function of `channels` declares the kind `",
         );
         let n = push(&mut buf, n, kinds[i]);
         let n = push(
             &mut buf,
             n,
-            "`: a kind has one #[bao::channel] or #[bao::ws] function; rename one or merge them",
+            "` too: a kind has one #[bao::channel] or #[bao::ws] function; rename one or merge them",
         );
-        panic_with(&buf, n);
+        return Some(Message::new(buf, n));
     }
-    let mut i = 0;
-    while i < kinds.len() {
-        if str_eq(kinds[i], WORKFLOW) || str_eq(kinds[i], AGENT_STREAM) || str_eq(kinds[i], ADMIN) {
-            let n = push(&mut buf, 0, "channel kind `");
-            let n = push(&mut buf, n, kinds[i]);
-            let n = push(
-                &mut buf,
-                n,
-                "` is one of Bao's own (`workflow`, `agent_stream`, `admin`): give yours another name",
-            );
-            panic_with(&buf, n);
-        }
-        i += 1;
+    if str_eq(kinds[i], WORKFLOW) || str_eq(kinds[i], AGENT_STREAM) || str_eq(kinds[i], ADMIN) {
+        let n = push(&mut buf, 0, "channel kind `");
+        let n = push(&mut buf, n, kinds[i]);
+        let n = push(
+            &mut buf,
+            n,
+            "` is one of Bao's own (`workflow`, `agent_stream`, `admin`): give yours another name",
+        );
+        return Some(Message::new(buf, n));
     }
+    None
 }
 
 /// Whether `kind` may name a channel: 1 to 100 of `a-z 0-9 _ - .`.

@@ -104,7 +104,7 @@ impl ModelInfo {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a Bao model",
     label = "not a #[bao::model]",
-    note = "add #[bao::model] to `struct {Self}` (with a #[key] field), or list only models here"
+    note = "add #[bao::model] to `struct {Self}` (with a #[key] field): only models can be listed in `models:`, named by #[belongs_to] or #[has_many], or served by #[bao::api(model = ..)]"
 )]
 pub trait Model: Sized + Send + 'static {
     /// The primary key's type.

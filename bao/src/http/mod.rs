@@ -18,9 +18,7 @@ pub(crate) mod static_files;
 
 pub use flash::FlashMessage;
 pub use middleware::RequestId;
-pub use routes::{
-    check_auth_configured, check_auth_model, check_route_clashes, route_clash_at, RouteInfo,
-};
+pub use routes::{auth_model_problem, login_without_auth_at, route_clash_at, RouteInfo};
 pub(crate) use routes::{
     clash, generality, same_shape, ADMIN_ROUTES, CHANNEL_ROUTES, DOCS_ROUTES, FRAMEWORK_ROUTES,
     MCP_ROUTES, WORKFLOW_ROUTES,

@@ -1,6 +1,6 @@
 //! The route table, and the compile-time check that no two routes clash.
 
-use crate::support::konst::{panic_with, push, str_eq, Message, MESSAGE_LEN};
+use crate::support::konst::{push, str_eq, Message, MESSAGE_LEN};
 use serde::Serialize;
 
 /// One route of an app, as declared in its source.
@@ -241,18 +241,6 @@ const fn operators(
     }
 }
 
-/// Fails the build when two routes have the same method and path shape,
-/// naming both (see [`route_clash_at`]).
-pub const fn check_route_clashes(tables: &[&[RouteInfo]]) {
-    let mut t = 0;
-    while t < tables.len() {
-        if let Some(message) = route_clash_at(tables, t) {
-            message.panic();
-        }
-        t += 1;
-    }
-}
-
 /// The clash of a route of `tables[t]` with another of its own, of an
 /// earlier table, or of the framework's; or a table listed twice.
 /// `bao::app!` calls it in a `const` spanned at the `t`-th item of its
@@ -431,37 +419,35 @@ pub(crate) const fn clash(a: &RouteInfo, b: &RouteInfo) -> Message {
     Message::new(buf, n)
 }
 
-/// Fails the build when a route needs a login but the app names no user
-/// model. `bao::app!` calls it in a `const` when `auth:` is absent.
-pub const fn check_auth_configured(tables: &[&[RouteInfo]]) {
-    let mut t = 0;
-    while t < tables.len() {
-        let mut i = 0;
-        while i < tables[t].len() {
-            let r = &tables[t][i];
-            if !str_eq(r.access, "public") {
-                let mut buf = [0u8; MESSAGE_LEN];
-                let mut n = 0;
-                n = push(&mut buf, n, "route `");
-                n = push(&mut buf, n, r.method);
-                n = push(&mut buf, n, " ");
-                n = push(&mut buf, n, r.path);
-                n = push(&mut buf, n, "` (");
-                n = push(&mut buf, n, r.controller);
-                n = push(&mut buf, n, "::");
-                n = push(&mut buf, n, r.handler);
-                n = push(&mut buf, n, ") requires login, but this app has no user model: add `auth: User` to bao::app! (`bao make:auth` generates the model), or make the route public");
-                panic_with(&buf, n);
-            }
-            i += 1;
+/// A route of the `t`-th controller that needs a login in an app that
+/// names no user model (`bao::app!` fails the build with it at that
+/// controller when `auth:` is absent).
+pub const fn login_without_auth_at(tables: &[&[RouteInfo]], t: usize) -> Option<Message> {
+    let mut i = 0;
+    while i < tables[t].len() {
+        let r = &tables[t][i];
+        if !str_eq(r.access, "public") {
+            let mut buf = [0u8; MESSAGE_LEN];
+            let mut n = 0;
+            n = push(&mut buf, n, "route `");
+            n = push(&mut buf, n, r.method);
+            n = push(&mut buf, n, " ");
+            n = push(&mut buf, n, r.path);
+            n = push(&mut buf, n, "` (");
+            n = push(&mut buf, n, r.controller);
+            n = push(&mut buf, n, "::");
+            n = push(&mut buf, n, r.handler);
+            n = push(&mut buf, n, ") requires login, but this app has no user model: add `auth: User` to bao::app! (`bao make:auth` generates the model), or make the route public");
+            return Some(Message::new(buf, n));
         }
-        t += 1;
+        i += 1;
     }
+    None
 }
 
-/// Fails the build when the model named by `bao::app!(auth: ..)` lacks a
-/// column Bao's auth reads.
-pub const fn check_auth_model(model: &str, columns: &[crate::db::ColumnInfo]) {
+/// The column Bao's auth reads that the model named by
+/// `bao::app!(auth: ..)` lacks (the build fails with it at the model).
+pub const fn auth_model_problem(model: &str, columns: &[crate::db::ColumnInfo]) -> Option<Message> {
     let required = ["id", "email", "password_hash", "role"];
     let mut k = 0;
     while k < required.len() {
@@ -481,10 +467,11 @@ pub const fn check_auth_model(model: &str, columns: &[crate::db::ColumnInfo]) {
             n = push(&mut buf, n, "` has no `");
             n = push(&mut buf, n, required[k]);
             n = push(&mut buf, n, "` field: Bao's auth reads `id`, `email`, `password_hash` and `role` (and `tenant_id` when present); add the field, or generate the model with `bao make:auth`");
-            panic_with(&buf, n);
+            return Some(Message::new(buf, n));
         }
         k += 1;
     }
+    None
 }
 
 #[cfg(test)]
@@ -537,19 +524,27 @@ mod tests {
         assert!(!same_shape("/a/{x:\\d+}", "/a/{y}"));
     }
 
+    /// The first clash of any table, as `bao::app!` would report it.
+    fn first_clash(tables: &[&[RouteInfo]]) -> Option<String> {
+        (0..tables.len()).find_map(|t| route_clash_at(tables, t).map(|m| m.as_str().to_string()))
+    }
+
     #[test]
     fn distinct_routes_pass() {
         let a = [route("GET", "/posts"), route("POST", "/posts")];
         let b = [route("GET", "/posts/{id}")];
-        check_route_clashes(&[&a, &b]);
+        assert_eq!(first_clash(&[&a, &b]), None);
     }
 
     #[test]
-    #[should_panic(expected = "route clash: `GET /posts/{id}`")]
-    fn clashes_panic_with_both_names() {
+    fn clashes_name_both_routes() {
         let a = [route("GET", "/posts/{id}")];
         let b = [route("GET", "/posts/{slug}")];
-        check_route_clashes(&[&a, &b]);
+        let message = first_clash(&[&a, &b]).unwrap();
+        assert!(
+            message.starts_with("route clash: `GET /posts/{id}`"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -583,9 +578,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "`GET /healthz`")]
     fn framework_routes_are_reserved() {
         let a = [route("GET", "/healthz")];
-        check_route_clashes(&[&a]);
+        let message = first_clash(&[&a]).unwrap();
+        assert!(message.contains("`GET /healthz`"), "{message}");
     }
 }

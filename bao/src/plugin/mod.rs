@@ -40,6 +40,7 @@ mod usage;
 
 use crate::db::DbPool;
 use crate::subsystem::{Core, Mounted, Subsystem};
+use crate::support::konst::Message;
 use crate::RouteInfo;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -291,9 +292,10 @@ pub fn covers(declared: &str, host: &str) -> bool {
     }
 }
 
-/// Checks a plugin's declarations at compile time (`bao::app!` calls it).
-pub const fn check<P: Plugin>() {
-    use crate::support::konst::{panic_with, push, MESSAGE_LEN};
+/// What is wrong with a plugin's declarations, checked at compile time
+/// (`bao::app!` fails the build with it at the plugin's name).
+pub const fn problem<P: Plugin>() -> Option<Message> {
+    use crate::support::konst::{push, MESSAGE_LEN};
     let caps = P::CAPABILITIES;
     let mut buf = [0u8; MESSAGE_LEN];
     if !P::CONTROLLERS.is_empty() && !caps.routes {
@@ -304,7 +306,7 @@ pub const fn check<P: Plugin>() {
             n,
             "` has CONTROLLERS but does not declare routes: add `.routes()` to its CAPABILITIES",
         );
-        panic_with(&buf, n);
+        return Some(Message::new(buf, n));
     }
     let mut i = 0;
     while i < caps.hosts.len() {
@@ -314,7 +316,7 @@ pub const fn check<P: Plugin>() {
             let n = push(&mut buf, n, "` declares the host `");
             let n = push(&mut buf, n, caps.hosts[i]);
             let n = push(&mut buf, n, "`: a host is a name like `api.stripe.com` or `*.stripe.com`, without scheme, port or path");
-            panic_with(&buf, n);
+            return Some(Message::new(buf, n));
         }
         i += 1;
     }
@@ -330,10 +332,11 @@ pub const fn check<P: Plugin>() {
                 n,
                 "`: a secret is an environment variable name like `STRIPE_KEY`",
             );
-            panic_with(&buf, n);
+            return Some(Message::new(buf, n));
         }
         i += 1;
     }
+    None
 }
 
 const fn is_host(host: &str) -> bool {
@@ -371,58 +374,67 @@ const fn is_variable(name: &str) -> bool {
     true
 }
 
-/// Checks at compile time that no plugin route clashes with the app's,
-/// Bao's or another plugin's (`bao::app!` calls it).
-pub const fn check_routes(app: &[&[RouteInfo]], plugins: &[&[PluginController]]) {
-    let mut p = 0;
-    while p < plugins.len() {
-        let mut c = 0;
-        while c < plugins[p].len() {
-            let table = plugins[p][c].routes;
-            let mut i = 0;
-            while i < table.len() {
-                let a = &table[i];
-                // Against the app's tables and Bao's own.
-                let mut t = 0;
-                while t < app.len() + 1 {
-                    let other = if t < app.len() {
-                        app[t]
-                    } else {
-                        crate::http::FRAMEWORK_ROUTES
-                    };
-                    clash_in(a, other, 0);
-                    t += 1;
+/// A clash of the `p`-th plugin's routes with the app's, Bao's, an earlier
+/// plugin's or its own (`bao::app!` fails the build with it at that
+/// plugin's name).
+pub const fn route_clash_at(
+    app: &[&[RouteInfo]],
+    plugins: &[&[PluginController]],
+    p: usize,
+) -> Option<Message> {
+    let mut c = 0;
+    while c < plugins[p].len() {
+        let table = plugins[p][c].routes;
+        let mut i = 0;
+        while i < table.len() {
+            let a = &table[i];
+            // Against the app's tables and Bao's own.
+            let mut t = 0;
+            while t < app.len() + 1 {
+                let other = if t < app.len() {
+                    app[t]
+                } else {
+                    crate::http::FRAMEWORK_ROUTES
+                };
+                if let Some(clash) = clash_in(a, other, 0) {
+                    return Some(clash);
                 }
-                // Against the rest of this plugin's and later plugins' routes.
-                let mut q = p;
-                while q < plugins.len() {
-                    let mut d = if q == p { c } else { 0 };
-                    while d < plugins[q].len() {
-                        let from = if q == p && d == c { i + 1 } else { 0 };
-                        clash_in(a, plugins[q][d].routes, from);
-                        d += 1;
-                    }
-                    q += 1;
-                }
-                i += 1;
+                t += 1;
             }
-            c += 1;
+            // Against earlier plugins' routes and the rest of its own.
+            let mut q = 0;
+            while q <= p {
+                let mut d = 0;
+                while d < plugins[q].len() {
+                    let from = if q == p && d == c { i + 1 } else { 0 };
+                    if q < p || d >= c {
+                        if let Some(clash) = clash_in(a, plugins[q][d].routes, from) {
+                            return Some(clash);
+                        }
+                    }
+                    d += 1;
+                }
+                q += 1;
+            }
+            i += 1;
         }
-        p += 1;
+        c += 1;
     }
+    None
 }
 
-const fn clash_in(a: &RouteInfo, table: &[RouteInfo], from: usize) {
+const fn clash_in(a: &RouteInfo, table: &[RouteInfo], from: usize) -> Option<Message> {
     let mut j = from;
     while j < table.len() {
         let b = &table[j];
         if crate::support::konst::str_eq(a.method, b.method)
             && crate::http::same_shape(a.path, b.path)
         {
-            crate::http::clash(a, b).panic();
+            return Some(crate::http::clash(a, b));
         }
         j += 1;
     }
+    None
 }
 
 /// A plugin as `bao plugins:list` and `describe` show it.

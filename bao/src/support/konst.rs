@@ -20,15 +20,6 @@ pub(crate) const fn str_eq(a: &str, b: &str) -> bool {
 /// The size of a compile-time error message buffer.
 pub(crate) const MESSAGE_LEN: usize = 512;
 
-/// Panics (at compile time, in a `const`) with the first `n` bytes of `buf`.
-pub(crate) const fn panic_with(buf: &[u8; MESSAGE_LEN], n: usize) -> ! {
-    let (used, _) = buf.split_at(n);
-    match core::str::from_utf8(used) {
-        Ok(message) => panic!("{}", message),
-        Err(_) => panic!("a compile-time check of bao::app! failed"),
-    }
-}
-
 /// A message built at compile time. `bao::app!` checks each item of its
 /// lists in a `const` spanned at that item and panics with the message,
 /// so the build error points at the item at fault:
@@ -53,11 +44,6 @@ impl Message {
             Err(_) => "a compile-time check of bao::app! failed",
         }
     }
-
-    /// Panics with the message (for checks that still fail as a whole).
-    pub(crate) const fn panic(&self) -> ! {
-        panic!("{}", self.as_str())
-    }
 }
 
 /// Appends `s` (cut on a character boundary if the buffer is full).
@@ -73,22 +59,6 @@ pub(crate) const fn push(buf: &mut [u8; MESSAGE_LEN], mut n: usize, s: &str) -> 
         i += 1;
     }
     n
-}
-
-/// The index of the first of `names` that appears again later in the list.
-pub(crate) const fn repeated(names: &[&str]) -> Option<usize> {
-    let mut i = 0;
-    while i < names.len() {
-        let mut j = i + 1;
-        while j < names.len() {
-            if str_eq(names[i], names[j]) {
-                return Some(i);
-            }
-            j += 1;
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Whether `names[i]` is one of the names before it.
