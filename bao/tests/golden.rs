@@ -812,6 +812,19 @@ fn every_generator_grows_an_app_that_builds_and_passes_its_tests() {
         said.contains("add column tasks.priority") && said.contains("bao make:migration"),
         "{said}"
     );
+    // Production refuses to serve it; development would warn.
+    let refused = bao(&app)
+        .arg("serve")
+        .env("BAO_ENV", "production")
+        .env("BAO_SECRET_KEY", "k".repeat(64))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("add column tasks.priority") && said.contains("--allow-unmigrated"),
+        "{said}"
+    );
     let priority = run(bao(&app).args(["make:migration", "add priority to tasks"]));
     assert!(priority.contains("add column tasks.priority"), "{priority}");
     run(bao(&app).arg("make:dockerfile"));

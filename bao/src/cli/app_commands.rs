@@ -14,6 +14,7 @@ pub(super) fn run(app: App, command: Command) -> ExitCode {
             &ServeArgs {
                 bind: args.bind,
                 workers: None,
+                allow_unmigrated: false,
             },
         ),
         Command::Routes(args) => {
@@ -281,10 +282,27 @@ fn serve(app: App, args: &ServeArgs) -> ExitCode {
     }
     crate::obs::init_logging(&config);
     match crate::db::unmigrated_changes(app.model_infos(), &config.migrations_dir) {
-        Ok(changes) if !changes.is_empty() => tracing::error!(
-            changes = %changes.join("; "),
-            "the models changed since the last generated migration, so queries of those columns and tables will fail: run `bao make:migration NAME`, then `bao migrate`"
-        ),
+        Ok(changes) if !changes.is_empty() => {
+            let problem = format!(
+                "the models changed since the last generated migration ({}), so queries of \
+                 those columns and tables will fail:\n{}\nrun `bao make:migration NAME`, review \
+                 it, then `bao migrate`",
+                config.migrations_dir.join(crate::db::SNAPSHOT).display(),
+                changes
+                    .iter()
+                    .map(|c| format!("  - {c}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            if config.env == crate::config::Environment::Production && !args.allow_unmigrated {
+                return fail(format!(
+                    "{problem}\n(`bao serve --allow-unmigrated` starts anyway)"
+                ));
+            }
+            // Said on the terminal as well as in the log, which may be JSON.
+            eprintln!("warning: {problem}");
+            tracing::error!(changes = %changes.join("; "), "models changed without a migration");
+        }
         Ok(_) => {}
         Err(e) => {
             tracing::warn!(error = %e, "could not compare the models with the schema snapshot")

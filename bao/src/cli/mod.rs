@@ -808,6 +808,9 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: BAO_WORKERS or the number of CPUs)
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Start in production although the models changed since the last generated migration
+    #[arg(long)]
+    pub allow_unmigrated: bool,
 }
 
 /// `bao admin:link`.
