@@ -16,6 +16,7 @@ pub mod route_path;
 pub mod scaffold;
 pub mod schedule;
 pub mod task;
+pub mod template_vars;
 pub mod test_attr;
 pub mod text_enum;
 pub mod view;

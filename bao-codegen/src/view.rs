@@ -7,12 +7,15 @@ use quote::quote;
 use syn::{ItemStruct, LitStr};
 
 /// What the macro found in the crate being compiled.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CrateLayout {
     /// The crate has a `views/` folder.
     pub has_views_dir: bool,
     /// The crate has an `askama.toml`.
     pub has_askama_config: bool,
+    /// The folders templates are looked up in (`views/`, `templates/`):
+    /// the template is read from there to check the variables it reads.
+    pub template_dirs: Vec<std::path::PathBuf>,
 }
 
 /// Expands `#[view(args)] item`.
@@ -63,10 +66,93 @@ pub fn expand(args: TokenStream, item: TokenStream, layout: CrateLayout) -> Toke
         }
     };
     match path {
-        Some(path) if !diag.has_errors() => expand_page(&strukt, &path),
+        Some(path) if !diag.has_errors() => match unknown_variables(&strukt, &path, &layout) {
+            Some(errors) => {
+                let page = unrendered_page(&strukt);
+                quote!(#errors #strukt #page)
+            }
+            None => expand_page(&strukt, &path),
+        },
         _ => {
             let errors = diag.to_compile_errors();
             quote!(#errors #strukt)
+        }
+    }
+}
+
+/// What every page has besides its struct's fields.
+const PAGE_CONTEXT: [&str; 4] = ["csrf_token", "csrf_field", "flash", "current_user"];
+
+/// Errors for the variables the template reads that are not fields of the
+/// struct (nor bound in the template, nor the page context), at the
+/// template's path; `None` when there are none or the template could not be
+/// checked (askama reports what is wrong then).
+fn unknown_variables(
+    strukt: &ItemStruct,
+    path: &LitStr,
+    layout: &CrateLayout,
+) -> Option<TokenStream> {
+    let file = layout
+        .template_dirs
+        .iter()
+        .map(|d| d.join(path.value()))
+        .find(|p| p.is_file())?;
+    let fields: Vec<String> = strukt
+        .fields
+        .iter()
+        .filter_map(|f| f.ident.as_ref())
+        .map(|i| i.to_string().trim_start_matches("r#").to_string())
+        .collect();
+    let mut known = fields.clone();
+    known.extend(PAGE_CONTEXT.iter().map(|s| s.to_string()));
+    let unknown = crate::template_vars::unknown_reads(&file, &layout.template_dirs, &known)?;
+    if unknown.is_empty() {
+        return None;
+    }
+    let ident = &strukt.ident;
+    let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let mut diag = Diagnostics::new();
+    for read in unknown {
+        let listed = if fields.is_empty() {
+            format!("`{ident}` has no fields")
+        } else {
+            format!("its fields: {}", fields.join(", "))
+        };
+        let fix = match crate::diag::closest(&read.name, &field_refs) {
+            Some(field) => {
+                format!("did you mean `{field}`? Otherwise add the field or fix the template")
+            }
+            None => format!("add the field to `{ident}` or fix the template"),
+        };
+        diag.error_at(
+            path,
+            format!(
+                "`{}` line {} reads `{}`, which is not a field of `{ident}` ({listed}; every \
+                 page also has {}): {fix}",
+                path.value(),
+                read.line,
+                read.name,
+                PAGE_CONTEXT.join(", ")
+            ),
+        );
+    }
+    Some(diag.to_compile_errors())
+}
+
+/// `Page` for a struct whose template has a mistake: the build fails on
+/// the mistake alone, and the handlers that render the page still compile.
+fn unrendered_page(strukt: &ItemStruct) -> TokenStream {
+    let ident = &strukt.ident;
+    let (impl_g, ty_g, where_c) = strukt.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_g ::bao::view::Page for #ident #ty_g #where_c {
+            fn render_page(
+                &self,
+                _: &::bao::view::PageContext,
+            ) -> ::bao::__private::askama::Result<::std::string::String> {
+                ::core::unreachable!("the template has a mistake, so this does not build")
+            }
         }
     }
 }
@@ -199,6 +285,7 @@ mod tests {
         let layout = CrateLayout {
             has_views_dir: true,
             has_askama_config: false,
+            template_dirs: Vec::new(),
         };
         let out = expand(
             quote!("home/index.html"),
@@ -209,5 +296,68 @@ mod tests {
         )
         .to_string();
         assert!(out.contains("no `askama.toml`"), "{out}");
+    }
+
+    #[test]
+    fn a_variable_that_is_not_a_field_is_named_with_its_line() {
+        let dir = std::env::temp_dir().join(format!("bao-view-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("posts")).unwrap();
+        std::fs::write(
+            dir.join("layout.html"),
+            "{% let site = \"Bao\" %}<title>{% block title %}{% endblock %}</title>",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("posts/show.html"),
+            "{% extends \"layout.html\" %}\n{% block title %}{{ site }}{% endblock %}\n\
+             {% for c in comments %}{{ c.body }} {{ loop.index }}{% endfor %}\n\
+             {% if let Some(n) = note %}{{ n }}{% endif %}{{ csrf_field }}\n\
+             <h1>{{ titel|upper }}</h1>{{ post.title.len() }}{{ format_date(day) }}",
+        )
+        .unwrap();
+        let layout = CrateLayout {
+            has_views_dir: true,
+            has_askama_config: true,
+            template_dirs: vec![dir.clone()],
+        };
+        let out = expand(
+            quote!("posts/show.html"),
+            quote!(
+                pub struct Show {
+                    pub title: String,
+                    pub comments: Vec<Comment>,
+                    pub note: Option<String>,
+                    pub post: Post,
+                }
+            ),
+            layout.clone(),
+        )
+        .to_string();
+        assert!(
+            out.contains("`posts/show.html` line 5 reads `titel`, which is not a field of `Show` (its fields: title, comments, note, post; every page also has csrf_token, csrf_field, flash, current_user): did you mean `title`?"),
+            "{out}"
+        );
+        assert!(out.contains("reads `day`"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        assert!(!out.contains("askama :: Template"), "{out}");
+        assert!(out.contains("unreachable"), "{out}");
+        // The same template with those fields is derived as usual.
+        let out = expand(
+            quote!("posts/show.html"),
+            quote!(
+                pub struct Show {
+                    pub titel: String,
+                    pub day: String,
+                    pub comments: Vec<Comment>,
+                    pub note: Option<String>,
+                    pub post: Post,
+                }
+            ),
+            layout,
+        )
+        .to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("askama :: Template"), "{out}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

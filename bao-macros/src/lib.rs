@@ -118,6 +118,11 @@ pub fn view(args: TokenStream, item: TokenStream) -> TokenStream {
         has_askama_config: root
             .as_ref()
             .is_some_and(|r| r.join("askama.toml").is_file()),
+        template_dirs: root
+            .iter()
+            .flat_map(|r| [r.join("views"), r.join("templates")])
+            .filter(|d| d.is_dir())
+            .collect(),
     };
     bao_codegen::view::expand(args.into(), item.into(), layout).into()
 }
