@@ -640,3 +640,93 @@ async fn a_run_flagged_after_a_version_bump_is_dead_lettered() {
         );
     }
 }
+
+static SLOW_STEPS: AtomicU32 = AtomicU32::new(0);
+
+/// Three steps of 300 ms each, counted as they begin.
+#[bao::workflow(name = "three_slow_steps")]
+async fn three_slow_steps(ctx: WorkflowCtx, _input: ()) -> bao::Result<u32> {
+    for i in 0..3u32 {
+        ctx.step(&format!("step {i}"), || async move {
+            SLOW_STEPS.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok::<_, StepError>(i)
+        })
+        .await?;
+    }
+    Ok(3)
+}
+
+/// Waits until `n` slow steps have begun.
+async fn steps_begun(n: u32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while SLOW_STEPS.load(Ordering::SeqCst) < n {
+        assert!(std::time::Instant::now() < deadline, "the step began");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[bao::test]
+async fn a_stopping_worker_releases_its_run_after_the_current_step() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    for db in TestDatabase::each() {
+        let pool = setup(&db);
+        SLOW_STEPS.store(0, Ordering::SeqCst);
+        let defs = vec![three_slow_steps::definition()];
+        let run = three_slow_steps::start(&pool, ()).await.unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = tokio::spawn(workflow::work(
+            pool.clone(),
+            defs.clone(),
+            settings(),
+            1,
+            stop.clone(),
+        ));
+        steps_begun(1).await;
+        stop.store(true, Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(5), worker)
+            .await
+            .expect("the worker stopped after the current step")
+            .unwrap();
+        assert_eq!(
+            SLOW_STEPS.load(Ordering::SeqCst),
+            1,
+            "no step began after the stop"
+        );
+        let (state, _, _) = status(&pool, &run.id).await;
+        assert_eq!(state, "pending", "released at once, not left running");
+        drain(&pool, &defs).await;
+        let (state, output, _) = status(&pool, &run.id).await;
+        assert_eq!(
+            (state.as_str(), output.as_deref()),
+            ("completed", Some("3"))
+        );
+        assert_eq!(
+            SLOW_STEPS.load(Ordering::SeqCst),
+            3,
+            "the finished step did not run again"
+        );
+
+        // At the drain timeout, a run still in a step is released too.
+        SLOW_STEPS.store(0, Ordering::SeqCst);
+        let run = three_slow_steps::start(&pool, ()).await.unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = tokio::spawn(workflow::work(
+            pool.clone(),
+            defs.clone(),
+            settings(),
+            1,
+            stop.clone(),
+        ));
+        steps_begun(1).await;
+        assert_eq!(workflow::release_held(&pool).await.unwrap(), 1);
+        let (state, _, _) = status(&pool, &run.id).await;
+        assert_eq!(state, "pending");
+        stop.store(true, Ordering::SeqCst);
+        let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
+        drain(&pool, &defs).await;
+        let (state, _, _) = status(&pool, &run.id).await;
+        assert_eq!(state, "completed");
+    }
+}

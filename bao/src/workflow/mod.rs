@@ -226,6 +226,9 @@ struct CtxInner {
     /// Set when the run is re-executed to compare its steps with their
     /// records (`bao workflows:replay --deterministic-check`).
     checking: Option<Mutex<Vec<Divergence>>>,
+    /// The worker's stop flag: once set, the run parks before its next
+    /// step that is not recorded yet, released for any worker to resume.
+    stopping: Option<Arc<AtomicBool>>,
 }
 
 /// A completed step whose re-execution gave another result.
@@ -301,6 +304,16 @@ impl WorkflowCtx {
                 found: name.to_string(),
             }),
             other => Ok(other),
+        }
+    }
+
+    /// Before a step that has not run yet: when the worker is stopping,
+    /// the run parks here (pending, due now) and is released, so it stops
+    /// after its current step and another worker resumes it at once.
+    fn stop_point(&self) -> Result<(), WorkflowError> {
+        match &self.inner.stopping {
+            Some(stop) if stop.load(Ordering::SeqCst) => Err(self.park("pending", now_ms(), None)),
+            _ => Ok(()),
         }
     }
 
@@ -384,6 +397,7 @@ impl WorkflowCtx {
             // The recorded history ends here: so does the check.
             return Err(WorkflowError::Suspended);
         }
+        self.stop_point()?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -457,6 +471,7 @@ impl WorkflowCtx {
                 return Self::decode(row.result.as_deref());
             }
         }
+        self.stop_point()?;
         self.check_lease()?;
         let (run_id, token, step) = (
             self.inner.run_id.clone(),
@@ -640,7 +655,7 @@ pub async fn run_one(
     owner: &str,
     settings: WorkerSettings,
 ) -> Result<bool, DbError> {
-    execute(pool, defs, owner, settings, None).await
+    execute(pool, defs, owner, settings, None, None).await
 }
 
 /// Executes run `run_id` here and now, if it is runnable (pending, due, or
@@ -653,7 +668,7 @@ pub async fn run_now(
     settings: WorkerSettings,
 ) -> Result<bool, DbError> {
     let owner = format!("inline:{}", std::process::id());
-    execute(pool, defs, &owner, settings, Some(run_id)).await
+    execute(pool, defs, &owner, settings, Some(run_id), None).await
 }
 
 async fn execute(
@@ -662,6 +677,7 @@ async fn execute(
     owner: &str,
     settings: WorkerSettings,
     only: Option<&str>,
+    stop: Option<Arc<AtomicBool>>,
 ) -> Result<bool, DbError> {
     let names: Vec<&'static str> = defs.iter().map(|d| d.name).collect();
     let lease_ms = i64::try_from(settings.lease.as_millis()).unwrap_or(i64::MAX);
@@ -735,6 +751,7 @@ async fn execute(
             lost: AtomicBool::new(false),
             park: Mutex::new(None),
             checking: None,
+            stopping: stop,
         }),
     };
     // Renew the lease while the function runs.
@@ -847,6 +864,20 @@ async fn execute(
     Ok(true)
 }
 
+/// What the lease owners of this process's workflow workers start with.
+fn owner_prefix() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "bao".into());
+    format!("{host}:{}:", std::process::id())
+}
+
+/// Releases the runs this process's workers still hold (at the drain
+/// timeout), so another process resumes them at once instead of when their
+/// leases expire; how many.
+pub async fn release_held(pool: &DbPool) -> Result<usize, DbError> {
+    let prefix = owner_prefix();
+    pool.run(move |c| store::release_owned(c, &prefix)).await
+}
+
 /// Runs workers until `stop` turns true: `concurrency` loops each claiming
 /// and executing runs, sleeping `poll` when idle.
 pub async fn work(
@@ -859,7 +890,6 @@ pub async fn work(
     if defs.is_empty() {
         return;
     }
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "bao".into());
     let wake = Arc::new(tokio::sync::Notify::new());
     if pool.dialect() == crate::db::Dialect::Postgres {
         crate::db::listen(&pool, store::CHANNEL, wake.clone(), stop.clone());
@@ -867,10 +897,12 @@ pub async fn work(
     let mut loops = Vec::new();
     for i in 0..concurrency.max(1) {
         let (pool, defs, stop, wake) = (pool.clone(), defs.clone(), stop.clone(), wake.clone());
-        let owner = format!("{host}:{}:{i}", std::process::id());
+        let owner = format!("{}{i}", owner_prefix());
         loops.push(tokio::spawn(async move {
             while !stop.load(Ordering::SeqCst) {
-                let idle = match run_one(&pool, &defs, &owner, settings).await {
+                let worked =
+                    execute(&pool, &defs, &owner, settings, None, Some(stop.clone())).await;
+                let idle = match worked {
                     Ok(worked) => !worked,
                     Err(error) => {
                         tracing::error!(%error, "workflow worker");
@@ -925,6 +957,7 @@ pub async fn check(
             lost: AtomicBool::new(false),
             park: Mutex::new(None),
             checking: Some(Mutex::new(Vec::new())),
+            stopping: None,
         }),
     };
     let input = serde_json::from_str(&run.input).unwrap_or(serde_json::Value::Null);

@@ -268,6 +268,26 @@ pub(crate) fn heartbeat(
     Ok(n == 1)
 }
 
+/// Releases the runs still held by owners whose names start with
+/// `owner_prefix` (this process's workers at the drain timeout): back to
+/// `pending`, due now, their lease token bumped so a step still finishing
+/// here cannot record itself. How many.
+pub(crate) fn release_owned(conn: &mut DbConnection, owner_prefix: &str) -> Result<usize, DbError> {
+    let now = now_ms();
+    let pattern = format!("{}%", owner_prefix.replace('%', "\\%").replace('_', "\\_"));
+    Ok(on_dialect!(conn, |c, sql| {
+        diesel::sql_query(sql(
+            "UPDATE bao_workflow_runs SET status = 'pending', wake_at = ?, \
+             lease_token = lease_token + 1, lease_owner = NULL, lease_expires_at = NULL, \
+             updated_at = ? WHERE status = 'running' AND lease_owner LIKE ? ESCAPE '\\'",
+        ))
+        .bind::<BigInt, _>(now)
+        .bind::<BigInt, _>(now)
+        .bind::<Text, _>(&pattern)
+        .execute(c)
+    })?)
+}
+
 /// Records step `seq` as completed with `result`, fenced by the lease, after
 /// running `effect` in the same transaction (its writes commit with the step
 /// or not at all).

@@ -60,6 +60,7 @@ impl Subsystem for Workflows {
             poll: core.config.workflow_poll,
         };
         let (defs, concurrency) = (self.defs.clone(), core.config.workflow_concurrency);
+        let release_pool = pool.clone();
         mounted.worker(
             Worker::new("workflows", move |stop| {
                 tracing::info!(
@@ -69,9 +70,15 @@ impl Subsystem for Workflows {
                 );
                 super::work(pool, defs, settings, concurrency, stop)
             })
-            .on_timeout(|| async {
-                // A run still going is taken over when its lease expires.
-                tracing::warn!("workflow runs were still executing at the drain timeout");
+            .on_timeout(move || async move {
+                // Released now rather than when their leases expire.
+                match super::release_held(&release_pool).await {
+                    Ok(n) => tracing::warn!(
+                        released = n,
+                        "workflow runs were still executing at the drain timeout: released for another worker"
+                    ),
+                    Err(error) => tracing::error!(%error, "could not release the workflow runs in hand"),
+                }
             }),
         )
     }
