@@ -2,7 +2,7 @@
 
 use super::{DbConnection, DbError, DbPool};
 use crate::support::konst::Message;
-use diesel::{Connection, QueryResult};
+use diesel::QueryResult;
 use serde::Serialize;
 
 /// One column of a model, as `bao describe` and migrations see it.
@@ -427,7 +427,7 @@ pub mod ops {
     {
         Ok(db
             .run(move |c| {
-                c.transaction::<M, DbError, _>(|c| {
+                c.write_transaction::<M, DbError, _>(|c| {
                     // Lock first, then read: no other writer can slip in between.
                     if M::lock_by_key(c, key)? == 0 {
                         return Err(DbError::NotFound);
@@ -542,7 +542,7 @@ pub mod scoped_ops {
     {
         Ok(db
             .run(move |c| {
-                c.transaction::<M, DbError, _>(|c| {
+                c.write_transaction::<M, DbError, _>(|c| {
                     if M::lock_by_key_in(c, tenant.0, key)? == 0 {
                         return Err(DbError::NotFound);
                     }

@@ -161,11 +161,10 @@ pub(super) fn add_items(
     tenant: i64,
     rows: &[(String, Value, Vec<f32>)],
 ) -> Result<Vec<i64>, DbError> {
-    use diesel::Connection;
     // Multi-row inserts of up to 200 rows (6 parameters each), in one
     // transaction; RETURNING gives the ids in the order of the rows.
     const ROWS_PER_INSERT: usize = 200;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let mut ids = Vec::with_capacity(rows.len());
         let now = now_ms();
         for chunk in rows.chunks(ROWS_PER_INSERT) {
@@ -270,8 +269,7 @@ pub(super) fn prune(
     older_than: Option<i64>,
     keep: Option<i64>,
 ) -> Result<usize, DbError> {
-    use diesel::Connection;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let mut removed = 0;
         if let Some(cutoff) = older_than {
             removed += on_dialect!(conn, |c, sql| diesel::sql_query(sql(

@@ -754,11 +754,10 @@ pub fn replay_dead_letter(
     id: i64,
     task_attempts: Option<i32>,
 ) -> Result<String, DbError> {
-    use diesel::Connection;
     // One transaction whose first statement claims the letter: of two
     // concurrent replays one wins, the other sees it replayed; a replay
     // that fails rolls its claim back.
-    conn.transaction(|conn| replay_claimed(conn, id, task_attempts))
+    conn.write_transaction(|conn| replay_claimed(conn, id, task_attempts))
 }
 
 fn replay_claimed(

@@ -13,7 +13,7 @@ use crate::db::on_dialect;
 use crate::db::{DbConnection, DbError, DbPool};
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{QueryableByName, RunQueryDsl};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -208,7 +208,7 @@ pub fn claim(
     catch_up: bool,
 ) -> Result<Option<i64>, DbError> {
     let slot_ms = slot.timestamp_millis();
-    conn.transaction::<_, DbError, _>(|conn| {
+    conn.write_transaction::<_, DbError, _>(|conn| {
         let inserted = on_dialect!(conn, |c, sql| {
             diesel::sql_query(sql(
                 "INSERT INTO bao_schedule_slots (name, slot, claimed_by, catch_up, created_at) \

@@ -6,7 +6,7 @@
 use crate::db::on_dialect;
 use crate::db::{DbConnection, DbError, Dialect};
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{QueryableByName, RunQueryDsl};
 
 /// A run as stored.
 #[derive(QueryableByName, Debug, Clone, serde::Serialize)]
@@ -300,7 +300,7 @@ pub(crate) fn complete_step<T: serde::Serialize>(
     attempts: i32,
     effect: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
 ) -> Result<T, DbError> {
-    conn.transaction::<T, DbError, _>(|conn| {
+    conn.write_transaction::<T, DbError, _>(|conn| {
         fence(conn, run_id, token)?;
         let value = effect(conn)?;
         let result =
@@ -335,7 +335,7 @@ pub(crate) fn fail_step(
     attempts: i32,
     error: &str,
 ) -> Result<(), DbError> {
-    conn.transaction::<(), DbError, _>(|conn| {
+    conn.write_transaction::<(), DbError, _>(|conn| {
         fence(conn, run_id, token)?;
         on_dialect!(conn, |c, sql| {
             diesel::sql_query(sql(
@@ -477,7 +477,7 @@ pub(crate) fn send_signal(
     name: &str,
     payload: &str,
 ) -> Result<(), DbError> {
-    conn.transaction::<(), DbError, _>(|conn| {
+    conn.write_transaction::<(), DbError, _>(|conn| {
         on_dialect!(conn, |c, sql| {
             diesel::sql_query(sql(
                 "INSERT INTO bao_workflow_signals (run_id, name, payload, created_at) VALUES (?, ?, ?, ?)",
@@ -518,7 +518,7 @@ pub(crate) fn take_signal(
         #[diesel(sql_type = Text)]
         payload: String,
     }
-    conn.transaction::<Option<String>, DbError, _>(|conn| {
+    conn.write_transaction::<Option<String>, DbError, _>(|conn| {
         fence(conn, run_id, token)?;
         let found: Vec<Signal> = on_dialect!(conn, |c, sql| {
             diesel::sql_query(sql(
