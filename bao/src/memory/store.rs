@@ -4,7 +4,10 @@
 
 use crate::db::{on_dialect, DbConnection, DbError, Dialect};
 use crate::support::clock::now_ms;
-use diesel::sql_types::{BigInt, Binary, Double, Text};
+use diesel::backend::Backend;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Binary, Double, HasSqlType, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use serde_json::Value;
 
@@ -301,30 +304,49 @@ pub(super) fn prune(
     })
 }
 
-/// The SQL that keeps the items whose metadata has `key = value`, one
-/// clause per filter (each binds two texts, see [`filter_binds`]).
-fn filter_sql(dialect: Dialect, filters: &[(String, Value)]) -> String {
-    let clause = match dialect {
+/// The items a search or a delete may touch: those of `collection` and
+/// one tenant whose metadata has every `key = value` of `filters` (the
+/// clauses [`bind_scope`] binds, in order).
+fn scope_sql(dialect: Dialect, filters: &[(String, Value)]) -> String {
+    let filter = match dialect {
         // `->` gives the JSON text of the value, compared with ours.
         Dialect::Sqlite => " AND (metadata -> ?) = ?",
         Dialect::Postgres => " AND (CAST(metadata AS jsonb) -> ?) = CAST(? AS jsonb)",
     };
-    clause.repeat(filters.len())
+    format!(
+        "collection = ? AND tenant_id = ?{}",
+        filter.repeat(filters.len())
+    )
 }
 
-/// What [`filter_sql`]'s clauses bind: SQLite takes a JSON path to the
-/// key, PostgreSQL the key itself; both the value as JSON text.
-fn filter_binds(dialect: Dialect, filters: &[(String, Value)]) -> Vec<(String, String)> {
-    filters
-        .iter()
-        .map(|(key, value)| {
-            let key = match dialect {
-                Dialect::Sqlite => format!("$.\"{key}\""),
-                Dialect::Postgres => key.clone(),
-            };
-            (key, value.to_string())
-        })
-        .collect()
+/// Binds what [`scope_sql`]'s clauses take: the collection, the tenant,
+/// then per filter a JSON path to the key (SQLite) or the key itself
+/// (PostgreSQL), and the value as JSON text.
+fn bind_scope<'f, DB>(
+    mut query: BoxedSqlQuery<'f, DB, SqlQuery>,
+    dialect: Dialect,
+    collection: &str,
+    tenant: i64,
+    filters: &[(String, Value)],
+) -> BoxedSqlQuery<'f, DB, SqlQuery>
+where
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt>,
+    String: ToSql<Text, DB>,
+    i64: ToSql<BigInt, DB>,
+{
+    query = query
+        .bind::<Text, _>(collection.to_string())
+        .bind::<BigInt, _>(tenant);
+    for (key, value) in filters {
+        let key = match dialect {
+            Dialect::Sqlite => format!("$.\"{key}\""),
+            Dialect::Postgres => key.clone(),
+        };
+        query = query
+            .bind::<Text, _>(key)
+            .bind::<Text, _>(value.to_string());
+    }
+    query
 }
 
 /// Whether `key` can name a metadata field in a filter (SQLite's JSON
@@ -390,6 +412,7 @@ pub(super) fn keyword(
         return Ok(Vec::new());
     }
     // Words are letters and digits only: nothing to escape inside quotes.
+    let scope = scope_sql(dialect, filters);
     let (matching, sql) = match dialect {
         Dialect::Sqlite => (
             words
@@ -401,9 +424,8 @@ pub(super) fn keyword(
                 "SELECT i.id, i.text, i.metadata, -bm25(bao_vector_items_fts) AS score \
                  FROM bao_vector_items_fts JOIN bao_vector_items i \
                  ON i.id = bao_vector_items_fts.rowid \
-                 WHERE bao_vector_items_fts MATCH ? AND i.collection = ? AND i.tenant_id = ?{} \
-                 ORDER BY score DESC, i.id LIMIT ?",
-                filter_sql(dialect, filters)
+                 WHERE bao_vector_items_fts MATCH ? AND {scope} \
+                 ORDER BY score DESC, i.id LIMIT ?"
             ),
         ),
         Dialect::Postgres => (
@@ -412,26 +434,19 @@ pub(super) fn keyword(
                 "SELECT i.id, i.text, i.metadata, \
                  CAST(ts_rank(i.search, q, 1) AS float8) AS score \
                  FROM bao_vector_items i, to_tsquery('english', ?) q \
-                 WHERE i.search @@ q AND i.collection = ? AND i.tenant_id = ?{} \
-                 ORDER BY score DESC, i.id LIMIT ?",
-                filter_sql(dialect, filters)
+                 WHERE i.search @@ q AND {scope} \
+                 ORDER BY score DESC, i.id LIMIT ?"
             ),
         ),
     };
-    let binds = filter_binds(dialect, filters);
     let limit = i64::try_from(k).unwrap_or(i64::MAX);
     Ok(on_dialect!(conn, |c, sql_of| {
-        let mut q = diesel::sql_query(sql_of(&sql))
+        let query = diesel::sql_query(sql_of(&sql))
             .into_boxed()
-            .bind::<Text, _>(matching.clone())
-            .bind::<Text, _>(collection.to_string())
-            .bind::<BigInt, _>(tenant);
-        for (key, value) in &binds {
-            q = q
-                .bind::<Text, _>(key.clone())
-                .bind::<Text, _>(value.clone());
-        }
-        q.bind::<BigInt, _>(limit).load(c)
+            .bind::<Text, _>(matching.clone());
+        bind_scope(query, dialect, collection, tenant, filters)
+            .bind::<BigInt, _>(limit)
+            .load(c)
     })?)
 }
 
@@ -455,20 +470,17 @@ pub(super) fn nearest(
         // A zero vector has no direction: no similarity (NULL) scores 0.
         "SELECT id, text, metadata, \
          COALESCE(1.0 - vec_distance_cosine(embedding, ?), 0.0) AS score \
-         FROM bao_vector_items WHERE collection = ? AND tenant_id = ?{} \
-         ORDER BY score DESC, id LIMIT ?",
-        filter_sql(Dialect::Sqlite, filters)
+         FROM bao_vector_items WHERE {} ORDER BY score DESC, id LIMIT ?",
+        scope_sql(Dialect::Sqlite, filters)
     );
-    let mut q = diesel::sql_query(sql)
+    let query = diesel::sql_query(sql)
         .into_boxed()
-        .bind::<Binary, _>(to_blob(vector))
-        .bind::<Text, _>(collection.to_string())
-        .bind::<BigInt, _>(tenant);
-    for (key, value) in filter_binds(Dialect::Sqlite, filters) {
-        q = q.bind::<Text, _>(key).bind::<Text, _>(value);
-    }
-    Ok(q.bind::<BigInt, _>(i64::try_from(k).unwrap_or(i64::MAX))
-        .load(c)?)
+        .bind::<Binary, _>(to_blob(vector));
+    Ok(
+        bind_scope(query, Dialect::Sqlite, collection, tenant, filters)
+            .bind::<BigInt, _>(i64::try_from(k).unwrap_or(i64::MAX))
+            .load(c)?,
+    )
 }
 
 pub(super) fn delete_where(
@@ -482,18 +494,13 @@ pub(super) fn delete_where(
         let filters = [(key.to_string(), value.clone())];
         let dialect = conn.dialect();
         let sql = format!(
-            "DELETE FROM bao_vector_items WHERE collection = ? AND tenant_id = ?{}",
-            filter_sql(dialect, &filters)
+            "DELETE FROM bao_vector_items WHERE {}",
+            scope_sql(dialect, &filters)
         );
-        let [(key, value)] = &filter_binds(dialect, &filters)[..] else {
-            unreachable!("one filter, one pair of binds")
-        };
-        let removed = on_dialect!(conn, |c, sql_of| diesel::sql_query(sql_of(&sql))
-            .bind::<Text, _>(collection)
-            .bind::<BigInt, _>(tenant)
-            .bind::<Text, _>(key)
-            .bind::<Text, _>(value)
-            .execute(c))?;
+        let removed = on_dialect!(conn, |c, sql_of| {
+            let query = diesel::sql_query(sql_of(&sql)).into_boxed();
+            bind_scope(query, dialect, collection, tenant, &filters).execute(c)
+        })?;
         if removed > 0 {
             bump_version(conn, collection)?;
         }
