@@ -97,43 +97,41 @@ impl Notes {
     /// Adds `text` to the notes of `scope` (a session, a user, a ticket),
     /// keeping the newest [`NOTES_PER_SCOPE`].
     pub async fn remember(&self, scope: &str, text: &str) -> crate::Result<i64> {
-        let (scope, text, pool, tenant) = (
-            scope.to_string(),
-            text.to_string(),
-            self.db.clone(),
-            self.tenant,
-        );
-        Ok(self
-            .db
-            .run(move |c| {
-                pool.ensure_system_tables(c)?;
-                store::add_note(c, tenant, &scope, &text, NOTES_PER_SCOPE)
-            })
-            .await?)
+        let (scope, text) = (scope.to_string(), text.to_string());
+        self.run(move |c, tenant| store::add_note(c, tenant, &scope, &text, NOTES_PER_SCOPE))
+            .await
     }
 
     /// The newest `limit` notes of `scope`, oldest first (the order to
     /// hand a model).
     pub async fn recall(&self, scope: &str, limit: usize) -> crate::Result<Vec<Note>> {
-        let (scope, pool, tenant) = (scope.to_string(), self.db.clone(), self.tenant);
+        let scope = scope.to_string();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(self
-            .db
-            .run(move |c| {
-                pool.ensure_system_tables(c)?;
-                store::notes(c, tenant, &scope, limit)
-            })
-            .await?)
+        self.run(move |c, tenant| store::notes(c, tenant, &scope, limit))
+            .await
     }
 
     /// Forgets the notes of `scope`; how many.
     pub async fn forget(&self, scope: &str) -> crate::Result<usize> {
-        let (scope, pool, tenant) = (scope.to_string(), self.db.clone(), self.tenant);
+        let scope = scope.to_string();
+        self.run(move |c, tenant| store::forget_notes(c, tenant, &scope))
+            .await
+    }
+
+    /// Runs `work` with a connection whose system tables exist, for this
+    /// handle's tenant.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut crate::db::DbConnection, i64) -> Result<T, crate::db::DbError>
+            + Send
+            + 'static,
+    ) -> crate::Result<T> {
+        let (pool, tenant) = (self.db.clone(), self.tenant);
         Ok(self
             .db
             .run(move |c| {
                 pool.ensure_system_tables(c)?;
-                store::forget_notes(c, tenant, &scope)
+                work(c, tenant)
             })
             .await?)
     }
@@ -459,14 +457,8 @@ impl Search<'_> {
 
     async fn run(self) -> crate::Result<Vec<Hit>> {
         let memory = self.memory;
-        if let Some((key, _)) = self
-            .filters
-            .iter()
-            .find(|(key, _)| !store::filterable_key(key))
-        {
-            return Err(Error::BadRequest(format!(
-                "`{key}` cannot name a metadata field in a filter: use a key without double quotes"
-            )));
+        for (key, _) in &self.filters {
+            check_key(key)?;
         }
         let scope = index::Scope {
             tenant: memory.tenant,
