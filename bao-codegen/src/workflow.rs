@@ -177,9 +177,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
             /// Starts a run with a new id.
             pub async fn start(db: &::bao::db::DbPool, input: #input_ty) -> ::bao::Result<::bao::workflow::RunHandle> {
-                let input = (__codecs().0.encode)(&input)
-                    .map_err(|e| ::bao::Error::BadRequest(e.to_string()))?;
-                ::bao::workflow::start(db, NAME, VERSION, &input, ::core::option::Option::None).await
+                start_run(db, input, ::core::option::Option::None).await
             }
 
             /// Starts a run with this id, or returns the run that has it
@@ -189,9 +187,17 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 id: &str,
                 input: #input_ty,
             ) -> ::bao::Result<::bao::workflow::RunHandle> {
+                start_run(db, input, ::core::option::Option::Some(id)).await
+            }
+
+            async fn start_run(
+                db: &::bao::db::DbPool,
+                input: #input_ty,
+                id: ::core::option::Option<&str>,
+            ) -> ::bao::Result<::bao::workflow::RunHandle> {
                 let input = (__codecs().0.encode)(&input)
                     .map_err(|e| ::bao::Error::BadRequest(e.to_string()))?;
-                ::bao::workflow::start(db, NAME, VERSION, &input, ::core::option::Option::Some(id)).await
+                ::bao::workflow::start(db, NAME, VERSION, &input, id).await
             }
         }
     }
