@@ -4,6 +4,7 @@
 use crate::diag::Diagnostics;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::ext::IdentExt;
 use syn::{ItemStruct, LitStr};
 
 /// What the macro found in the crate being compiled.
@@ -101,7 +102,7 @@ fn unknown_variables(
         .fields
         .iter()
         .filter_map(|f| f.ident.as_ref())
-        .map(|i| i.to_string().trim_start_matches("r#").to_string())
+        .map(|i| i.unraw().to_string())
         .collect();
     let mut known = fields.clone();
     known.extend(PAGE_CONTEXT.iter().map(|s| s.to_string()));
@@ -111,13 +112,13 @@ fn unknown_variables(
     }
     let ident = &strukt.ident;
     let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let listed = if fields.is_empty() {
+        format!("`{ident}` has no fields")
+    } else {
+        format!("its fields: {}", fields.join(", "))
+    };
     let mut diag = Diagnostics::new();
     for read in unknown {
-        let listed = if fields.is_empty() {
-            format!("`{ident}` has no fields")
-        } else {
-            format!("its fields: {}", fields.join(", "))
-        };
         let fix = match crate::diag::closest(&read.name, &field_refs) {
             Some(field) => {
                 format!("did you mean `{field}`? Otherwise add the field or fix the template")
