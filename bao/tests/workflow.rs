@@ -666,23 +666,33 @@ async fn steps_begun(n: u32) {
     }
 }
 
+/// One workflow worker loop in the background, and its stop flag.
+fn spawn_worker(
+    pool: &DbPool,
+    defs: &[WorkflowDef],
+) -> (
+    tokio::task::JoinHandle<()>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let worker = tokio::spawn(workflow::work(
+        pool.clone(),
+        defs.to_vec(),
+        settings(),
+        1,
+        stop.clone(),
+    ));
+    (worker, stop)
+}
+
 #[bao::test]
 async fn a_stopping_worker_releases_its_run_after_the_current_step() {
-    use std::sync::atomic::AtomicBool;
-    use std::sync::Arc;
     for db in TestDatabase::each() {
         let pool = setup(&db);
         SLOW_STEPS.store(0, Ordering::SeqCst);
         let defs = vec![three_slow_steps::definition()];
         let run = three_slow_steps::start(&pool, ()).await.unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let worker = tokio::spawn(workflow::work(
-            pool.clone(),
-            defs.clone(),
-            settings(),
-            1,
-            stop.clone(),
-        ));
+        let (worker, stop) = spawn_worker(&pool, &defs);
         steps_begun(1).await;
         stop.store(true, Ordering::SeqCst);
         tokio::time::timeout(Duration::from_secs(5), worker)
@@ -711,14 +721,7 @@ async fn a_stopping_worker_releases_its_run_after_the_current_step() {
         // At the drain timeout, a run still in a step is released too.
         SLOW_STEPS.store(0, Ordering::SeqCst);
         let run = three_slow_steps::start(&pool, ()).await.unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let worker = tokio::spawn(workflow::work(
-            pool.clone(),
-            defs.clone(),
-            settings(),
-            1,
-            stop.clone(),
-        ));
+        let (worker, stop) = spawn_worker(&pool, &defs);
         steps_begun(1).await;
         assert_eq!(workflow::release_held(&pool).await.unwrap(), 1);
         let (state, _, _) = status(&pool, &run.id).await;
